@@ -1,0 +1,41 @@
+# The two commands of the README. Each sets itself up: it creates .venv and
+# installs the pinned environment when missing, and prepares the demo data.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DATA := data/fashion_mnist/split_zhou_FashionMNIST.json
+DEMO_CONFIG := configs/maple/base2novel_fashion_mnist_demo.py
+DEMO_WORK_DIR ?= work_dirs/demo
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+
+.PHONY: demo test install clean-venv
+
+install: $(STAMP)
+
+$(STAMP): requirements-lock.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-lock.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# Fashion-MNIST ships as a Debian package; elsewhere the converter downloads it.
+$(FASHION_MNIST):
+	-(command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq dataset-fashion-mnist || \
+	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist))) >/dev/null 2>&1
+
+$(DEMO_DATA): $(STAMP) $(FASHION_MNIST)
+	$(PY) tools/dataset_converters/fashion_mnist_to_coop.py --out data/fashion_mnist
+
+# Trains on the 5 base classes, then prints Base / Novel / HM. Re-running
+# resumes the run in $(DEMO_WORK_DIR) (and just re-tests a finished one).
+demo: $(STAMP) $(DEMO_DATA)
+	HF_HUB_OFFLINE=1 $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) --resume
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,31 @@
+# Runtime shared by every MaPLe experiment: scope, plugin import, hooks, logging.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['maple_mm'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Keep the latest checkpoint only: it holds all that --resume needs.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+custom_hooks = [
+    dict(type='ClassNamesHook'),  # prompts follow each dataset's class names
+    dict(type='EpochSeedHook'),  # resumed runs repeat uninterrupted ones
+    dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load weights-only
+]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+log_processor = dict(by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=1, deterministic=False)

@@ -1,0 +1,9 @@
+"""Hooks, loops and the LR schedule that drive MaPLe through mmengine's Runner."""
+from .class_names_hook import ClassNamesHook, dataset_class_names
+from .epoch_seed_hook import EpochSeedHook
+from .multi_set_test_loop import MultiSetTestLoop
+from .warmup_cosine_lr import ConstantWarmupCosineLR
+from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
+
+__all__ = ['ClassNamesHook', 'dataset_class_names', 'EpochSeedHook', 'MultiSetTestLoop',
+           'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR']

@@ -1,0 +1,45 @@
+"""Give the classifier the class names of whichever dataset comes next."""
+from typing import Sequence
+
+from mmengine.dataset import BaseDataset
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+from maple_mm.errors import DatasetFormatError
+
+
+def dataset_class_names(dataset: BaseDataset) -> Sequence[str]:
+    """The ``classes`` of a dataset's metainfo, or a clear error."""
+    classes = getattr(dataset, 'metainfo', {}).get('classes')
+    if not classes:
+        raise DatasetFormatError(
+            f'{type(dataset).__name__} has no class names in its metainfo; MaPLe builds one '
+            'prompt per class name. Give the dataset `classes` or use a split-file dataset.')
+    return classes
+
+
+@HOOKS.register_module()
+class ClassNamesHook(Hook):
+    """Set the model's class names from the dataset of each phase.
+
+    Training, validation and test sets may have different classes (base ->
+    novel evaluation); the prompts are rebuilt before each epoch of each phase,
+    so the same weights serve any class list.
+    """
+
+    priority = 'VERY_HIGH'
+
+    @staticmethod
+    def _set(runner, dataloader) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.set_class_names(dataset_class_names(dataloader.dataset))
+
+    def before_train_epoch(self, runner) -> None:
+        self._set(runner, runner.train_loop.dataloader)
+
+    def before_val_epoch(self, runner) -> None:
+        self._set(runner, runner.val_loop.dataloader)
+
+    def before_test_epoch(self, runner) -> None:
+        self._set(runner, runner.test_loop.dataloader)

@@ -1,0 +1,161 @@
+"""MaPLe as an mmpretrain classifier over a frozen open_clip CLIP."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.models.classifiers import BaseClassifier
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from maple_mm.errors import CheckpointMismatchError
+
+from .clip import OpenCLIPBackbone
+from .prompt_learner import MaPLePromptLearner, MaPLePrompts
+from .prompted import encode_image_with_prompts, encode_text_with_prompts
+
+PROMPT_PREFIX = 'prompt_learner.'
+
+
+@MODELS.register_module()
+class MaPLe(BaseClassifier):
+    """Multi-modal Prompt Learning (Khattak et al., CVPR 2023).
+
+    Logits are ``exp(logit_scale) * cos(image, text)`` between image features
+    from the prompted vision tower and text features of one prompt per class
+    from the prompted text tower. Only the prompt learner is trained, so the
+    state dict holds only its parameters; the frozen CLIP is rebuilt from the
+    config.
+
+    Args:
+        backbone: Config of the frozen CLIP (:class:`OpenCLIPBackbone`).
+        prompt_learner: Config of :class:`MaPLePromptLearner` (without ``clip``).
+        class_names: Optional initial class names; normally the
+            ``ClassNamesHook`` sets them from each dataset's metainfo.
+        data_preprocessor: mmpretrain data preprocessor config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 prompt_learner: dict,
+                 class_names: Optional[Sequence[str]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ClsDataPreprocessor')
+        super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
+        self.backbone: OpenCLIPBackbone = MODELS.build(backbone)
+        self.prompt_learner: MaPLePromptLearner = MODELS.build(
+            dict(prompt_learner, clip=self.backbone)
+            if isinstance(prompt_learner, dict) else prompt_learner)
+        if class_names:
+            self.set_class_names(class_names)
+        self._register_state_dict_hook(_drop_frozen_weights)
+        self._register_load_state_dict_pre_hook(self._check_prompt_shapes)
+        self.register_load_state_dict_post_hook(_ignore_missing_frozen_weights)
+
+    # -- classes ---------------------------------------------------------------
+    @property
+    def class_names(self) -> List[str]:
+        return self.prompt_learner.class_names
+
+    def set_class_names(self, class_names: Sequence[str]) -> None:
+        """Use ``class_names`` for every following forward (any number of classes)."""
+        if list(class_names) != self.prompt_learner.class_names:
+            self.prompt_learner.set_class_names(class_names, self.backbone)
+
+    # -- features --------------------------------------------------------------
+    def text_features(self, prompts: MaPLePrompts) -> torch.Tensor:
+        """L2-normalised (C, embed_dim) features of the current class prompts."""
+        learner = self.prompt_learner
+        embeddings = learner.class_prompt_embeddings(prompts.text_ctx)
+        features = encode_text_with_prompts(self.backbone.clip, embeddings,
+                                            learner.token_ids, prompts.deep_text)
+        return F.normalize(features, dim=-1)
+
+    def image_features(self, images: torch.Tensor, prompts: MaPLePrompts) -> torch.Tensor:
+        """L2-normalised (B, embed_dim) features of prompted images."""
+        features = encode_image_with_prompts(self.backbone.clip, images, prompts.vision_ctx,
+                                             prompts.deep_vision)
+        return F.normalize(features, dim=-1)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Prompted image features (B, embed_dim)."""
+        return self.image_features(inputs, self.prompt_learner())
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, C) cosine logits scaled by CLIP's frozen temperature."""
+        prompts = self.prompt_learner()
+        text = self.text_features(prompts)
+        image = self.image_features(inputs, prompts)
+        return self.backbone.logit_scale * image @ text.t()
+
+    # -- mmengine interface ----------------------------------------------------
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'tensor':
+            return self.logits(inputs)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """Cross-entropy over the current classes."""
+        labels = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
+        return dict(loss=F.cross_entropy(self.logits(inputs), labels))
+
+    def predict(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
+        """Scores and labels over the current classes."""
+        scores = F.softmax(self.logits(inputs), dim=1)
+        labels = scores.argmax(dim=1, keepdim=True).detach()
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(inputs.shape[0])]
+        for sample, score, label in zip(data_samples, scores, labels):
+            sample.set_pred_score(score).set_pred_label(label)
+        return data_samples
+
+    # -- checkpoints -----------------------------------------------------------
+    def _check_prompt_shapes(self, state_dict, prefix, *args) -> None:
+        """Turn a wrong or foreign checkpoint into one clear error."""
+        own = {k: v for k, v in self.state_dict().items()}
+        present = [k for k in own if prefix + k in state_dict]
+        if not present:
+            if any(k.startswith('prompt_learner.compound_prompts_text') for k in state_dict):
+                hint = ('it looks like a checkpoint of the reference MaPLe code: convert it '
+                        'with tools/model_converters/maple_official_to_mm.py')
+            else:
+                hint = 'it is not a maple_mm checkpoint'
+            raise CheckpointMismatchError(f'The checkpoint holds none of the MaPLe prompt '
+                                          f'weights ({", ".join(list(own)[:3])}, ...): {hint}.')
+        missing = [k for k in own if prefix + k not in state_dict]
+        wrong = [f'{k}: checkpoint {tuple(state_dict[prefix + k].shape)} vs model '
+                 f'{tuple(v.shape)}' for k, v in own.items()
+                 if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
+        if missing or wrong:
+            raise CheckpointMismatchError(
+                'The checkpoint does not fit the model built from this config '
+                f'(n_ctx={self.prompt_learner.n_ctx}, depth={self.prompt_learner.depth}, '
+                f'CLIP {self.backbone.model_name}). '
+                + (f'Missing: {missing[:4]}. ' if missing else '')
+                + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
+                + 'Use the config the checkpoint was trained with.')
+
+
+def _drop_frozen_weights(module, state_dict, prefix, local_metadata):
+    """State-dict hook: keep the trained prompts, drop the frozen CLIP."""
+    for key in [k for k in state_dict if k.startswith(prefix) and
+                not k[len(prefix):].startswith(PROMPT_PREFIX)]:
+        del state_dict[key]
+    return state_dict
+
+
+def _ignore_missing_frozen_weights(module, incompatible_keys) -> None:
+    """Load post-hook: the frozen CLIP is rebuilt from the config, not loaded."""
+    frozen = [k for k in incompatible_keys.missing_keys if not k.startswith(PROMPT_PREFIX)]
+    for key in frozen:
+        incompatible_keys.missing_keys.remove(key)

@@ -1,0 +1,175 @@
+"""A frozen open_clip ViT CLIP, built by name, pretrained tag or local file."""
+import os
+from typing import List, Optional, Sequence
+
+import open_clip
+import torch
+from mmengine.model import BaseModule
+from open_clip.transformer import VisionTransformer
+from torch import nn
+
+from mmpretrain.registry import MODELS
+
+from maple_mm.errors import CLIPBuildError
+
+#: A CLIP small enough for unit tests and CI (about 2M parameters, mostly the
+#: token embedding). Same structure as ViT-B/16: pre-LN ViT, causal text
+#: transformer with argmax (EOT) pooling, OpenAI BPE vocabulary.
+TINY_CLIP_CFG = dict(
+    embed_dim=32,
+    quick_gelu=True,
+    vision_cfg=dict(image_size=32, patch_size=8, width=48, layers=4, head_width=16),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=4),
+)
+
+
+def _quick_gelu_for(model_name: str, pretrained: Optional[str]) -> bool:
+    """QuickGELU is what a pretrained tag was trained with (True for OpenAI)."""
+    if model_name.endswith('-quickgelu') or not pretrained or os.path.isfile(pretrained):
+        return False
+    return bool(open_clip.get_pretrained_cfg(model_name, pretrained).get('quick_gelu', False))
+
+
+def build_open_clip(model_name: str = 'ViT-B-16',
+                    pretrained: Optional[str] = None,
+                    quick_gelu: Optional[bool] = None,
+                    model_cfg: Optional[dict] = None,
+                    init_seed: int = 0,
+                    cache_dir: Optional[str] = None) -> open_clip.CLIP:
+    """Build an open_clip CLIP in fp32 on the CPU.
+
+    Args:
+        model_name: An open_clip architecture name, e.g. ``ViT-B-16``.
+        pretrained: An open_clip pretrained tag (``openai``, ``laion2b_s34b_b88k``
+            ...), a local checkpoint file, or None for random weights.
+        quick_gelu: Use QuickGELU. None picks what the pretrained tag needs
+            (OpenAI weights need it); set it explicitly for local files.
+        model_cfg: Build ``open_clip.CLIP(**model_cfg)`` instead of a named
+            architecture (used for tiny test models).
+        init_seed: Seed of the random initialisation, so that a randomly
+            initialised CLIP is the same in every process and every run.
+        cache_dir: Where open_clip caches downloaded weights.
+    """
+    if pretrained and (pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors'))
+                       or os.sep in pretrained) and not os.path.isfile(pretrained):
+        raise CLIPBuildError(
+            f'CLIP checkpoint file {pretrained!r} does not exist. Give an existing '
+            'file or an open_clip pretrained tag such as "openai".')
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        if model_cfg is not None:
+            model = open_clip.CLIP(**model_cfg)
+            if pretrained:
+                open_clip.load_checkpoint(model, pretrained)
+        else:
+            if model_name not in open_clip.list_models():
+                vits = [m for m in open_clip.list_models() if m.startswith('ViT-')]
+                raise CLIPBuildError(
+                    f'Unknown open_clip model {model_name!r}. ViT models include: '
+                    f'{", ".join(vits[:12])}, ...')
+            if quick_gelu is None:
+                quick_gelu = _quick_gelu_for(model_name, pretrained)
+            try:
+                model = open_clip.create_model(
+                    model_name, pretrained=pretrained, force_quick_gelu=quick_gelu,
+                    cache_dir=cache_dir, weights_only=True)
+            except RuntimeError as err:
+                if pretrained and 'not found' in str(err).lower():
+                    tags = open_clip.list_pretrained_tags_by_model(model_name)
+                    raise CLIPBuildError(
+                        f'{model_name!r} has no pretrained tag {pretrained!r}; known tags: '
+                        f'{tags}. A local checkpoint file path also works.') from err
+                raise
+    check_prompt_compatible(model, model_name)
+    return model.float().eval()
+
+
+def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
+    """Refuse CLIPs whose towers cannot take prompt tokens."""
+    if not isinstance(getattr(model, 'visual', None), VisionTransformer):
+        kind = type(getattr(model, 'visual', None)).__name__
+        raise CLIPBuildError(
+            f'{model_name} has a {kind} image tower; MaPLe inserts prompt tokens into a '
+            'Vision Transformer and cannot prompt it. Use a ViT CLIP such as ViT-B-16.')
+    if not hasattr(model, 'transformer') or not hasattr(model, 'token_embedding'):
+        raise CLIPBuildError(
+            f'{model_name} has a custom (e.g. Hugging Face) text tower; MaPLe needs '
+            "open_clip's own text transformer. Use a ViT CLIP such as ViT-B-16.")
+
+
+@MODELS.register_module()
+class OpenCLIPBackbone(BaseModule):
+    """A frozen open_clip ViT CLIP with the pieces MaPLe needs.
+
+    The CLIP is never trained: every parameter has ``requires_grad=False`` and
+    the module stays in eval mode. Arguments are those of
+    :func:`build_open_clip`.
+    """
+
+    def __init__(self,
+                 model_name: str = 'ViT-B-16',
+                 pretrained: Optional[str] = None,
+                 quick_gelu: Optional[bool] = None,
+                 model_cfg: Optional[dict] = None,
+                 init_seed: int = 0,
+                 cache_dir: Optional[str] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.model_name = model_name if model_cfg is None else 'custom'
+        self.pretrained = pretrained
+        self.clip = build_open_clip(model_name, pretrained, quick_gelu, model_cfg,
+                                    init_seed, cache_dir)
+        self.clip.requires_grad_(False)
+        self.tokenizer = open_clip.tokenizer.SimpleTokenizer(
+            context_length=self.context_length)
+
+    def init_weights(self) -> None:
+        """Weights come from open_clip; mmengine's initialisers must not touch them."""
+
+    def train(self, mode: bool = True) -> 'OpenCLIPBackbone':
+        """Keep the frozen CLIP in eval mode whatever the classifier's mode."""
+        super().train(False)
+        return self
+
+    @property
+    def text_width(self) -> int:
+        return self.clip.transformer.width
+
+    @property
+    def vision_width(self) -> int:
+        return self.clip.visual.transformer.width
+
+    @property
+    def num_text_layers(self) -> int:
+        return len(self.clip.transformer.resblocks)
+
+    @property
+    def num_vision_layers(self) -> int:
+        return len(self.clip.visual.transformer.resblocks)
+
+    @property
+    def context_length(self) -> int:
+        return int(self.clip.context_length)
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        """exp(logit_scale): 100 for OpenAI CLIP; frozen."""
+        return self.clip.logit_scale.detach().exp()
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids (N, context_length), SOT ... EOT then zero padding."""
+        too_long = [t for t in texts if len(self.tokenizer.encode(t)) + 2 > self.context_length]
+        if too_long:
+            raise ValueError(
+                f'Prompt {too_long[0]!r} is longer than the text context of '
+                f'{self.context_length} tokens; shorten the class name.')
+        return self.tokenizer(list(texts))
+
+    def embed_tokens(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings (N, L, text_width), without positional embedding."""
+        weight = self.clip.token_embedding.weight
+        return self.clip.token_embedding(token_ids.to(weight.device)).to(weight.dtype)
+
+    def words(self, text: str) -> List[int]:
+        """BPE ids of ``text`` without SOT/EOT."""
+        return self.tokenizer.encode(text)

@@ -1,0 +1,71 @@
+"""Shared fixtures: tiny random CLIPs and small datasets written to disk."""
+import json
+import os
+from pathlib import Path
+from typing import Callable, List
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')  # tests never touch the network
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import maple_mm  # noqa: E402,F401
+from maple_mm.models import TINY_CLIP_CFG, MaPLe  # noqa: E402
+
+init_default_scope('mmpretrain')
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLASS_NAMES = ['red_square', 'green circle', 'blue', 'yellow', 'cyan', 'magenta']
+_COLOURS = [(220, 30, 30), (30, 200, 30), (30, 30, 220), (220, 220, 30), (30, 220, 220),
+            (220, 30, 220)]
+
+
+def build_tiny_maple(n_ctx: int = 2, depth: int = 3, ctx_init: str = 'a photo of a',
+                     class_names=None) -> MaPLe:
+    """MaPLe on the tiny CLIP of ``TINY_CLIP_CFG`` (random weights, seed 0)."""
+    from mmpretrain.registry import MODELS
+    return MODELS.build(dict(
+        type='MaPLe',
+        backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+        prompt_learner=dict(type='MaPLePromptLearner', n_ctx=n_ctx, ctx_init=ctx_init,
+                            depth=depth),
+        class_names=class_names))
+
+
+@pytest.fixture
+def tiny_maple() -> Callable[..., MaPLe]:
+    return build_tiny_maple
+
+
+def colour_image(label: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
+    """An image whose colour tells its class, with noise and a random bright patch."""
+    img = np.array(_COLOURS[label % len(_COLOURS)], np.float32) * rng.uniform(0.6, 1.0)
+    img = np.broadcast_to(img, (size, size, 3)).copy()
+    img += rng.normal(0, 25, img.shape)
+    y, x = rng.integers(0, size // 2, 2)
+    img[y:y + size // 4, x:x + size // 4] = 255
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_split_dataset(root: Path, class_names: List[str] = CLASS_NAMES, train: int = 8,
+                        val: int = 2, test: int = 5, seed: int = 0) -> Path:
+    """A CoOp-format dataset: ``images/<class>/*.png`` and ``split_zhou_Toy.json``."""
+    rng = np.random.default_rng(seed)
+    split = {'train': [], 'val': [], 'test': []}
+    for label, name in enumerate(class_names):
+        folder = root / 'images' / name.replace(' ', '_')
+        folder.mkdir(parents=True, exist_ok=True)
+        for part, count in (('train', train), ('val', val), ('test', test)):
+            for i in range(count):
+                rel = f'{folder.name}/{part}_{i}.png'
+                Image.fromarray(colour_image(label, rng)).save(root / 'images' / rel)
+                split[part].append([rel, label, name])
+    (root / 'split_zhou_Toy.json').write_text(json.dumps(split))
+    return root
+
+
+@pytest.fixture
+def toy_dataset(tmp_path) -> Path:
+    return write_split_dataset(tmp_path / 'toy')

@@ -1,0 +1,121 @@
+"""tools/train.py and tools/test.py end to end on a tiny CLIP and a generated dataset."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ..conftest import REPO_ROOT, write_split_dataset
+
+DEMO_CONFIG = REPO_ROOT / 'configs/maple/base2novel_fashion_mnist_demo.py'
+SIZE = 32  # the tiny CLIP's input size
+
+
+def tiny_config(tmp_path: Path, data_root: Path, epochs: int = 2) -> Path:
+    """The demo config with the tiny CLIP, small images and toy data."""
+    cfg = f'''
+_base_ = [{str(DEMO_CONFIG)!r}]
+from maple_mm.models import TINY_CLIP_CFG
+model = dict(backbone=dict(model_name=None, pretrained=None, model_cfg=TINY_CLIP_CFG),
+             prompt_learner=dict(depth=3))
+train_pipeline = [dict(type='LoadImageFromFile'),
+                  dict(type='RandomResizedCrop', scale={SIZE}, backend='pillow',
+                       interpolation='bicubic'),
+                  dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+                  dict(type='PackInputs')]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale={SIZE}),
+                 dict(type='CenterCrop', crop_size={SIZE}), dict(type='PackInputs')]
+dataset = dict(data_root={str(data_root)!r}, split_file='split_zhou_Toy.json', num_shots=4)
+train_dataloader = dict(num_workers=0, dataset=dict(dataset, pipeline=train_pipeline))
+test_dataloader = dict(batch_size=8, num_workers=0, dataset=dict(dataset, pipeline=test_pipeline))
+train_cfg = dict(max_epochs={epochs})
+param_scheduler = dict(T_max={epochs})
+'''
+    path = tmp_path / 'tiny_base2novel.py'
+    path.write_text(cfg)
+    return path
+
+
+def run_tool(tool: str, *args, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE='1')
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / 'tools' / tool), *map(str, args)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{tool} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    return proc
+
+
+def read_test_metrics(work_dir: Path) -> dict:
+    runs = sorted(work_dir.glob('*/test_metrics.json'))
+    assert runs, f'no test_metrics.json under {work_dir}'
+    return json.loads(runs[-1].read_text())
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """One 2-epoch run; several tests read it."""
+    tmp = tmp_path_factory.mktemp('e2e')
+    data = write_split_dataset(tmp / 'toy')
+    config = tiny_config(tmp, data)
+    work_dir = tmp / 'work'
+    proc = run_tool('train.py', config, '--work-dir', work_dir)
+    return dict(config=config, work_dir=work_dir, data=data, log=proc.stdout + proc.stderr)
+
+
+def test_train_ends_with_base_novel_and_hm(trained):
+    metrics = read_test_metrics(trained['work_dir'])
+    assert set(metrics) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+    base, novel = metrics['base/accuracy/top1'], metrics['novel/accuracy/top1']
+    assert metrics['HM'] == pytest.approx(2 * base * novel / (base + novel) if base + novel else 0)
+    assert 'Top-1 accuracy (%): Base' in trained['log']
+
+
+def test_checkpoint_holds_only_prompts_and_loads_weights_only(trained):
+    ckpt_path = trained['work_dir'] / 'epoch_2.pth'
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    assert all(k.startswith('prompt_learner.') for k in ckpt['state_dict'])
+    assert 'optimizer' not in ckpt  # nothing is left to resume after the last epoch
+    assert ckpt['meta']['dataset_meta']['classes'] == ('red_square', 'green circle', 'blue')
+
+
+def test_test_tool_reproduces_the_metrics(trained):
+    work = trained['work_dir']
+    run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir', work / 'eval')
+    assert read_test_metrics(work / 'eval') == read_test_metrics(work)
+
+
+def test_existing_run_is_not_overwritten(trained):
+    proc = run_tool('train.py', trained['config'], '--work-dir', trained['work_dir'], check=False)
+    assert proc.returncode != 0
+    assert 'already holds checkpoints' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_result(trained, tmp_path):
+    """Delete the last epoch as if the run had died in it, resume, compare."""
+    full, work = trained['work_dir'], tmp_path / 'resumed'
+    keep_all = ['--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+    run_tool('train.py', trained['config'], '--work-dir', work, '--no-test', *keep_all)
+    (work / 'epoch_2.pth').unlink()
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+    assert 'optimizer' in torch.load(work / 'epoch_1.pth', weights_only=True)
+    proc = run_tool('train.py', trained['config'], '--work-dir', work, '--resume', *keep_all)
+    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    a = torch.load(full / 'epoch_2.pth', weights_only=True)['state_dict']
+    b = torch.load(work / 'epoch_2.pth', weights_only=True)['state_dict']
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert read_test_metrics(work) == read_test_metrics(full)
+
+
+def test_missing_checkpoint_and_dataset_give_clear_errors(trained, tmp_path):
+    proc = run_tool('test.py', trained['config'], tmp_path / 'nope.pth', check=False)
+    assert proc.returncode != 0 and 'does not exist' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    proc = run_tool('train.py', trained['config'], '--work-dir', tmp_path / 'w', '--cfg-options',
+                    f'train_dataloader.dataset.data_root={tmp_path / "missing"}', check=False)
+    assert proc.returncode != 0 and 'not found' in proc.stderr
+    assert 'Traceback' not in proc.stderr
