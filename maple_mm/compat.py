@@ -4,27 +4,33 @@
   calls ``torch.load`` without saying which. We register mmengine's local-file
   checkpoint loader again with ``weights_only=True`` spelt out, so loading a
   checkpoint (``load_from``, ``--resume``, ``tools/test.py``) never unpickles code
-  whatever the torch default. Our checkpoints are written to load that way (see
-  :mod:`maple_mm.engine.weights_only_checkpoint_hook`).
+  whatever the torch default.
+- mmengine 0.10.7 puts ``HistoryBuffer`` objects and NumPy values in its
+  checkpoints, which weights-only loading refuses: :func:`to_plain` and
+  :func:`from_plain` turn them into tensors and plain types and back (used by
+  :class:`maple_mm.engine.WeightsOnlyCheckpointHook`).
 - mmcv-lite has no compiled ops and mmcv warns about it on every import; MaPLe
   needs none of them, so that one warning is silenced.
 """
 import os.path as osp
 import warnings
+from typing import Any
 
+import numpy as np
 import torch
+from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from maple_mm.errors import CheckpointFormatError
+from maple_mm.errors import CheckpointFormatError, CheckpointNotFoundError
 
 _applied = False
 
 
-def load_local_weights_only(filename: str, map_location=None) -> dict:
+def load_from_local_weights_only(filename: str, map_location=None) -> dict:
     """mmengine loader for local files: tensors and plain containers only."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'Checkpoint {filename} does not exist.')
+        raise CheckpointNotFoundError(f'Checkpoint {filename} does not exist.')
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises UnpicklingError or RuntimeError
@@ -37,11 +43,42 @@ def load_local_weights_only(filename: str, map_location=None) -> dict:
             'tools/model_converters/maple_official_to_mm.py.') from None
 
 
+_BUFFER_TAG = '__history_buffer__'
+
+
+def to_plain(value: Any) -> Any:
+    """Recursively turn HistoryBuffers and NumPy values into tensors and plain types."""
+    if isinstance(value, HistoryBuffer):
+        logs, counts = value.data
+        return {_BUFFER_TAG: True, 'logs': torch.from_numpy(np.asarray(logs, dtype=np.float64)),
+                'counts': torch.from_numpy(np.asarray(counts, dtype=np.float64)),
+                'max_length': int(value.max_length)}
+    if isinstance(value, dict):
+        return type(value)((k, to_plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_plain(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def from_plain(value: Any) -> Any:
+    """Inverse of :func:`to_plain` for the message hub's HistoryBuffers."""
+    if isinstance(value, dict):
+        if value.get(_BUFFER_TAG):
+            return HistoryBuffer(value['logs'].numpy(), value['counts'].numpy(),
+                                 value['max_length'])
+        return type(value)((k, from_plain(v)) for k, v in value.items())
+    return value
+
+
 def apply() -> None:
     """Apply every work-around once."""
     global _applied
     if _applied:
         return
     warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_weights_only)
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local_weights_only)
     _applied = True

@@ -13,6 +13,10 @@ class CheckpointMismatchError(MapleUserError, ValueError):
     """A checkpoint's prompts do not fit the model built from the config."""
 
 
+class CheckpointNotFoundError(MapleUserError, FileNotFoundError):
+    """A checkpoint file does not exist."""
+
+
 class CheckpointFormatError(MapleUserError, RuntimeError):
     """A checkpoint cannot be loaded weights-only."""
 

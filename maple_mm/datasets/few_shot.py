@@ -64,7 +64,7 @@ def subsample_classes(train: Sequence[Item], *others: Sequence[Item],
     """
     if subsample not in SUBSAMPLE_CHOICES:
         raise DatasetFormatError(f'subsample={subsample!r} is not supported; '
-                         f'use one of {SUBSAMPLE_CHOICES}.')
+                                 f'use one of {SUBSAMPLE_CHOICES}.')
     lists = (train, *others)
     if subsample == 'all':
         return lists
@@ -83,11 +83,11 @@ def class_names_by_label(items: Sequence[Item]) -> List[str]:
     for _, label, name in items:
         if names.setdefault(label, name) != name:
             raise DatasetFormatError(f'Label {label} has two class names, '
-                             f'{names[label]!r} and {name!r}; fix the split file.')
+                                     f'{names[label]!r} and {name!r}; fix the split file.')
     if sorted(names) != list(range(len(names))):
         labels = sorted(names)
         missing = sorted(set(range(labels[-1] + 1)) - set(labels))[:10]
         raise DatasetFormatError(f'Labels must run 0 .. n-1 without gaps; got labels '
-                         f'{labels[0]} .. {labels[-1]}, missing {missing}; '
-                         'fix the split file.')
+                                 f'{labels[0]} .. {labels[-1]}, missing {missing}; '
+                                 'fix the split file.')
     return [names[label] for label in range(len(names))]

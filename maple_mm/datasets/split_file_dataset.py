@@ -56,7 +56,7 @@ class SplitFileDataset(BaseDataset):
             raise DatasetFormatError(f'split={split!r} is not supported; use one of {SPLITS}.')
         if subsample not in SUBSAMPLE_CHOICES:
             raise DatasetFormatError(f'subsample={subsample!r} is not supported; '
-                             f'use one of {SUBSAMPLE_CHOICES}.')
+                                     f'use one of {SUBSAMPLE_CHOICES}.')
         if not data_root:
             raise DatasetFormatError('SplitFileDataset needs data_root, the dataset folder.')
         self.split = split
@@ -87,14 +87,14 @@ class SplitFileDataset(BaseDataset):
                 splits = json.load(f)
         except json.JSONDecodeError as err:
             raise DatasetFormatError(f'Split file {self.ann_file} is not valid JSON ({err}); '
-                             'download or generate it again.') from None
+                                     'download or generate it again.') from None
         if not isinstance(splits, dict):
             raise DatasetFormatError(f'Split file {self.ann_file} must hold a JSON object with '
-                             f'keys {SPLITS}, got {type(splits).__name__}.')
+                                     f'keys {SPLITS}, got {type(splits).__name__}.')
         for key in {'train', self.split}:
             if not isinstance(splits.get(key), list):
                 raise DatasetFormatError(f'Split file {self.ann_file} has no {key!r} list '
-                                 f'(keys: {sorted(splits)}); it needs {SPLITS}.')
+                                         f'(keys: {sorted(splits)}); it needs {SPLITS}.')
         return splits
 
     def _select(self, splits: dict) -> Tuple[list, list]:
@@ -111,7 +111,7 @@ class SplitFileDataset(BaseDataset):
         if (not isinstance(item, (list, tuple)) or len(item) != 3
                 or not isinstance(item[0], str) or not isinstance(item[1], int)):
             raise DatasetFormatError(f'Split file {self.ann_file}: {key}[{index}] = {item!r} is '
-                             'not [rel_impath, label, classname].')
+                                     'not [rel_impath, label, classname].')
         return tuple(item)
 
     def _check_paths(self, data_list: List[dict]) -> None:
@@ -129,15 +129,16 @@ class SplitFileDataset(BaseDataset):
     def _set_classes(self, names: List[str], data_list: List[dict]) -> None:
         given = self._metainfo.get('classes')
         if given is not None and len(given) != len(names):
-            raise DatasetFormatError(f'{len(given)} class names were given but the {self.subsample!r} '
-                             f'classes of {self.ann_file} are {len(names)}.')
+            raise DatasetFormatError(f'{len(given)} class names were given but the '
+                                     f'{self.subsample!r} classes of {self.ann_file} '
+                                     f'are {len(names)}.')
         classes = tuple(given) if given is not None else tuple(names)
         bad = [info['gt_label'] for info in data_list
                if not 0 <= info['gt_label'] < len(classes)]
         if bad:
             raise DatasetFormatError(f'{self.split} items of {self.ann_file} have labels '
-                             f'{sorted(set(bad))[:10]} missing from its train list '
-                             f'({len(classes)} classes).')
+                                     f'{sorted(set(bad))[:10]} missing from its train list '
+                                     f'({len(classes)} classes).')
         self._metainfo['classes'] = classes
 
     def load_data_list(self) -> List[dict]:

@@ -1,52 +1,18 @@
-"""Write mmengine checkpoints that load with ``torch.load(weights_only=True)``.
-
-mmengine stores its message hub as ``HistoryBuffer`` objects holding NumPy
-arrays, which the weights-only unpickler refuses. This hook stores them as
-tensors and plain types when saving and rebuilds them when loading, so that
-``--resume``, ``load_from`` and ``tools/test.py`` never need to unpickle code.
-"""
-from typing import Any
-
-import numpy as np
-import torch
+"""Write mmengine checkpoints that load with ``torch.load(weights_only=True)``."""
 from mmengine.hooks import Hook
-from mmengine.logging import HistoryBuffer
 from mmpretrain.registry import HOOKS
 
-_BUFFER_TAG = '__history_buffer__'
-
-
-def to_plain(value: Any) -> Any:
-    """Recursively turn HistoryBuffers and NumPy values into tensors and plain types."""
-    if isinstance(value, HistoryBuffer):
-        logs, counts = value.data
-        return {_BUFFER_TAG: True, 'logs': torch.from_numpy(np.asarray(logs, dtype=np.float64)),
-                'counts': torch.from_numpy(np.asarray(counts, dtype=np.float64)),
-                'max_length': int(value.max_length)}
-    if isinstance(value, dict):
-        return type(value)((k, to_plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_plain(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value.copy())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def from_plain(value: Any) -> Any:
-    """Inverse of :func:`to_plain` for the message hub's HistoryBuffers."""
-    if isinstance(value, dict):
-        if value.get(_BUFFER_TAG):
-            return HistoryBuffer(value['logs'].numpy(), value['counts'].numpy(),
-                                 value['max_length'])
-        return type(value)((k, from_plain(v)) for k, v in value.items())
-    return value
+from maple_mm.compat import from_plain, to_plain
 
 
 @HOOKS.register_module()
 class WeightsOnlyCheckpointHook(Hook):
     """Make checkpoints weights-only loadable; drop the optimizer state at the end.
+
+    mmengine stores its message hub as ``HistoryBuffer`` objects holding NumPy
+    arrays, which the weights-only unpickler refuses; they are saved as tensors
+    and plain types (:func:`maple_mm.compat.to_plain`) and rebuilt on loading, so
+    ``--resume``, ``load_from`` and ``tools/test.py`` never unpickle code.
 
     The checkpoint of the last epoch keeps no optimizer state (SGD momentum
     doubles the file and nothing is left to resume), so a finished ViT-B/16

@@ -28,9 +28,13 @@ def test_recipe_values(cfg):
 
 
 def test_transforms(cfg):
+    recipe = Config.fromfile(REPO_ROOT / 'configs/_base_/maple_vit_b16_base2novel.py')
+    assert recipe.train_pipeline[1] == dict(
+        type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
+        interpolation='bicubic', backend='pillow')
+    # The demo keeps whole 28-pixel images (see the config's comment).
     crop = cfg.train_dataloader.dataset.pipeline[1]
-    assert crop == dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
-                        interpolation='bicubic', backend='pillow')
+    assert crop == dict(recipe.train_pipeline[1], crop_ratio_range=(1.0, 1.0))
     assert cfg.train_dataloader.dataset.pipeline[2]['type'] == 'RandomFlip'
     resize, center = cfg.test_dataloader.dataset.pipeline[1:3]
     assert (resize.scale, resize.edge, resize.interpolation) == (224, 'short', 'bicubic')

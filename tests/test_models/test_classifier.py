@@ -18,7 +18,8 @@ def test_gradients_reach_exactly_the_trainable_parameters():
     loss = model(torch.randn(4, 3, 32, 32), samples([0, 1, 2, 0]), mode='loss')['loss']
     loss.backward()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert trainable == {n for n, _ in model.prompt_learner.named_parameters(prefix='prompt_learner')}
+    learner = model.prompt_learner
+    assert trainable == {n for n, _ in learner.named_parameters(prefix='prompt_learner')}
     for name, param in model.named_parameters():
         if name in trainable:
             assert param.grad is not None and param.grad.abs().sum() > 0, name

@@ -57,7 +57,8 @@ def test_prompts_reach_exactly_the_layers_they_should():
     # Block 0: shallow prompts. Text ctx got the positional embedding; vision
     # prompts got none, only ln_pre.
     pos = clip.positional_embedding[1:1 + n_ctx]
-    torch.testing.assert_close(text_in[0][:, 1:1 + n_ctx], (prompts.text_ctx + pos).expand(3, -1, -1))
+    torch.testing.assert_close(text_in[0][:, 1:1 + n_ctx],
+                               (prompts.text_ctx + pos).expand(3, -1, -1))
     torch.testing.assert_close(vis_in[0][:, -n_ctx:],
                                clip.visual.ln_pre(prompts.vision_ctx).expand(2, -1, -1))
     # Blocks 1 .. J-1: replaced by the deep prompts, vision = projection of text.

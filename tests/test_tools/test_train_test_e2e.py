@@ -87,6 +87,14 @@ def test_test_tool_reproduces_the_metrics(trained):
     assert read_test_metrics(work / 'eval') == read_test_metrics(work)
 
 
+def test_checkpoint_that_does_not_fit_the_config_is_refused_clearly(trained):
+    proc = run_tool('test.py', trained['config'], trained['work_dir'] / 'epoch_2.pth',
+                    '--work-dir', trained['work_dir'] / 'eval_n4', '--cfg-options',
+                    'model.prompt_learner.n_ctx=4', check=False)
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    assert 'does not fit the model built from this config (n_ctx=4' in proc.stderr
+
+
 def test_existing_run_is_not_overwritten(trained):
     proc = run_tool('train.py', trained['config'], '--work-dir', trained['work_dir'], check=False)
     assert proc.returncode != 0

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from maple_mm.engine.weights_only_checkpoint_hook import from_plain, to_plain
+from maple_mm.compat import from_plain, to_plain
 
 
 def test_message_hub_survives_a_weights_only_round_trip():
