@@ -49,8 +49,8 @@ class MaPLe(BaseClassifier):
             if isinstance(prompt_learner, dict) else prompt_learner)
         if class_names:
             self.set_class_names(class_names)
-        self._register_state_dict_hook(_drop_frozen_weights)
-        self._register_load_state_dict_pre_hook(self._check_prompt_shapes)
+        self.register_state_dict_post_hook(_drop_frozen_weights)
+        self.register_load_state_dict_pre_hook(_check_prompt_shapes)
         self.register_load_state_dict_post_hook(_ignore_missing_frozen_weights)
 
     # -- classes ---------------------------------------------------------------
@@ -119,39 +119,39 @@ class MaPLe(BaseClassifier):
             sample.set_pred_score(score).set_pred_label(label)
         return data_samples
 
-    # -- checkpoints -----------------------------------------------------------
-    def _check_prompt_shapes(self, state_dict, prefix, *args) -> None:
-        """Turn a wrong or foreign checkpoint into one clear error."""
-        own = {k: v for k, v in self.state_dict().items()}
-        present = [k for k in own if prefix + k in state_dict]
-        if not present:
-            if any(k.startswith('prompt_learner.compound_prompts_text') for k in state_dict):
-                hint = ('it looks like a checkpoint of the reference MaPLe code: convert it '
-                        'with tools/model_converters/maple_official_to_mm.py')
-            else:
-                hint = 'it is not a maple_mm checkpoint'
-            raise CheckpointMismatchError(f'The checkpoint holds none of the MaPLe prompt '
-                                          f'weights ({", ".join(list(own)[:3])}, ...): {hint}.')
-        missing = [k for k in own if prefix + k not in state_dict]
-        wrong = [f'{k}: checkpoint {tuple(state_dict[prefix + k].shape)} vs model '
-                 f'{tuple(v.shape)}' for k, v in own.items()
-                 if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
-        if missing or wrong:
-            raise CheckpointMismatchError(
-                'The checkpoint does not fit the model built from this config '
-                f'(n_ctx={self.prompt_learner.n_ctx}, depth={self.prompt_learner.depth}, '
-                f'CLIP {self.backbone.model_name}). '
-                + (f'Missing: {missing[:4]}. ' if missing else '')
-                + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
-                + 'Use the config the checkpoint was trained with.')
+
+def _check_prompt_shapes(model: MaPLe, state_dict, prefix, *args) -> None:
+    """Load pre-hook: turn a wrong or foreign checkpoint into one clear error."""
+    own = model.state_dict()
+    present = [k for k in own if prefix + k in state_dict]
+    if not present:
+        if any(k.startswith('prompt_learner.compound_prompts_text') for k in state_dict):
+            hint = ('it looks like a checkpoint of the reference MaPLe code: convert it '
+                    'with tools/model_converters/maple_official_to_mm.py')
+        else:
+            hint = 'it is not a maple_mm checkpoint'
+        raise CheckpointMismatchError(f'The checkpoint holds none of the MaPLe prompt '
+                                      f'weights ({", ".join(list(own)[:3])}, ...): {hint}.')
+    missing = [k for k in own if prefix + k not in state_dict]
+    wrong = [f'{k}: checkpoint {tuple(state_dict[prefix + k].shape)} vs model '
+             f'{tuple(v.shape)}' for k, v in own.items()
+             if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
+    if missing or wrong:
+        learner = model.prompt_learner
+        raise CheckpointMismatchError(
+            'The checkpoint does not fit the model built from this config '
+            f'(n_ctx={learner.n_ctx}, depth={learner.depth}, '
+            f'CLIP {model.backbone.model_name}). '
+            + (f'Missing: {missing[:4]}. ' if missing else '')
+            + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
+            + 'Use the config the checkpoint was trained with.')
 
 
-def _drop_frozen_weights(module, state_dict, prefix, local_metadata):
-    """State-dict hook: keep the trained prompts, drop the frozen CLIP."""
+def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:
+    """State-dict post-hook: keep the trained prompts, drop the frozen CLIP."""
     for key in [k for k in state_dict if k.startswith(prefix) and
                 not k[len(prefix):].startswith(PROMPT_PREFIX)]:
         del state_dict[key]
-    return state_dict
 
 
 def _ignore_missing_frozen_weights(module, incompatible_keys) -> None:
