@@ -40,3 +40,31 @@ def test_plain_checkpoint_without_the_hook_is_refused_weights_only():
     buffer.seek(0)
     with pytest.raises(Exception, match='[Ww]eights only'):
         torch.load(buffer, weights_only=True)
+
+
+class _Payload:
+    """A pickled object that would run code if unpickled without restriction."""
+
+    def __reduce__(self):
+        return (print, ('this must never run',))
+
+
+def test_checkpoints_with_pickled_objects_are_refused(tmp_path):
+    import pytest
+
+    from maple_mm.compat import load_from_local_weights_only
+    from maple_mm.errors import CheckpointFormatError, CheckpointNotFoundError
+    path = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {}, 'extra': _Payload()}, path)
+    with pytest.raises(CheckpointFormatError, match='convert'):
+        load_from_local_weights_only(str(path))
+    with pytest.raises(CheckpointNotFoundError):
+        load_from_local_weights_only(str(tmp_path / 'missing.pth'))
+
+
+def test_mmengine_loads_local_files_weights_only():
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from maple_mm.compat import load_from_local_weights_only
+    assert CheckpointLoader._get_checkpoint_loader('/some/file.pth') is \
+        load_from_local_weights_only
