@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from torch.optim.lr_scheduler import CosineAnnealingLR, _LRScheduler
 
