@@ -122,7 +122,8 @@ class MaPLe(BaseClassifier):
 
 def _check_prompt_shapes(model: MaPLe, state_dict, prefix, *args) -> None:
     """Load pre-hook: turn a wrong or foreign checkpoint into one clear error."""
-    own = model.state_dict()
+    # Exactly what the state-dict hook keeps, without walking the frozen CLIP.
+    own = model.prompt_learner.state_dict(prefix=PROMPT_PREFIX)
     present = [k for k in own if prefix + k in state_dict]
     if not present:
         if any(k.startswith('prompt_learner.compound_prompts_text') for k in state_dict):
