@@ -27,3 +27,7 @@ class DatasetNotFoundError(MapleUserError, FileNotFoundError):
 
 class DatasetFormatError(MapleUserError, ValueError):
     """A dataset's split file or settings are malformed."""
+
+
+class DatasetCacheWarning(UserWarning):
+    """A few-shot cache file is stale, corrupt or cannot be written; it is regenerated."""

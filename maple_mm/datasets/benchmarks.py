@@ -1,0 +1,180 @@
+"""The fine-grained benchmarks of the CoOp protocol, laid out as CoOp prepares them.
+
+Each class only names where its split file and images are (docs/datasets.md
+has the layouts); ``data_root`` is the dataset folder, e.g.
+``data/caltech-101``. FGVCAircraft has no split file: it reads the dataset's
+own ``variants.txt`` and ``images_variant_<split>.txt``.
+"""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+from mmpretrain.registry import DATASETS
+
+from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
+
+from .coop_dataset import CoOpDataset, Item
+from .split_file_dataset import SplitFileDataset
+
+
+class CoOpSplitFileBenchmark(SplitFileDataset):
+    """A benchmark with a CoOp split file; subclasses set its file and image folder.
+
+    Args:
+        data_root: The dataset folder, e.g. ``'data/caltech-101'``.
+        split: 'train', 'val' or 'test'.
+        num_shots: Shots per class K; -1 keeps every item.
+        seed: Seed of the few-shot draw.
+        subsample: 'all', 'base' or 'novel'.
+        pipeline: Data transforms.
+        split_file: Defaults to the benchmark's CoOp split file.
+        image_dir: Defaults to the benchmark's image folder.
+        **kwargs: Passed to :class:`SplitFileDataset` (e.g. ``fewshot_cache_dir``).
+    """
+
+    default_split_file = ''
+    default_image_dir = ''
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 num_shots: int = -1,
+                 seed: int = 1,
+                 subsample: str = 'all',
+                 pipeline: Sequence = (),
+                 split_file: Optional[str] = None,
+                 image_dir: Optional[str] = None,
+                 **kwargs) -> None:
+        super().__init__(
+            data_root=data_root,
+            split_file=self.default_split_file if split_file is None else split_file,
+            image_dir=self.default_image_dir if image_dir is None else image_dir,
+            split=split, num_shots=num_shots, seed=seed, subsample=subsample,
+            pipeline=pipeline, **kwargs)
+
+
+@DATASETS.register_module()
+class CoOpCaltech101(CoOpSplitFileBenchmark):
+    """Caltech101: 101 object classes less BACKGROUND_Google and Faces_easy: 100 classes."""
+
+    dataset_name, docs_anchor = 'Caltech101', 'caltech101'
+    default_split_file, default_image_dir = 'split_zhou_Caltech101.json', '101_ObjectCategories'
+
+
+@DATASETS.register_module()
+class CoOpOxfordPets(CoOpSplitFileBenchmark):
+    """OxfordPets: 37 cat and dog breeds."""
+
+    dataset_name, docs_anchor = 'OxfordPets', 'oxfordpets'
+    default_split_file, default_image_dir = 'split_zhou_OxfordPets.json', 'images'
+
+
+@DATASETS.register_module()
+class CoOpStanfordCars(CoOpSplitFileBenchmark):
+    """StanfordCars: 196 car models; image paths start with cars_train/ or cars_test/."""
+
+    dataset_name, docs_anchor = 'StanfordCars', 'stanfordcars'
+    default_split_file, default_image_dir = 'split_zhou_StanfordCars.json', ''
+
+
+@DATASETS.register_module()
+class CoOpFlowers102(CoOpSplitFileBenchmark):
+    """Flowers102: 102 flower species."""
+
+    dataset_name, docs_anchor = 'Flowers102', 'flowers102'
+    default_split_file, default_image_dir = 'split_zhou_OxfordFlowers.json', 'jpg'
+
+
+@DATASETS.register_module()
+class CoOpFood101(CoOpSplitFileBenchmark):
+    """Food101: 101 dishes."""
+
+    dataset_name, docs_anchor = 'Food101', 'food101'
+    default_split_file, default_image_dir = 'split_zhou_Food101.json', 'images'
+
+
+@DATASETS.register_module()
+class CoOpSUN397(CoOpSplitFileBenchmark):
+    """SUN397: 397 scene categories."""
+
+    dataset_name, docs_anchor = 'SUN397', 'sun397'
+    default_split_file, default_image_dir = 'split_zhou_SUN397.json', 'SUN397'
+
+
+@DATASETS.register_module()
+class CoOpDTD(CoOpSplitFileBenchmark):
+    """DTD: 47 describable textures."""
+
+    dataset_name, docs_anchor = 'DTD', 'dtd'
+    default_split_file, default_image_dir = 'split_zhou_DescribableTextures.json', 'images'
+
+
+@DATASETS.register_module()
+class CoOpEuroSAT(CoOpSplitFileBenchmark):
+    """EuroSAT: 10 land-use classes of Sentinel-2 images."""
+
+    dataset_name, docs_anchor = 'EuroSAT', 'eurosat'
+    default_split_file, default_image_dir = 'split_zhou_EuroSAT.json', '2750'
+
+
+@DATASETS.register_module()
+class CoOpUCF101(CoOpSplitFileBenchmark):
+    """UCF101: 101 actions, one middle frame per video."""
+
+    dataset_name, docs_anchor = 'UCF101', 'ucf101'
+    default_split_file, default_image_dir = 'split_zhou_UCF101.json', 'UCF-101-midframes'
+
+
+@DATASETS.register_module()
+class CoOpFGVCAircraft(CoOpDataset):
+    """FGVCAircraft (variant level, 100 classes) from the dataset's own files.
+
+    Class names and labels follow ``variants.txt`` line order; each line of
+    ``images_variant_<split>.txt`` is ``<image id> <variant>``, the image being
+    ``images/<image id>.jpg``. See :class:`CoOpDataset` for the arguments.
+    """
+
+    dataset_name = 'FGVCAircraft'
+    docs_anchor = 'fgvcaircraft'
+    variants_file = 'variants.txt'
+
+    def __init__(self, data_root: str, split: str = 'train', num_shots: int = -1,
+                 seed: int = 1, subsample: str = 'all', pipeline: Sequence = (),
+                 **kwargs) -> None:
+        kwargs.setdefault('image_dir', 'images')
+        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
+                         subsample=subsample, pipeline=pipeline, **kwargs)
+
+    def _index_file(self, name: str) -> str:
+        path = osp.join(self.data_root, name)
+        if not osp.isfile(path):
+            raise DatasetNotFoundError(
+                f'{path} not found: keep the .txt files of the FGVCAircraft data/ folder '
+                f'next to images/ ({self._fix_hint()}).')
+        return path
+
+    def describe_source(self, split: str) -> str:
+        return osp.join(self.data_root, f'images_variant_{split}.txt')
+
+    def _labels(self) -> Dict[str, int]:
+        with open(self._index_file(self.variants_file), encoding='utf-8') as f:
+            names = [line.strip() for line in f if line.strip()]
+        return {name: label for label, name in enumerate(names)}
+
+    def list_items(self, split: str) -> List[Item]:
+        labels = self._labels()
+        path = self._index_file(f'images_variant_{split}.txt')
+        image_dir = osp.relpath(self.image_dir, self.data_root).replace(osp.sep, '/')
+        prefix = '' if image_dir == '.' else image_dir + '/'
+        items = []
+        with open(path, encoding='utf-8') as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                image_id, _, variant = line.strip().partition(' ')
+                if variant not in labels:
+                    raise DatasetFormatError(
+                        f'{path} line {number}: variant {variant!r} is not in '
+                        f'{self.variants_file}; the two files come from different '
+                        'FGVCAircraft releases.')
+                items.append((f'{prefix}{image_id}.jpg', labels[variant], variant))
+        return items

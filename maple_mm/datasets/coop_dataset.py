@@ -1,0 +1,200 @@
+"""The CoOp data protocol shared by every dataset: few-shot draws, base/novel classes.
+
+A subclass only says where the items of each split come from
+(:meth:`CoOpDataset.list_items`); this class draws the few-shot subsets
+(through the JSON cache), keeps the base or novel classes and checks that the
+images are there, so a missing dataset fails when it is built, not inside a
+data loader.
+"""
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+from mmpretrain.datasets import BaseDataset
+
+from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
+
+from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
+from .few_shot_cache import cache_file_name, cached_few_shot
+
+Item = Tuple[str, int, str]  # (image path relative to data_root, label, class name)
+
+SPLITS = ('train', 'val', 'test')
+DOCS = 'docs/datasets.md'
+
+#: How many missing images an error message names.
+NUM_MISSING_NAMED = 3
+
+
+class CoOpDataset(BaseDataset):
+    """Base of the datasets of the CoOp protocol (not registered itself).
+
+    ``num_shots`` K >= 1 draws K items per class from train and, where val is
+    drawn too (``sampled_splits``), min(K, 4) from val, exactly as the
+    reference does for ``seed``; the draw is cached as
+    ``<fewshot_cache_dir>/shot_<K>-seed_<S>.json``. ``subsample`` keeps the base
+    (first ceil(n/2) labels) or novel classes, relabelled from 0.
+    ``metainfo['classes']`` holds their names by label.
+
+    Args:
+        data_root: The dataset folder.
+        split: One of the dataset's ``splits``.
+        num_shots: Shots per class K; -1 keeps every item.
+        seed: Seed of the few-shot draw.
+        subsample: 'all', 'base' or 'novel' ('new' is accepted too).
+        pipeline: Data transforms.
+        fewshot_cache_dir: Folder of the few-shot cache, relative to
+            ``data_root`` unless absolute; None turns the cache off.
+        ann_file: Index file of the dataset, relative to ``data_root``.
+        image_dir: Image folder, relative to ``data_root`` ('' for itself).
+        **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`. Class
+            names given via ``classes`` / ``metainfo`` replace the dataset's
+            and must be as many.
+    """
+
+    #: Name in messages, and the anchor of its section in docs/datasets.md.
+    dataset_name = 'Dataset'
+    docs_anchor = 'use-your-own-dataset'
+    #: The splits the dataset has, and those that are few-shot drawn.
+    splits: Tuple[str, ...] = SPLITS
+    sampled_splits: Tuple[str, ...] = ('train', 'val')
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 num_shots: int = -1,
+                 seed: int = 1,
+                 subsample: str = 'all',
+                 pipeline: Sequence = (),
+                 fewshot_cache_dir: Optional[str] = 'split_fewshot',
+                 ann_file: str = '',
+                 image_dir: str = '',
+                 **kwargs) -> None:
+        if split not in self.splits:
+            only = ' (it is a test set)' if self.splits == ('test',) else ''
+            raise DatasetFormatError(f'split={split!r} is not supported by '
+                                     f'{type(self).__name__}{only}; use one of {self.splits}.')
+        if subsample not in SUBSAMPLE_CHOICES:
+            raise DatasetFormatError(f'subsample={subsample!r} is not supported; '
+                                     f'use one of {SUBSAMPLE_CHOICES}.')
+        if not data_root:
+            raise DatasetFormatError(f'{type(self).__name__} needs data_root, the dataset '
+                                     'folder.')
+        self.split = split
+        self.num_shots = num_shots
+        self.seed = seed
+        self.subsample = subsample
+        self.fewshot_cache_dir = fewshot_cache_dir
+        kwargs.setdefault('test_mode', split != 'train')
+        super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=image_dir,
+                         pipeline=pipeline, **kwargs)
+
+    # -- what subclasses provide ------------------------------------------------
+
+    def list_items(self, split: str) -> List[Item]:
+        """Every item of ``split`` (no few-shot draw), paths relative to ``data_root``."""
+        raise NotImplementedError
+
+    def describe_source(self, split: str) -> str:
+        """Where the items of ``split`` are listed, for messages."""
+        return self.data_prefix['img_path']
+
+    def _class_items(self) -> List[Item]:
+        """Items whose labels and names define the classes (the whole train list).
+
+        The few-shot draw keeps at least one item per label, so the full train
+        list has the same labels as the drawn one.
+        """
+        return self.list_items('train')
+
+    # -- shared checks and protocol ---------------------------------------------
+
+    @property
+    def image_dir(self) -> str:
+        return self.data_prefix['img_path']
+
+    def _fix_hint(self) -> str:
+        return f'see {DOCS}#{self.docs_anchor}'
+
+    def check_folders(self) -> None:
+        """Raise :class:`DatasetNotFoundError` if the dataset or image folder is missing."""
+        if not osp.isdir(self.data_root):
+            where = '' if osp.isabs(self.data_root) else f' ({osp.abspath(self.data_root)})'
+            raise DatasetNotFoundError(
+                f'Dataset folder {self.data_root}{where} not found: prepare '
+                f'{self.dataset_name} there ({self._fix_hint()}) or set data_root.')
+        if not osp.isdir(self.image_dir):
+            raise DatasetNotFoundError(
+                f'Image folder {self.image_dir} not found under dataset folder '
+                f'{self.data_root}: the {self.dataset_name} images are not (all) there '
+                f'({self._fix_hint()}), or image_dir is wrong.')
+
+    def class_names(self) -> List[str]:
+        """Names of all the dataset's classes by label, before ``subsample``."""
+        return self._names_by_label(self._class_items())
+
+    def _names_by_label(self, items: Sequence[Item]) -> List[str]:
+        try:
+            return class_names_by_label(items)
+        except DatasetFormatError as err:
+            raise DatasetFormatError(f'{self.describe_source("train")}: {err}') from None
+
+    def _cache_path(self) -> Optional[str]:
+        if self.fewshot_cache_dir is None:
+            return None
+        folder = osp.join(self.data_root, self.fewshot_cache_dir)
+        return osp.join(folder, cache_file_name(self.num_shots, self.seed))
+
+    def _select(self) -> Tuple[List[Item], List[Item]]:
+        """The items of ``self.split`` and the train items that define the classes."""
+        if self.split in self.sampled_splits and self.num_shots is not None \
+                and self.num_shots >= 1:
+            sources = {split: self.list_items(split) for split in self.sampled_splits}
+            drawn = cached_few_shot(self._cache_path(), sources, self.num_shots, self.seed)
+            return drawn[self.split], drawn['train']
+        items = self.list_items(self.split)
+        return items, items if self.split == 'train' else self._class_items()
+
+    def load_data_list(self) -> List[dict]:
+        """Select, subsample and check the items; sets ``metainfo['classes']``."""
+        self.check_folders()
+        items, train = self._select()
+        train, items = subsample_classes(train, items, subsample=self.subsample)
+        names = self._names_by_label(train)
+        root = osp.abspath(self.data_root)
+        data_list = [dict(img_path=osp.join(root, path), gt_label=label)
+                     for path, label, _ in items]
+        self._set_classes(names, data_list)
+        self._check_images(data_list)
+        return data_list
+
+    def _set_classes(self, names: List[str], data_list: List[dict]) -> None:
+        given = self._metainfo.get('classes')
+        if given is not None and len(given) != len(names):
+            raise DatasetFormatError(f'{len(given)} class names were given but the '
+                                     f'{self.subsample!r} classes of '
+                                     f'{self.describe_source("train")} are {len(names)}.')
+        classes = tuple(given) if given is not None else tuple(names)
+        bad = [info['gt_label'] for info in data_list
+               if not 0 <= info['gt_label'] < len(classes)]
+        if bad:
+            raise DatasetFormatError(f'{self.split} items of {self.describe_source(self.split)} '
+                                     f'have labels {sorted(set(bad))[:10]} missing from its '
+                                     f'train list ({len(classes)} classes).')
+        self._metainfo['classes'] = classes
+
+    def _check_images(self, data_list: List[dict]) -> None:
+        missing = [info['img_path'] for info in data_list if not osp.isfile(info['img_path'])]
+        if missing:
+            more = (f' (and {len(missing) - 1} more of its {len(data_list)} images)'
+                    if len(missing) > 1 else '')
+            raise DatasetNotFoundError(
+                f'Image {missing[0]} listed in {self.describe_source(self.split)} not '
+                f'found{more}: the image folder is incomplete or image_dir is wrong '
+                f'({self._fix_hint()}; tools/verify_datasets.py lists every missing file).')
+
+    def extra_repr(self) -> List[str]:
+        return super().extra_repr() + [
+            f'Split: \t{self.split}', f'Shots: \t{self.num_shots} (seed {self.seed})',
+            f'Classes subset: \t{self.subsample}'
+        ]
+

@@ -1,0 +1,204 @@
+"""ImageNet and its test-only variants, read from class folders as CoOp lays them out.
+
+Labels follow the reference: ImageNet, ImageNet-Sketch, -A and -R number their
+``<wnid>`` folders in sorted order (A and R have 200 of them, so they are
+evaluated over their own 200 classes); ImageNetV2's folders are the label
+numbers ``0 .. 999``. Class names come from ``classnames.txt`` (``<wnid>
+<name>`` lines, CLIP's ImageNet names). Files are listed sorted, where the
+reference takes ``os.listdir`` order, so the ImageNet few-shot draw is the
+same on every file system.
+"""
+import os.path as osp
+from typing import Dict, List, Sequence, Tuple
+
+from mmpretrain.registry import DATASETS
+
+from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
+
+from .coop_dataset import CoOpDataset, Item
+from .listing import list_files, list_subfolders, read_classnames
+
+CLASSNAMES_FILE = 'classnames.txt'
+
+
+class _ClassFolderDataset(CoOpDataset):
+    """Images in one folder per class; subclasses say which folders and names."""
+
+    def _classnames_path(self) -> str:
+        return osp.join(self.data_root, CLASSNAMES_FILE)
+
+    def _classnames(self) -> Dict[str, str]:
+        path = self._classnames_path()
+        if not osp.isfile(path):
+            raise DatasetNotFoundError(
+                f'{path} not found: {self.dataset_name} takes its class names from '
+                f"ImageNet's classnames.txt ({self._fix_hint()}).")
+        return read_classnames(path)
+
+    def _name_of(self, names: Dict[str, str], wnid: str) -> str:
+        if wnid not in names:
+            raise DatasetFormatError(f'Class folder {wnid} has no line in '
+                                     f"{self._classnames_path()}; use CoOp's ImageNet "
+                                     f'classnames.txt (1000 lines, see docs/datasets.md#imagenet).')
+        return names[wnid]
+
+    def _classes(self) -> List[Tuple[str, str]]:
+        """(folder under the image folder, class name) by label."""
+        raise NotImplementedError
+
+    def _relative_image_dir(self) -> str:
+        return osp.relpath(self.image_dir, self.data_root).replace(osp.sep, '/')
+
+    def _class_items(self) -> List[Item]:
+        return [('', label, name) for label, (_, name) in enumerate(self._classes())]
+
+    def _list_folders(self, image_dir: str, classes: Sequence[Tuple[str, str]]) -> List[Item]:
+        """Every file of the class folders under ``image_dir`` (relative to data_root)."""
+        items = []
+        for label, (folder, name) in enumerate(classes):
+            path = osp.join(self.data_root, image_dir, folder)
+            if not osp.isdir(path):
+                raise DatasetNotFoundError(f'Class folder {path} of {self.dataset_name} not '
+                                           f'found: the download is incomplete '
+                                           f'({self._fix_hint()}).')
+            items += [(f'{image_dir}/{folder}/{file}', label, name)
+                      for file in list_files(path)]
+        return items
+
+
+@DATASETS.register_module()
+class CoOpImageNet(_ClassFolderDataset):
+    """ImageNet: ``images/train/<wnid>/`` and ``images/val/<wnid>/`` + classnames.txt.
+
+    As in the reference, labels number the sorted wnid folders of
+    ``images/train``, only train is few-shot drawn, and val and test are both
+    the whole official validation set (``images/val``). Without
+    ``images/train`` (test-only copies) the wnids of ``images/val`` are used.
+    See :class:`CoOpDataset` for the arguments.
+    """
+
+    dataset_name, docs_anchor = 'ImageNet', 'imagenet'
+    sampled_splits = ('train', )
+
+    def __init__(self, data_root: str, split: str = 'train', num_shots: int = -1,
+                 seed: int = 1, subsample: str = 'all', pipeline: Sequence = (),
+                 **kwargs) -> None:
+        kwargs.setdefault('image_dir', 'images')
+        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
+                         subsample=subsample, pipeline=pipeline, **kwargs)
+
+    def _split_dir(self, split: str) -> str:
+        return 'train' if split == 'train' else 'val'
+
+    def describe_source(self, split: str) -> str:
+        return osp.join(self.image_dir, self._split_dir(split))
+
+    def _classes(self) -> List[Tuple[str, str]]:
+        train_dir = osp.join(self.image_dir, 'train')
+        wnid_dir = train_dir if osp.isdir(train_dir) else osp.join(self.image_dir, 'val')
+        if not osp.isdir(wnid_dir):
+            raise DatasetNotFoundError(f'Neither {train_dir} nor {wnid_dir} exists: extract '
+                                       f'the ImageNet train and val sets there '
+                                       f'({self._fix_hint()}).')
+        names = self._classnames()
+        return [(wnid, self._name_of(names, wnid)) for wnid in list_subfolders(wnid_dir)]
+
+    def list_items(self, split: str) -> List[Item]:
+        split_dir = self.describe_source(split)
+        if not osp.isdir(split_dir):
+            raise DatasetNotFoundError(f'{split_dir} not found: extract the ImageNet '
+                                       f'{self._split_dir(split)} set there ({self._fix_hint()}).')
+        classes = self._classes()
+        known = {folder for folder, _ in classes}
+        extra = sorted(set(list_subfolders(split_dir)) - known)
+        if extra:
+            raise DatasetFormatError(f'{split_dir} has class folders {extra[:5]} that '
+                                     f'{osp.join(self.image_dir, "train")} lacks; both need '
+                                     'the same 1000 wnid folders.')
+        return self._list_folders(f'{self._relative_image_dir()}/{self._split_dir(split)}',
+                                  classes)
+
+
+class _ImageNetVariant(_ClassFolderDataset):
+    """A test-only ImageNet variant; class names from ImageNet's classnames.txt.
+
+    ``classnames.txt`` is read from the dataset folder, else from
+    ``../imagenet/classnames.txt`` beside it. See :class:`CoOpDataset` for the
+    arguments; ``split`` can only be 'test' and ``num_shots`` is ignored.
+    """
+
+    splits = ('test', )
+    sampled_splits = ()
+    default_image_dir = ''
+
+    def __init__(self, data_root: str, split: str = 'test', num_shots: int = -1,
+                 seed: int = 1, subsample: str = 'all', pipeline: Sequence = (),
+                 **kwargs) -> None:
+        kwargs.setdefault('image_dir', self.default_image_dir)
+        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
+                         subsample=subsample, pipeline=pipeline, **kwargs)
+
+    def _classnames_path(self) -> str:
+        own = osp.join(self.data_root, CLASSNAMES_FILE)
+        shared = osp.join(osp.dirname(osp.abspath(self.data_root)), 'imagenet', CLASSNAMES_FILE)
+        return own if osp.isfile(own) or not osp.isfile(shared) else shared
+
+    def _classnames(self) -> Dict[str, str]:
+        path = self._classnames_path()
+        if not osp.isfile(path):
+            raise DatasetNotFoundError(
+                f'{CLASSNAMES_FILE} not found in {self.data_root} nor in ../imagenet: copy '
+                f"ImageNet's classnames.txt to {path} (see docs/datasets.md#imagenet).")
+        return read_classnames(path)
+
+    def describe_source(self, split: str) -> str:
+        return self.image_dir
+
+    def list_items(self, split: str) -> List[Item]:
+        return self._list_folders(self._relative_image_dir(), self._classes())
+
+
+class _WnidFolderVariant(_ImageNetVariant):
+    """Labels number the sorted ``<wnid>`` folders of the image folder."""
+
+    def _classes(self) -> List[Tuple[str, str]]:
+        names = self._classnames()
+        return [(wnid, self._name_of(names, wnid)) for wnid in list_subfolders(self.image_dir)]
+
+
+@DATASETS.register_module()
+class CoOpImageNetV2(_ImageNetVariant):
+    """ImageNetV2 matched-frequency: ``imagenetv2-matched-frequency-format-val/<label>/``.
+
+    Folder ``i`` holds class ``i``, named by line ``i`` of classnames.txt.
+    """
+
+    dataset_name, docs_anchor = 'ImageNetV2', 'imagenetv2'
+    default_image_dir = 'imagenetv2-matched-frequency-format-val'
+
+    def _classes(self) -> List[Tuple[str, str]]:
+        return [(str(label), name) for label, name in enumerate(self._classnames().values())]
+
+
+@DATASETS.register_module()
+class CoOpImageNetSketch(_WnidFolderVariant):
+    """ImageNet-Sketch: ``images/<wnid>/``, the 1000 ImageNet classes."""
+
+    dataset_name, docs_anchor = 'ImageNet-Sketch', 'imagenet-sketch'
+    default_image_dir = 'images'
+
+
+@DATASETS.register_module()
+class CoOpImageNetA(_WnidFolderVariant):
+    """ImageNet-A: ``imagenet-a/<wnid>/``, 200 classes labelled 0 .. 199."""
+
+    dataset_name, docs_anchor = 'ImageNet-A', 'imagenet-a'
+    default_image_dir = 'imagenet-a'
+
+
+@DATASETS.register_module()
+class CoOpImageNetR(_WnidFolderVariant):
+    """ImageNet-R: ``imagenet-r/<wnid>/``, 200 classes labelled 0 .. 199."""
+
+    dataset_name, docs_anchor = 'ImageNet-R', 'imagenet-r'
+    default_image_dir = 'imagenet-r'
