@@ -1,7 +1,7 @@
 """Train MaPLe from a config, then test it (base and novel sets for base-to-novel).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                                 [--cfg-options k=v ...] [--launcher pytorch]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [{bf16,fp16}]]
+                                 [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
 import glob
@@ -18,8 +18,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='continue the run in the work dir from its latest checkpoint, '
                         'or from CKPT')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (needs a GPU)')
+    parser.add_argument('--amp', nargs='?', const='auto', choices=['auto', 'bf16', 'fp16'],
+                        help='mixed precision, on CPU or GPU: bf16 autocast, or fp16 autocast '
+                        'with loss scaling; bare --amp picks bf16 where the device has it, '
+                        'else fp16. Testing runs in the same precision')
     parser.add_argument('--no-test', action='store_true', help='skip testing after training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by (GPUs x batch per GPU) / '
+                        'auto_scale_lr.base_batch_size (4, the recipe\'s batch)')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -43,12 +49,11 @@ def main(argv=None) -> None:
         if not os.path.isfile(args.resume):
             raise MapleUserError(f'Checkpoint {args.resume} to resume from does not exist.')
         cfg.resume, cfg.load_from = True, args.resume
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {}, enable=True)
     if args.amp:
-        import torch
-        if not torch.cuda.is_available():
-            raise MapleUserError('--amp needs a CUDA GPU; on the CPU train in fp32.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        from maple_mm.engine import mixed_precision_config
+        cfg.optim_wrapper = mixed_precision_config(cfg.optim_wrapper, args.amp)
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)

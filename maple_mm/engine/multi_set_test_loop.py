@@ -2,24 +2,66 @@
 import copy
 import json
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from mmengine.runner import TestLoop
 from mmpretrain.registry import LOOPS
 
+from maple_mm.errors import MapleUserError
 from maple_mm.evaluation import harmonic_mean
 
-#: The metric the summary line and the harmonic mean use.
+from .mixed_precision_test import MixedPrecisionTestMixin
+
+#: The metric the summary line, the harmonic mean and the averages use.
 TOP1 = 'accuracy/top1'
 
 
+class InvalidTestSetsError(MapleUserError, ValueError):
+    """The test sets of a MultiSetTestLoop are configured wrongly."""
+
+
+def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:
+    """The dataloader config of an extra test set.
+
+    ``fields`` with a ``type`` key is a complete dataset config that replaces
+    the main test dataset; otherwise its fields override those of the main
+    dataset. Batch size, sampler and workers always come from the main loader.
+    """
+    cfg = copy.deepcopy(main_cfg)
+    if 'type' in fields:
+        cfg['dataset'] = copy.deepcopy(dict(fields))
+    else:
+        cfg['dataset'] = {**cfg['dataset'], **copy.deepcopy(dict(fields))}
+    return cfg
+
+
+def check_test_sets(name: str, extra_sets: dict, averages: Dict[str, Sequence[str]]) -> None:
+    """Set names are unique and every average names existing sets."""
+    names = [name, *extra_sets]
+    if name in extra_sets:
+        raise InvalidTestSetsError(f'Test set name {name!r} is used twice (main set and '
+                                  'extra_sets); give every test set its own name.')
+    for key, sets in averages.items():
+        if not sets:
+            raise InvalidTestSetsError(f'averages[{key!r}] lists no test sets.')
+        missing = [s for s in sets if s not in names]
+        if missing:
+            raise InvalidTestSetsError(f'averages[{key!r}] lists {missing}, which are not '
+                                      f'among the test sets {names}.')
+        if key in names or '/' in key or key == 'HM':
+            raise InvalidTestSetsError(f'averages key {key!r} must be a plain name other than '
+                                      'HM and the test set names.')
+
+
 @LOOPS.register_module()
-class MultiSetTestLoop(TestLoop):
+class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     """Test on the runner's test set and on extra sets, each with its own classes.
 
     Metrics are reported as ``<set name>/<metric>``. When sets named ``base``
     and ``novel`` are present, ``HM`` (their harmonic mean of top-1 accuracy)
-    is added. The class names of each set reach the model through the
+    is added; each entry of ``averages`` adds the mean top-1 accuracy of its
+    sets (e.g. ``target_average`` over the target datasets of cross-dataset
+    transfer). The class names of each set reach the model through the
     ``before_test_epoch`` hook, which runs once per set. All metrics are also
     written to ``test_metrics.json`` in the run's log folder.
 
@@ -28,10 +70,14 @@ class MultiSetTestLoop(TestLoop):
         dataloader: The main test set (config or DataLoader).
         evaluator: The evaluator, reused for every set.
         name: Name of the main test set.
-        extra_sets: ``{name: dataset fields}``: each further test set is the main
-            test dataloader with these fields changed in its dataset config,
-            e.g. ``dict(novel=dict(subsample='novel'))``.
-        fp16: Whether to test under autocast.
+        extra_sets: ``{name: dataset config}``, each a further test set loaded
+            like the main one. A config with a ``type`` is a complete dataset
+            (e.g. another dataset for cross-dataset transfer); one without
+            changes fields of the main dataset, e.g. ``dict(novel=dict(subsample='novel'))``.
+        averages: ``{metric name: [set names]}``: mean top-1 accuracies to add.
+        fp16: Whether to test under mmengine's autocast. Without it, a model
+            trained with ``MixedPrecisionOptimWrapper`` is tested in its
+            training precision (``MixedPrecisionTestMixin``).
     """
 
     def __init__(self,
@@ -40,15 +86,18 @@ class MultiSetTestLoop(TestLoop):
                  evaluator,
                  name: str = 'test',
                  extra_sets: Optional[Dict[str, dict]] = None,
+                 averages: Optional[Dict[str, Sequence[str]]] = None,
                  fp16: bool = False) -> None:
+        extra_sets = dict(extra_sets or {})
+        self.averages = {key: list(sets) for key, sets in (averages or {}).items()}
+        check_test_sets(name, extra_sets, self.averages)
         if extra_sets and not isinstance(dataloader, dict):
             raise TypeError('extra_sets needs the test dataloader as a config dict')
         main_cfg = copy.deepcopy(dataloader)
         super().__init__(runner, dataloader, evaluator, fp16)
         self.dataloaders = {name: self.dataloader}
-        for set_name, fields in (extra_sets or {}).items():
-            cfg = copy.deepcopy(main_cfg)
-            cfg['dataset'] = {**cfg['dataset'], **fields}
+        for set_name, fields in extra_sets.items():
+            cfg = extra_set_dataloader(main_cfg, fields)
             self.dataloaders[set_name] = runner.build_dataloader(cfg, seed=runner.seed)
 
     def run(self) -> dict:
@@ -64,8 +113,7 @@ class MultiSetTestLoop(TestLoop):
                 self.run_iter(idx, data_batch)
             set_metrics = self.evaluator.evaluate(len(dataloader.dataset))
             metrics.update({f'{set_name}/{k}': v for k, v in set_metrics.items()})
-        if f'base/{TOP1}' in metrics and f'novel/{TOP1}' in metrics:
-            metrics['HM'] = harmonic_mean(metrics[f'base/{TOP1}'], metrics[f'novel/{TOP1}'])
+        metrics.update(summary_metrics(metrics, self.averages))
         self._report(metrics)
         self.runner.call_hook('after_test_epoch', metrics=metrics)
         self.runner.call_hook('after_test')
@@ -74,10 +122,22 @@ class MultiSetTestLoop(TestLoop):
     def _report(self, metrics: dict) -> None:
         parts = [f'{name.capitalize()} {metrics[f"{name}/{TOP1}"]:.2f}'
                  for name in self.dataloaders if f'{name}/{TOP1}' in metrics]
-        if 'HM' in metrics:
-            parts.append(f'HM {metrics["HM"]:.2f}')
+        parts += [f'{key} {metrics[key]:.2f}' for key in ('HM', *self.averages)
+                  if key in metrics]
         self.runner.logger.info('Top-1 accuracy (%): ' + ' | '.join(parts))
         if self.runner.rank == 0:
             path = osp.join(self.runner.log_dir, 'test_metrics.json')
             with open(path, 'w') as f:
                 json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+
+
+def summary_metrics(metrics: Dict[str, float],
+                    averages: Dict[str, Sequence[str]]) -> Dict[str, float]:
+    """``HM`` of the base and novel sets (if both ran) and each mean of ``averages``."""
+    summary = {}
+    if f'base/{TOP1}' in metrics and f'novel/{TOP1}' in metrics:
+        summary['HM'] = harmonic_mean(metrics[f'base/{TOP1}'], metrics[f'novel/{TOP1}'])
+    for key, sets in averages.items():
+        values = [float(metrics[f'{s}/{TOP1}']) for s in sets]
+        summary[key] = sum(values) / len(values)
+    return summary

@@ -10,8 +10,10 @@ from mmpretrain.structures import DataSample
 from maple_mm.errors import CheckpointMismatchError
 
 from .clip import OpenCLIPBackbone
+from .efficient_text import encode_class_prompts, supports_efficient_text
 from .prompt_learner import MaPLePromptLearner, MaPLePrompts
 from .prompted import encode_image_with_prompts, encode_text_with_prompts
+from .text_feature_cache import TextFeatureCache, autocast_state, tensor_state
 
 PROMPT_PREFIX = 'prompt_learner.'
 
@@ -32,6 +34,15 @@ class MaPLe(BaseClassifier):
         class_names: Optional initial class names; normally the
             ``ClassNamesHook`` sets them from each dataset's metainfo.
         data_preprocessor: mmpretrain data preprocessor config.
+        efficient: Skip the work that cannot change the result (True, the
+            default): text positions after the EOT tokens, repeats of the
+            prefix shared by all class prompts, rows of the last blocks that are
+            not pooled; without gradients, text features are computed once per
+            class set and prompts and reused. False runs all 77 text positions
+            for every class at every forward, as the reference code does: the
+            numerical reference. Both agree up to float rounding.
+        text_chunk_size: Without gradients, encode at most this many classes
+            at once (bounds memory for large class sets).
     """
 
     def __init__(self,
@@ -39,6 +50,8 @@ class MaPLe(BaseClassifier):
                  prompt_learner: dict,
                  class_names: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
+                 efficient: bool = True,
+                 text_chunk_size: int = 256,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='ClsDataPreprocessor')
@@ -47,6 +60,9 @@ class MaPLe(BaseClassifier):
         self.prompt_learner: MaPLePromptLearner = MODELS.build(
             dict(prompt_learner, clip=self.backbone)
             if isinstance(prompt_learner, dict) else prompt_learner)
+        self.efficient = efficient
+        self.text_chunk_size = text_chunk_size
+        self.text_cache = TextFeatureCache()
         if class_names:
             self.set_class_names(class_names)
         self.register_state_dict_post_hook(_drop_frozen_weights)
@@ -66,16 +82,38 @@ class MaPLe(BaseClassifier):
     # -- features --------------------------------------------------------------
     def text_features(self, prompts: MaPLePrompts) -> torch.Tensor:
         """L2-normalised (C, embed_dim) features of the current class prompts."""
-        learner = self.prompt_learner
-        embeddings = learner.class_prompt_embeddings(prompts.text_ctx)
-        features = encode_text_with_prompts(self.backbone.clip, embeddings,
-                                            learner.token_ids, prompts.deep_text)
+        learner, clip = self.prompt_learner, self.backbone.clip
+        if self.efficient and supports_efficient_text(clip):
+            learner.require_class_names()
+            chunk = None if torch.is_grad_enabled() else self.text_chunk_size
+            features = encode_class_prompts(clip, learner.prefix_embeddings[0],
+                                            prompts.text_ctx, learner.suffix_embeddings,
+                                            learner.token_ids, prompts.deep_text, chunk)
+        else:
+            embeddings = learner.class_prompt_embeddings(prompts.text_ctx)
+            features = encode_text_with_prompts(clip, embeddings, learner.token_ids,
+                                                prompts.deep_text)
         return F.normalize(features, dim=-1)
+
+    def current_text_features(self, prompts: MaPLePrompts) -> torch.Tensor:
+        """:meth:`text_features`, reused between calls when nothing needs gradients.
+
+        ``prompts`` must be ``prompt_learner()`` of the current parameters.
+        The cache is keyed on the class names, the storage and version counter
+        of every parameter and buffer (optimizer steps and ``load_state_dict``
+        update in place and bump them) and the autocast state. Writes through
+        ``param.data`` bypass version counters: call ``text_cache.clear()`` then.
+        """
+        if not self.efficient or torch.is_grad_enabled():
+            return self.text_features(prompts)
+        device = self.prompt_learner.ctx.device
+        key = (tuple(self.class_names), tensor_state(self), autocast_state(device.type))
+        return self.text_cache.get(key, lambda: self.text_features(prompts))
 
     def image_features(self, images: torch.Tensor, prompts: MaPLePrompts) -> torch.Tensor:
         """L2-normalised (B, embed_dim) features of prompted images."""
         features = encode_image_with_prompts(self.backbone.clip, images, prompts.vision_ctx,
-                                             prompts.deep_vision)
+                                             prompts.deep_vision, efficient=self.efficient)
         return F.normalize(features, dim=-1)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -85,7 +123,7 @@ class MaPLe(BaseClassifier):
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, C) cosine logits scaled by CLIP's frozen temperature."""
         prompts = self.prompt_learner()
-        text = self.text_features(prompts)
+        text = self.current_text_features(prompts)
         image = self.image_features(inputs, prompts)
         return self.backbone.logit_scale * image @ text.t()
 

@@ -100,11 +100,15 @@ class MaPLePromptLearner(nn.Module):
         self.prefix_embeddings = embeddings[:, :1]
         self.suffix_embeddings = embeddings[:, 1 + self.n_ctx:]
 
-    def class_prompt_embeddings(self, ctx: torch.Tensor) -> torch.Tensor:
-        """(C, L, text_width) token embeddings: SOS, ``ctx``, fixed suffix."""
+    def require_class_names(self) -> None:
+        """Fail clearly when no class names were set."""
         if not self.class_names:
             raise RuntimeError('No class names set: call set_class_names() first '
                                '(the ClassNamesHook does this from the dataset).')
+
+    def class_prompt_embeddings(self, ctx: torch.Tensor) -> torch.Tensor:
+        """(C, L, text_width) token embeddings: SOS, ``ctx``, fixed suffix."""
+        self.require_class_names()
         num_classes = self.prefix_embeddings.shape[0]
         ctx = ctx.to(self.prefix_embeddings.dtype).unsqueeze(0).expand(num_classes, -1, -1)
         return torch.cat([self.prefix_embeddings, ctx, self.suffix_embeddings], dim=1)

@@ -2,7 +2,8 @@
 
 Nothing of CLIP is re-implemented here: the functions call open_clip's own
 embedding, residual-block, normalisation and pooling modules, and only change
-which tokens enter each block. Deep prompt ``i`` replaces the prompt tokens
+which tokens enter each block (a last block computing only its pooled row uses
+the block's own modules through :mod:`block_rows`). Deep prompt ``i`` replaces the prompt tokens
 before block ``i + 1``; block 0 sees the shallow prompts and blocks after the
 last deep prompt see whatever the previous block left in those positions.
 """
@@ -13,17 +14,26 @@ from open_clip import CLIP
 from open_clip.transformer import text_global_pool
 from torch import nn
 
+from .block_rows import run_block_rows, supports_row_blocks
+
 
 def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
                                  x: torch.Tensor,
                                  deep_prompts: Sequence[torch.Tensor],
                                  start: int,
-                                 attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                                 attn_mask: Optional[torch.Tensor] = None,
+                                 row_blocks: bool = False,
+                                 last_rows: Optional[slice] = None) -> torch.Tensor:
     """Run residual blocks over ``x`` (N, L, D), replacing prompt tokens.
 
     Before block ``k`` (k = 1 .. len(deep_prompts)) the tokens
     ``x[:, start:start + n]`` are replaced by ``deep_prompts[k - 1]`` (n, D),
     the same prompt for every sequence of the batch.
+
+    ``row_blocks`` runs the (unmasked) blocks through :func:`run_block_rows`:
+    batch-first projections, where ``nn.MultiheadAttention`` projects a
+    transposed copy of ``x`` as many small batched products, about twice as
+    slow on CPU. ``last_rows`` then limits the last block to those rows.
     """
     if len(deep_prompts) >= len(blocks):
         raise ValueError(f'{len(deep_prompts)} deep prompts need more than '
@@ -33,7 +43,10 @@ def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
             prompt = deep_prompts[k - 1].to(x.dtype).expand(x.shape[0], -1, -1)
             end = start + prompt.shape[1]
             x = torch.cat([x[:, :start], prompt, x[:, end:]], dim=1)
-        x = block(x, attn_mask=attn_mask)
+        if row_blocks:
+            x, _ = run_block_rows(block, x, last_rows if k == len(blocks) - 1 else None)
+        else:
+            x = block(x, attn_mask=attn_mask)
     return x
 
 
@@ -68,13 +81,17 @@ def encode_text_with_prompts(clip: CLIP,
 def encode_image_with_prompts(clip: CLIP,
                               images: torch.Tensor,
                               shallow_prompt: torch.Tensor,
-                              deep_prompts: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+                              deep_prompts: Sequence[torch.Tensor] = (),
+                              efficient: bool = False) -> torch.Tensor:
     """Image features (B, embed_dim) with vision prompt tokens appended.
 
     ``shallow_prompt`` (n_ctx, vision_width) is appended after the patch tokens
     once the positional embedding has been added (the prompts get none), and
     normalised by ``ln_pre`` with the rest; ``deep_prompts`` then replace those
     last n_ctx tokens before blocks 1, 2, ...
+
+    ``efficient`` runs the blocks through :func:`run_block_rows`, the last one
+    only for the class token where that is the only token pooled; same result.
     """
     visual = clip.visual
     # _embeds: patchify, class token, positional embedding, ln_pre. ln_pre is a
@@ -84,7 +101,16 @@ def encode_image_with_prompts(clip: CLIP,
     prompt = visual.ln_pre(shallow_prompt.to(x.dtype)).expand(x.shape[0], -1, -1)
     x = torch.cat([x, prompt], dim=1)
     n_ctx = shallow_prompt.shape[0]
-    x = run_blocks_with_deep_prompts(visual.transformer.resblocks, x, deep_prompts,
-                                     x.shape[1] - n_ctx)
+    blocks = visual.transformer.resblocks
+    row_blocks = efficient and supports_row_blocks(blocks)
+    last_rows = slice(0, 1) if row_blocks and pools_class_token(clip) else None
+    x = run_blocks_with_deep_prompts(blocks, x, deep_prompts, x.shape[1] - n_ctx,
+                                     row_blocks=row_blocks, last_rows=last_rows)
     pooled, _ = visual._pool(x)
     return pooled @ visual.proj if visual.proj is not None else pooled
+
+
+def pools_class_token(clip: CLIP) -> bool:
+    """Whether image features come from the class token alone (per-token ln_post)."""
+    visual = clip.visual
+    return visual.attn_pool is None and visual.pool_type == 'tok'

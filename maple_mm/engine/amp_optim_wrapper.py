@@ -1,0 +1,89 @@
+"""Mixed-precision training on any device: bf16 autocast, or fp16 with loss scaling."""
+from contextlib import contextmanager
+from typing import Union
+
+import torch
+from mmengine.optim import OptimWrapper
+from mmpretrain.registry import OPTIM_WRAPPERS
+from torch import nn
+
+from .precision import autocast_dtype, default_amp_precision, precision_context
+
+
+@OPTIM_WRAPPERS.register_module()
+class MixedPrecisionOptimWrapper(OptimWrapper):
+    """Runs the forward pass under autocast; works on CPU and GPU.
+
+    The parameters stay fp32 and are the master copies: autocast casts them to
+    the low precision for each matrix product, gradients arrive in fp32 and the
+    optimizer updates fp32 values. With fp16 the loss is scaled (dynamic
+    ``torch.amp.GradScaler``) so small gradients do not flush to zero, and
+    steps whose gradients overflow are skipped. bf16 has fp32's range and needs
+    no scaling. (mmengine's ``AmpOptimWrapper`` refuses CPU-only machines.)
+
+    Args:
+        precision: 'bf16' or 'fp16' ('fp32' turns autocast off).
+        loss_scale: fp16 only: 'dynamic', or a dict of ``GradScaler`` arguments
+            such as ``dict(init_scale=2.**16, growth_interval=2000)``.
+        **kwargs: :class:`mmengine.optim.OptimWrapper` arguments.
+    """
+
+    def __init__(self, precision: str = 'bf16', loss_scale: Union[str, dict] = 'dynamic',
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        autocast_dtype(precision)  # validates the name
+        self.precision = precision
+        params = [p for group in self.optimizer.param_groups for p in group['params']]
+        self.device_type = params[0].device.type if params else 'cpu'
+        self.loss_scaler = None
+        if precision == 'fp16':
+            if loss_scale == 'dynamic':
+                loss_scale = {}
+            if not isinstance(loss_scale, dict):
+                raise TypeError(f'loss_scale must be "dynamic" or a dict, got {loss_scale!r}')
+            self.loss_scaler = torch.amp.GradScaler(self.device_type, **loss_scale)
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        with super().optim_context(model), precision_context(self.precision, self.device_type):
+            yield
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        if self.loss_scaler is not None:
+            loss = self.loss_scaler.scale(loss)
+        super().backward(loss, **kwargs)
+
+    def step(self, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return super().step(**kwargs)
+        if self.clip_grad_kwargs:
+            self.loss_scaler.unscale_(self.optimizer)  # clip true, not scaled, gradients
+            self._clip_grad()
+        self.loss_scaler.step(self.optimizer, **kwargs)
+        self.loss_scaler.update()
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.loss_scaler is not None:
+            state['loss_scaler'] = self.loss_scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        scaler_state = state_dict.pop('loss_scaler', None)
+        if self.loss_scaler is not None and scaler_state:
+            self.loss_scaler.load_state_dict(scaler_state)
+        super().load_state_dict(state_dict)
+
+
+def mixed_precision_config(optim_wrapper: dict, precision: str = 'auto') -> dict:
+    """``optim_wrapper`` config switched to :class:`MixedPrecisionOptimWrapper`.
+
+    ``precision`` 'auto' picks bf16 where the device has it, else fp16.
+    """
+    if precision == 'auto':
+        device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
+        precision = default_amp_precision(device_type)
+    cfg = {k: v for k, v in dict(optim_wrapper).items()
+           if k not in ('type', 'dtype', 'loss_scale', 'precision')}
+    return dict(cfg, type='MixedPrecisionOptimWrapper', precision=precision)

@@ -1,0 +1,27 @@
+"""tools/train.py end to end on the CPU in fp32, bf16 and fp16 (--amp)."""
+import json
+import math
+
+import pytest
+
+from ..conftest import write_split_dataset
+from .test_train_test_e2e import read_test_metrics, run_tool, tiny_config
+
+
+@pytest.mark.parametrize('precision', ['fp32', 'bf16', 'fp16'])
+def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision):
+    data = write_split_dataset(tmp_path / 'toy')
+    config = tiny_config(tmp_path, data, epochs=2)
+    work_dir = tmp_path / 'work'
+    amp = [] if precision == 'fp32' else ['--amp', precision]
+    proc = run_tool('train.py', config, '--work-dir', work_dir, *amp)
+    log = proc.stdout + proc.stderr
+    if precision != 'fp32':
+        assert "type='MixedPrecisionOptimWrapper'" in log and f"precision='{precision}'" in log
+    scalars = [json.loads(line) for line in
+               next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()]
+    losses = [s['loss'] for s in scalars if 'loss' in s]
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+    metrics = read_test_metrics(work_dir)
+    assert {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'} <= set(metrics)
+    assert all(math.isfinite(v) for v in metrics.values())

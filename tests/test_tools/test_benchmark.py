@@ -1,0 +1,55 @@
+"""tools/benchmark.py on the tiny CLIP with small settings."""
+import importlib.util
+import json
+
+import pytest
+
+from ..conftest import REPO_ROOT
+from .test_train_test_e2e import run_tool
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location('benchmark', REPO_ROOT / 'tools/benchmark.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
+    out = tmp_path / 'bench.json'
+    # A 0.1 GiB limit: the reference training at 300 classes is estimated, not run.
+    proc = run_tool('benchmark.py', '--model', 'tiny', '--classes', '4', '300', '--steps', '1',
+                    '--eval-batches', '1', '--eval-batch', '8', '--threads', '1',
+                    '--memory-limit-gib', '0.1', '--json', out)
+    table = proc.stdout
+    for label in ('train step (s)', 'eval images/s', 'train memory', 'eval memory'):
+        rows = [line for line in table.splitlines() if line.startswith(label)]
+        assert len(rows) == 2, label
+    train_300 = next(line for line in table.splitlines()
+                     if line.startswith('train step (s)') and ' 300 ' in line)
+    assert 'OOM' in train_300 and 'ref OOM' in train_300
+    assert 'max |logit difference|' in table
+    results = {(r['path'], r['kind'], r['classes']): r for r in json.loads(out.read_text())}
+    assert results[('reference', 'train', 300)]['oom']
+    assert results[('efficient', 'train', 300)]['finite']
+    for classes in (4, 300):
+        compared = results[('efficient', 'eval', classes)]
+        assert compared['max_text_rel_diff'] < 1e-5
+        assert compared['images_per_s'] > 0 and compared['text_s'] > 0
+
+
+def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
+    bench = load_benchmark()
+    assert bench.extrapolate({10: 2.0, 100: 11.0}, 1000) == pytest.approx(101.0)
+    assert bench.extrapolate({10: 2.0}, 1000) is None
+    results = {('reference', 'train', 10): dict(step_s=2.0, peak_mib=1.0),
+               ('reference', 'train', 100): dict(step_s=11.0, peak_mib=2.0),
+               ('reference', 'train', 1000): dict(oom=True, note='x'),
+               ('efficient', 'train', 1000): dict(step_s=10.1, peak_mib=1.0)}
+    ref = bench.cell(results, 'reference', 'train', 'step_s', 1000, '.1f')
+    eff = bench.cell(results, 'efficient', 'train', 'step_s', 1000, '.1f')
+    assert ref == ('OOM/~101.0', pytest.approx(101.0), True)
+    assert bench.ratio(ref, eff) == '~10.00x'
+    memory = bench.cell(results, 'reference', 'train', 'peak_mib', 1000, '.0f')
+    assert bench.ratio(memory, bench.cell(results, 'efficient', 'train', 'peak_mib', 1000,
+                                          '.0f')) == 'ref OOM'

@@ -1,0 +1,376 @@
+"""Compare MaPLe's reference and efficient paths: step time, eval throughput, peak memory.
+
+    python tools/benchmark.py [--classes 10 100 1000] [--device cpu|cuda]
+                              [--precision fp32|bf16|fp16] [--model ViT-B-16|tiny] ...
+
+Every measurement runs in a fresh subprocess, so peak memory is its own (CPU:
+the process's peak resident set, ru_maxrss; GPU: torch.cuda.max_memory_allocated).
+The CLIP has random weights. Class names: C names spread evenly over open_clip's
+1000 ImageNet class names (CLIP's cleaned names, as CoOp uses).
+
+Training: one step = forward, backward and SGD step at batch --train-batch;
+the median of --steps steps after --warmup steps.
+Evaluation: images/s at batch --eval-batch, text features included. The
+reference recomputes them for every batch: B / t_batch. The efficient path
+computes them once per class set and reuses them, as in a test epoch over
+N = --images-per-class x C images: N / (t_text + N / B x t_batch).
+
+A measurement whose estimated peak memory (extrapolated from smaller class
+counts, or from the activation size for the reference at the first class count)
+exceeds --memory-limit-gib is not run but reported as OOM, with its step time
+extrapolated linearly in the number of classes where two smaller counts ran.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PATHS = ('reference', 'efficient')
+KINDS = ('train', 'eval')
+#: Bytes of saved activations per (class, position, text width, text layer) when
+#: the reference trains in fp32; measured on ViT-B/16 (~56), rounded up.
+REFERENCE_TRAIN_BYTES = 60
+
+
+# -- worker: one measurement in this process -----------------------------------------
+def class_names(count: int) -> List[str]:
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+    names = list(IMAGENET_CLASSNAMES)
+    if count > len(names):
+        raise SystemExit(f'at most {len(names)} classes, got {count}')
+    return [names[i * len(names) // count] for i in range(count)]
+
+
+def build_model(opts: dict):
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+
+    import maple_mm  # noqa: F401  registers the modules
+    from maple_mm.models import TINY_CLIP_CFG
+    init_default_scope('mmpretrain')
+    backbone = dict(type='OpenCLIPBackbone', model_name=opts['model'])
+    if opts['model'] == 'tiny':
+        backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MaPLe', backbone=backbone,
+        prompt_learner=dict(type='MaPLePromptLearner', depth=opts['depth']),
+        class_names=class_names(opts['classes']),
+        efficient=opts['path'] == 'efficient'))
+    return model.to(opts['device'])
+
+
+class Clock:
+    """Wall time of a region, with the GPU's queued work finished."""
+
+    def __init__(self, device: str) -> None:
+        import torch
+        self.sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+
+    def time(self, fn) -> float:
+        self.sync()
+        start = time.perf_counter()
+        fn()
+        self.sync()
+        return time.perf_counter() - start
+
+
+def measure_train(model, opts: dict) -> dict:
+    import torch
+    from mmengine.optim import OptimWrapper
+    from mmpretrain.structures import DataSample
+
+    from maple_mm.engine import MixedPrecisionOptimWrapper
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.0035, momentum=0.9, weight_decay=5e-4)
+    if opts['precision'] == 'fp32':
+        wrapper = OptimWrapper(optimizer=optimizer)
+    else:
+        wrapper = MixedPrecisionOptimWrapper(optimizer=optimizer, precision=opts['precision'])
+    size = model.backbone.clip.visual.image_size[0]
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(opts['train_batch'], 3, size, size, generator=generator)
+    labels = torch.randint(opts['classes'], (opts['train_batch'], ), generator=generator)
+    images = images.to(opts['device'])
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    model.train()
+    losses = []
+
+    def step():
+        with wrapper.optim_context(model):
+            loss = model.loss(images, samples)['loss']
+        wrapper.update_params(loss)
+        losses.append(float(loss))
+
+    clock = Clock(opts['device'])
+    times = [clock.time(step) for _ in range(opts['warmup'] + opts['steps'])]
+    return dict(step_s=statistics.median(times[opts['warmup']:]),
+                finite=all(math.isfinite(x) for x in losses))
+
+
+def measure_eval(model, opts: dict) -> dict:
+    import torch
+
+    from maple_mm.engine.precision import precision_context
+    size = model.backbone.clip.visual.image_size[0]
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randn(opts['eval_batch'], 3, size, size, generator=generator)
+    images = images.to(opts['device'])
+    model.eval()
+    clock = Clock(opts['device'])
+    device_type = torch.device(opts['device']).type
+    result = {}
+    with torch.no_grad(), precision_context(opts['precision'], device_type):
+        times = [clock.time(lambda: model(images))
+                 for _ in range(opts['warmup'] + opts['eval_batches'])]
+        batch_s = statistics.median(times[opts['warmup']:])
+        if opts['path'] == 'reference':
+            result.update(batch_s=batch_s, images_per_s=opts['eval_batch'] / batch_s)
+        else:
+            model.text_cache.clear()
+            text_s = clock.time(lambda: model.current_text_features(model.prompt_learner()))
+            num_images = opts['images_per_class'] * opts['classes']
+            total = text_s + num_images / opts['eval_batch'] * batch_s
+            result.update(batch_s=batch_s, text_s=text_s, images_per_s=num_images / total)
+    return result
+
+
+def compare_paths(model, opts: dict) -> dict:
+    """Largest logit and relative text-feature differences, in fp32."""
+    import torch
+    size = model.backbone.clip.visual.image_size[0]
+    images = torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(2))
+    images = images.to(opts['device'])
+    model.eval()
+    outputs = {}
+    with torch.no_grad():
+        for efficient in (True, False):
+            model.efficient = efficient
+            prompts = model.prompt_learner()
+            outputs[efficient] = (model(images), model.text_features(prompts))
+    (logits, text), (ref_logits, ref_text) = outputs[True], outputs[False]
+    return dict(max_logit_diff=float((logits - ref_logits).abs().max()),
+                max_text_rel_diff=float(((text - ref_text).norm(dim=-1)
+                                         / ref_text.norm(dim=-1)).max()))
+
+
+def peak_memory_mib(device: str) -> float:
+    if device.startswith('cuda'):
+        import torch
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def worker(opts: dict) -> dict:
+    import torch
+    if opts['threads']:
+        torch.set_num_threads(opts['threads'])
+    model = build_model(opts)
+    if opts['device'].startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    result = measure_train(model, opts) if opts['kind'] == 'train' else measure_eval(model, opts)
+    result['peak_mib'] = peak_memory_mib(opts['device'])
+    if opts['kind'] == 'eval' and opts['path'] == 'efficient' and opts['compare']:
+        result.update(compare_paths(model, opts))
+    return result
+
+
+# -- driver: one subprocess per measurement, then the table --------------------------
+def run_worker(opts: dict) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONPATH=REPO_ROOT)
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), '--worker', json.dumps(opts)],
+                          env=env, capture_output=True, text=True)
+    text = proc.stdout + proc.stderr
+    if proc.returncode == 0:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    oom_signs = ('out of memory', 'MemoryError', "can't allocate memory", 'DefaultCPUAllocator')
+    if proc.returncode == -9 or any(s in text for s in oom_signs):
+        return dict(oom=True, note='ran out of memory')
+    raise RuntimeError(f'benchmark worker failed ({opts}):\n{text[-3000:]}')
+
+
+def memory_limit_mib(device: str) -> float:
+    if device.startswith('cuda'):
+        import torch
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**20
+    with open('/proc/meminfo') as f:
+        info = dict(line.split(':', 1) for line in f)
+    return int(info['MemAvailable'].split()[0]) / 1024
+
+
+def extrapolate(points: Dict[int, float], classes: int) -> Optional[float]:
+    """Linear in the number of classes through the two largest measured counts."""
+    known = sorted(c for c in points if c < classes)
+    if len(known) < 2:
+        return None
+    c0, c1 = known[-2:]
+    slope = (points[c1] - points[c0]) / (c1 - c0)
+    return points[c1] + slope * (classes - c1)
+
+
+def reference_train_estimate_mib(opts: dict) -> float:
+    """Activation memory of the reference text tower in training (fp32, 77 positions)."""
+    widths = {'tiny': (32, 4)}
+    width, layers = widths.get(opts['model'], (512, 12))  # ViT-B text tower otherwise
+    scale = 1 if opts['precision'] == 'fp32' else 0.6
+    return scale * REFERENCE_TRAIN_BYTES * opts['classes'] * 77 * width * layers / 2**20
+
+
+def estimated_peak(opts: dict, results: dict) -> Optional[float]:
+    peaks = {c: r['peak_mib'] for (p, k, c), r in results.items()
+             if p == opts['path'] and k == opts['kind'] and 'peak_mib' in r}
+    estimate = extrapolate(peaks, opts['classes'])
+    if estimate is None and opts['path'] == 'reference' and opts['kind'] == 'train':
+        base = max((r['peak_mib'] for r in results.values() if 'peak_mib' in r), default=0)
+        estimate = base + reference_train_estimate_mib(opts)
+    return estimate
+
+
+def run_all(args) -> dict:
+    limit = args.memory_limit_gib * 1024 if args.memory_limit_gib else \
+        0.9 * memory_limit_mib(args.device)
+    results = {}
+    for classes in sorted(args.classes):
+        for path in args.paths:
+            for kind in KINDS:
+                opts = dict(kind=kind, path=path, classes=classes, model=args.model,
+                            depth=args.depth, device=args.device, precision=args.precision,
+                            train_batch=args.train_batch, eval_batch=args.eval_batch,
+                            steps=args.steps, eval_batches=args.eval_batches,
+                            warmup=args.warmup, images_per_class=args.images_per_class,
+                            threads=args.threads, compare=not args.no_compare)
+                estimate = estimated_peak(opts, results)
+                if estimate is not None and estimate > limit:
+                    result = dict(oom=True, note=f'needs ~{estimate / 1024:.1f} GiB > '
+                                  f'{limit / 1024:.1f} GiB', estimated_peak_mib=estimate)
+                else:
+                    result = run_worker(opts)
+                results[(path, kind, classes)] = result
+                print(f'  {path:9s} {kind:5s} {classes:5d} classes: {summary(result)}',
+                      file=sys.stderr, flush=True)
+    return results
+
+
+def summary(result: dict) -> str:
+    if result.get('oom'):
+        return 'OOM (' + result['note'] + ')'
+    return ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
+                     for k, v in result.items())
+
+
+def estimated(results: dict, path: str, kind: str, key: str, classes: int) -> Optional[float]:
+    points = {c: r[key] for (p, k, c), r in results.items()
+              if p == path and k == kind and key in r}
+    return extrapolate(points, classes)
+
+
+def cell(results: dict, path: str, kind: str, key: str, classes: int, fmt: str) -> tuple:
+    """(text, value, is_estimate) of one table cell."""
+    result = results.get((path, kind, classes))
+    if result is None:
+        return '-', None, False
+    if result.get('oom'):
+        value = (result.get('estimated_peak_mib') if key == 'peak_mib'
+                 else estimated(results, path, kind, key, classes))
+        if value is None:
+            return 'OOM', None, False
+        return f'OOM/~{value:{fmt}}', value, True
+    return f'{result[key]:{fmt}}', result[key], False
+
+
+def ratio(a: tuple, b: tuple, invert: bool = False) -> str:
+    if a[1] is None or b[1] is None:
+        return 'ref OOM' if a[0].startswith('OOM') and b[1] is not None else '-'
+    value = b[1] / a[1] if invert else a[1] / b[1]
+    return ('~' if a[2] or b[2] else '') + f'{value:.2f}x'
+
+
+def print_table(results: dict, args) -> None:
+    unit = 'MiB peak RSS' if args.device == 'cpu' else 'MiB max allocated'
+    rows = [('train step (s)', 'train', 'step_s', '.3f', False),
+            ('eval images/s', 'eval', 'images_per_s', '.2f', True),
+            (f'train memory ({unit})', 'train', 'peak_mib', '.0f', False),
+            (f'eval memory ({unit})', 'eval', 'peak_mib', '.0f', False)]
+    import torch
+    threads = args.threads or torch.get_num_threads()
+    print(f'\nMaPLe benchmark: {args.model} (random weights, depth {args.depth}), {args.device}'
+          + (f' ({threads} threads)' if args.device == 'cpu' else '')
+          + f', {args.precision}; train batch {args.train_batch}, eval batch {args.eval_batch}, '
+          f'{args.images_per_class} test images per class')
+    header = f'{"measure":34s} {"classes":>7s} {"reference":>14s} {"efficient":>12s} {"ratio":>9s}'
+    print(header)
+    print('-' * len(header))
+    for label, kind, key, fmt, higher_is_better in rows:
+        for classes in sorted(args.classes):
+            ref = cell(results, 'reference', kind, key, classes, fmt)
+            eff = cell(results, 'efficient', kind, key, classes, fmt)
+            print(f'{label:34s} {classes:7d} {ref[0]:>14s} {eff[0]:>12s} '
+                  f'{ratio(ref, eff, invert=higher_is_better):>9s}')
+    print('ratio: reference / efficient for time and memory, efficient / reference for '
+          'images/s; ~ marks figures extrapolated linearly in the number of classes.')
+    finite = [r['finite'] for r in results.values() if 'finite' in r]
+    print(f'training losses finite in every measurement: {"yes" if all(finite) else "NO"}')
+    for classes in sorted(args.classes):
+        result = results.get(('efficient', 'eval', classes), {})
+        if 'max_logit_diff' in result:
+            print(f'{classes:5d} classes, fp32: max |logit difference| '
+                  f'{result["max_logit_diff"]:.2e}, max relative text-feature difference '
+                  f'{result["max_text_rel_diff"]:.2e}')
+        if 'text_s' in result:
+            print(f'{classes:5d} classes: efficient text features once per class set '
+                  f'{result["text_s"]:.3f} s, image batch {result["batch_s"]:.3f} s')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--classes', type=int, nargs='+', default=[10, 100, 1000])
+    parser.add_argument('--paths', nargs='+', choices=PATHS, default=list(PATHS))
+    parser.add_argument('--model', default='ViT-B-16',
+                        help="open_clip ViT name (random weights) or 'tiny' (test CLIP)")
+    parser.add_argument('--depth', type=int, help='prompt depth J (default 9; 3 for tiny)')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    parser.add_argument('--train-batch', type=int, default=4)
+    parser.add_argument('--eval-batch', type=int, default=100)
+    parser.add_argument('--steps', type=int, default=5, help='timed training steps')
+    parser.add_argument('--eval-batches', type=int, default=3, help='timed eval batches')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed steps / batches first')
+    parser.add_argument('--images-per-class', type=int, default=50,
+                        help='test-set size per class for the efficient eval figure '
+                        '(ImageNet val has 50)')
+    parser.add_argument('--threads', type=int, default=0, help='CPU threads (0: torch default)')
+    parser.add_argument('--memory-limit-gib', type=float, default=0,
+                        help='skip (report OOM) above this estimated peak (default: 90%% of '
+                        'available RAM, or of GPU memory)')
+    parser.add_argument('--no-compare', action='store_true',
+                        help='skip the fp32 logit comparison of the two paths')
+    parser.add_argument('--json', help='also write all measurements to this file')
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.depth is None:
+        args.depth = 3 if args.model == 'tiny' else 9
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    results = run_all(args)
+    print_table(results, args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump([dict(path=p, kind=k, classes=c, **r) for (p, k, c), r in results.items()],
+                      f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
