@@ -11,14 +11,28 @@
   :class:`maple_mm.engine.WeightsOnlyCheckpointHook`).
 - mmcv-lite has no compiled ops and mmcv warns about it on every import; MaPLe
   needs none of them, so that one warning is silenced.
+- On a machine without CUDA (or another accelerator mmengine knows), mmengine's
+  distributed launch cannot run: its launchers call ``torch.cuda.set_device``,
+  the default backend is ``nccl``, and its DDP wrapper passes
+  ``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU model. Only on such
+  machines, :func:`patch_mmengine_for_cpu_distributed` makes the Runner start
+  processes with ``gloo`` and wrap CPU models without ``device_ids``, so
+  ``--launcher pytorch|slurm|mpi`` runs (and is tested) on CPUs. With a GPU
+  nothing is changed.
 """
+import contextlib
+import functools
+import logging
 import os.path as osp
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.device import get_device
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.model import MMDistributedDataParallel
+from mmengine.runner import runner as runner_module
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from maple_mm.errors import CheckpointFormatError, CheckpointNotFoundError
@@ -74,6 +88,58 @@ def from_plain(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _cuda_device_selection_disabled() -> Iterator[None]:
+    """Let ``torch.cuda.set_device`` do nothing while mmengine starts a CPU process."""
+    set_device = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = set_device
+
+
+def _init_dist_without_cuda(init_dist):
+    """mmengine's ``init_dist`` for CPU processes: gloo instead of nccl, no CUDA device."""
+
+    @functools.wraps(init_dist)
+    def init_dist_on_cpu(launcher: str, backend: str = 'nccl', **kwargs) -> None:
+        if backend == 'nccl':  # nccl needs GPUs; gloo is torch's CPU backend
+            print_log('No CUDA device: distributed processes use the gloo backend instead '
+                      'of nccl.', logger='current', level=logging.WARNING)
+            backend = 'gloo'
+        with _cuda_device_selection_disabled():
+            init_dist(launcher, backend=backend, **kwargs)
+
+    return init_dist_on_cpu
+
+
+def _ddp_init_without_cpu_device_ids(ddp_init):
+    """DDP ``__init__`` that drops ``device_ids`` for a model whose weights are on the CPU."""
+
+    @functools.wraps(ddp_init)
+    def __init__(self, module: torch.nn.Module, *args, **kwargs) -> None:
+        if kwargs.get('device_ids') and all(p.device.type == 'cpu' for p in module.parameters()):
+            kwargs['device_ids'] = None  # what DDP requires for CPU modules
+        ddp_init(self, module, *args, **kwargs)
+
+    return __init__
+
+
+def patch_mmengine_for_cpu_distributed() -> bool:
+    """Make mmengine's distributed launch work without an accelerator.
+
+    Does nothing (and returns False) when mmengine would train on a GPU or
+    another accelerator, or when already applied.
+    """
+    if get_device() != 'cpu' or hasattr(runner_module.init_dist, '__wrapped__'):
+        return False
+    runner_module.init_dist = _init_dist_without_cuda(runner_module.init_dist)
+    MMDistributedDataParallel.__init__ = _ddp_init_without_cpu_device_ids(
+        MMDistributedDataParallel.__init__)
+    return True
+
+
 def apply() -> None:
     """Apply every work-around once."""
     global _applied
@@ -81,4 +147,5 @@ def apply() -> None:
         return
     warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local_weights_only)
+    patch_mmengine_for_cpu_distributed()
     _applied = True

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Distributed testing with torchrun:  bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+# Test a checkpoint on GPUS processes of this node with torchrun:
+#   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
+# Several nodes: as for dist_train.sh (NNODES, NODE_RANK, MASTER_ADDR, PORT).
+# Every test image is counted once, whatever the number of processes.
 set -euo pipefail
+if [ $# -lt 3 ]; then
+    echo "usage: $0 CONFIG CHECKPOINT GPUS [test.py args]" >&2
+    exit 2
+fi
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
@@ -10,9 +16,10 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
+TOOLS=$(cd "$(dirname "$0")" && pwd)
 
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
+PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+    "$TOOLS/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

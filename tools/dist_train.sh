@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Distributed training with torchrun:  bash tools/dist_train.sh CONFIG GPUS [train.py args]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+# Train on GPUS processes of this node with torchrun (mmengine's pytorch launcher):
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args]
+# Several nodes: run it on every node with the same NNODES, MASTER_ADDR (node 0's
+# address) and PORT, and NODE_RANK = 0 .. NNODES-1. PYTHON picks the interpreter.
+# Without CUDA the processes run on CPUs with the gloo backend (maple_mm.compat).
 set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: $0 CONFIG GPUS [train.py args]" >&2
+    exit 2
+fi
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -9,9 +16,10 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
+TOOLS=$(cd "$(dirname "$0")" && pwd)
 
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
+PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+    "$TOOLS/train.py" "$CONFIG" --launcher pytorch "${@:3}"

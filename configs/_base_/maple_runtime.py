@@ -20,8 +20,12 @@ custom_hooks = [
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # Without CUDA, maple_mm.compat switches this to gloo (CPU processes).
     dist_cfg=dict(backend='nccl'),
 )
+# The recipes' lr is for a total batch of 4 (1 GPU x 4). tools/train.py
+# --auto-scale-lr multiplies it by (GPUs x batch per GPU) / 4; see docs/distributed.md.
+auto_scale_lr = dict(base_batch_size=4, enable=False)
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True)

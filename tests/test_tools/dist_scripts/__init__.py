@@ -1,0 +1,1 @@
+"""Test-only pieces the distributed tests load into their training processes."""

@@ -1,0 +1,322 @@
+"""Distributed training and testing on CPUs: 2 gloo processes against 1 process.
+
+The launches share one module fixture (each process start costs ~10 s of imports):
+
+1. ``tools/train.py``, 1 process x batch 4 (the reference);
+2. ``tools/dist_train.sh``, 2 processes x batch 2, same data, same seed;
+3. ``tools/dist_test.sh``, 2 processes testing the checkpoint of run 1;
+4. ``tools/slurm_train.sh`` (a stand-in srun on this machine), 2 processes
+   resuming run 2 from its first epoch.
+
+Why 2 x 2 and 1 x 4 see the same batches: mmengine's DefaultSampler draws one
+permutation from ``seed + epoch`` on every rank (the config's seed, the same on
+all ranks) and gives rank r the indices r, r + W, r + 2W, ... of it; with W = 2
+and batch 2, step k of the two ranks together covers permutation positions
+4k .. 4k+3, which is batch k of the single process. DDP averages the two ranks'
+gradients of their mean losses, which is the gradient of the mean loss over the
+4 images; the pipeline has no random augmentation. Only float rounding differs.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ..conftest import REPO_ROOT, write_split_dataset
+
+TOOLS = REPO_ROOT / 'tools'
+FAKE_SLURM_BIN = Path(__file__).parent / 'dist_scripts' / 'bin'
+EPOCHS = 2
+TRAINABLE = ['ctx', 'ctx_proj.weight', 'ctx_proj.bias', 'deep_text_prompts.0',
+             'deep_text_prompts.1', 'deep_projs.0.weight', 'deep_projs.0.bias',
+             'deep_projs.1.weight', 'deep_projs.1.bias']
+#: |1x4 - 2x2| bound for any prompt weight. Observed: 8.6e-8 after the first
+#: step (rounding of batch-2 vs batch-4 products), growing to 3.4e-6 after 6
+#: steps at lr 0.05 with momentum, while the weights move by up to 0.89.
+PARAM_ATOL = 1e-5
+
+
+def tiny_config(tmp_path: Path, data_root: Path) -> Path:
+    """Tiny CLIP, 12 base-class training images, no random augmentation.
+
+    The test sets (15 base and 15 novel images) are not divisible by
+    2 processes x batch 4, so the distributed sampler pads them.
+    """
+    cfg = f'''
+_base_ = [{str(REPO_ROOT / 'configs/_base_/maple_runtime.py')!r}]
+custom_imports = dict(imports=['maple_mm', 'tests.test_tools.dist_scripts.probes'],
+                      allow_failed_imports=False)
+from maple_mm.models import TINY_CLIP_CFG
+model = dict(type='MaPLe', backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+             prompt_learner=dict(type='MaPLePromptLearner', n_ctx=2, depth=3),
+             data_preprocessor=dict(type='ClsDataPreprocessor', mean=[122.7, 116.7, 104.1],
+                                    std=[68.5, 66.6, 70.3], to_rgb=True))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+dataset = dict(type='SplitFileDataset', data_root={str(data_root)!r},
+               split_file='split_zhou_Toy.json', image_dir='images', num_shots=4, seed=1,
+               pipeline=pipeline)
+train_dataloader = dict(batch_size=4, num_workers=0, drop_last=True,
+                        sampler=dict(type='DefaultSampler', shuffle=True),
+                        dataset=dict(dataset, split='train', subsample='base'))
+test_dataloader = dict(batch_size=4, num_workers=0,
+                       sampler=dict(type='DefaultSampler', shuffle=False),
+                       dataset=dict(dataset, split='test', subsample='base'))
+test_cfg = dict(type='MultiSetTestLoop', name='base',
+                extra_sets=dict(novel=dict(subsample='novel')))
+test_evaluator = [dict(type='Accuracy', topk=(1, )), dict(type='EvaluatedImagesProbe')]
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4))
+param_scheduler = dict(type='ConstantWarmupCosineLR', T_max={EPOCHS}, warmup_value=0.02,
+                       warmup_steps=1, by_epoch=True)
+train_cfg = dict(by_epoch=True, max_epochs={EPOCHS}, val_interval={EPOCHS + 1})
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=-1), logger=dict(interval=1))
+custom_hooks = [dict(type='ClassNamesHook'), dict(type='EpochSeedHook'),
+                dict(type='WeightsOnlyCheckpointHook'), dict(type='PromptSyncProbeHook')]
+'''
+    path = tmp_path / 'tiny_dist.py'
+    path.write_text(cfg)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def launch(cmd: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run a tool or script; the processes must end successfully."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
+    full_env.update({'HF_HUB_OFFLINE': '1', 'PYTHON': sys.executable, **env})
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=600)
+    if proc.returncode != 0:
+        raise AssertionError(f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
+    return proc
+
+
+def read_test_metrics(work_dir: Path) -> dict:
+    runs = sorted(work_dir.glob('*/test_metrics.json'))
+    assert len(runs) == 1, f'expected one test_metrics.json under {work_dir}, got {runs}'
+    return json.loads(runs[0].read_text())
+
+
+def probe(work_dir: Path, rank: int = 0) -> dict:
+    return torch.load(work_dir / f'probe_rank{rank}.pt', weights_only=True)
+
+
+def state_dict(path: Path) -> dict:
+    return torch.load(path, weights_only=True)['state_dict']
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp('dist')
+    data = write_split_dataset(tmp / 'toy')
+    config = tiny_config(tmp, data)
+    single, dist, dist_test, resumed = (tmp / name for name in
+                                        ('single', 'dist', 'dist_test', 'resumed'))
+    # --auto-scale-lr: 1 x 4 and 2 x 2 are both the recipe's batch of 4, so lr x 1.
+    single_log = launch([sys.executable, TOOLS / 'train.py', config, '--work-dir', single,
+                         '--auto-scale-lr'], tmp)
+    dist_log = launch(['bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist,
+                       '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'],
+                      tmp, PORT=str(free_port()))
+    launch(['bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2,
+            '--work-dir', dist_test], tmp, PORT=str(free_port()))
+    # As if the 2-process run had died in its last epoch: resume it from epoch 1.
+    # One thread per process, as torchrun sets it: bitwise equality needs the
+    # same float reduction order as the uninterrupted run.
+    resumed.mkdir()
+    shutil.copy(dist / 'epoch_1.pth', resumed / 'epoch_1.pth')
+    (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
+    resume_log = launch(['bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed,
+                         '--resume', '--no-test', '--auto-scale-lr', '--cfg-options',
+                         'train_dataloader.batch_size=2'], tmp,
+                        GPUS='2', MASTER_PORT=str(free_port()), OMP_NUM_THREADS='1',
+                        PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}')
+    return dict(single=single, dist=dist, dist_test=dist_test, resumed=resumed,
+                single_log=single_log.stdout + single_log.stderr,
+                dist_log=dist_log.stdout + dist_log.stderr,
+                resume_log=resume_log.stdout + resume_log.stderr)
+
+
+def test_cpu_runs_use_gloo_and_mmengine_ddp(runs):
+    assert 'use the gloo backend instead of nccl' in runs['dist_log']
+    for run in ('dist', 'resumed'):
+        for rank in (0, 1):
+            record = probe(runs[run], rank)
+            assert (record['rank'], record['world_size']) == (rank, 2)
+            assert record['backend'] == 'gloo'
+            assert record['model_wrapper'] == 'MMDistributedDataParallel'
+    assert probe(runs['single'])['model_wrapper'] == 'MaPLe'  # one process: no wrapper
+
+
+def test_auto_scale_lr_counts_the_batch_of_every_process(runs):
+    """2 processes x 2 count as 4 (not 2): the lr stays the recipe's."""
+    scaled = 'the current batch size is 4. Scaling the original LR by 1.0'
+    assert scaled in runs['single_log'] and scaled in runs['dist_log']
+
+
+def test_all_ranks_hold_identical_prompts_after_every_step(runs):
+    rank0, rank1 = probe(runs['dist'], 0), probe(runs['dist'], 1)
+    assert rank0['world_size'] == 2
+    # Every trainable tensor is checked: shallow and deep prompts and couplings.
+    assert rank0['names'] == [f'prompt_learner.{name}' for name in TRAINABLE]
+    assert len(rank0['rank_diffs']) == 3 * EPOCHS
+    assert rank0['rank_diffs'] == [0.0] * (3 * EPOCHS)  # bitwise equal, every step
+    torch.testing.assert_close(rank0['params'], rank1['params'], rtol=0, atol=0)
+
+
+def test_two_by_two_sees_the_batches_of_one_by_four(runs):
+    single, dist = probe(runs['single']), probe(runs['dist'])
+    assert len(single['samples']) == len(dist['samples']) == 3 * EPOCHS
+    for (batch4, ), (rank0, rank1) in zip(single['samples'], dist['samples']):
+        assert rank0 == batch4[0::2] and rank1 == batch4[1::2]
+
+
+def test_two_by_two_trains_like_one_by_four(runs):
+    single, dist = probe(runs['single']), probe(runs['dist'])
+    torch.testing.assert_close(single['initial'], dist['initial'], rtol=0, atol=0)
+    moved = float((single['params'][-1] - single['initial']).abs().max())
+    step_diffs = (single['params'] - dist['params']).abs().amax(dim=1)
+    print(f'max |1x4 - 2x2| per step: {step_diffs.tolist()}; largest change from init {moved}')
+    assert moved > 1000 * PARAM_ATOL  # training did move the prompts
+    assert float(step_diffs[0]) <= 1e-6  # one step: float rounding only
+    assert float(step_diffs.max()) <= PARAM_ATOL  # later steps carry it on
+    a = state_dict(runs['single'] / f'epoch_{EPOCHS}.pth')
+    b = state_dict(runs['dist'] / f'epoch_{EPOCHS}.pth')
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=PARAM_ATOL, msg=key)
+
+
+def test_distributed_test_counts_every_image_once_with_single_process_accuracy(runs):
+    single, dist = read_test_metrics(runs['single']), read_test_metrics(runs['dist_test'])
+    for name in ('base', 'novel'):
+        assert single[f'{name}/probe/images'] == single[f'{name}/probe/distinct_images'] == 15
+        assert dist[f'{name}/probe/images'] == dist[f'{name}/probe/distinct_images'] == 15
+        assert single[f'{name}/probe/processed'] == 15
+        assert dist[f'{name}/probe/processed'] == 16  # one padded image, dropped
+    accuracy = ('base/accuracy/top1', 'novel/accuracy/top1', 'HM')
+    assert [dist[key] for key in accuracy] == [single[key] for key in accuracy]
+    # The test after 2 x 2 training agrees too (weights equal up to rounding).
+    after_training = read_test_metrics(runs['dist'])
+    assert [after_training[key] for key in accuracy] == [single[key] for key in accuracy]
+
+
+def test_checkpoints_are_written_by_rank_0_only(runs):
+    assert probe(runs['dist'], 0)['saved_epochs'] == [1, 2]
+    assert probe(runs['dist'], 1)['saved_epochs'] == []
+    assert sorted(p.name for p in runs['dist'].glob('*.pth')) == ['epoch_1.pth', 'epoch_2.pth']
+    assert 'optimizer' in torch.load(runs['dist'] / 'epoch_1.pth', weights_only=True)
+
+
+def test_distributed_resume_gives_the_uninterrupted_result(runs):
+    assert 'resumed epoch: 1' in runs['resume_log']
+    assert probe(runs['resumed'], 0)['world_size'] == 2
+    assert probe(runs['resumed'], 0)['saved_epochs'] == [2]
+    assert probe(runs['resumed'], 1)['saved_epochs'] == []
+    a = state_dict(runs['dist'] / f'epoch_{EPOCHS}.pth')
+    b = state_dict(runs['resumed'] / f'epoch_{EPOCHS}.pth')
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+# -- the launch scripts' command lines (nothing is started) --------------------
+def recorded_args(cmd: list, tmp_path: Path, **env: str) -> list:
+    record = tmp_path / 'args.txt'
+    launch(['bash', *cmd], tmp_path, ARGS_RECORD=str(record),
+           PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}', **env)
+    return record.read_text().splitlines()
+
+
+def test_dist_train_passes_the_multi_node_settings_to_torchrun(tmp_path):
+    args = recorded_args([TOOLS / 'dist_train.sh', 'cfg.py', 8, '--amp'], tmp_path,
+                         PYTHON=str(FAKE_SLURM_BIN / 'record_args'), NNODES='2',
+                         NODE_RANK='1', MASTER_ADDR='10.0.0.1', PORT='29501')
+    assert args == ['-m', 'torch.distributed.run', '--nnodes=2', '--node_rank=1',
+                    '--master_addr=10.0.0.1', '--nproc_per_node=8', '--master_port=29501',
+                    str(TOOLS / 'train.py'), 'cfg.py', '--launcher', 'pytorch', '--amp']
+
+
+def test_dist_test_defaults_to_one_local_node(tmp_path):
+    args = recorded_args([TOOLS / 'dist_test.sh', 'cfg.py', 'w.pth', 2], tmp_path,
+                         PYTHON=str(FAKE_SLURM_BIN / 'record_args'))
+    assert args == ['-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0',
+                    '--master_addr=127.0.0.1', '--nproc_per_node=2', '--master_port=29500',
+                    str(TOOLS / 'test.py'), 'cfg.py', 'w.pth', '--launcher', 'pytorch']
+
+
+def test_slurm_scripts_start_one_task_per_gpu(tmp_path):
+    args = recorded_args([TOOLS / 'slurm_train.sh', 'gpu', 'maple', 'cfg.py', 'work',
+                          '--resume'], tmp_path, GPUS='16', SRUN_ARGS='--time=1:00:00 -x n3')
+    assert args == ['-p', 'gpu', '--job-name=maple', '--gres=gpu:8', '--ntasks=16',
+                    '--ntasks-per-node=8', '--cpus-per-task=5', '--kill-on-bad-exit=1',
+                    '--time=1:00:00', '-x', 'n3', sys.executable, '-u',
+                    str(TOOLS / 'train.py'), 'cfg.py', '--work-dir=work', '--launcher=slurm',
+                    '--resume']
+    args = recorded_args([TOOLS / 'slurm_test.sh', 'gpu', 'eval', 'cfg.py', 'w.pth'], tmp_path,
+                         GPUS='2', CPUS_PER_TASK='3')
+    assert args == ['-p', 'gpu', '--job-name=eval', '--gres=gpu:2', '--ntasks=2',
+                    '--ntasks-per-node=2', '--cpus-per-task=3', '--kill-on-bad-exit=1',
+                    sys.executable, '-u', str(TOOLS / 'test.py'), 'cfg.py', 'w.pth',
+                    '--launcher=slurm']
+
+
+def test_scripts_without_arguments_print_their_usage(tmp_path):
+    for script in ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh'):
+        proc = subprocess.run(['bash', str(TOOLS / script)], capture_output=True, text=True)
+        assert proc.returncode == 2 and proc.stderr.startswith('usage:'), script
+
+
+# -- maple_mm.compat: CPU work-arounds, and nothing on GPU machines ------------
+def test_gpu_machines_keep_mmengine_launch_and_ddp_wrapper(monkeypatch):
+    from mmengine.dist import init_dist
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.runner import runner as runner_module
+
+    from maple_mm import compat
+    mmengine_ddp_init = MMDistributedDataParallel.__init__.__wrapped__
+    monkeypatch.setattr(runner_module, 'init_dist', init_dist)
+    monkeypatch.setattr(MMDistributedDataParallel, '__init__', mmengine_ddp_init)
+    monkeypatch.setattr(compat, 'get_device', lambda: 'cuda')
+    assert compat.patch_mmengine_for_cpu_distributed() is False
+    assert runner_module.init_dist is init_dist
+    assert MMDistributedDataParallel.__init__ is mmengine_ddp_init
+    monkeypatch.setattr(compat, 'get_device', lambda: 'cpu')
+    assert compat.patch_mmengine_for_cpu_distributed() is True
+    assert runner_module.init_dist.__wrapped__ is init_dist
+    assert compat.patch_mmengine_for_cpu_distributed() is False  # once only
+
+
+def test_cpu_launch_takes_the_runner_defaults(monkeypatch):
+    """The Runner's nccl default and device_ids=[LOCAL_RANK] work in a CPU process."""
+    import multiprocessing
+
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.runner import runner as runner_module
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
+    multiprocessing.get_start_method()  # keep this process's default; init_dist sets spawn if unset
+    runner_module.init_dist('pytorch', backend='nccl')
+    try:
+        assert torch.distributed.get_backend() == 'gloo'
+        model = MMDistributedDataParallel(module=torch.nn.Linear(3, 2), device_ids=[0],
+                                          broadcast_buffers=False)
+        assert model.device_ids is None
+        model(torch.ones(1, 3)).sum().backward()
+        assert model.module.weight.grad is not None
+    finally:
+        torch.distributed.destroy_process_group()
