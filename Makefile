@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DATA := data/fashion_mnist/split_zhou_FashionMNIST.json
-DEMO_CONFIG := configs/maple/base2novel_fashion_mnist_demo.py
+DEMO_CONFIG := configs/maple/demo_base2novel_fashion_mnist.py
 DEMO_WORK_DIR ?= work_dirs/demo
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 

@@ -1,37 +1,41 @@
-# MaPLe's base-to-novel recipe (paper / reference configs, spec section 2):
-# ViT-B/16 OpenAI CLIP, 2 context tokens, prompt depth 9, 16 shots, batch 4,
-# SGD lr 0.0035, 5 epochs: epoch 1 constant at 1e-5, then cosine from 0.0035.
-# A protocol config adds the data (train on base classes, test base + novel).
-_base_ = ['./maple_runtime.py']
-
-clip_mean = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
-clip_std = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
-
-model = dict(
-    type='MaPLe',
-    backbone=dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai'),
-    prompt_learner=dict(type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9),
-    data_preprocessor=dict(type='ClsDataPreprocessor', mean=clip_mean, std=clip_std,
-                           to_rgb=True),
-)
+# MaPLe base-to-novel protocol: the recipe of the paper / reference configs
+# (spec section 2) and its data protocol (spec section 3).
+#   model:  ViT-B/16 OpenAI CLIP, 2 context tokens from "a photo of a", depth 9
+#   data:   16 shots per class, train on the base half of the classes; one run
+#           tests the last-epoch weights on base and novel classes and reports
+#           Base / Novel / HM (test_cfg below)
+#   optim:  SGD lr 0.0035, momentum 0.9, weight decay 5e-4, batch 4, 5 epochs
+# A dataset config only names its dataset type and folder, e.g.
+#   dataset = dict(type='CoOpDTD', data_root='data/dtd')
+#   train_dataloader = dict(dataset=dataset)
+#   test_dataloader = dict(dataset=dataset)
+# The seed (default 1; the protocol uses 1, 2, 3) is one flag: tools/train.py --seed S.
+_base_ = ['./maple_runtime.py', './maple_vit_b16.py']
 
 num_shots = 16
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
-         interpolation='bicubic', backend='pillow'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic',
-         backend='pillow'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
+seed = 1  # of the few-shot draw; tools/train.py --seed sets it with randomness.seed
 train_batch_size = 4
 test_batch_size = 100
+
+train_dataloader = dict(
+    batch_size=train_batch_size,
+    num_workers=4,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(split='train', subsample='base', num_shots=num_shots, seed=seed,
+                 pipeline={{_base_.train_pipeline}}),
+)
+test_dataloader = dict(
+    batch_size=test_batch_size,
+    num_workers=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(split='test', subsample='base', num_shots=num_shots, seed=seed,
+                 pipeline={{_base_.test_pipeline}}),
+)
+# One run ends with Base, Novel and HM: the same weights tested on the base
+# classes and on the novel classes (with the novel class names).
+test_cfg = dict(type='MultiSetTestLoop', name='base',
+                extra_sets=dict(novel=dict(subsample='novel')))
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.0035, momentum=0.9, weight_decay=5e-4, nesterov=False))
@@ -46,4 +50,3 @@ train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs +
 val_cfg = None
 val_dataloader = None
 val_evaluator = None
-test_evaluator = dict(type='Accuracy', topk=(1, ))

@@ -5,7 +5,7 @@ from mmengine.config import Config
 from ..conftest import REPO_ROOT
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
 
-CONFIG = REPO_ROOT / 'configs/maple/base2novel_fashion_mnist_demo.py'
+CONFIG = REPO_ROOT / 'configs/maple/demo_base2novel_fashion_mnist.py'
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,7 @@ import torch
 
 from ..conftest import REPO_ROOT, write_split_dataset
 
-DEMO_CONFIG = REPO_ROOT / 'configs/maple/base2novel_fashion_mnist_demo.py'
+DEMO_CONFIG = REPO_ROOT / 'configs/maple/demo_base2novel_fashion_mnist.py'
 SIZE = 32  # the tiny CLIP's input size
 
 

@@ -5,7 +5,7 @@
 # No pretrained CLIP can be downloaded here, so the demo uses a RANDOMLY
 # INITIALISED ViT-B/32 (seed 0) that runs on a 2-core CPU. Accuracies are thus
 # far below the paper; with real weights (internet or a local file) run e.g.
-#   python tools/train.py configs/maple/base2novel_fashion_mnist_demo.py \
+#   python tools/train.py configs/maple/demo_base2novel_fashion_mnist.py \
 #       --cfg-options model.backbone.pretrained=openai
 _base_ = ['../_base_/maple_vit_b16_base2novel.py']
 
@@ -25,26 +25,8 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 
-data_root = 'data/fashion_mnist'
-dataset = dict(type='SplitFileDataset', data_root=data_root,
-               split_file='split_zhou_FashionMNIST.json', image_dir='images',
-               num_shots={{_base_.num_shots}}, seed=1)
-
-train_dataloader = dict(
-    batch_size={{_base_.train_batch_size}},
-    num_workers=2,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(**dataset, split='train', subsample='base',
-                 pipeline=train_pipeline),
-)
-test_dataloader = dict(
-    batch_size={{_base_.test_batch_size}},
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**dataset, split='test', subsample='base', pipeline={{_base_.test_pipeline}}),
-)
-# One run ends with Base, Novel and HM: the same weights tested on the base
-# classes and on the novel classes (with the novel class names).
-test_cfg = dict(type='MultiSetTestLoop', name='base',
-                extra_sets=dict(novel=dict(subsample='novel')))
+# Fashion-MNIST in CoOp format (tools/dataset_converters/fashion_mnist_to_coop.py).
+dataset = dict(type='SplitFileDataset', data_root='data/fashion_mnist',
+               split_file='split_zhou_FashionMNIST.json', image_dir='images')
+train_dataloader = dict(num_workers=2, dataset=dict(dataset, pipeline=train_pipeline))
+test_dataloader = dict(num_workers=2, dataset=dataset)

@@ -1,0 +1,7 @@
+# MaPLe base-to-novel on DTD: train on the base classes (16 shots), then test
+# Base, Novel and HM. Recipe: ../_base_/maple_vit_b16_base2novel.py.
+_base_ = ['../_base_/maple_vit_b16_base2novel.py']
+
+dataset = dict(type='CoOpDTD', data_root='data/dtd')
+train_dataloader = dict(dataset=dataset)
+test_dataloader = dict(dataset=dataset)

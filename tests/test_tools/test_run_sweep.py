@@ -1,0 +1,161 @@
+"""tools/run_sweep.py: a tiny protocol sweep (2 datasets x 2 seeds, tiny CLIP), then its table.
+
+The sweep and table tools run in this process (their start-up costs seconds);
+the training runs they start are subprocesses, as in real use.
+"""
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from maple_mm.evaluation import harmonic_mean, newest_test_metrics
+
+from ..conftest import REPO_ROOT
+from ..miniature_datasets import write_miniature
+
+sys.path.insert(0, str(REPO_ROOT / 'tools'))
+import results_table  # noqa: E402
+import run_sweep  # noqa: E402
+
+DATASETS = {'dtd': 'CoOpDTD', 'eurosat': 'CoOpEuroSAT'}
+SEEDS = ('1', '2')
+KEEP_ALL = ['--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+
+
+def tiny_config(folder: Path, key: str, data_root: Path) -> Path:
+    """configs/maple/base2novel_<key>.py on the tiny CLIP, 32-pixel miniatures, 2 epochs."""
+    pipeline = '''[dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale=32),
+                   dict(type='CenterCrop', crop_size=32), dict(type='PackInputs')]'''
+    path = folder / f'base2novel_{key}.py'  # the stem names the runs and the table rows
+    path.write_text(f'''
+_base_ = [{str(REPO_ROOT / f'configs/maple/base2novel_{key}.py')!r}]
+from maple_mm.models import TINY_CLIP_CFG
+model = dict(backbone=dict(_delete_=True, type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+             prompt_learner=dict(depth=3))
+train_dataloader = dict(num_workers=0, dataset=dict(data_root={str(data_root)!r},
+                                                    pipeline={pipeline}))
+test_dataloader = dict(num_workers=0, dataset=dict(data_root={str(data_root)!r},
+                                                   pipeline={pipeline}))
+train_cfg = dict(max_epochs=2)
+param_scheduler = dict(T_max=2)
+''')
+    return path
+
+
+def run(main, *args) -> str:
+    """Run a tool's main() here; return what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main([str(a) for a in args])
+    return out.getvalue()
+
+
+@pytest.fixture(scope='module')
+def sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('sweep')
+    configs = [tiny_config(tmp, key, write_miniature(tmp / 'data', key)) for key in DATASETS]
+    root = tmp / 'work'
+    with pytest.MonkeyPatch.context() as patch:
+        # One thread per run: several busy torch threads starve on a shared 2-core machine.
+        patch.setenv('OMP_NUM_THREADS', '1')
+        patch.setenv('HF_HUB_OFFLINE', '1')
+        log = run(run_sweep.main, *configs, '--seeds', *SEEDS, '--work-root', root, *KEEP_ALL)
+        yield dict(configs=configs, root=root, log=log)
+
+
+def metrics_of(root: Path, key: str, seed: str) -> dict:
+    path = newest_test_metrics(root / f'base2novel_{key}' / f'seed{seed}')
+    assert path is not None, f'{key} seed {seed} has no test metrics'
+    return json.loads(path.read_text())
+
+
+def test_every_run_lands_in_its_seed_folder_with_its_seed(sweep):
+    for key in DATASETS:
+        for seed in SEEDS:
+            work_dir = sweep['root'] / f'base2novel_{key}' / f'seed{seed}'
+            assert (work_dir / 'epoch_2.pth').is_file()
+            used = Config.fromfile(work_dir / f'base2novel_{key}.py')  # dumped by the run
+            assert used.randomness.seed == used.train_dataloader.dataset.seed == int(seed)
+            assert set(metrics_of(sweep['root'], key, seed)) == {
+                'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+    assert sweep['log'].count(': train') == 4
+
+
+def test_rerun_skips_finished_runs(sweep):
+    log = run(run_sweep.main, *sweep['configs'], '--seeds', *SEEDS, '--work-root', sweep['root'])
+    assert log.count(': skip (finished') == 4 and ': train' not in log
+
+
+def test_dry_run_prints_commands_and_runs_nothing(sweep, tmp_path):
+    log = run(run_sweep.main, *sweep['configs'], '--seeds', '3', '--work-root', tmp_path,
+              '--dry-run', '--cfg-options', 'train_cfg.max_epochs=1')
+    assert log.count(': train') == 2
+    assert '--seed 3' in log and '--cfg-options train_cfg.max_epochs=1' in log
+    assert not any(tmp_path.iterdir())
+
+
+def test_interrupted_runs_resume(sweep):
+    """A run killed in epoch 2 and a run killed before its test both finish on rerun."""
+    root = sweep['root']
+    killed = root / 'base2novel_dtd' / 'seed2'
+    before = metrics_of(root, 'dtd', '2')
+    newest_test_metrics(killed).unlink()
+    (killed / 'epoch_2.pth').unlink()
+    (killed / 'last_checkpoint').write_text(str(killed / 'epoch_1.pth'))
+    untested = root / 'base2novel_eurosat' / 'seed1'
+    untested_before = metrics_of(root, 'eurosat', '1')
+    newest_test_metrics(untested).unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('OMP_NUM_THREADS', '1')
+        log = run(run_sweep.main, *sweep['configs'], '--seeds', *SEEDS, '--work-root', root,
+                  *KEEP_ALL)
+    assert log.count(': resume') == 2 and log.count(': skip') == 2
+    assert metrics_of(root, 'dtd', '2') == before  # resuming repeats the uninterrupted run
+    assert metrics_of(root, 'eurosat', '1') == untested_before
+
+
+def test_table_of_the_sweep(sweep):
+    table = run(results_table.main, sweep['root'], '--paper')
+    lines = {line.split(' | ')[0].strip('| '): line for line in table.splitlines()}
+    means = {}
+    for key, name in (('dtd', 'DTD'), ('eurosat', 'EuroSAT')):
+        runs = [metrics_of(sweep['root'], key, seed) for seed in SEEDS]
+        base = sum(r['base/accuracy/top1'] for r in runs) / 2
+        novel = sum(r['novel/accuracy/top1'] for r in runs) / 2
+        means[key] = base, novel
+        cells = lines[name].split(' | ')
+        assert cells[1].startswith(f'{base:.2f} ± ') and cells[2].startswith(f'{novel:.2f} ± ')
+        assert cells[3] == f'{harmonic_mean(base, novel):.2f}' and cells[4] == '2'
+    base = (means['dtd'][0] + means['eurosat'][0]) / 2
+    novel = (means['dtd'][1] + means['eurosat'][1]) / 2
+    average = lines['Average (2 datasets)'].split(' | ')
+    assert average[1:4] == [f'{base:.2f}', f'{novel:.2f}', f'{harmonic_mean(base, novel):.2f}']
+
+
+def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
+    with pytest.raises(run_sweep.SweepError, match='base2novel_dtd seed 5 failed.*rerun the sweep'):
+        run(run_sweep.main, sweep['configs'][0], '--seeds', '5', '--work-root', tmp_path,
+            '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path / "none"}')
+
+
+def test_missing_config_is_a_clear_error():
+    with pytest.raises(run_sweep.SweepError, match='No config file matches'):
+        run(run_sweep.main, 'configs/maple/base2novel_nope*.py')
+
+
+def test_test_from_needs_the_source_checkpoints(sweep, tmp_path):
+    log = run(run_sweep.main, sweep['configs'][0], '--seeds', *SEEDS, '--work-root', tmp_path,
+              '--test-from', sweep['root'] / 'base2novel_dtd', '--dry-run')
+    assert log.count(': test (checkpoint') == 2 and 'tools/test.py' in log
+    with pytest.raises(run_sweep.SweepError, match='No checkpoint in'):
+        run(run_sweep.main, sweep['configs'][0], '--work-root', tmp_path, '--test-from', tmp_path)
+
+
+def test_exclude_leaves_out_configs_by_file_name(tmp_path):
+    log = run(run_sweep.main, 'configs/maple/base2novel_*.py', '--exclude', '*imagenet*',
+              '--seeds', '1', '--work-root', tmp_path, '--dry-run')
+    assert log.count(': train') == 10 and 'base2novel_imagenet' not in log

@@ -1,0 +1,109 @@
+"""Summarise finished runs (<root>/<config>/seed<S>/) as the paper's tables.
+
+    python tools/results_table.py WORK_ROOT [WORK_ROOT ...] [--paper]
+                                  [--markdown FILE] [--csv FILE] [--overwrite]
+
+Base-to-novel runs give Base / Novel / HM per dataset (means over seeds +- std)
+and the Average row (HM of the mean Base and mean Novel); few-shot runs a
+dataset x shots table; other runs (cross-dataset, domain generalisation) their
+accuracy per test set. --paper adds the published MaPLe numbers.
+"""
+import argparse
+import csv
+import io
+import os
+import sys
+from typing import List
+
+from _cli import run_cli
+
+from maple_mm.errors import MapleUserError
+from maple_mm.evaluation import SeedStatistics, collect_runs
+from maple_mm.evaluation.benchmark_tables import Cell, Table, benchmark_tables
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('roots', nargs='+', help='work roots (as given to run_sweep.py), '
+                        'config folders or single seed<S> folders')
+    parser.add_argument('--paper', action='store_true',
+                        help='add the published MaPLe numbers next to these runs')
+    parser.add_argument('--markdown', help='also write the Markdown tables to this file')
+    parser.add_argument('--csv', help='write every number as CSV rows (table, row, column, '
+                        'value, std, num_seeds) to this file')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing --markdown / --csv files')
+    return parser.parse_args(argv)
+
+
+def format_cell(cell: Cell) -> str:
+    """Two decimals; seed statistics as 'mean ± std'; '-' for a missing value."""
+    if cell is None:
+        return '-'
+    if isinstance(cell, SeedStatistics):
+        return f'{cell.mean:.2f} ± {cell.std:.2f}'
+    if isinstance(cell, float):
+        return f'{round(cell, 2) + 0.0:.2f}'  # + 0.0: no '-0.00'
+    return str(cell)
+
+
+def to_markdown(tables: List[Table]) -> str:
+    """All tables as Markdown, each under a bold title."""
+    parts = []
+    for table in tables:
+        lines = [f'**{table.title}**', '',
+                 '| ' + ' | '.join(table.header) + ' |',
+                 '|' + '|'.join('---' for _ in table.header) + '|']
+        lines += ['| ' + ' | '.join(format_cell(c) for c in row) + ' |' for row in table.rows]
+        parts.append('\n'.join(lines))
+    return '\n\n'.join(parts) + '\n'
+
+
+def to_csv(tables: List[Table]) -> str:
+    """One CSV row per number: table, row, column, value, std, num_seeds (full precision)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(['table', 'row', 'column', 'value', 'std', 'num_seeds'])
+    for table in tables:
+        for row in table.rows:
+            for column, cell in zip(table.header[1:], row[1:]):
+                if isinstance(cell, SeedStatistics):
+                    writer.writerow([table.title, row[0], column, cell.mean, cell.std,
+                                     cell.num_seeds])
+                elif isinstance(cell, (int, float)) and column != 'Seeds':
+                    writer.writerow([table.title, row[0], column, cell, '', ''])
+    return out.getvalue()
+
+
+def check_new(path: str, overwrite: bool) -> None:
+    """An existing output file is replaced only with --overwrite."""
+    if os.path.exists(path) and not overwrite:
+        raise MapleUserError(f'{path} already exists; pass --overwrite to replace it or '
+                             'choose another file.')
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    runs, unfinished = collect_runs(args.roots)
+    for run_dir in unfinished:
+        print(f'note: {run_dir} has no test metrics yet (unfinished run); left out',
+              file=sys.stderr)
+    if not runs:
+        raise MapleUserError(f'No finished runs (<config>/seed<S>/<time>/test_metrics.json) '
+                             f'under {", ".join(args.roots)}.')
+    outputs = [p for p in (args.markdown, args.csv) if p]
+    for path in outputs:
+        check_new(path, args.overwrite)
+    tables = benchmark_tables(runs, paper=args.paper)
+    markdown = to_markdown(tables)
+    print(markdown, end='')
+    if args.markdown:
+        with open(args.markdown, 'w', encoding='utf-8') as f:
+            f.write(markdown)
+    if args.csv:
+        with open(args.csv, 'w', encoding='utf-8') as f:
+            f.write(to_csv(tables))
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,181 @@
+"""Run a protocol: configs x seeds, one run after another, resumable.
+
+    python tools/run_sweep.py CONFIG [CONFIG ...] [--seeds 1 2 3] [--work-root work_dirs]
+                              [--exclude GLOB ...] [--gpus N] [--amp] [--auto-scale-lr]
+                              [--cfg-options k=v ...]
+                              [--test-from ROOT] [--dry-run] [--keep-going]
+
+Each run trains (tools/train.py, or tools/dist_train.sh with --gpus > 1) into
+<work-root>/<config stem>/seed<S>. Running the same command again skips the
+finished runs (test metrics present) and resumes interrupted ones (--resume),
+so an interrupted sweep just restarts. CONFIG may be a glob, e.g.
+'configs/maple/base2novel_*.py' (quote it). With --test-from ROOT nothing is
+trained: each seed's checkpoint in ROOT/seed<S> is tested (tools/test.py), e.g.
+the cross-dataset runs on the domain generalisation config.
+"""
+import argparse
+import fnmatch
+import glob
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+from _cli import REPO_ROOT, run_cli
+
+from maple_mm.errors import MapleUserError
+from maple_mm.evaluation import newest_test_metrics
+
+TOOLS = Path(REPO_ROOT) / 'tools'
+
+
+class SweepError(MapleUserError):
+    """A sweep cannot be planned or one of its runs failed."""
+
+
+@dataclass
+class Run:
+    """One run of the sweep and what to do about it."""
+
+    config: str
+    seed: int
+    work_dir: Path
+    action: str  # 'skip', 'train', 'resume' or 'test'
+    command: Optional[List[str]] = None
+    reason: str = ''
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('configs', nargs='+', help='config files or globs')
+    parser.add_argument('--exclude', nargs='+', default=[], metavar='GLOB',
+                        help="leave out configs whose file name matches, e.g. '*imagenet*'")
+    parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3],
+                        help='seeds to run (default: the protocol\'s 1 2 3)')
+    parser.add_argument('--work-root', default='work_dirs',
+                        help='runs go to WORK_ROOT/<config stem>/seed<S>')
+    parser.add_argument('--gpus', type=int, default=1,
+                        help='GPUs per run; more than 1 runs tools/dist_train.sh (torchrun)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='passed to tools/train.py (e.g. slurm inside an allocation)')
+    parser.add_argument('--amp', action='store_true', help='passed to tools/train.py')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='passed to tools/train.py')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='passed to every run, e.g. '
+                        'model.backbone.pretrained=/path/ViT-B-16.pt')
+    parser.add_argument('--test-from', metavar='ROOT',
+                        help='train nothing: test the checkpoint of ROOT/seed<S> for each seed')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='print what would run, run nothing')
+    parser.add_argument('--keep-going', action='store_true',
+                        help='go on with the next run when one fails')
+    return parser.parse_args(argv)
+
+
+def expand_configs(patterns: List[str], exclude: List[str] = ()) -> List[str]:
+    """Config files of the patterns (globs expanded, sorted), without repeats or excluded names."""
+    configs: List[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches or not all(os.path.isfile(m) for m in matches):
+            raise SweepError(f'No config file matches {pattern!r}; the configs are in '
+                             'configs/maple/.')
+        configs += [m for m in matches if m not in configs
+                    and not any(fnmatch.fnmatch(os.path.basename(m), e) for e in exclude)]
+    if not configs:
+        raise SweepError(f'--exclude {" ".join(exclude)} leaves no config to run.')
+    stems = [Path(c).stem for c in configs]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise SweepError(f'Configs with the same file name {clashes} would share work dirs; '
+                         'sweep them with different --work-root values.')
+    return configs
+
+
+def latest_checkpoint(work_dir: Path) -> Optional[Path]:
+    """The checkpoint mmengine recorded last in ``work_dir`` (else the newest epoch_*.pth)."""
+    record = work_dir / 'last_checkpoint'
+    if record.is_file():
+        path = Path(record.read_text().strip())
+        path = path if path.is_absolute() else work_dir / path.name
+        if path.is_file():
+            return path
+    epochs = sorted(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+    return epochs[-1] if epochs else None
+
+
+def pass_through(args: argparse.Namespace, seed: int) -> List[str]:
+    """The arguments every train / test command of the sweep gets."""
+    extra = ['--seed', str(seed)]
+    if args.launcher and args.gpus <= 1:
+        extra += ['--launcher', args.launcher]
+    if args.cfg_options:
+        extra += ['--cfg-options', *args.cfg_options]
+    return extra
+
+
+def plan_run(args: argparse.Namespace, config: str, seed: int) -> Run:
+    """What one (config, seed) needs: nothing, a fresh run, a resume or a test."""
+    work_dir = Path(args.work_root) / Path(config).stem / f'seed{seed}'
+    metrics = newest_test_metrics(work_dir)
+    if metrics is not None:
+        return Run(config, seed, work_dir, 'skip', reason=f'finished: {metrics}')
+    common = ['--work-dir', str(work_dir), *pass_through(args, seed)]
+    if args.test_from:
+        source = Path(args.test_from) / f'seed{seed}'
+        checkpoint = latest_checkpoint(source)
+        if checkpoint is None:
+            raise SweepError(f'No checkpoint in {source} to test for seed {seed}; run the '
+                             'training sweep first or fix --test-from.')
+        if args.gpus > 1:
+            command = ['bash', str(TOOLS / 'dist_test.sh'), config, str(checkpoint),
+                       str(args.gpus), *common]
+        else:
+            command = [sys.executable, str(TOOLS / 'test.py'), config, str(checkpoint), *common]
+        return Run(config, seed, work_dir, 'test', command, f'checkpoint {checkpoint}')
+    action = 'resume' if latest_checkpoint(work_dir) else 'train'
+    if action == 'resume':
+        common.append('--resume')
+    if args.amp:
+        common.append('--amp')
+    if args.auto_scale_lr:
+        common.append('--auto-scale-lr')
+    if args.gpus > 1:
+        command = ['bash', str(TOOLS / 'dist_train.sh'), config, str(args.gpus), *common]
+    else:
+        command = [sys.executable, str(TOOLS / 'train.py'), config, *common]
+    return Run(config, seed, work_dir, action, command)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.gpus < 1:
+        raise SweepError('--gpus must be at least 1.')
+    jobs = [(config, seed)
+            for config in expand_configs(args.configs, args.exclude) for seed in args.seeds]
+    failed = []
+    for index, (config, seed) in enumerate(jobs, 1):
+        run = plan_run(args, config, seed)  # decided just before it starts
+        head = f'[{index}/{len(jobs)}] {Path(run.config).stem} seed {run.seed}: {run.action}'
+        print(f'{head} ({run.reason})' if run.reason else head, flush=True)
+        if run.command is None:
+            continue
+        print('  ' + shlex.join(run.command), flush=True)
+        if args.dry_run:
+            continue
+        if subprocess.run(run.command).returncode != 0:
+            failed.append(run)
+            if not args.keep_going:
+                raise SweepError(f'{Path(run.config).stem} seed {run.seed} failed (see its log '
+                                 f'in {run.work_dir}); rerun the sweep to resume it.')
+    if failed:
+        names = ', '.join(f'{Path(r.config).stem} seed {r.seed}' for r in failed)
+        raise SweepError(f'{len(failed)} of {len(jobs)} runs failed: {names}; rerun the sweep '
+                         'to resume them.')
+
+
+if __name__ == '__main__':
+    run_cli(main)
