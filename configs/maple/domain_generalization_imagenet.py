@@ -12,7 +12,7 @@ _base_ = ['./cross_dataset_imagenet.py']
 
 variant = dict(split='test', seed={{_base_.seed}}, pipeline={{_base_.test_pipeline}})
 variant_sets = dict(
-    imagenet_v2=dict(variant, type='CoOpImageNetV2', data_root='data/imagenetv2'),
+    imagenetv2=dict(variant, type='CoOpImageNetV2', data_root='data/imagenetv2'),
     imagenet_sketch=dict(variant, type='CoOpImageNetSketch', data_root='data/imagenet-sketch'),
     imagenet_a=dict(variant, type='CoOpImageNetA', data_root='data/imagenet-adversarial'),
     imagenet_r=dict(variant, type='CoOpImageNetR', data_root='data/imagenet-rendition'),

@@ -6,6 +6,7 @@ has the layouts); ``data_root`` is the dataset folder, e.g.
 own ``variants.txt`` and ``images_variant_<split>.txt``.
 """
 import os.path as osp
+import posixpath
 from typing import Dict, List, Optional, Sequence
 
 from mmpretrain.registry import DATASETS
@@ -163,8 +164,7 @@ class CoOpFGVCAircraft(CoOpDataset):
     def list_items(self, split: str) -> List[Item]:
         labels = self._labels()
         path = self._index_file(f'images_variant_{split}.txt')
-        image_dir = osp.relpath(self.image_dir, self.data_root).replace(osp.sep, '/')
-        prefix = '' if image_dir == '.' else image_dir + '/'
+        image_dir = self.image_dir_under_root()
         items = []
         with open(path, encoding='utf-8') as f:
             for number, line in enumerate(f, 1):
@@ -176,5 +176,5 @@ class CoOpFGVCAircraft(CoOpDataset):
                         f'{path} line {number}: variant {variant!r} is not in '
                         f'{self.variants_file}; the two files come from different '
                         'FGVCAircraft releases.')
-                items.append((f'{prefix}{image_id}.jpg', labels[variant], variant))
+                items.append((posixpath.join(image_dir, f'{image_id}.jpg'), labels[variant], variant))
         return items

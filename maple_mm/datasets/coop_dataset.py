@@ -112,6 +112,11 @@ class CoOpDataset(BaseDataset):
     def image_dir(self) -> str:
         return self.data_prefix['img_path']
 
+    def image_dir_under_root(self) -> str:
+        """The image folder relative to ``data_root``, '/'-separated ('' for itself)."""
+        rel = osp.relpath(self.image_dir, self.data_root)
+        return '' if rel == '.' else rel.replace(osp.sep, '/')
+
     def _fix_hint(self) -> str:
         return f'see {DOCS}#{self.docs_anchor}'
 

@@ -9,6 +9,7 @@ reference takes ``os.listdir`` order, so the ImageNet few-shot draw is the
 same on every file system.
 """
 import os.path as osp
+import posixpath
 from typing import Dict, List, Sequence, Tuple
 
 from mmpretrain.registry import DATASETS
@@ -45,9 +46,6 @@ class _ClassFolderDataset(CoOpDataset):
     def _classes(self) -> List[Tuple[str, str]]:
         """(folder under the image folder, class name) by label."""
         raise NotImplementedError
-
-    def _relative_image_dir(self) -> str:
-        return osp.relpath(self.image_dir, self.data_root).replace(osp.sep, '/')
 
     def _class_items(self) -> List[Item]:
         return [('', label, name) for label, (_, name) in enumerate(self._classes())]
@@ -115,7 +113,8 @@ class CoOpImageNet(_ClassFolderDataset):
             raise DatasetFormatError(f'{split_dir} has class folders {extra[:5]} that '
                                      f'{osp.join(self.image_dir, "train")} lacks; both need '
                                      'the same 1000 wnid folders.')
-        return self._list_folders(f'{self._relative_image_dir()}/{self._split_dir(split)}',
+        split_dir = posixpath.join(self.image_dir_under_root(), self._split_dir(split))
+        return self._list_folders(split_dir,
                                   classes)
 
 
@@ -155,7 +154,7 @@ class _ImageNetVariant(_ClassFolderDataset):
         return self.image_dir
 
     def list_items(self, split: str) -> List[Item]:
-        return self._list_folders(self._relative_image_dir(), self._classes())
+        return self._list_folders(self.image_dir_under_root(), self._classes())
 
 
 class _WnidFolderVariant(_ImageNetVariant):

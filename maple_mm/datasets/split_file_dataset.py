@@ -41,6 +41,7 @@ class SplitFileDataset(CoOpDataset):
                  subsample: str = 'all',
                  pipeline: Sequence = (),
                  **kwargs) -> None:
+        self._splits = None  # the parsed split file while the data list is built
         super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
                          subsample=subsample, pipeline=pipeline, ann_file=split_file,
                          image_dir=image_dir, **kwargs)
@@ -48,7 +49,19 @@ class SplitFileDataset(CoOpDataset):
     def describe_source(self, split: str) -> str:
         return f'{split} list of {self.ann_file}'
 
+    def load_data_list(self) -> List[dict]:
+        try:
+            return super().load_data_list()
+        finally:
+            self._splits = None
+
     def _read_split_file(self) -> dict:
+        """The split file's lists, parsed once per data-list build."""
+        if self._splits is None:
+            self._splits = self._parse_split_file()
+        return self._splits
+
+    def _parse_split_file(self) -> dict:
         if not osp.isfile(self.ann_file):
             raise DatasetNotFoundError(
                 f'Split file {self.ann_file} not found: {self.dataset_name} needs it next '
@@ -70,13 +83,8 @@ class SplitFileDataset(CoOpDataset):
         if not isinstance(splits.get(split), list):
             raise DatasetFormatError(f'Split file {self.ann_file} has no {split!r} list '
                                      f'(keys: {sorted(splits)}); it needs {SPLITS}.')
-        prefix = self._image_dir_under_root()
+        prefix = self.image_dir_under_root()
         return [self._parse_item(split, i, item, prefix) for i, item in enumerate(splits[split])]
-
-    def _image_dir_under_root(self) -> str:
-        """The image folder relative to data_root, in the form the split file uses."""
-        rel = osp.relpath(self.image_dir, self.data_root)
-        return '' if rel == '.' else rel.replace(osp.sep, '/')
 
     def _parse_item(self, split: str, index: int, item, prefix: str) -> Item:
         if (not isinstance(item, (list, tuple)) or len(item) != 3

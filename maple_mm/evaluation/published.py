@@ -19,7 +19,7 @@ DATASET_NAMES: Dict[str, str] = {
     'dtd': 'DTD',
     'eurosat': 'EuroSAT',
     'ucf101': 'UCF101',
-    'imagenet_v2': 'ImageNet-V2',
+    'imagenetv2': 'ImageNet-V2',
     'imagenet_sketch': 'ImageNet-Sketch',
     'imagenet_a': 'ImageNet-A',
     'imagenet_r': 'ImageNet-R',
@@ -50,7 +50,7 @@ MAPLE_CROSS_DATASET: Dict[str, float] = {'imagenet': 70.72, 'target_average': 66
 #: (ImageNet itself is the same model's source accuracy).
 MAPLE_DOMAIN_GENERALIZATION: Dict[str, float] = {
     'imagenet': 70.72,
-    'imagenet_v2': 64.07,
+    'imagenetv2': 64.07,
     'imagenet_sketch': 49.15,
     'imagenet_a': 50.90,
     'imagenet_r': 76.98,

@@ -59,10 +59,16 @@ def read_metrics(path: Path) -> Dict[str, float]:
 
 
 def collect_runs(roots: Iterable[Union[str, Path]]) -> Tuple[List[RunMetrics], List[Path]]:
-    """``(finished runs, unfinished run folders)`` found under ``roots``."""
-    runs, unfinished = [], []
+    """``(finished runs, unfinished run folders)`` found under ``roots``.
+
+    A run folder found under several (overlapping) roots counts once.
+    """
+    runs, unfinished, seen = [], [], set()
     for root in roots:
         for run_dir in seed_dirs(root):
+            if run_dir.resolve() in seen:
+                continue
+            seen.add(run_dir.resolve())
             path = newest_test_metrics(run_dir)
             if path is None:
                 unfinished.append(run_dir)

@@ -1,5 +1,5 @@
 """MaPLe as an mmpretrain classifier over a frozen open_clip CLIP."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,7 @@ from mmpretrain.structures import DataSample
 from maple_mm.errors import CheckpointMismatchError
 
 from .clip import OpenCLIPBackbone
-from .efficient_text import encode_class_prompts, supports_efficient_text
+from .efficient_text import TextLayout, encode_class_prompts, supports_efficient_text, text_layout
 from .prompt_learner import MaPLePromptLearner, MaPLePrompts
 from .prompted import encode_image_with_prompts, encode_text_with_prompts
 from .text_feature_cache import TextFeatureCache, autocast_state, tensor_state
@@ -63,6 +63,7 @@ class MaPLe(BaseClassifier):
         self.efficient = efficient
         self.text_chunk_size = text_chunk_size
         self.text_cache = TextFeatureCache()
+        self._text_layout: Optional[Tuple[tuple, TextLayout]] = None  # (key, layout)
         if class_names:
             self.set_class_names(class_names)
         self.register_state_dict_post_hook(_drop_frozen_weights)
@@ -88,26 +89,53 @@ class MaPLe(BaseClassifier):
             chunk = None if torch.is_grad_enabled() else self.text_chunk_size
             features = encode_class_prompts(clip, learner.prefix_embeddings[0],
                                             prompts.text_ctx, learner.suffix_embeddings,
-                                            learner.token_ids, prompts.deep_text, chunk)
+                                            learner.token_ids, prompts.deep_text, chunk,
+                                            self._current_text_layout())
         else:
             embeddings = learner.class_prompt_embeddings(prompts.text_ctx)
             features = encode_text_with_prompts(clip, embeddings, learner.token_ids,
                                                 prompts.deep_text)
         return F.normalize(features, dim=-1)
 
+    def _current_text_layout(self) -> TextLayout:
+        """The text layout of the current class set, computed once per set and device.
+
+        Computing it reads token ids back to the host, which would stall a GPU
+        at every training step.
+        """
+        learner = self.prompt_learner
+        key = (tuple(learner.class_names), learner.token_ids.device)
+        if self._text_layout is None or self._text_layout[0] != key:
+            layout = text_layout(self.backbone.clip, learner.token_ids, learner.n_ctx)
+            self._text_layout = (key, layout)
+        return self._text_layout[1]
+
+    def train(self, mode: bool = True) -> 'MaPLe':
+        """Switch mode; cached text features are dropped at every switch.
+
+        mmengine's loops switch modes around every phase, and weights can change
+        without bumping version counters in between (fused optimizer steps,
+        EMA swaps through ``param.data``), so no cached features outlive a phase.
+        """
+        self.text_cache.clear()
+        return super().train(mode)
+
     def current_text_features(self, prompts: MaPLePrompts) -> torch.Tensor:
         """:meth:`text_features`, reused between calls when nothing needs gradients.
 
         ``prompts`` must be ``prompt_learner()`` of the current parameters.
         The cache is keyed on the class names, the storage and version counter
-        of every parameter and buffer (optimizer steps and ``load_state_dict``
-        update in place and bump them) and the autocast state. Writes through
-        ``param.data`` bypass version counters: call ``text_cache.clear()`` then.
+        of every prompt-learner parameter and buffer (in-place optimizer steps
+        bump them) and the autocast state, and is cleared by :meth:`train` /
+        ``eval()`` and ``load_state_dict``. Writes through ``param.data`` or
+        fused optimizers bypass version counters: call ``text_cache.clear()``
+        (or ``eval()``) after those outside mmengine's loops.
         """
         if not self.efficient or torch.is_grad_enabled():
             return self.text_features(prompts)
         device = self.prompt_learner.ctx.device
-        key = (tuple(self.class_names), tensor_state(self), autocast_state(device.type))
+        key = (tuple(self.class_names), tensor_state(self.prompt_learner),
+               autocast_state(device.type))
         return self.text_cache.get(key, lambda: self.text_features(prompts))
 
     def image_features(self, images: torch.Tensor, prompts: MaPLePrompts) -> torch.Tensor:
@@ -193,8 +221,12 @@ def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:
         del state_dict[key]
 
 
-def _ignore_missing_frozen_weights(module, incompatible_keys) -> None:
-    """Load post-hook: the frozen CLIP is rebuilt from the config, not loaded."""
+def _ignore_missing_frozen_weights(module: MaPLe, incompatible_keys) -> None:
+    """Load post-hook: the frozen CLIP is rebuilt from the config, not loaded.
+
+    Also drops cached text features: the loaded prompts replace the old ones.
+    """
+    module.text_cache.clear()
     frozen = [k for k in incompatible_keys.missing_keys if not k.startswith(PROMPT_PREFIX)]
     for key in frozen:
         incompatible_keys.missing_keys.remove(key)

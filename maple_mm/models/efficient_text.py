@@ -98,7 +98,8 @@ def encode_class_prompts(clip: CLIP,
                          suffix_embeddings: torch.Tensor,
                          token_ids: torch.Tensor,
                          deep_prompts: Sequence[torch.Tensor] = (),
-                         chunk_size: Optional[int] = None) -> torch.Tensor:
+                         chunk_size: Optional[int] = None,
+                         layout: Optional[TextLayout] = None) -> torch.Tensor:
     """Text features (C, embed_dim) of ``[SOS] [ctx] [suffix_c]`` for every class c.
 
     Equal, up to rounding, to :func:`~maple_mm.models.prompted.encode_text_with_prompts`
@@ -113,9 +114,12 @@ def encode_class_prompts(clip: CLIP,
         deep_prompts: Text prompts replacing positions 1 .. n_ctx before blocks 1, 2, ...
         chunk_size: Run at most this many classes at once (bounds memory when
             no gradients are kept); None runs each EOT group at once.
+        layout: :func:`text_layout` of ``token_ids``, if already known (it
+            needs device-to-host reads, so callers compute it once per class set).
     """
     n_ctx = ctx.shape[0]
-    layout = text_layout(clip, token_ids, n_ctx)
+    if layout is None:
+        layout = text_layout(clip, token_ids, n_ctx)
     start = layout.shared_len
     dtype = suffix_embeddings.dtype
     prefix = torch.cat([sos.reshape(1, -1).to(dtype), ctx.to(dtype),

@@ -23,7 +23,7 @@ DATASETS: Dict[str, Tuple[str, str]] = {
 }
 #: Domain generalisation test set -> (dataset type, folder).
 IMAGENET_VARIANTS: Dict[str, Tuple[str, str]] = {
-    'imagenet_v2': ('CoOpImageNetV2', 'imagenetv2'),
+    'imagenetv2': ('CoOpImageNetV2', 'imagenetv2'),
     'imagenet_sketch': ('CoOpImageNetSketch', 'imagenet-sketch'),
     'imagenet_a': ('CoOpImageNetA', 'imagenet-adversarial'),
     'imagenet_r': ('CoOpImageNetR', 'imagenet-rendition'),

@@ -85,7 +85,7 @@ def expected_metrics(path: Path) -> set:
     if path.stem.startswith('few_shot_'):
         return {f'test/{top1}'}
     targets = ([k for k in DATASETS if k != 'imagenet'] if path == CROSS_DATASET
-               else ['imagenet_v2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r'])
+               else ['imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r'])
     return {f'{s}/{top1}' for s in ['imagenet', *targets]} | {'target_average'}
 
 
@@ -104,7 +104,7 @@ def test_config_trains_and_tests(path, data_root, tmp_path):
         assert len(runner.train_dataloader.dataset.metainfo['classes']) == NUM_CLASSES // 2
     elif path == DOMAIN_GENERALIZATION:
         # ImageNet-A / -R are tested over their own classes (a subset of ImageNet's).
-        assert classes['imagenet'] == classes['imagenet_v2'] == NUM_CLASSES
+        assert classes['imagenet'] == classes['imagenetv2'] == NUM_CLASSES
         assert 0 < classes['imagenet_a'] < NUM_CLASSES and 0 < classes['imagenet_r'] < NUM_CLASSES
     else:
         assert set(classes.values()) == {NUM_CLASSES}

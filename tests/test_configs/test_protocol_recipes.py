@@ -168,7 +168,6 @@ def test_dataset_types_and_folders_match_the_dataset_catalog():
     from maple_mm.datasets import BENCHMARKS
     for key, (type_, folder) in DATASETS.items():
         assert (BENCHMARKS[key].type, BENCHMARKS[key].folder) == (type_, folder)
-    catalog_keys = dict(imagenet_v2='imagenetv2')
     for key, (type_, folder) in IMAGENET_VARIANTS.items():
-        benchmark = BENCHMARKS[catalog_keys.get(key, key)]
+        benchmark = BENCHMARKS[key]
         assert (benchmark.type, benchmark.folder) == (type_, folder)

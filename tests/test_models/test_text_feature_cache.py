@@ -86,3 +86,31 @@ def test_no_cache_when_gradients_are_needed_or_on_the_reference_path(counted):
         counted(images)
         counted(images)
     assert counted.encodings == 4
+
+
+def test_mode_switches_drop_features_changed_behind_version_counters(counted):
+    """Fused optimizers and EMA swaps write weights without bumping version counters."""
+    images = torch.randn(2, 3, 32, 32)
+    counted.eval()
+    with torch.no_grad():
+        before = counted(images)
+        counted.prompt_learner.ctx.data.add_(0.5)  # no version bump
+        counted.train()
+        counted.eval()
+        after = counted(images)
+    assert counted.encodings == 2
+    assert not torch.allclose(before, after)
+
+
+def test_text_layout_is_computed_once_per_class_set(monkeypatch):
+    from maple_mm.models import classifier
+    model = build_tiny_maple(class_names=NAMES)
+    calls = []
+    layout = classifier.text_layout
+    monkeypatch.setattr(classifier, 'text_layout', lambda *a: calls.append(1) or layout(*a))
+    images = torch.randn(2, 3, 32, 32)
+    for _ in range(3):  # training steps: no cache, one layout
+        model.logits(images)
+    model.set_class_names(['cat', 'dog'])
+    model.logits(images)
+    assert len(calls) == 2

@@ -81,6 +81,12 @@ def test_base2novel_means_std_hm_and_average(root, capsys):
     assert 'base2novel_ucf101/seed1 has no test metrics yet' in capsys.readouterr().err
 
 
+def test_overlapping_roots_count_each_run_once(root):
+    table = rows(run(root, root / 'base2novel_dtd', root / 'base2novel_dtd' / 'seed1'),
+                 'base-to-novel')
+    assert table['DTD'][3] == '3'
+
+
 def test_paper_columns(root):
     table = rows(run(root, '--paper'), 'base-to-novel')
     paper = MAPLE_BASE2NOVEL['dtd']
