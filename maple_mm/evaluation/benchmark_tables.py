@@ -118,10 +118,12 @@ def few_shot_table(runs: Sequence[RunMetrics]) -> Optional[Table]:
     for key in sorted(cells, key=_dataset_order):
         table.rows.append([dataset_name(key), *[
             SeedStatistics.of(cells[key][k]) if cells[key].get(k) else None for k in shots]])
+    # A column is averaged only when every dataset has it, so the whole row
+    # covers the datasets its label counts.
     averages: List[Cell] = []
     for col in range(1, len(shots) + 1):
         means = [row[col].mean for row in table.rows if row[col] is not None]
-        averages.append(sum(means) / len(means))
+        averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
     table.rows.append([f'Average ({len(cells)} datasets)', *averages])
     return table
 

@@ -110,7 +110,8 @@ def test_few_shot_table(root):
     table = rows(run(root), 'few-shot')
     assert table['DTD'] == ['42.00 ± 2.00', '70.00 ± 0.00']
     assert table['EuroSAT'] == ['50.00 ± 0.00', '-']
-    assert table['Average (2 datasets)'] == ['46.00', '70.00']
+    # 16 shots ran on DTD only: no average that would cover 1 of the 2 datasets.
+    assert table['Average (2 datasets)'] == ['46.00', '-']
 
 
 def test_cross_dataset_table_per_target_set(root):
