@@ -59,8 +59,11 @@ def _parse_items(raw, allowed: set) -> Optional[List[Item]]:
 
 
 def load_selection(path: str, sources: Mapping[str, Sequence[Item]], num_shots: int,
-                   seed: int) -> Optional[Dict[str, List[Item]]]:
-    """The cached selection at ``path`` if it fits ``sources``; else warn and return None."""
+                   seed: int, digest: Optional[str] = None) -> Optional[Dict[str, List[Item]]]:
+    """The cached selection at ``path`` if it fits ``sources``; else warn and return None.
+
+    ``digest`` is :func:`fingerprint` of the arguments, if already computed.
+    """
     if not osp.isfile(path):
         return None
     try:
@@ -71,7 +74,7 @@ def load_selection(path: str, sources: Mapping[str, Sequence[Item]], num_shots: 
                       'selection again.', DatasetCacheWarning)
         return None
     expected = dict(format=CACHE_FORMAT, num_shots=num_shots, seed=seed,
-                    fingerprint=fingerprint(sources, num_shots, seed))
+                    fingerprint=digest or fingerprint(sources, num_shots, seed))
     if not isinstance(cached, dict) or any(cached.get(k) != v for k, v in expected.items()):
         warnings.warn(f'Few-shot cache {path} is stale (it was drawn from another split '
                       'file, image listing, shot count or seed); drawing the selection '
@@ -90,10 +93,14 @@ def load_selection(path: str, sources: Mapping[str, Sequence[Item]], num_shots: 
 
 
 def save_selection(path: str, selection: Mapping[str, Sequence[Item]],
-                   sources: Mapping[str, Sequence[Item]], num_shots: int, seed: int) -> None:
-    """Write the selection atomically; warn instead of failing if that is impossible."""
+                   sources: Mapping[str, Sequence[Item]], num_shots: int, seed: int,
+                   digest: Optional[str] = None) -> None:
+    """Write the selection atomically; warn instead of failing if that is impossible.
+
+    ``digest`` is :func:`fingerprint` of the sources, shots and seed, if already computed.
+    """
     content = dict(format=CACHE_FORMAT, num_shots=num_shots, seed=seed,
-                   fingerprint=fingerprint(sources, num_shots, seed),
+                   fingerprint=digest or fingerprint(sources, num_shots, seed),
                    **{split: [list(item) for item in items]
                       for split, items in selection.items()})
     folder = osp.dirname(path) or '.'
@@ -120,8 +127,10 @@ def cached_few_shot(cache_path: Optional[str], sources: Mapping[str, Sequence[It
     ``cache_path`` None draws without caching. The draw is :func:`sample_few_shot`:
     train first, then val with the same generator.
     """
+    # Hashing every source item is the cache's main cost: do it once per call.
+    digest = fingerprint(sources, num_shots, seed) if cache_path is not None else None
     if cache_path is not None:
-        cached = load_selection(cache_path, sources, num_shots, seed)
+        cached = load_selection(cache_path, sources, num_shots, seed, digest)
         if cached is not None:
             return cached
     train, val = sample_few_shot(sources['train'], sources.get('val', []), num_shots, seed)
@@ -129,5 +138,5 @@ def cached_few_shot(cache_path: Optional[str], sources: Mapping[str, Sequence[It
     if 'val' in sources:
         selection['val'] = list(val)
     if cache_path is not None:
-        save_selection(cache_path, selection, sources, num_shots, seed)
+        save_selection(cache_path, selection, sources, num_shots, seed, digest)
     return selection
