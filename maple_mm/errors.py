@@ -1,10 +1,29 @@
-"""Errors caused by the user's input, which the tools print without a traceback."""
+"""Errors caused by the user's input, which the tools print as one ``error:`` line.
+
+Every error a user can fix is a :class:`MapleUserError`; its message says what
+is wrong and what to do. ``tools/*.py`` print it without a traceback
+(``MAPLE_DEBUG=1`` shows the traceback).
+"""
 
 
 class MapleUserError(Exception):
     """Base of errors whose message tells the user what is wrong and how to fix it."""
 
 
+# -- configuration ----------------------------------------------------------------
+class ConfigError(MapleUserError, ValueError):
+    """A config file, config key or command-line option is wrong."""
+
+
+class PromptConfigError(ConfigError):
+    """Prompt settings (n_ctx, depth, ...) do not fit the method or the CLIP."""
+
+
+class ClassNameError(MapleUserError, ValueError):
+    """Class names cannot be turned into prompts (none given, or too long)."""
+
+
+# -- models and checkpoints -------------------------------------------------------
 class CLIPBuildError(MapleUserError, ValueError):
     """A CLIP cannot be built or cannot take prompts."""
 
@@ -18,9 +37,31 @@ class CheckpointNotFoundError(MapleUserError, FileNotFoundError):
 
 
 class CheckpointFormatError(MapleUserError, RuntimeError):
-    """A checkpoint cannot be loaded weights-only."""
+    """A checkpoint file cannot be read, or not without executing pickled code."""
 
 
+class ResumeError(MapleUserError, RuntimeError):
+    """``--resume`` finds no complete checkpoint to continue from."""
+
+
+# -- runs -------------------------------------------------------------------------
+class WorkDirError(MapleUserError, OSError):
+    """The work dir cannot be written, or holds a run that must not be overwritten."""
+
+
+class WorkDirLockedError(WorkDirError):
+    """Another training process is writing into the same work dir."""
+
+
+class TrainingDivergedError(MapleUserError, FloatingPointError):
+    """The loss or the prompts became NaN or infinite; training was stopped."""
+
+
+class InvalidTestSetsError(MapleUserError, ValueError):
+    """The test sets of a MultiSetTestLoop are configured wrongly."""
+
+
+# -- datasets ---------------------------------------------------------------------
 class DatasetNotFoundError(MapleUserError, FileNotFoundError):
     """A dataset folder, split file or image is missing."""
 
@@ -29,5 +70,18 @@ class DatasetFormatError(MapleUserError, ValueError):
     """A dataset's split file or settings are malformed."""
 
 
+class ImageDecodeError(DatasetFormatError):
+    """An image file exists but cannot be decoded (empty, truncated, not an image)."""
+
+
 class DatasetCacheWarning(UserWarning):
     """A few-shot cache file is stale, corrupt or cannot be written; it is regenerated."""
+
+
+class DatasetWarning(UserWarning):
+    """A dataset is usable but looks wrong (e.g. two labels share a class name)."""
+
+
+# -- results ----------------------------------------------------------------------
+class RunMetricsError(MapleUserError, ValueError):
+    """A results folder is missing or holds unreadable metrics."""

@@ -7,17 +7,13 @@ from typing import Dict, Optional, Sequence
 from mmengine.runner import TestLoop
 from mmpretrain.registry import LOOPS
 
-from maple_mm.errors import MapleUserError
+from maple_mm.errors import InvalidTestSetsError
 from maple_mm.evaluation import harmonic_mean
 
 from .mixed_precision_test import MixedPrecisionTestMixin
 
 #: The metric the summary line, the harmonic mean and the averages use.
 TOP1 = 'accuracy/top1'
-
-
-class InvalidTestSetsError(MapleUserError, ValueError):
-    """The test sets of a MultiSetTestLoop are configured wrongly."""
 
 
 def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:

@@ -5,15 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from maple_mm.errors import MapleUserError
+from maple_mm.errors import RunMetricsError
 
 #: The file MultiSetTestLoop writes into each run's timestamped log folder.
 METRICS_FILE = 'test_metrics.json'
 _SEED_DIR = re.compile(r'seed(\d+)$')
-
-
-class RunMetricsError(MapleUserError, ValueError):
-    """A results folder is missing or holds unreadable metrics."""
 
 
 @dataclass(frozen=True)
