@@ -1,6 +1,9 @@
-"""Shared pieces of the train and test entry points."""
+"""Shared pieces of the command-line tools: arguments, config loading, runner, errors."""
+import inspect
 import os
+import re
 import sys
+import warnings
 from typing import Callable, List, Optional
 
 from mmengine.config import Config, DictAction
@@ -9,7 +12,11 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, REPO_ROOT)
 
-from maple_mm.errors import MapleUserError  # noqa: E402
+# mmcv-lite has no compiled ops and says so on every import; nothing here needs them.
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
+from maple_mm.errors import ConfigError, MapleUserError  # noqa: E402
+from maple_mm.run_layout import default_work_dir  # noqa: E402
 
 
 def add_common_args(parser) -> None:
@@ -26,10 +33,10 @@ def add_common_args(parser) -> None:
 
 
 def load_config(args) -> Config:
-    """Read the config, apply --cfg-options, --launcher and --work-dir."""
+    """Read the config, apply --cfg-options, --seed, --launcher and --work-dir."""
     if not os.path.isfile(args.config):
         raise MapleUserError(f'Config {args.config} does not exist; the configs are in '
-                             'configs/maple/.')
+                             'configs/<method>/.')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -42,38 +49,101 @@ def load_config(args) -> Config:
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(args.config))[0])
-        if seed is not None:
-            cfg.work_dir = os.path.join(cfg.work_dir, f'seed{seed}')
+        cfg.work_dir = default_work_dir(args.config, seed)
     return cfg
 
 
+def _takes_seed(dataset_cfg: dict) -> bool:
+    from mmpretrain.registry import DATASETS
+    dataset_cls = DATASETS.get(dataset_cfg.get('type', ''))
+    return dataset_cls is not None and \
+        'seed' in inspect.signature(dataset_cls.__init__).parameters
+
+
 def apply_seed(cfg: Config, seed: int) -> None:
-    """Set ``randomness.seed`` and the ``seed`` of every dataset config to ``seed``.
+    """Set ``randomness.seed``, and the few-shot ``seed`` of every dataset that has one.
 
     Covers the train / val / test dataloaders and the extra sets of the test
-    loop: a complete dataset config (with a ``type``) always gets the seed, a
-    set that overrides fields of the main test set only if it sets one itself.
+    loop: a complete dataset config (with a ``type``) gets the seed if its
+    type takes one, a set that overrides fields of the main test set only if
+    it sets one itself. Datasets without a few-shot draw (mmpretrain's own)
+    are left alone.
     """
     cfg.setdefault('randomness', {})
     cfg.randomness.seed = seed
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
-        if loader and loader.get('dataset') is not None:
+        if loader and loader.get('dataset') is not None and _takes_seed(loader.dataset):
             loader.dataset.seed = seed
     for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
-        if 'type' in fields or 'seed' in fields:
+        if ('type' in fields and _takes_seed(fields)) or 'seed' in fields:
             fields['seed'] = seed
 
 
+def build_runner(cfg: Config):
+    """The config's runner (``runner_type``, MapleRunner in maple_mm's runtime)."""
+    from mmengine.runner import Runner
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    from mmpretrain.registry import RUNNERS
+    return RUNNERS.build(cfg)
+
+
+def finish_distributed() -> None:
+    """Let every rank finish, then close the process group before the interpreter exits.
+
+    A rank that exits while another still tears down its gloo/NCCL connections
+    can be aborted, which makes a completed run exit non-zero.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+_UNKNOWN_OPTION = re.compile(r"class `(?P<cls>\w+)`.*unexpected keyword argument '(?P<key>\w+)'",
+                             re.S)
+
+
+def _options_of(class_name: str) -> List[str]:
+    """Constructor arguments of a registered class, for the unknown-option message."""
+    from mmpretrain import registry
+    for name in ('MODELS', 'DATASETS', 'HOOKS', 'LOOPS', 'TRANSFORMS', 'OPTIM_WRAPPERS',
+                 'PARAM_SCHEDULERS', 'METRICS', 'RUNNERS', 'OPTIMIZERS'):
+        cls = getattr(registry, name).get(class_name)
+        if cls is not None:
+            params = inspect.signature(cls.__init__).parameters.values()
+            return [p.name for p in params if p.name != 'self'
+                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return []
+
+
+def user_error_message(err: BaseException) -> Optional[str]:
+    """The one line to print for an error the user can fix, else None."""
+    if isinstance(err, MapleUserError):
+        text = str(err)
+        if 'Original Traceback' in text:  # raised in a DataLoader worker
+            text = text.strip().splitlines()[-1].split(': ', 1)[-1]
+        return text
+    match = _UNKNOWN_OPTION.search(str(err)) if isinstance(err, TypeError) else None
+    if match:
+        options = _options_of(match.group('cls'))
+        known = f' Its options: {", ".join(options)}.' if options else ''
+        return str(ConfigError(f'Unknown option {match.group("key")!r} for '
+                               f'{match.group("cls")} (in the config or --cfg-options); '
+                               f'check the spelling.{known}'))
+    return None
+
+
 def run_cli(main: Callable[[Optional[List[str]]], None], argv=None) -> None:
-    """Run ``main``; user errors end with one clear line instead of a traceback.
+    """Run ``main``; user errors end with one ``error:`` line instead of a traceback.
 
     Set MAPLE_DEBUG=1 to see the traceback anyway.
     """
     try:
         main(argv)
-    except MapleUserError as err:
-        if os.environ.get('MAPLE_DEBUG'):
+    except Exception as err:  # noqa: BLE001  only user errors are caught, see below
+        message = user_error_message(err)
+        if message is None or os.environ.get('MAPLE_DEBUG'):
             raise
-        sys.exit(f'error: {err}')
+        sys.exit(f'error: {message}')

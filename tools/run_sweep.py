@@ -27,7 +27,8 @@ from typing import List, Optional
 from _cli import REPO_ROOT, run_cli
 
 from maple_mm.errors import MapleUserError
-from maple_mm.evaluation import newest_test_metrics
+from maple_mm.evaluation import finished_test_metrics
+from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint, sweep_work_dir
 
 TOOLS = Path(REPO_ROOT) / 'tools'
 
@@ -96,15 +97,8 @@ def expand_configs(patterns: List[str], exclude: List[str] = ()) -> List[str]:
 
 
 def latest_checkpoint(work_dir: Path) -> Optional[Path]:
-    """The checkpoint mmengine recorded last in ``work_dir`` (else the newest epoch_*.pth)."""
-    record = work_dir / 'last_checkpoint'
-    if record.is_file():
-        path = Path(record.read_text().strip())
-        path = path if path.is_absolute() else work_dir / path.name
-        if path.is_file():
-            return path
-    epochs = sorted(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
-    return epochs[-1] if epochs else None
+    """The newest complete checkpoint of a run folder (incomplete ones never count)."""
+    return latest_complete_checkpoint(work_dir)[0]
 
 
 def pass_through(args: argparse.Namespace, seed: int) -> List[str]:
@@ -119,8 +113,8 @@ def pass_through(args: argparse.Namespace, seed: int) -> List[str]:
 
 def plan_run(args: argparse.Namespace, config: str, seed: int) -> Run:
     """What one (config, seed) needs: nothing, a fresh run, a resume or a test."""
-    work_dir = Path(args.work_root) / Path(config).stem / f'seed{seed}'
-    metrics = newest_test_metrics(work_dir)
+    work_dir = sweep_work_dir(args.work_root, config, seed)
+    metrics = finished_test_metrics(work_dir)
     if metrics is not None:
         return Run(config, seed, work_dir, 'skip', reason=f'finished: {metrics}')
     common = ['--work-dir', str(work_dir), *pass_through(args, seed)]
@@ -136,7 +130,7 @@ def plan_run(args: argparse.Namespace, config: str, seed: int) -> Run:
         else:
             command = [sys.executable, str(TOOLS / 'test.py'), config, str(checkpoint), *common]
         return Run(config, seed, work_dir, 'test', command, f'checkpoint {checkpoint}')
-    action = 'resume' if latest_checkpoint(work_dir) else 'train'
+    action = 'resume' if checkpoint_files(work_dir) else 'train'
     if action == 'resume':
         common.append('--resume')
     if args.amp:

@@ -5,7 +5,7 @@
 import argparse
 import os
 
-from _cli import add_common_args, load_config, run_cli
+from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
 from maple_mm.errors import MapleUserError
 
@@ -27,9 +27,9 @@ def main(argv=None) -> None:
         raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
     cfg.load_from, cfg.resume = args.checkpoint, False
 
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -4,12 +4,12 @@
                                  [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import glob
 import os
 
-from _cli import add_common_args, load_config, run_cli
+from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.errors import MapleUserError
+from maple_mm.errors import MapleUserError, WorkDirError
+from maple_mm.run_layout import checkpoint_files
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,11 +32,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def check_work_dir(work_dir: str, resume) -> None:
     """Never overwrite a previous run silently."""
-    existing = glob.glob(os.path.join(work_dir, '*.pth'))
+    existing = checkpoint_files(work_dir)
     if existing and not resume:
-        raise MapleUserError(
-            f'{work_dir} already holds checkpoints of a run ({os.path.basename(existing[0])}, '
-            '...). Pass --resume to continue it, or --work-dir to train into a new folder.')
+        raise WorkDirError(
+            f'{work_dir} already holds checkpoints of a run ({existing[-1].name}, ...). '
+            'Pass --resume to continue it, or --work-dir to train into a new folder.')
 
 
 def main(argv=None) -> None:
@@ -55,11 +55,11 @@ def main(argv=None) -> None:
         from maple_mm.engine import mixed_precision_config
         cfg.optim_wrapper = mixed_precision_config(cfg.optim_wrapper, args.amp)
 
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     if not args.no_test and cfg.get('test_dataloader'):
         runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

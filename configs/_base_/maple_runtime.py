@@ -1,13 +1,17 @@
-# Runtime shared by every MaPLe experiment: scope, plugin import, hooks, logging.
+# Runtime shared by every experiment: scope, plugin import, runner, hooks, logging.
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['maple_mm'], allow_failed_imports=False)
+# Checks inputs before heavy work, loads checkpoints weights-only with clear errors,
+# resumes from the newest complete checkpoint, one training per work dir.
+runner_type = 'MapleRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Keep the latest checkpoint only: it holds all that --resume needs.
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    # Keep the latest checkpoint only: it holds all that --resume needs. Each is
+    # written under a temporary name and renamed, so a kill never loses the last one.
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
@@ -15,12 +19,13 @@ custom_hooks = [
     dict(type='ClassNamesHook'),  # prompts follow each dataset's class names
     dict(type='EpochSeedHook'),  # resumed runs repeat uninterrupted ones
     dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load weights-only
+    dict(type='DivergenceHook'),  # NaN / Inf stops the run before anything is saved
 ]
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # Without CUDA, maple_mm.compat switches this to gloo (CPU processes).
+    # Without CUDA, MapleRunner switches this to gloo (CPU processes).
     dist_cfg=dict(backend='nccl'),
 )
 # The recipes' lr is for a total batch of 4 (1 GPU x 4). tools/train.py

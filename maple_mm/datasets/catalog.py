@@ -49,3 +49,8 @@ BASE_TO_NOVEL = ('imagenet', 'caltech101', 'oxford_pets', 'stanford_cars', 'oxfo
                  'food101', 'fgvc_aircraft', 'sun397', 'dtd', 'eurosat', 'ucf101')
 #: The ImageNet variants of the domain-generalisation benchmark.
 IMAGENET_VARIANTS = ('imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r')
+
+
+def dataset_key_of_type(dataset_type: str) -> Optional[str]:
+    """The catalog key of a registered dataset type (``'CoOpDTD'`` -> ``'dtd'``), else None."""
+    return next((key for key, b in BENCHMARKS.items() if b.type == dataset_type), None)

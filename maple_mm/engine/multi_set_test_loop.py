@@ -1,16 +1,19 @@
 """Evaluate one model on several named test sets in one run (e.g. base and novel)."""
 import copy
-import json
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
+from mmengine.evaluator import Evaluator
 from mmengine.runner import TestLoop
 from mmpretrain.registry import LOOPS
 
 from maple_mm.errors import InvalidTestSetsError
 from maple_mm.evaluation import harmonic_mean
+from maple_mm.evaluation.run_metrics import write_test_metrics
+from maple_mm.run_layout import METRICS_FILE
 
 from .mixed_precision_test import MixedPrecisionTestMixin
+from .run_record import run_record
 
 #: The metric the summary line, the harmonic mean and the averages use.
 TOP1 = 'accuracy/top1'
@@ -53,18 +56,27 @@ def check_test_sets(name: str, extra_sets: dict, averages: Dict[str, Sequence[st
 class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     """Test on the runner's test set and on extra sets, each with its own classes.
 
-    Metrics are reported as ``<set name>/<metric>``. When sets named ``base``
-    and ``novel`` are present, ``HM`` (their harmonic mean of top-1 accuracy)
-    is added; each entry of ``averages`` adds the mean top-1 accuracy of its
-    sets (e.g. ``target_average`` over the target datasets of cross-dataset
-    transfer). The class names of each set reach the model through the
-    ``before_test_epoch`` hook, which runs once per set. All metrics are also
-    written to ``test_metrics.json`` in the run's log folder.
+    Each set is a test epoch of its own: ``before_test_epoch`` (the class names
+    of the set reach the model through ``ClassNamesHook``; EMAHook swaps in the
+    averaged weights) and ``after_test_epoch`` with that set's metrics run once
+    per set. Every set is evaluated with a copy of the config's evaluators, so
+    any metric list works (Accuracy, ConfusionMatrix, per-class
+    SingleLabelMetric, DumpResults, ...); metrics are reported as
+    ``<set name>/<metric>``, and a metric writing a file (``out_file_path``,
+    e.g. ``--out``) writes one per set: ``<stem>_<set name><suffix>``. When
+    sets named ``base`` and ``novel`` are present, ``HM`` (their harmonic mean
+    of top-1 accuracy) is added; each entry of ``averages`` adds the mean top-1
+    accuracy of its sets (e.g. ``target_average`` over the target datasets of
+    cross-dataset transfer). ``test_metrics.json`` in the run's log folder is
+    rewritten as each set finishes, so a later failure keeps the finished
+    sets' results (``"complete": false`` until every set is done); it also
+    holds the run's record (method, protocol, dataset, shots, seed), each
+    set's class names and the non-scalar metrics (e.g. confusion matrices).
 
     Args:
         runner: The runner.
         dataloader: The main test set (config or DataLoader).
-        evaluator: The evaluator, reused for every set.
+        evaluator: The evaluator config, copied for every set.
         name: Name of the main test set.
         extra_sets: ``{name: dataset config}``, each a further test set loaded
             like the main one. A config with a ``type`` is a complete dataset
@@ -96,35 +108,62 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             cfg = extra_set_dataloader(main_cfg, fields)
             self.dataloaders[set_name] = runner.build_dataloader(cfg, seed=runner.seed)
 
+    def _evaluator_for(self, template: Evaluator, set_name: str) -> Evaluator:
+        """A copy of the configured evaluator whose output files are the set's own."""
+        if len(self.dataloaders) == 1:
+            return template
+        evaluator = copy.deepcopy(template)
+        for metric in evaluator.metrics:
+            if getattr(metric, 'out_file_path', None):
+                root, suffix = osp.splitext(metric.out_file_path)
+                metric.out_file_path = f'{root}_{set_name}{suffix}'
+        return evaluator
+
     def run(self) -> dict:
         """Run every set; return all metrics with set-name prefixes."""
         self.runner.call_hook('before_test')
-        metrics = {}
+        template, metrics, classes = self.evaluator, {}, {}
         for set_name, dataloader in self.dataloaders.items():
             self.dataloader = dataloader
+            self.evaluator = self._evaluator_for(template, set_name)
             self.evaluator.dataset_meta = dataloader.dataset.metainfo
+            classes[set_name] = list(dataloader.dataset.metainfo.get('classes') or [])
+            self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} '
+                                    f'images, {len(classes[set_name])} classes')
             self.runner.call_hook('before_test_epoch')
             self.runner.model.eval()
             for idx, data_batch in enumerate(dataloader):
                 self.run_iter(idx, data_batch)
-            set_metrics = self.evaluator.evaluate(len(dataloader.dataset))
-            metrics.update({f'{set_name}/{k}': v for k, v in set_metrics.items()})
-        metrics.update(summary_metrics(metrics, self.averages))
-        self._report(metrics)
-        self.runner.call_hook('after_test_epoch', metrics=metrics)
+            set_metrics = {f'{set_name}/{k}': v for k, v in
+                           self.evaluator.evaluate(len(dataloader.dataset)).items()}
+            self.runner.call_hook('after_test_epoch', metrics=set_metrics)
+            metrics.update(set_metrics)
+            self._write(metrics, classes, complete=False)
+        self.evaluator = template
+        summary = summary_metrics(metrics, self.averages)
+        metrics.update(summary)
+        self._report(metrics, summary)
+        self._write(metrics, classes, complete=True)
         self.runner.call_hook('after_test')
         return metrics
 
-    def _report(self, metrics: dict) -> None:
+    def _report(self, metrics: dict, summary: dict) -> None:
         parts = [f'{name.capitalize()} {metrics[f"{name}/{TOP1}"]:.2f}'
                  for name in self.dataloaders if f'{name}/{TOP1}' in metrics]
-        parts += [f'{key} {metrics[key]:.2f}' for key in ('HM', *self.averages)
-                  if key in metrics]
+        parts += [f'{key} {value:.2f}' for key, value in summary.items()]
         self.runner.logger.info('Top-1 accuracy (%): ' + ' | '.join(parts))
-        if self.runner.rank == 0:
-            path = osp.join(self.runner.log_dir, 'test_metrics.json')
-            with open(path, 'w') as f:
-                json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+        scalars = {f'test/{k}': float(v) for k, v in metrics.items() if k.endswith(TOP1)}
+        scalars.update({f'test/{k}': float(v) for k, v in summary.items()})
+        for key, value in summary.items():
+            self.runner.message_hub.update_scalar(f'test/{key}', value)
+        self.runner.visualizer.add_scalars(scalars, step=self.runner.epoch)
+
+    def _write(self, metrics: dict, classes: dict, complete: bool) -> None:
+        if self.runner.rank != 0:
+            return
+        write_test_metrics(osp.join(self.runner.log_dir, METRICS_FILE), metrics,
+                           record=run_record(self.runner.cfg), classes=classes,
+                           complete=complete)
 
 
 def summary_metrics(metrics: Dict[str, float],

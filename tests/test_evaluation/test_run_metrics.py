@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from maple_mm.evaluation import SeedStatistics, collect_runs, newest_test_metrics
+from maple_mm.evaluation import SeedStatistics, collect_runs
+from maple_mm.run_layout import newest_test_metrics
 from maple_mm.evaluation.run_metrics import RunMetricsError
 
 

@@ -16,7 +16,6 @@ and batch 2, step k of the two ranks together covers permutation positions
 gradients of their mean losses, which is the gradient of the mean loss over the
 4 images; the pipeline has no random augmentation. Only float rounding differs.
 """
-import json
 import os
 import shutil
 import socket
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 
 from ..conftest import REPO_ROOT, write_split_dataset
 
@@ -105,7 +106,7 @@ def launch(cmd: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def read_test_metrics(work_dir: Path) -> dict:
     runs = sorted(work_dir.glob('*/test_metrics.json'))
     assert len(runs) == 1, f'expected one test_metrics.json under {work_dir}, got {runs}'
-    return json.loads(runs[0].read_text())
+    return read_metrics_file(runs[0])[2]
 
 
 def probe(work_dir: Path, rank: int = 0) -> dict:
@@ -278,43 +279,34 @@ def test_scripts_without_arguments_print_their_usage(tmp_path):
         assert proc.returncode == 2 and proc.stderr.startswith('usage:'), script
 
 
-# -- maple_mm.compat: CPU work-arounds, and nothing on GPU machines ------------
-def test_gpu_machines_keep_mmengine_launch_and_ddp_wrapper(monkeypatch):
-    from mmengine.dist import init_dist
-    from mmengine.model import MMDistributedDataParallel
-    from mmengine.runner import runner as runner_module
+# -- MapleRunner: CPU work-arounds only without an accelerator -----------------
+@pytest.mark.parametrize('accelerator,backend', [(True, 'nccl'), (False, 'gloo')])
+def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_path,
+                                                             accelerator, backend):
+    from mmengine.runner import Runner
 
-    from maple_mm import compat
-    mmengine_ddp_init = MMDistributedDataParallel.__init__.__wrapped__
-    monkeypatch.setattr(runner_module, 'init_dist', init_dist)
-    monkeypatch.setattr(MMDistributedDataParallel, '__init__', mmengine_ddp_init)
-    monkeypatch.setattr(compat, 'get_device', lambda: 'cuda')
-    assert compat.patch_mmengine_for_cpu_distributed() is False
-    assert runner_module.init_dist is init_dist
-    assert MMDistributedDataParallel.__init__ is mmengine_ddp_init
-    monkeypatch.setattr(compat, 'get_device', lambda: 'cpu')
-    assert compat.patch_mmengine_for_cpu_distributed() is True
-    assert runner_module.init_dist.__wrapped__ is init_dist
-    assert compat.patch_mmengine_for_cpu_distributed() is False  # once only
+    from maple_mm.engine import runner as runner_module
+    seen = {}
+    monkeypatch.setattr(runner_module, '_accelerator_available', lambda: accelerator)
+    monkeypatch.setattr(Runner, '__init__', lambda self, *a, **kw: seen.update(kw))
+    runner_module.MapleRunner(model=dict(), work_dir=str(tmp_path), launcher='pytorch',
+                              env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60)))
+    assert seen['env_cfg']['dist_cfg'] == dict(backend=backend, timeout=60)
 
 
-def test_cpu_launch_takes_the_runner_defaults(monkeypatch):
-    """The Runner's nccl default and device_ids=[LOCAL_RANK] work in a CPU process."""
-    import multiprocessing
-
-    from mmengine.model import MMDistributedDataParallel
-    from mmengine.runner import runner as runner_module
+def test_cpu_ddp_wrapper_gets_no_device_ids(monkeypatch, tmp_path):
+    """DDP refuses device_ids for a CPU module; MapleRunner passes None."""
+    from maple_mm.engine.runner import MapleRunner
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('LOCAL_RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '1')
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
     monkeypatch.setenv('MASTER_PORT', str(free_port()))
-    multiprocessing.get_start_method()  # keep this process's default; init_dist sets spawn if unset
-    runner_module.init_dist('pytorch', backend='nccl')
+    torch.distributed.init_process_group('gloo')
     try:
-        assert torch.distributed.get_backend() == 'gloo'
-        model = MMDistributedDataParallel(module=torch.nn.Linear(3, 2), device_ids=[0],
-                                          broadcast_buffers=False)
+        runner = MapleRunner.__new__(MapleRunner)
+        runner._distributed, runner.cfg = True, {}
+        model = runner.wrap_model(None, torch.nn.Linear(3, 2))
         assert model.device_ids is None
         model(torch.ones(1, 3)).sum().backward()
         assert model.module.weight.grad is not None

@@ -5,14 +5,15 @@ the training runs they start are subprocesses, as in real use.
 """
 import contextlib
 import io
-import json
 import sys
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
-from maple_mm.evaluation import harmonic_mean, newest_test_metrics
+from maple_mm.evaluation import harmonic_mean
+from maple_mm.evaluation.run_metrics import read_test_metrics
+from maple_mm.run_layout import newest_test_metrics
 
 from ..conftest import REPO_ROOT
 from ..miniature_datasets import write_miniature
@@ -70,7 +71,7 @@ def sweep(tmp_path_factory):
 def metrics_of(root: Path, key: str, seed: str) -> dict:
     path = newest_test_metrics(root / f'base2novel_{key}' / f'seed{seed}')
     assert path is not None, f'{key} seed {seed} has no test metrics'
-    return json.loads(path.read_text())
+    return read_test_metrics(path)[2]
 
 
 def test_every_run_lands_in_its_seed_folder_with_its_seed(sweep):

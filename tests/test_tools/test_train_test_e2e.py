@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py end to end on a tiny CLIP and a generated dataset."""
-import json
 import os
 import subprocess
 import sys
@@ -7,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 
 from ..conftest import REPO_ROOT, write_split_dataset
 
@@ -51,7 +52,7 @@ def run_tool(tool: str, *args, check: bool = True) -> subprocess.CompletedProces
 def read_test_metrics(work_dir: Path) -> dict:
     runs = sorted(work_dir.glob('*/test_metrics.json'))
     assert runs, f'no test_metrics.json under {work_dir}'
-    return json.loads(runs[-1].read_text())
+    return read_metrics_file(runs[-1])[2]
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,75 @@
+"""Stop a run whose loss or weights become NaN or infinite, before anything is saved."""
+import math
+from typing import Optional
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+from maple_mm.errors import TrainingDivergedError
+
+
+@HOOKS.register_module()
+class DivergenceHook(Hook):
+    """Raise :class:`TrainingDivergedError` when training diverges.
+
+    After every iteration the loss and every trainable parameter are checked
+    (one host sync). A non-finite parameter stops the run at once. A
+    non-finite loss stops it too, except under fp16 loss scaling, where a
+    scaler skips overflowing steps (the weights stay finite) and halves the
+    scale: there the run stops only after ``patience`` non-finite losses in a
+    row. The hook runs before the checkpoint hook, so the last complete
+    checkpoint is never replaced by a diverged one.
+
+    Args:
+        patience: Consecutive non-finite losses tolerated with a loss scaler.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, patience: int = 20) -> None:
+        self.patience = patience
+        self._nonfinite_losses = 0
+
+    @staticmethod
+    def _has_loss_scaler(runner) -> bool:
+        wrapper = runner.optim_wrapper
+        return getattr(wrapper, 'loss_scaler', None) is not None
+
+    @staticmethod
+    def _first_nonfinite_parameter(runner) -> Optional[str]:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        if not named:
+            return None
+        finite = torch.stack([p.detach().isfinite().all() for _, p in named])
+        if bool(finite.all()):
+            return None
+        return named[int((~finite).nonzero()[0])][0]
+
+    def _stop(self, runner, what: str) -> None:
+        lrs = runner.optim_wrapper.get_lr()
+        lr = next(iter(lrs.values()))[0] if lrs else float('nan')
+        raise TrainingDivergedError(
+            f'Training diverged at epoch {runner.epoch + 1}, iteration {runner.iter + 1} '
+            f'(lr {lr:.3g}): {what}. Nothing of this epoch was saved; the last complete '
+            'checkpoint is kept. Lower the learning rate (optim_wrapper.optimizer.lr, and the '
+            "scheduler's warm-up value), or train in fp32 or bf16 instead of fp16.")
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        loss = (outputs or {}).get('loss')
+        loss = 0.0 if loss is None else float(loss.detach() if torch.is_tensor(loss) else loss)
+        parameter = self._first_nonfinite_parameter(runner)
+        if parameter is not None:
+            self._stop(runner, f'parameter {parameter} holds NaN or Inf values '
+                               f'(loss {loss})')
+        if math.isfinite(loss):
+            self._nonfinite_losses = 0
+            return
+        self._nonfinite_losses += 1
+        if not self._has_loss_scaler(runner) or self._nonfinite_losses >= self.patience:
+            times = '' if self._nonfinite_losses == 1 else \
+                f' in {self._nonfinite_losses} consecutive iterations'
+            self._stop(runner, f'the loss is {loss}{times}')

@@ -1,0 +1,169 @@
+"""mmengine's Runner with the safety and compatibility maple_mm's runs need.
+
+Selected by ``runner_type = 'MapleRunner'`` (set in ``configs/_base_/maple_runtime.py``),
+so mmpretrain's own tools get it too. Everything here applies to this runner
+only; other runners and models in the process are untouched.
+"""
+import contextlib
+import os
+from typing import Iterator, List, Optional
+from unittest import mock
+
+import torch
+from mmengine.dist import broadcast_object_list, get_rank, is_distributed
+from mmengine.runner import Runner
+from mmpretrain.registry import DATASETS, RUNNERS
+
+from maple_mm.errors import ResumeError, WorkDirError
+from maple_mm.run_layout import latest_complete_checkpoint
+
+from .checkpoint_loader import check_checkpoint_file, clear_load_errors, weights_only_loading
+from .work_dir_lock import WorkDirLock
+
+
+def _accelerator_available() -> bool:
+    from mmengine.device import get_device
+    return get_device() != 'cpu'
+
+
+def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=None,
+                    test_cfg=None) -> List[dict]:
+    """Every dataset config of a run: the three loaders and the extra test sets."""
+    found = []
+    for loader in (train_dataloader, val_dataloader, test_dataloader):
+        if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
+            found.append(loader['dataset'])
+    main_test = found[-1] if isinstance(test_dataloader, dict) and found else {}
+    for fields in ((test_cfg or {}).get('extra_sets') or {}).values():
+        found.append(dict(fields) if 'type' in fields else {**main_test, **fields})
+    return found
+
+
+def check_dataset_sources(configs: List[dict]) -> None:
+    """Fail now, before any CLIP is built or downloaded, if a dataset folder is missing."""
+    for cfg in configs:
+        dataset_cls = DATASETS.get(cfg.get('type', ''))
+        if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
+            continue
+        dataset = DATASETS.build({k: v for k, v in cfg.items() if k != 'pipeline'}
+                                 | dict(lazy_init=True))
+        dataset.check_source()
+
+
+def check_writable(work_dir: str) -> None:
+    """One clear error if the work dir cannot be created or written."""
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+        probe = os.path.join(work_dir, f'.write_test_{os.getpid()}')
+        with open(probe, 'w') as f:
+            f.write('ok')
+        os.remove(probe)
+    except OSError as err:
+        raise WorkDirError(f'Cannot write into the work dir {work_dir}: '
+                           f'{err.strerror or err}. Choose another --work-dir.') from None
+
+
+@RUNNERS.register_module()
+class MapleRunner(Runner):
+    """A Runner whose runs cannot silently lose or overwrite work.
+
+    - Inputs are checked before heavy work: the work dir is writable and every
+      dataset folder exists before the CLIP is built (or downloaded).
+    - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
+      runtime objects are accepted, pickled code never runs, and a damaged,
+      empty or foreign file gets one clear error.
+    - ``resume=True`` without ``load_from`` continues from the newest
+      *complete* checkpoint of the work dir (the ``last_checkpoint`` pointer
+      may be missing, empty or stale); a work dir holding only incomplete
+      checkpoints is an error, not a silent restart.
+    - :meth:`train` holds a lock on the work dir, so a second training into
+      the same folder stops at once.
+    - Without an accelerator, distributed runs use gloo on CPU processes: no
+      ``torch.cuda.set_device`` while the process group starts, and DDP gets
+      ``device_ids=None``. Nothing changes on GPU machines.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        check_writable(os.path.abspath(kwargs['work_dir']))
+        check_dataset_sources(dataset_configs(
+            kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
+            kwargs.get('test_dataloader'), kwargs.get('test_cfg')))
+        if kwargs.get('launcher', 'none') != 'none' and not _accelerator_available():
+            env_cfg = dict(kwargs.get('env_cfg') or {})
+            env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+            kwargs['env_cfg'] = env_cfg
+        super().__init__(*args, **kwargs)
+
+    # -- distributed processes on CPUs -------------------------------------------
+    def setup_env(self, env_cfg: dict) -> None:
+        if self._distributed and not is_distributed() and not _accelerator_available():
+            # mmengine's launchers select a CUDA device for every process.
+            with mock.patch.object(torch.cuda, 'set_device', lambda device: None):
+                return super().setup_env(env_cfg)
+        return super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
+        on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
+        if self.distributed and on_cpu:
+            model_wrapper_cfg = dict(
+                model_wrapper_cfg or dict(
+                    type='MMDistributedDataParallel', broadcast_buffers=False,
+                    find_unused_parameters=self.cfg.get('find_unused_parameters', False)),
+                device_ids=None)  # what DDP requires for CPU modules
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    # -- checkpoints ---------------------------------------------------------------
+    def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
+        if not filename.startswith(('http://', 'https://', 'open-mmlab://', 'torchvision://')):
+            check_checkpoint_file(filename)
+        with clear_load_errors(filename), weights_only_loading():
+            return super().load_checkpoint(filename, *args, **kwargs)
+
+    def load_or_resume(self) -> None:
+        if self._resume and self._load_from is None and not self._has_loaded:
+            self._load_from = self._checkpoint_to_resume()
+            if self._load_from is None:
+                self._resume = False
+        super().load_or_resume()
+
+    def _checkpoint_to_resume(self) -> Optional[str]:
+        """The newest complete checkpoint of the work dir; None to start afresh."""
+        latest, incomplete = latest_complete_checkpoint(self.work_dir)
+        names = ', '.join(p.name for p in incomplete)
+        if latest is None and incomplete:
+            raise ResumeError(
+                f'Nothing to resume in {self.work_dir}: its only checkpoints ({names}) are '
+                'incomplete (a save was interrupted). Delete them to start again, or '
+                'train into another --work-dir.')
+        if incomplete:
+            self.logger.warning(f'Ignoring incomplete checkpoints ({names}); resuming from '
+                                f'{latest.name}.')
+        if latest is None:
+            self.logger.info(f'No checkpoint in {self.work_dir} to resume from: starting '
+                             'a new run.')
+            return None
+        self.logger.info(f'Resuming from {latest}, the newest complete checkpoint.')
+        return str(latest)
+
+    # -- one training per work dir ---------------------------------------------------
+    @contextlib.contextmanager
+    def _work_dir_lock(self) -> Iterator[None]:
+        """Rank 0 takes the lock; every rank learns whether it succeeded."""
+        lock, error = WorkDirLock(self.work_dir), [None]
+        if get_rank() == 0:
+            try:
+                lock.acquire()
+            except WorkDirError as err:
+                error = [err]
+        if self.distributed:
+            broadcast_object_list(error)
+        if error[0] is not None:
+            raise error[0]
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def train(self):
+        with self._work_dir_lock():
+            return super().train()

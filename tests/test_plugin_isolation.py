@@ -1,0 +1,71 @@
+"""Importing maple_mm registers modules and changes nothing else in the process."""
+import subprocess
+import sys
+
+from .conftest import REPO_ROOT
+
+PROBE = r'''
+import sys, warnings
+import torch
+import mmengine.runner.runner as runner_module
+from mmengine.dist import init_dist
+from mmengine.model import MMDistributedDataParallel
+from mmengine.runner.checkpoint import CheckpointLoader
+# What maple_mm imports anyway; their own import-time effects are not maple_mm's.
+import open_clip, mmpretrain.models, mmpretrain.datasets, mmpretrain.engine  # noqa: F401,E401
+import mmpretrain.evaluation, mmpretrain.apis  # noqa: F401,E401
+
+before = dict(
+    loader=CheckpointLoader._get_checkpoint_loader('/some/file.pth'),
+    schemes=dict(CheckpointLoader._schemes),
+    init_dist=runner_module.init_dist,
+    module_init_dist=init_dist,
+    ddp_init=MMDistributedDataParallel.__init__,
+    set_device=torch.cuda.set_device,
+    filters=list(warnings.filters),
+    safe_globals=list(torch.serialization.get_safe_globals()),
+    torch_load=torch.load,
+)
+import maple_mm  # noqa: F401
+from mmpretrain.registry import MODELS, RUNNERS
+after = dict(
+    loader=CheckpointLoader._get_checkpoint_loader('/some/file.pth'),
+    schemes=dict(CheckpointLoader._schemes),
+    init_dist=runner_module.init_dist,
+    module_init_dist=init_dist,
+    ddp_init=MMDistributedDataParallel.__init__,
+    set_device=torch.cuda.set_device,
+    filters=list(warnings.filters),
+    safe_globals=list(torch.serialization.get_safe_globals()),
+    torch_load=torch.load,
+)
+changed = [k for k in before if before[k] != after[k]]
+assert not changed, changed
+assert MODELS.get('MaPLe') is not None and RUNNERS.get('MapleRunner') is not None
+print('unchanged')
+'''
+
+
+def test_import_changes_nothing_outside_maple_mm():
+    proc = subprocess.run([sys.executable, '-c', PROBE], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith('unchanged')
+
+
+def test_a_plain_mmpretrain_model_loads_as_without_maple_mm(tmp_path):
+    """A ResNet checkpoint loads through mmengine exactly as it would without maple_mm."""
+    import torch
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS
+
+    cfg = dict(type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
+               neck=dict(type='GlobalAveragePooling'),
+               head=dict(type='LinearClsHead', num_classes=3, in_channels=512))
+    model = MODELS.build(cfg)
+    path = tmp_path / 'resnet.pth'
+    torch.save({'state_dict': model.state_dict()}, path)
+    other = MODELS.build(cfg)
+    load_checkpoint(other, str(path), map_location='cpu')
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, other.state_dict()[key]), key
