@@ -1,5 +1,5 @@
-"""MaPLe as an mmpretrain classifier over a frozen open_clip CLIP."""
-from typing import Dict, List, Optional, Sequence, Tuple
+"""One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -9,45 +9,55 @@ from mmpretrain.structures import DataSample
 
 from maple_mm.errors import CheckpointMismatchError
 
+from .class_prompts import ClassPrompts, splice_context
 from .clip import OpenCLIPBackbone
-from .efficient_text import TextLayout, encode_class_prompts, supports_efficient_text, text_layout
-from .prompt_learner import MaPLePromptLearner, MaPLePrompts
-from .prompted import encode_image_with_prompts, encode_text_with_prompts
-from .text_feature_cache import TextFeatureCache, autocast_state, tensor_state
+from .fast.text import TextLayout, encode_class_prompts, supports_fast_text, text_layout
+from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
+from .prompt_learner import PromptLearner, Prompts
+from .towers import encode_image, encode_text
 
-PROMPT_PREFIX = 'prompt_learner.'
+LEARNER_PREFIX = 'prompt_learner.'
+EXTRA_STATE = '_extra_state'
 
 
 @MODELS.register_module()
-class MaPLe(BaseClassifier):
-    """Multi-modal Prompt Learning (Khattak et al., CVPR 2023).
+class PromptedCLIP(BaseClassifier):
+    """CLIP classification with the prompts of a :class:`PromptLearner`.
 
-    Logits are ``exp(logit_scale) * cos(image, text)`` between image features
-    from the prompted vision tower and text features of one prompt per class
-    from the prompted text tower. Only the prompt learner is trained, so the
-    state dict holds only its parameters; the frozen CLIP is rebuilt from the
-    config.
+    Logits are ``exp(logit_scale) * cos(image, text)``: image features from the
+    vision tower (with the learner's vision prompts), text features of one
+    prompt per class (with its text context and deep text prompts). An
+    image-conditional learner (CoCoOp) gets the plain image features and
+    returns a text context per image. Only the learner is trained: the state
+    dict holds its parameters and the class names; the frozen CLIP is rebuilt
+    from the config. Each method is a subclass naming its learner
+    (:mod:`maple_mm.models.methods`).
 
     Args:
         backbone: Config of the frozen CLIP (:class:`OpenCLIPBackbone`).
-        prompt_learner: Config of :class:`MaPLePromptLearner` (without ``clip``).
+        prompt_learner: Config of the prompt learner (without ``clip``); its
+            ``type`` defaults to the method's learner.
         class_names: Optional initial class names; normally the
             ``ClassNamesHook`` sets them from each dataset's metainfo.
         data_preprocessor: mmpretrain data preprocessor config.
-        efficient: Skip the work that cannot change the result (True, the
-            default): text positions after the EOT tokens, repeats of the
-            prefix shared by all class prompts, rows of the last blocks that are
-            not pooled; without gradients, text features are computed once per
-            class set and prompts and reused. False runs all 77 text positions
-            for every class at every forward, as the reference code does: the
+        efficient: Use the exact shortcuts of :mod:`maple_mm.models.fast` (True,
+            the default): text runs only up to each EOT, the prefix shared by
+            all class prompts runs once, the last blocks compute only the pooled
+            rows, attention uses batch-first projections over open_clip's block
+            weights, and text features that cannot change are reused between
+            batches. False runs open_clip's blocks on all 77 text positions of
+            every prompt at every forward, as the reference code does: the
             numerical reference. Both agree up to float rounding.
-        text_chunk_size: Without gradients, encode at most this many classes
+        text_chunk_size: Without gradients, encode at most this many prompts
             at once (bounds memory for large class sets).
     """
 
+    #: The registered prompt learner type a method's ``prompt_learner`` defaults to.
+    default_learner: str = ''
+
     def __init__(self,
                  backbone: dict,
-                 prompt_learner: dict,
+                 prompt_learner: Optional[dict] = None,
                  class_names: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  efficient: bool = True,
@@ -57,60 +67,165 @@ class MaPLe(BaseClassifier):
             data_preprocessor = dict(type='ClsDataPreprocessor')
         super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
         self.backbone: OpenCLIPBackbone = MODELS.build(backbone)
-        self.prompt_learner: MaPLePromptLearner = MODELS.build(
-            dict(prompt_learner, clip=self.backbone)
-            if isinstance(prompt_learner, dict) else prompt_learner)
+        if isinstance(prompt_learner, PromptLearner):
+            self.prompt_learner = prompt_learner
+        else:
+            learner_cfg = dict(prompt_learner or {})
+            learner_cfg.setdefault('type', self.default_learner)
+            self.prompt_learner: PromptLearner = MODELS.build(
+                dict(learner_cfg, clip=self.backbone))
         self.efficient = efficient
         self.text_chunk_size = text_chunk_size
         self.text_cache = TextFeatureCache()
-        self._text_layout: Optional[Tuple[tuple, TextLayout]] = None  # (key, layout)
+        self._layouts: Dict[tuple, TextLayout] = {}
         if class_names:
             self.set_class_names(class_names)
         self.register_state_dict_post_hook(_drop_frozen_weights)
-        self.register_load_state_dict_pre_hook(_check_prompt_shapes)
+        self.register_load_state_dict_pre_hook(_check_learner_shapes)
         self.register_load_state_dict_post_hook(_ignore_missing_frozen_weights)
 
-    # -- classes ---------------------------------------------------------------
+    # -- classes ---------------------------------------------------------------------
     @property
     def class_names(self) -> List[str]:
+        """The current class names (the list the prompts were built from)."""
         return self.prompt_learner.class_names
 
-    def set_class_names(self, class_names: Sequence[str]) -> None:
-        """Use ``class_names`` for every following forward (any number of classes)."""
-        if list(class_names) != self.prompt_learner.class_names:
+    def set_class_names(self, class_names: Sequence[str],
+                        dataset_meta: Optional[dict] = None) -> None:
+        """Use ``class_names`` for every following forward (any number of classes).
+
+        ``dataset_meta`` (the dataset's metainfo) lets a method take what it
+        needs from the dataset, e.g. zero-shot CLIP its prompt template.
+        """
+        reconfigured = self.prompt_learner.configure_for_dataset(dataset_meta or {})
+        if reconfigured or list(class_names) != self.class_names:
             self.prompt_learner.set_class_names(class_names, self.backbone)
+            self._layouts.clear()
+            self.text_cache.clear()
 
-    # -- features --------------------------------------------------------------
-    def text_features(self, prompts: MaPLePrompts) -> torch.Tensor:
-        """L2-normalised (C, embed_dim) features of the current class prompts."""
-        learner, clip = self.prompt_learner, self.backbone.clip
-        if self.efficient and supports_efficient_text(clip):
-            learner.require_class_names()
-            chunk = None if torch.is_grad_enabled() else self.text_chunk_size
-            features = encode_class_prompts(clip, learner.prefix_embeddings[0],
-                                            prompts.text_ctx, learner.suffix_embeddings,
-                                            learner.token_ids, prompts.deep_text, chunk,
-                                            self._current_text_layout())
-        else:
-            embeddings = learner.class_prompt_embeddings(prompts.text_ctx)
-            features = encode_text_with_prompts(clip, embeddings, learner.token_ids,
-                                                prompts.deep_text)
-        return F.normalize(features, dim=-1)
+    @property
+    def _dataset_meta(self) -> dict:
+        """mmpretrain's APIs read and write class names here (``get_model``, inferencers)."""
+        return {'classes': self.class_names}
 
-    def _current_text_layout(self) -> TextLayout:
-        """The text layout of the current class set, computed once per set and device.
+    @_dataset_meta.setter
+    def _dataset_meta(self, meta: dict) -> None:
+        if (meta or {}).get('classes'):
+            self.set_class_names(meta['classes'])
+
+    def get_extra_state(self) -> dict:
+        """Saved with the weights: the class names the prompts were built for."""
+        return {'class_names': list(self.class_names)}
+
+    def set_extra_state(self, state: dict) -> None:
+        if isinstance(state, dict) and state.get('class_names'):
+            self.set_class_names(state['class_names'])
+
+    # -- features --------------------------------------------------------------------
+    def _layout(self, index: int, prompts: ClassPrompts, ctx_shared: bool) -> TextLayout:
+        """The text layout of one class-prompt set, computed once per class set.
 
         Computing it reads token ids back to the host, which would stall a GPU
         at every training step.
         """
-        learner = self.prompt_learner
-        key = (tuple(learner.class_names), learner.token_ids.device)
-        if self._text_layout is None or self._text_layout[0] != key:
-            layout = text_layout(self.backbone.clip, learner.token_ids, learner.n_ctx)
-            self._text_layout = (key, layout)
-        return self._text_layout[1]
+        key = (tuple(self.class_names), index, prompts.token_ids.device, ctx_shared)
+        if key not in self._layouts:
+            self._layouts[key] = text_layout(self.backbone.clip, prompts.token_ids,
+                                             prompts.ctx_positions, ctx_shared)
+        return self._layouts[key]
 
-    def train(self, mode: bool = True) -> 'MaPLe':
+    def _encode(self, index: int, class_prompts: ClassPrompts, prompts: Prompts) -> torch.Tensor:
+        """(P, C, embed_dim) features: P = 1, or one row per image's text context."""
+        clip, ctx = self.backbone.clip, prompts.text_ctx
+        per_image = ctx is not None and self.prompt_learner.image_conditional
+        embeddings, positions = class_prompts.embeddings, class_prompts.ctx_positions
+        if self.efficient and supports_fast_text(clip):
+            shared = ctx is None or ctx.dim() == 2 or per_image
+            layout = self._layout(index, class_prompts, shared)
+            start = layout.shared_len
+            if per_image and int(positions.max()) < start:
+                first = embeddings[:1, :start].expand(ctx.shape[0], -1, -1)
+                prefix = splice_context(first, positions[:1].expand(ctx.shape[0], -1), ctx)
+            elif not per_image:
+                if ctx is not None:
+                    embeddings = splice_context(embeddings, positions, ctx)
+                prefix = embeddings[:1, :start]
+            else:
+                prefix = None
+            if prefix is not None:
+                chunk = None if torch.is_grad_enabled() else self.text_chunk_size
+                tails = embeddings[:, start:max(layout.lengths)]
+                return encode_class_prompts(clip, prefix, tails, layout, prompts.deep_text,
+                                            chunk)
+        ids = class_prompts.token_ids
+        if per_image:  # the reference: every image's prompts for every class
+            return torch.stack([encode_text(clip, splice_context(embeddings, positions, c), ids,
+                                            prompts.deep_text) for c in ctx])
+        if ctx is not None:
+            embeddings = splice_context(embeddings, positions, ctx)
+        return encode_text(clip, embeddings, ids, prompts.deep_text).unsqueeze(0)
+
+    def text_features(self, prompts: Prompts) -> torch.Tensor:
+        """L2-normalised text features of the current class prompts.
+
+        (C, embed_dim), or (B, C, embed_dim) for an image-conditional learner.
+        Several prompt templates per class are averaged (normalised, averaged,
+        normalised again), as CLIP's prompt ensembles are.
+        """
+        self.prompt_learner.require_class_names()
+        features = [F.normalize(self._encode(i, p, prompts), dim=-1)
+                    for i, p in enumerate(self.prompt_learner.class_prompts)]
+        features = features[0] if len(features) == 1 else \
+            F.normalize(torch.stack(features).mean(dim=0), dim=-1)
+        return features if self.prompt_learner.image_conditional else features[0]
+
+    def current_text_features(self, prompts: Prompts) -> torch.Tensor:
+        """:meth:`text_features`, reused between calls while nothing they depend on changes.
+
+        Text that no learned tensor reaches (zero-shot, vision-only prompting)
+        is computed once per class set, without gradients, in training too.
+        Other text features are reused only without gradients: the cache is
+        keyed on the class names, the storage and version counter of every
+        learner tensor (in-place optimizer steps bump them) and the autocast
+        state, and is cleared by :meth:`train` / ``eval()``,
+        :meth:`set_class_names` and ``load_state_dict``. Writes through
+        ``param.data`` or fused optimizers bypass version counters: call
+        ``text_cache.clear()`` (or ``eval()``) after those outside mmengine's loops.
+        """
+        fixed = prompts.text_ctx is None and not prompts.deep_text
+        if not self.efficient or (torch.is_grad_enabled() and not fixed):
+            return self.text_features(prompts)
+        device = self.backbone.clip.token_embedding.weight.device
+        state = () if fixed else tensor_state(self.prompt_learner)
+        key = (tuple(self.class_names), state, autocast_state(device.type))
+        with torch.no_grad():
+            return self.text_cache.get(key, lambda: self.text_features(prompts))
+
+    def image_features(self, images: torch.Tensor, prompts: Prompts) -> torch.Tensor:
+        """L2-normalised (B, embed_dim) features of (prompted) images."""
+        features = encode_image(self.backbone.clip, images, prompts.vision_ctx,
+                                prompts.deep_vision, efficient=self.efficient)
+        return F.normalize(features, dim=-1)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Image features (B, embed_dim) as the logits see them."""
+        learner = self.prompt_learner
+        return self.image_features(inputs, Prompts() if learner.image_conditional
+                                   else learner())
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, C) cosine logits scaled by CLIP's frozen temperature."""
+        learner, scale = self.prompt_learner, self.backbone.logit_scale
+        if learner.image_conditional:
+            image = self.image_features(inputs, Prompts())
+            text = self.text_features(learner(image))
+            return scale * torch.einsum('be,bce->bc', image, text)
+        prompts = learner()
+        text = self.current_text_features(prompts)
+        image = self.image_features(inputs, prompts)
+        return scale * image @ text.t()
+
+    def train(self, mode: bool = True) -> 'PromptedCLIP':
         """Switch mode; cached text features are dropped at every switch.
 
         mmengine's loops switch modes around every phase, and weights can change
@@ -120,42 +235,7 @@ class MaPLe(BaseClassifier):
         self.text_cache.clear()
         return super().train(mode)
 
-    def current_text_features(self, prompts: MaPLePrompts) -> torch.Tensor:
-        """:meth:`text_features`, reused between calls when nothing needs gradients.
-
-        ``prompts`` must be ``prompt_learner()`` of the current parameters.
-        The cache is keyed on the class names, the storage and version counter
-        of every prompt-learner parameter and buffer (in-place optimizer steps
-        bump them) and the autocast state, and is cleared by :meth:`train` /
-        ``eval()`` and ``load_state_dict``. Writes through ``param.data`` or
-        fused optimizers bypass version counters: call ``text_cache.clear()``
-        (or ``eval()``) after those outside mmengine's loops.
-        """
-        if not self.efficient or torch.is_grad_enabled():
-            return self.text_features(prompts)
-        device = self.prompt_learner.ctx.device
-        key = (tuple(self.class_names), tensor_state(self.prompt_learner),
-               autocast_state(device.type))
-        return self.text_cache.get(key, lambda: self.text_features(prompts))
-
-    def image_features(self, images: torch.Tensor, prompts: MaPLePrompts) -> torch.Tensor:
-        """L2-normalised (B, embed_dim) features of prompted images."""
-        features = encode_image_with_prompts(self.backbone.clip, images, prompts.vision_ctx,
-                                             prompts.deep_vision, efficient=self.efficient)
-        return F.normalize(features, dim=-1)
-
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Prompted image features (B, embed_dim)."""
-        return self.image_features(inputs, self.prompt_learner())
-
-    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(B, C) cosine logits scaled by CLIP's frozen temperature."""
-        prompts = self.prompt_learner()
-        text = self.current_text_features(prompts)
-        image = self.image_features(inputs, prompts)
-        return self.backbone.logit_scale * image @ text.t()
-
-    # -- mmengine interface ----------------------------------------------------
+    # -- mmengine interface ------------------------------------------------------------
     def forward(self,
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
@@ -186,47 +266,54 @@ class MaPLe(BaseClassifier):
         return data_samples
 
 
-def _check_prompt_shapes(model: MaPLe, state_dict, prefix, *args) -> None:
+def _own_keys(model: PromptedCLIP) -> Dict[str, torch.Tensor]:
+    """What the state-dict hook keeps, without walking the frozen CLIP."""
+    return model.prompt_learner.state_dict(prefix=LEARNER_PREFIX)
+
+
+def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> None:
     """Load pre-hook: turn a wrong or foreign checkpoint into one clear error."""
-    # Exactly what the state-dict hook keeps, without walking the frozen CLIP.
-    own = model.prompt_learner.state_dict(prefix=PROMPT_PREFIX)
+    own = _own_keys(model)
+    if not own:
+        return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
     if not present:
-        if any(k.startswith('prompt_learner.compound_prompts_text') for k in state_dict):
-            hint = ('it looks like a checkpoint of the reference MaPLe code: convert it '
-                    'with tools/model_converters/maple_official_to_mm.py')
-        else:
-            hint = 'it is not a maple_mm checkpoint'
-        raise CheckpointMismatchError(f'The checkpoint holds none of the MaPLe prompt '
-                                      f'weights ({", ".join(list(own)[:3])}, ...): {hint}.')
+        reference = any(k.startswith(('prompt_learner.token_prefix', 'image_encoder.',
+                                      'text_encoder.')) for k in state_dict)
+        hint = ('it looks like a checkpoint of the reference code: convert it with '
+                'tools/model_converters/reference_to_mm.py' if reference
+                else 'it is not a checkpoint of this method')
+        raise CheckpointMismatchError(
+            f'The checkpoint holds none of the {type(model).__name__} prompt weights '
+            f'({", ".join(list(own)[:3])}, ...): {hint}.')
     missing = [k for k in own if prefix + k not in state_dict]
     wrong = [f'{k}: checkpoint {tuple(state_dict[prefix + k].shape)} vs model '
              f'{tuple(v.shape)}' for k, v in own.items()
              if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
     if missing or wrong:
-        learner = model.prompt_learner
         raise CheckpointMismatchError(
-            'The checkpoint does not fit the model built from this config '
-            f'(n_ctx={learner.n_ctx}, depth={learner.depth}, '
-            f'CLIP {model.backbone.model_name}). '
+            f'The checkpoint does not fit the {type(model).__name__} model built from this '
+            f'config ({model.prompt_learner.extra_repr()}, CLIP {model.backbone.model_name}). '
             + (f'Missing: {missing[:4]}. ' if missing else '')
             + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
             + 'Use the config the checkpoint was trained with.')
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:
-    """State-dict post-hook: keep the trained prompts, drop the frozen CLIP."""
+    """State-dict post-hook: keep the learned prompts and the class names."""
     for key in [k for k in state_dict if k.startswith(prefix) and
-                not k[len(prefix):].startswith(PROMPT_PREFIX)]:
+                not k[len(prefix):].startswith(LEARNER_PREFIX)
+                and k[len(prefix):] != EXTRA_STATE]:
         del state_dict[key]
 
 
-def _ignore_missing_frozen_weights(module: MaPLe, incompatible_keys) -> None:
+def _ignore_missing_frozen_weights(module: PromptedCLIP, incompatible_keys) -> None:
     """Load post-hook: the frozen CLIP is rebuilt from the config, not loaded.
 
-    Also drops cached text features: the loaded prompts replace the old ones.
+    Class names are optional (older checkpoints have none). Also drops cached
+    text features: the loaded prompts replace the old ones.
     """
     module.text_cache.clear()
-    frozen = [k for k in incompatible_keys.missing_keys if not k.startswith(PROMPT_PREFIX)]
+    frozen = [k for k in incompatible_keys.missing_keys if not k.startswith(LEARNER_PREFIX)]
     for key in frozen:
         incompatible_keys.missing_keys.remove(key)

@@ -1,6 +1,8 @@
 """A frozen open_clip ViT CLIP, built by name, pretrained tag or local file."""
+import contextlib
+import logging
 import os
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import open_clip
 import torch
@@ -10,7 +12,7 @@ from torch import nn
 
 from mmpretrain.registry import MODELS
 
-from maple_mm.errors import CLIPBuildError
+from maple_mm.errors import ClassNameError, CLIPBuildError
 
 #: A CLIP small enough for unit tests and CI (about 2M parameters, mostly the
 #: token embedding). Same structure as ViT-B/16: pre-LN ViT, causal text
@@ -70,18 +72,39 @@ def build_open_clip(model_name: str = 'ViT-B-16',
             if quick_gelu is None:
                 quick_gelu = _quick_gelu_for(model_name, pretrained)
             try:
-                model = open_clip.create_model(
-                    model_name, pretrained=pretrained, force_quick_gelu=quick_gelu,
-                    cache_dir=cache_dir, weights_only=True)
+                with _download_errors_unlogged():
+                    model = open_clip.create_model(
+                        model_name, pretrained=pretrained, force_quick_gelu=quick_gelu,
+                        cache_dir=cache_dir, weights_only=True)
             except RuntimeError as err:
                 if pretrained and 'not found' in str(err).lower():
                     tags = open_clip.list_pretrained_tags_by_model(model_name)
                     raise CLIPBuildError(
                         f'{model_name!r} has no pretrained tag {pretrained!r}; known tags: '
-                        f'{tags}. A local checkpoint file path also works.') from err
+                        f'{tags}. A local checkpoint file path also works.') from None
+                if pretrained and 'download' in str(err).lower():
+                    raise CLIPBuildError(
+                        f'Cannot download the {model_name} weights of pretrained tag '
+                        f'{pretrained!r}: the hub is unreachable (offline?). Use a local '
+                        f'file instead, pretrained=/path/to/{model_name}.pt (an open_clip or '
+                        'OpenAI checkpoint), or pretrained=None for random weights.') from None
                 raise
     check_prompt_compatible(model, model_name)
     return model.float().eval()
+
+
+@contextlib.contextmanager
+def _download_errors_unlogged() -> Iterator[None]:
+    """open_clip logs a failed download on the root logger before raising; we report it once."""
+    def drop(record: logging.LogRecord) -> bool:
+        return 'Failed to download' not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
 
 
 def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
@@ -160,9 +183,10 @@ class OpenCLIPBackbone(BaseModule):
         """Token ids (N, context_length), SOT ... EOT then zero padding."""
         too_long = [t for t in texts if len(self.tokenizer.encode(t)) + 2 > self.context_length]
         if too_long:
-            raise ValueError(
-                f'Prompt {too_long[0]!r} is longer than the text context of '
-                f'{self.context_length} tokens; shorten the class name.')
+            raise ClassNameError(
+                f'The prompt {too_long[0][:80]!r}... is {len(self.tokenizer.encode(too_long[0])) + 2} '
+                f'tokens, longer than the text context of {self.context_length}: shorten '
+                'that class name.')
         return self.tokenizer(list(texts))
 
     def embed_tokens(self, token_ids: torch.Tensor) -> torch.Tensor:

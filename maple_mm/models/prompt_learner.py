@@ -1,123 +1,103 @@
-"""MaPLe's learnable prompts and the class prompts they are spliced into."""
-import copy
-from typing import List, NamedTuple, Sequence
+"""What every method's prompt learner shares: class names, class prompts and the prompts it emits.
+
+A method is a :class:`PromptLearner` subclass that says which sentence each
+class gets (:meth:`PromptLearner.build_class_prompts`) and which learned
+tokens go where (:meth:`PromptLearner.forward` returns :class:`Prompts`).
+:class:`~maple_mm.models.classifier.PromptedCLIP` runs the towers.
+"""
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import torch
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from maple_mm.errors import ClassNameError
+
+from .class_prompts import ClassPrompts
 from .clip import OpenCLIPBackbone
 
-#: Above this many context tokens the reference ignores ``ctx_init`` and
-#: starts from random context vectors.
-MAX_CTX_FROM_WORDS = 4
+
+class Prompts(NamedTuple):
+    """The learned tokens of one forward pass (empty for a method that learns none)."""
+
+    #: (n, D) shared by all classes, (C, n, D) class-specific, or (B, n, D) one
+    #: per image for an image-conditional method; placed at the class prompts'
+    #: ``ctx_positions``.
+    text_ctx: Optional[torch.Tensor] = None
+    #: Text tokens replacing positions 1 .. n before text blocks 1, 2, ...
+    deep_text: Sequence[torch.Tensor] = ()
+    #: (m, Dv) tokens appended after the image patches.
+    vision_ctx: Optional[torch.Tensor] = None
+    #: Vision tokens replacing the last m tokens before vision blocks 1, 2, ...
+    deep_vision: Sequence[torch.Tensor] = ()
 
 
-class MaPLePrompts(NamedTuple):
-    """The prompts of one forward pass, shared by every class and image."""
-    text_ctx: torch.Tensor            # (n_ctx, text_width)
-    vision_ctx: torch.Tensor          # (n_ctx, vision_width) = proj(text_ctx)
-    deep_text: List[torch.Tensor]     # depth - 1 tensors (n_ctx, text_width)
-    deep_vision: List[torch.Tensor]   # depth - 1 tensors (n_ctx, vision_width)
+def build_clip(clip: Union[OpenCLIPBackbone, dict]) -> OpenCLIPBackbone:
+    """The CLIP a learner sizes itself on: given, or built from its config."""
+    return clip if isinstance(clip, OpenCLIPBackbone) else MODELS.build(clip)
 
 
-def class_prompt(prefix: str, class_name: str) -> str:
-    """The prompt sentence of one class: ``"a photo of a dog."``."""
-    return f'{prefix} {class_name.replace("_", " ")}.'
+class PromptLearner(nn.Module):
+    """Base of the methods' prompt learners.
 
-
-@MODELS.register_module()
-class MaPLePromptLearner(nn.Module):
-    """Learnable text context, deep text prompts and text->vision couplings.
-
-    Args:
-        clip: The frozen CLIP; its widths size the prompts and its token
-            embedding initialises the context from ``ctx_init``.
-        n_ctx: Number of learnable context tokens per layer.
-        ctx_init: Phrase whose first ``n_ctx`` word embeddings initialise the
-            context (the whole phrase prefixes every class prompt). Empty, or
-            ``n_ctx > 4``, gives random init (std 0.02) and an ``"X X"`` prefix.
-        depth: Prompt depth J: layers 0 .. J-1 of both towers get prompts.
+    Holds the current class names and their :class:`ClassPrompts` (one per
+    template; several are averaged, as zero-shot CLIP's ensemble does). The
+    class prompts follow the module across devices like buffers but are not
+    buffers: they change with the class set, so they are neither saved nor
+    averaged (EMA) nor synchronised (DDP).
     """
 
-    def __init__(self,
-                 clip: OpenCLIPBackbone,
-                 n_ctx: int = 2,
-                 ctx_init: str = 'a photo of a',
-                 depth: int = 9) -> None:
+    #: Text context depends on each image (CoCoOp): text features per image.
+    image_conditional = False
+
+    def __init__(self) -> None:
         super().__init__()
-        max_depth = min(clip.num_text_layers, clip.num_vision_layers)
-        if not 1 <= depth <= max_depth:
-            raise ValueError(f'prompt depth must be in 1..{max_depth} for this CLIP '
-                             f'({clip.num_text_layers} text / {clip.num_vision_layers} '
-                             f'vision blocks), got {depth}')
-        if n_ctx < 1:
-            raise ValueError(f'n_ctx must be >= 1, got {n_ctx}')
-        self.n_ctx = n_ctx
-        self.depth = depth
-        text_width, vision_width = clip.text_width, clip.vision_width
-
-        ctx_init = ctx_init.replace('_', ' ').strip()
-        if ctx_init and n_ctx <= MAX_CTX_FROM_WORDS:
-            words = clip.words(ctx_init)
-            if len(words) < n_ctx:
-                raise ValueError(f'ctx_init {ctx_init!r} has {len(words)} tokens, fewer '
-                                 f'than n_ctx={n_ctx}')
-            with torch.no_grad():
-                ctx = clip.embed_tokens(torch.tensor(words[:n_ctx])).clone().float()
-            self.prompt_prefix = ctx_init
-        else:
-            ctx = torch.empty(n_ctx, text_width).normal_(std=0.02)
-            self.prompt_prefix = ' '.join(['X'] * n_ctx)
-        self.ctx = nn.Parameter(ctx)
-        self.ctx_proj = nn.Linear(text_width, vision_width)
-
-        self.deep_text_prompts = nn.ParameterList([
-            nn.Parameter(torch.empty(n_ctx, text_width).normal_(std=0.02))
-            for _ in range(depth - 1)
-        ])
-        # As in the reference, every deep coupling starts as a copy of one
-        # freshly initialised layer.
-        first = nn.Linear(text_width, vision_width)
-        self.deep_projs = nn.ModuleList([copy.deepcopy(first) for _ in range(depth - 1)])
-
+        #: Updated in place, so holders of the list (mmpretrain's inferencer
+        #: keeps the model's class names) always see the current names.
         self.class_names: List[str] = []
-        self.register_buffer('token_ids', torch.empty(0, 0, dtype=torch.long), persistent=False)
-        self.register_buffer('prefix_embeddings', torch.empty(0), persistent=False)
-        self.register_buffer('suffix_embeddings', torch.empty(0), persistent=False)
+        self.class_prompts: List[ClassPrompts] = []
 
-    @torch.no_grad()
+    # -- what a method defines ---------------------------------------------------
+    def build_class_prompts(self, class_names: Sequence[str],
+                            clip: OpenCLIPBackbone) -> List[ClassPrompts]:
+        """The tokenised prompts of ``class_names`` (one entry per template)."""
+        raise NotImplementedError
+
+    def forward(self, image_features: Optional[torch.Tensor] = None) -> Prompts:
+        """The learned tokens of this step (``image_features`` for image-conditional methods)."""
+        return Prompts()
+
+    @property
+    def learns_text(self) -> bool:
+        """Whether text features depend on learned tensors (else they are fixed per class set)."""
+        return any(p.requires_grad for p in self.parameters())
+
+    # -- shared ----------------------------------------------------------------------
     def set_class_names(self, class_names: Sequence[str], clip: OpenCLIPBackbone) -> None:
-        """Rebuild the fixed SOS and suffix embeddings for ``class_names``."""
-        if not class_names:
-            raise ValueError('MaPLe needs at least one class name')
-        prompts = [class_prompt(self.prompt_prefix, name) for name in class_names]
-        device = self.ctx.device
-        token_ids = clip.tokenize(prompts).to(device)
-        embeddings = clip.embed_tokens(token_ids).to(device)
-        self.class_names = list(class_names)
-        self.token_ids = token_ids
-        self.prefix_embeddings = embeddings[:, :1]
-        self.suffix_embeddings = embeddings[:, 1 + self.n_ctx:]
+        """Rebuild the class prompts for ``class_names``."""
+        names = [str(name) for name in class_names]
+        if not names:
+            raise ClassNameError('At least one class name is needed to build prompts.')
+        prompts = self.build_class_prompts(names, clip)
+        device = clip.clip.token_embedding.weight.device
+        self.class_prompts = [p.to(lambda t: t.to(device)) for p in prompts]
+        self.class_names[:] = names
+
+    def configure_for_dataset(self, dataset_meta: dict) -> bool:
+        """Take what the method needs from the dataset (e.g. its zero-shot template).
+
+        Returns whether anything changed (the class prompts are then rebuilt).
+        """
+        return False
 
     def require_class_names(self) -> None:
         """Fail clearly when no class names were set."""
         if not self.class_names:
-            raise RuntimeError('No class names set: call set_class_names() first '
-                               '(the ClassNamesHook does this from the dataset).')
+            raise ClassNameError(
+                'No class names set: call model.set_class_names([...]) first (training and '
+                "testing take them from the dataset's metainfo; inference from classes=).")
 
-    def class_prompt_embeddings(self, ctx: torch.Tensor) -> torch.Tensor:
-        """(C, L, text_width) token embeddings: SOS, ``ctx``, fixed suffix."""
-        self.require_class_names()
-        num_classes = self.prefix_embeddings.shape[0]
-        ctx = ctx.to(self.prefix_embeddings.dtype).unsqueeze(0).expand(num_classes, -1, -1)
-        return torch.cat([self.prefix_embeddings, ctx, self.suffix_embeddings], dim=1)
-
-    def forward(self) -> MaPLePrompts:
-        """The prompts for this step; vision prompts are projected text prompts."""
-        return MaPLePrompts(
-            text_ctx=self.ctx,
-            vision_ctx=self.ctx_proj(self.ctx),
-            deep_text=list(self.deep_text_prompts),
-            deep_vision=[proj(p) for proj, p in zip(self.deep_projs, self.deep_text_prompts)],
-        )
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        self.class_prompts = [p.to(fn) for p in self.class_prompts]
+        return self

@@ -1,11 +1,12 @@
-"""Run open_clip's text and vision towers with prompt tokens spliced in.
+"""The prompting core: open_clip's text and vision towers with prompt tokens spliced in.
 
-Nothing of CLIP is re-implemented here: the functions call open_clip's own
-embedding, residual-block, normalisation and pooling modules, and only change
-which tokens enter each block (a last block computing only its pooled row uses
-the block's own modules through :mod:`block_rows`). Deep prompt ``i`` replaces the prompt tokens
-before block ``i + 1``; block 0 sees the shallow prompts and blocks after the
-last deep prompt see whatever the previous block left in those positions.
+Nothing of CLIP is re-implemented: open_clip's own embeddings, residual
+blocks, norms and pooling run, and only the tokens entering each block change.
+Deep prompt ``i`` replaces the prompt tokens before block ``i + 1``; block 0
+sees the shallow (input-level) prompts, and blocks after the last deep prompt
+see whatever the previous block left in those positions. This is the
+computation of the reference code; :mod:`maple_mm.models.fast` holds exact
+shortcuts that give the same features with less work.
 """
 from typing import Optional, Sequence
 
@@ -14,7 +15,7 @@ from open_clip import CLIP
 from open_clip.transformer import text_global_pool
 from torch import nn
 
-from .block_rows import run_block_rows, supports_row_blocks
+from .fast.block_rows import run_block_rows, supports_row_blocks
 
 
 def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
@@ -30,10 +31,11 @@ def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
     ``x[:, start:start + n]`` are replaced by ``deep_prompts[k - 1]`` (n, D),
     the same prompt for every sequence of the batch.
 
-    ``row_blocks`` runs the (unmasked) blocks through :func:`run_block_rows`:
-    batch-first projections, where ``nn.MultiheadAttention`` projects a
+    ``row_blocks`` runs the (unmasked) blocks through
+    :func:`~maple_mm.models.fast.block_rows.run_block_rows`: the same block
+    weights with batch-first projections (``nn.MultiheadAttention`` projects a
     transposed copy of ``x`` as many small batched products, about twice as
-    slow on CPU. ``last_rows`` then limits the last block to those rows.
+    slow on CPU). ``last_rows`` then limits the last block to those rows.
     """
     if len(deep_prompts) >= len(blocks):
         raise ValueError(f'{len(deep_prompts)} deep prompts need more than '
@@ -50,19 +52,26 @@ def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
     return x
 
 
-def encode_text_with_prompts(clip: CLIP,
-                             prompt_embeddings: torch.Tensor,
-                             token_ids: torch.Tensor,
-                             deep_prompts: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-    """Text features (C, embed_dim) of prompts given as token embeddings.
+def project_text(clip: CLIP, pooled: torch.Tensor) -> torch.Tensor:
+    """open_clip's text projection of pooled text states."""
+    if isinstance(clip.text_projection, nn.Linear):
+        return clip.text_projection(pooled)
+    return pooled @ clip.text_projection
+
+
+def encode_text(clip: CLIP,
+                prompt_embeddings: torch.Tensor,
+                token_ids: torch.Tensor,
+                deep_prompts: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+    """Text features (N, embed_dim) of prompts given as token embeddings.
 
     Args:
         clip: The open_clip CLIP.
-        prompt_embeddings: (C, L, text_width): SOS, learnable context, then the
-            embedded rest of the prompt; L may be shorter than the context
-            length as long as it covers every EOT.
-        token_ids: (C, L') token ids of the same prompts (L' >= L is fine); the
-            EOT position is their argmax.
+        prompt_embeddings: (N, L, text_width) token embeddings (learned context
+            already in place); L may be shorter than the context length as
+            long as it covers every EOT.
+        token_ids: (N, L') token ids of the same prompts (L' >= L is fine); the
+            pooled (EOT) position is found from them.
         deep_prompts: Text prompts (n_ctx, text_width) replacing positions
             1 .. n_ctx before blocks 1, 2, ...
     """
@@ -73,34 +82,36 @@ def encode_text_with_prompts(clip: CLIP,
     x = clip.ln_final(x)
     x = text_global_pool(x, token_ids[:, :length], clip.text_pool_type,
                          eos_token_id=getattr(clip, 'text_eos_id', None))
-    if isinstance(clip.text_projection, nn.Linear):
-        return clip.text_projection(x)
-    return x @ clip.text_projection
+    return project_text(clip, x)
 
 
-def encode_image_with_prompts(clip: CLIP,
-                              images: torch.Tensor,
-                              shallow_prompt: torch.Tensor,
-                              deep_prompts: Sequence[torch.Tensor] = (),
-                              efficient: bool = False) -> torch.Tensor:
-    """Image features (B, embed_dim) with vision prompt tokens appended.
+def encode_image(clip: CLIP,
+                 images: torch.Tensor,
+                 shallow_prompt: Optional[torch.Tensor] = None,
+                 deep_prompts: Sequence[torch.Tensor] = (),
+                 efficient: bool = False) -> torch.Tensor:
+    """Image features (B, embed_dim), with vision prompt tokens appended if given.
 
     ``shallow_prompt`` (n_ctx, vision_width) is appended after the patch tokens
     once the positional embedding has been added (the prompts get none), and
     normalised by ``ln_pre`` with the rest; ``deep_prompts`` then replace those
-    last n_ctx tokens before blocks 1, 2, ...
+    last n_ctx tokens before blocks 1, 2, ... Without prompts this is
+    open_clip's ``encode_image``.
 
-    ``efficient`` runs the blocks through :func:`run_block_rows`, the last one
-    only for the class token where that is the only token pooled; same result.
+    ``efficient`` runs the blocks through
+    :func:`~maple_mm.models.fast.block_rows.run_block_rows`, the last one only
+    for the class token where that is the only token pooled; same result.
     """
     visual = clip.visual
     # _embeds: patchify, class token, positional embedding, ln_pre. ln_pre is a
     # per-token LayerNorm, so normalising the prompts apart is the same as
     # normalising the concatenated sequence.
     x = visual._embeds(images)
-    prompt = visual.ln_pre(shallow_prompt.to(x.dtype)).expand(x.shape[0], -1, -1)
-    x = torch.cat([x, prompt], dim=1)
-    n_ctx = shallow_prompt.shape[0]
+    n_ctx = 0
+    if shallow_prompt is not None:
+        prompt = visual.ln_pre(shallow_prompt.to(x.dtype)).expand(x.shape[0], -1, -1)
+        x = torch.cat([x, prompt], dim=1)
+        n_ctx = shallow_prompt.shape[0]
     blocks = visual.transformer.resblocks
     row_blocks = efficient and supports_row_blocks(blocks)
     last_rows = slice(0, 1) if row_blocks and pools_class_token(clip) else None

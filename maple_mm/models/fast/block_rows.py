@@ -1,4 +1,4 @@
-"""One open_clip residual block run for some query rows over extra keys.
+"""One open_clip residual block run for some query rows over extra keys (an exact shortcut).
 
 Two exact savings need what a plain ``block(x)`` call cannot express: queries
 for only the rows that are used later (the pooled token in a last block) and
