@@ -3,8 +3,8 @@
 The fake reference checkpoints are built like the reference code saves them
 (Dassl ``save_checkpoint``: state_dict with fp16 ctx / proj, token buffers and
 the frozen CLIP, epoch, optimizer and scheduler state that pickles Python
-objects), and the converted prompts are checked against a literal, independent
-transcription of the reference forward pass.
+objects), and the converted prompts are checked against the literal, independent
+transcription of the reference forward pass in tests/reference_trainers.py.
 """
 import importlib.util
 import os
@@ -20,6 +20,8 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, _LRScheduler
 
 import maple_mm  # noqa: F401
 from maple_mm.models import TINY_CLIP_CFG, CheckpointMismatchError, OpenCLIPBackbone
+from tests.reference_trainers import (dassl_saved_state_dict, maple_logits,
+                                      maple_reference_state_dict)
 
 init_default_scope('mmpretrain')
 
@@ -90,35 +92,14 @@ def backbone():
 
 
 def reference_state_dict(backbone, n_ctx=N_CTX, depth=DEPTH, seed=0):
-    """The reference CustomCLIP's state dict, with its key names, shapes and dtypes."""
-    gen = torch.Generator().manual_seed(seed)
-    text_width, vision_width = backbone.text_width, backbone.vision_width
-    clip = backbone.clip
+    """What Dassl saves as the reference CustomCLIP's state dict, names and dtypes.
 
-    def randn(*shape, std=0.3):
-        return torch.randn(*shape, generator=gen) * std
-
-    sd = {
-        'prompt_learner.ctx': randn(n_ctx, text_width).half(),  # fp16 as the clip dtype
-        'prompt_learner.proj.weight': randn(vision_width, text_width, std=0.2).half(),
-        'prompt_learner.proj.bias': randn(vision_width, std=0.2).half(),
-    }
-    for i in range(depth - 1):
-        sd[f'prompt_learner.compound_prompts_text.{i}'] = randn(n_ctx, text_width)
-    for i in range(depth - 1):
-        sd[f'prompt_learner.compound_prompt_projections.{i}.weight'] = randn(
-            vision_width, text_width, std=0.2)
-        sd[f'prompt_learner.compound_prompt_projections.{i}.bias'] = randn(vision_width, std=0.2)
-    n_cls, length = len(CLASS_NAMES), backbone.context_length
-    sd['prompt_learner.token_prefix'] = randn(n_cls, 1, text_width).half()
-    sd['prompt_learner.token_suffix'] = randn(n_cls, length - 1 - n_ctx, text_width).half()
-    for key, value in list(clip.visual.state_dict().items())[:6]:
-        sd[f'image_encoder.{key}'] = value.half()
-    sd['text_encoder.positional_embedding'] = clip.positional_embedding.detach().half()
-    sd['text_encoder.ln_final.weight'] = clip.ln_final.weight.detach().clone()
-    sd['text_encoder.text_projection'] = clip.text_projection.detach().half()
-    sd['logit_scale'] = clip.logit_scale.detach().clone()
-    return sd
+    The prompt learner comes from tests/reference_trainers.py (values on which
+    the reference's fp16 casts are exact), the frozen CLIP from ``backbone``.
+    """
+    ref = maple_reference_state_dict(backbone.clip, backbone.tokenizer, CLASS_NAMES,
+                                     n_ctx=n_ctx, depth=depth, seed=seed)
+    return dassl_saved_state_dict('maple', ref, backbone.clip)
 
 
 def save_reference_checkpoint(path, state_dict, monkeypatch, scheduler_form='dassl',
@@ -147,61 +128,6 @@ def save_reference_checkpoint(path, state_dict, monkeypatch, scheduler_form='das
         torch.save(checkpoint, path)
     assert DASSL_MODULE not in sys.modules
     return path
-
-
-# -- an independent transcription of the reference forward pass ---------------------------
-def reference_logits(clip, tokenizer, ref, images, classnames):
-    """Logits of the reference CustomCLIP, followed literally (batch-first, fp32).
-
-    ``ref`` is the reference state dict (reference key names); only the open_clip
-    modules of ``clip`` are used, the sequence logic is written out here.
-    """
-    ref = {k: v.float() for k, v in ref.items()}
-    ctx = ref['prompt_learner.ctx']
-    n_ctx = ctx.shape[0]
-    depth = 1 + sum(k.startswith('prompt_learner.compound_prompts_text.') for k in ref)
-    deep_text = [ref[f'prompt_learner.compound_prompts_text.{i}'] for i in range(depth - 1)]
-    deep_vision = [
-        deep_text[i] @ ref[f'prompt_learner.compound_prompt_projections.{i}.weight'].t()
-        + ref[f'prompt_learner.compound_prompt_projections.{i}.bias'] for i in range(depth - 1)
-    ]
-    shallow_vision = ctx @ ref['prompt_learner.proj.weight'].t() + ref['prompt_learner.proj.bias']
-
-    # Text: "a photo of a <name>.", positions 1..n_ctx are the learnable context.
-    prompts = ['a photo of a ' + name.replace('_', ' ') + '.' for name in classnames]
-    tokens = tokenizer(prompts)
-    n_cls = tokens.shape[0]
-    x = clip.token_embedding(tokens)
-    x = torch.cat([x[:, :1], ctx.expand(n_cls, -1, -1), x[:, 1 + n_ctx:]], dim=1)
-    x = x + clip.positional_embedding
-    for k, block in enumerate(clip.transformer.resblocks):
-        if 1 <= k <= depth - 1:
-            x = torch.cat([x[:, :1], deep_text[k - 1].expand(n_cls, -1, -1), x[:, 1 + n_ctx:]],
-                          dim=1)
-        x = block(x, attn_mask=clip.attn_mask)
-    x = clip.ln_final(x)
-    x = x[torch.arange(n_cls), tokens.argmax(dim=-1)]
-    text = clip.text_projection(x) if isinstance(clip.text_projection, torch.nn.Linear) \
-        else x @ clip.text_projection
-
-    # Vision: vision prompts appended after the positional embedding, before ln_pre.
-    visual = clip.visual
-    batch = images.shape[0]
-    y = visual.conv1(images)
-    y = y.reshape(batch, y.shape[1], -1).permute(0, 2, 1)
-    y = torch.cat([visual.class_embedding.reshape(1, 1, -1).expand(batch, -1, -1), y], dim=1)
-    y = y + visual.positional_embedding
-    y = torch.cat([y, shallow_vision.expand(batch, -1, -1)], dim=1)
-    y = visual.ln_pre(y)
-    for k, block in enumerate(visual.transformer.resblocks):
-        if 1 <= k <= depth - 1:
-            y = torch.cat([y[:, :-n_ctx], deep_vision[k - 1].expand(batch, -1, -1)], dim=1)
-        y = block(y)
-    image = visual.ln_post(y[:, 0]) @ visual.proj
-
-    image = image / image.norm(dim=-1, keepdim=True)
-    text = text / text.norm(dim=-1, keepdim=True)
-    return clip.logit_scale.exp() * image @ text.t()
 
 
 def build_model(n_ctx=N_CTX, depth=DEPTH):
@@ -283,11 +209,12 @@ def test_logits_match_reference_forward(tmp_path, monkeypatch, backbone):
     images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         ours = model(images)
-        theirs = reference_logits(backbone.clip, backbone.tokenizer, ref, images, CLASS_NAMES)
+        theirs = maple_logits(backbone.clip, backbone.tokenizer, ref, images, CLASS_NAMES,
+                              n_ctx=N_CTX, depth=DEPTH)
         # The deep prompts matter here, so the comparison checks where they go.
         shallow_only = {k: v for k, v in ref.items() if 'compound' not in k}
-        shallow = reference_logits(backbone.clip, backbone.tokenizer, shallow_only, images,
-                                   CLASS_NAMES)
+        shallow = maple_logits(backbone.clip, backbone.tokenizer, shallow_only, images,
+                               CLASS_NAMES, n_ctx=N_CTX, depth=1)
     assert ours.shape == (3, len(CLASS_NAMES))
     assert (theirs - shallow).abs().max() > 1e-2
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
