@@ -1,11 +1,17 @@
-"""MaPLe's model pieces: frozen CLIP, prompted towers, prompt learner, classifier."""
-from .classifier import CheckpointMismatchError, MaPLe
-from .clip import TINY_CLIP_CFG, CLIPBuildError, OpenCLIPBackbone, build_open_clip
-from .prompt_learner import MaPLePromptLearner, MaPLePrompts, class_prompt
-from .prompted import encode_image_with_prompts, encode_text_with_prompts
+"""Models: a frozen open_clip CLIP, the prompting core, one classifier, one module per method."""
+from .class_prompts import ClassPrompts
+from .classifier import PromptedCLIP
+from .clip import TINY_CLIP_CFG, OpenCLIPBackbone, build_open_clip
+from .methods import (IVLP, VPT, CoCoOp, CoCoOpPromptLearner, CoOp, CoOpPromptLearner,
+                      IVLPPromptLearner, LanguagePrompting, LanguagePromptLearner, MaPLe,
+                      MaPLePromptLearner, VPTPromptLearner, ZeroShotCLIP, ZeroShotPromptLearner)
+from .prompt_learner import PromptLearner, Prompts
+from .towers import encode_image, encode_text
 
 __all__ = [
-    'MaPLe', 'CheckpointMismatchError', 'OpenCLIPBackbone', 'build_open_clip',
-    'TINY_CLIP_CFG', 'CLIPBuildError', 'MaPLePromptLearner', 'MaPLePrompts',
-    'class_prompt', 'encode_image_with_prompts', 'encode_text_with_prompts'
+    'OpenCLIPBackbone', 'build_open_clip', 'TINY_CLIP_CFG', 'PromptedCLIP', 'PromptLearner',
+    'Prompts', 'ClassPrompts', 'encode_image', 'encode_text', 'ZeroShotCLIP',
+    'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner',
+    'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting',
+    'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner'
 ]

@@ -2,10 +2,11 @@
 import contextlib
 import logging
 import os
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import open_clip
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from open_clip.transformer import VisionTransformer
 from torch import nn
@@ -122,11 +123,14 @@ def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
 
 @MODELS.register_module()
 class OpenCLIPBackbone(BaseModule):
-    """A frozen open_clip ViT CLIP with the pieces MaPLe needs.
+    """A frozen open_clip ViT CLIP: the towers the prompting methods drive.
 
     The CLIP is never trained: every parameter has ``requires_grad=False`` and
-    the module stays in eval mode. Arguments are those of
-    :func:`build_open_clip`.
+    the module stays in eval mode. As an mmpretrain backbone, ``forward``
+    returns the CLIP image features, so
+    ``ImageClassifier(backbone=OpenCLIPBackbone(...), head=LinearClsHead(...))``
+    is a linear probe of CLIP. Arguments are those of :func:`build_open_clip`,
+    and ``normalize``: L2-normalise the image features ``forward`` returns.
     """
 
     def __init__(self,
@@ -136,8 +140,10 @@ class OpenCLIPBackbone(BaseModule):
                  model_cfg: Optional[dict] = None,
                  init_seed: int = 0,
                  cache_dir: Optional[str] = None,
+                 normalize: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.normalize = normalize
         self.model_name = model_name if model_cfg is None else 'custom'
         self.pretrained = pretrained
         self.clip = build_open_clip(model_name, pretrained, quick_gelu, model_cfg,
@@ -153,6 +159,17 @@ class OpenCLIPBackbone(BaseModule):
         """Keep the frozen CLIP in eval mode whatever the classifier's mode."""
         super().train(False)
         return self
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor]:
+        """``(image features,)`` (B, embed_dim), as mmpretrain backbones return a tuple."""
+        features = self.clip.encode_image(images)
+        return (F.normalize(features, dim=-1) if self.normalize else features, )
+
+    @property
+    def embed_dim(self) -> int:
+        """Width of the joint image-text feature space (512 for ViT-B/16)."""
+        return int(self.clip.visual.output_dim)
 
     @property
     def text_width(self) -> int:

@@ -36,6 +36,8 @@ def initial_context(clip: OpenCLIPBackbone, n_ctx: int, ctx_init: str,
     stays fixed); otherwise it is random and the prefix is ``"X X ..."``.
     """
     phrase = ctx_init.replace('_', ' ').strip()
+    if n_ctx == 0:  # nothing learned: the phrase is a fixed part of the prompt
+        return torch.empty(0, clip.text_width), phrase
     if phrase and n_ctx <= max_words:
         return context_from_words(clip, phrase, n_ctx), phrase
     return random_context(n_ctx, clip.text_width), ' '.join(['X'] * n_ctx)

@@ -1,0 +1,79 @@
+"""Zero-shot CLIP: hand-written prompt templates, nothing learned (Radford et al., 2021).
+
+The CoOp family's baseline uses one template per dataset ("a photo of a {},
+a type of pet." for OxfordPets, ...: ``maple_mm.datasets.catalog``), read from
+the dataset's metainfo; the ensemble option averages the features of CLIP's
+seven selected ImageNet templates (plus the dataset's own template for other
+datasets). Reference: ``trainers/zsclip.py`` of
+muzairkhattak/multimodal-prompt-learning (``ZeroshotCLIP`` and ``ZeroshotCLIP2``).
+"""
+from typing import List, Sequence, Union
+
+from mmpretrain.registry import MODELS
+from open_clip.zero_shot_metadata import SIMPLE_IMAGENET_TEMPLATES
+
+from maple_mm.errors import PromptConfigError
+
+from ..class_prompts import tokenize_prompts
+from ..classifier import PromptedCLIP
+from ..prompt_learner import PromptLearner, build_clip
+
+#: The template of datasets that name none.
+DEFAULT_TEMPLATE = 'a photo of a {}.'
+#: The dataset's own template ('dataset'), or that plus CLIP's 7 selected ImageNet ones.
+TEMPLATE_CHOICES = ('dataset', 'ensemble')
+
+
+@MODELS.register_module()
+class ZeroShotPromptLearner(PromptLearner):
+    """Fixed prompts from templates.
+
+    Args:
+        clip: The frozen CLIP (or its config); only checked, nothing is learned.
+        templates: 'dataset' (the template in the dataset's metainfo,
+            ``prompt_template``, else "a photo of a {}."), 'ensemble' (CLIP's 7
+            selected ImageNet templates, plus the dataset's own unless it is
+            "a photo of a {}."), or one template / a list of templates with
+            ``{}`` for the class name.
+    """
+
+    def __init__(self, clip, templates: Union[str, Sequence[str]] = 'dataset') -> None:
+        super().__init__()
+        build_clip(clip)
+        if isinstance(templates, str) and templates not in TEMPLATE_CHOICES \
+                and '{}' not in templates:
+            raise PromptConfigError(f"templates must be one of {TEMPLATE_CHOICES}, or templates "
+                                    f"with '{{}}' for the class name, got {templates!r}")
+        self.templates = templates
+        self.dataset_template = DEFAULT_TEMPLATE
+
+    def extra_repr(self) -> str:
+        return f'templates={self.templates!r}'
+
+    def configure_for_dataset(self, dataset_meta: dict) -> bool:
+        template = dataset_meta.get('prompt_template') or DEFAULT_TEMPLATE
+        changed = template != self.dataset_template
+        self.dataset_template = template
+        return changed and self.templates in TEMPLATE_CHOICES
+
+    def current_templates(self) -> List[str]:
+        """The format strings the class prompts are built from."""
+        if self.templates == 'dataset':
+            return [self.dataset_template]
+        if self.templates == 'ensemble':
+            ensemble = [t('{}') for t in SIMPLE_IMAGENET_TEMPLATES]
+            own = [] if self.dataset_template == DEFAULT_TEMPLATE else [self.dataset_template]
+            return ensemble + own
+        return [self.templates] if isinstance(self.templates, str) else list(self.templates)
+
+    def build_class_prompts(self, class_names, clip):
+        return [tokenize_prompts(clip, [template.format(name.replace('_', ' '))
+                                        for name in class_names])
+                for template in self.current_templates()]
+
+
+@MODELS.register_module()
+class ZeroShotCLIP(PromptedCLIP):
+    """Zero-shot CLIP (see :class:`PromptedCLIP` for the arguments); needs no training."""
+
+    default_learner = 'ZeroShotPromptLearner'
