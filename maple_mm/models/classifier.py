@@ -1,4 +1,5 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
+import re
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -17,6 +18,10 @@ from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
+#: Names only checkpoints of the reference code (Dassl trainers) use.
+_REFERENCE_KEY = re.compile(r'(^|\.)(token_prefix|token_suffix|compound_prompts_text|'
+                            r'compound_prompt_projections|VPT_shallow|VPT)(\.|$)|'
+                            r'^(image_encoder|text_encoder)\.')
 EXTRA_STATE = '_extra_state'
 
 
@@ -278,8 +283,7 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
     if not present:
-        reference = any(k.startswith(('prompt_learner.token_prefix', 'image_encoder.',
-                                      'text_encoder.')) for k in state_dict)
+        reference = any(_REFERENCE_KEY.search(k) for k in state_dict)
         hint = ('it looks like a checkpoint of the reference code: convert it with '
                 'tools/model_converters/reference_to_mm.py' if reference
                 else 'it is not a checkpoint of this method')

@@ -30,15 +30,18 @@ def test_gradients_reach_exactly_the_trainable_parameters():
 def test_state_dict_holds_only_the_prompts_and_round_trips():
     model = build_tiny_maple(depth=3, class_names=NAMES)
     state = model.state_dict()
+    assert state.pop('_extra_state') == {'class_names': NAMES}
     assert all(k.startswith('prompt_learner.') for k in state)
     assert sum(v.numel() for v in state.values()) == sum(
         p.numel() for p in model.parameters() if p.requires_grad)
     torch.manual_seed(5)
-    other = build_tiny_maple(depth=3, class_names=NAMES)
-    other.load_state_dict(state)  # strict: the absent frozen CLIP is tolerated
+    other = build_tiny_maple(depth=3)
+    other.load_state_dict(model.state_dict())  # strict: the absent frozen CLIP is tolerated
+    assert other.class_names == NAMES  # restored with the weights
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(images), other(images), rtol=0, atol=0)
+    other.load_state_dict(state)  # checkpoints without class names load too
 
 
 def test_mismatched_or_foreign_checkpoints_get_clear_errors():
@@ -47,7 +50,7 @@ def test_mismatched_or_foreign_checkpoints_get_clear_errors():
         model.load_state_dict(build_tiny_maple(n_ctx=4, depth=3).state_dict())
     with pytest.raises(CheckpointMismatchError, match='Missing.*deep_text_prompts.1'):
         model.load_state_dict(build_tiny_maple(n_ctx=2, depth=2).state_dict())
-    with pytest.raises(CheckpointMismatchError, match='reference MaPLe code.*convert'):
+    with pytest.raises(CheckpointMismatchError, match='reference code.*reference_to_mm.py'):
         model.load_state_dict({'prompt_learner.compound_prompts_text.0': torch.zeros(2, 32)})
 
 
@@ -58,6 +61,25 @@ def test_class_names_can_change_between_calls():
     model.set_class_names(['a', 'b', 'c', 'd', 'e'])
     out = model(images, mode='predict')
     assert out[0].pred_score.shape == (5, ) and 0 <= int(out[0].pred_label) < 5
+
+
+def test_holders_of_the_class_names_see_every_change():
+    """mmpretrain's inferencer keeps ``model._dataset_meta['classes']``; it must never go stale."""
+    model = build_tiny_maple(class_names=NAMES)
+    held = model._dataset_meta['classes']
+    model.set_class_names(['frog', 'dog'])
+    assert held == ['frog', 'dog'] == model.class_names
+    model._dataset_meta = {'classes': ('cat', 'bird', 'dog')}  # as mmpretrain's get_model sets it
+    assert held == ['cat', 'bird', 'dog']
+
+
+def test_class_tensors_are_not_buffers_but_follow_the_module():
+    """EMA and DDP copy buffers between models; class prompts change with the class set."""
+    model = build_tiny_maple(class_names=NAMES)
+    assert not [n for n, _ in model.prompt_learner.named_buffers()]
+    model.to(torch.float64)
+    (prompts, ) = model.prompt_learner.class_prompts
+    assert prompts.embeddings.dtype == torch.float64 and prompts.token_ids.dtype == torch.long
 
 
 def test_loss_goes_down_and_accuracy_up_on_a_learnable_task():

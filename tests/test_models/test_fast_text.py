@@ -1,11 +1,11 @@
-"""The efficient path computes what the 77-position reference computes."""
+"""The exact shortcuts of maple_mm.models.fast compute what the 77-position reference computes."""
 import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from maple_mm.models.block_rows import run_block_rows
-from maple_mm.models.efficient_text import text_layout
+from maple_mm.models.fast.block_rows import run_block_rows
+from maple_mm.models.fast.text import text_layout
 
 from ..conftest import build_tiny_maple
 
@@ -69,11 +69,14 @@ def test_chunks_give_the_same_features():
 
 def test_layout_shares_sos_context_and_fixed_words():
     model = build_tiny_maple(n_ctx=2, class_names=['dog', 'golden retriever', 'traffic light'])
-    learner = model.prompt_learner
-    layout = text_layout(model.backbone.clip, learner.token_ids, n_ctx=2)
+    (prompts, ) = model.prompt_learner.class_prompts
+    layout = text_layout(model.backbone.clip, prompts.token_ids, prompts.ctx_positions)
     # "a photo of a <name>.": SOS + "a photo" (learned) + "of a" are shared.
     assert layout.shared_len == 5
-    eot = learner.token_ids.argmax(-1)
+    # A context of its own per class shares nothing but SOS.
+    assert text_layout(model.backbone.clip, prompts.token_ids, prompts.ctx_positions,
+                       ctx_shared=False).shared_len == 1
+    eot = prompts.token_ids.argmax(-1)
     assert sorted(layout.lengths) == sorted(set((eot + 1).tolist()))
     for group, length in zip(layout.groups, layout.lengths):
         assert (eot[group] == length - 1).all()

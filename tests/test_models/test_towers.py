@@ -1,9 +1,9 @@
-"""The prompted towers: parity with open_clip and prompts exactly where they belong."""
+"""The prompting core: parity with open_clip and prompts exactly where they belong."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from maple_mm.models import OpenCLIPBackbone, MaPLePromptLearner, encode_image_with_prompts
+from maple_mm.models import MaPLePromptLearner, OpenCLIPBackbone, encode_image
 
 from ..conftest import build_tiny_maple
 
@@ -87,8 +87,8 @@ def test_vision_prompts_change_image_features_and_depth_matters():
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         plain = clip.encode_image(images)
-        shallow = encode_image_with_prompts(clip, images, prompts.vision_ctx)
-        deep = encode_image_with_prompts(clip, images, prompts.vision_ctx, prompts.deep_vision)
+        shallow = encode_image(clip, images, prompts.vision_ctx)
+        deep = encode_image(clip, images, prompts.vision_ctx, prompts.deep_vision)
     assert not torch.allclose(plain, shallow) and not torch.allclose(shallow, deep)
 
 
@@ -97,5 +97,5 @@ def test_too_many_deep_prompts_is_an_error():
     learner = MaPLePromptLearner(clip, depth=12)
     prompts = learner()
     with pytest.raises(ValueError, match='need more than'):
-        encode_image_with_prompts(clip.clip, torch.randn(1, 3, 224, 224), prompts.vision_ctx,
+        encode_image(clip.clip, torch.randn(1, 3, 224, 224), prompts.vision_ctx,
                                   prompts.deep_vision + prompts.deep_vision[:1])

@@ -2,7 +2,9 @@ import open_clip
 import pytest
 import torch
 
-from maple_mm.models import MaPLePromptLearner, OpenCLIPBackbone, class_prompt
+from maple_mm.errors import PromptConfigError
+from maple_mm.models import MaPLePromptLearner, OpenCLIPBackbone
+from maple_mm.models.class_prompts import class_sentence
 
 
 def n_trainable(module) -> int:
@@ -54,19 +56,19 @@ def test_random_context_init(n_ctx, ctx_init):
 
 def test_depth_must_fit_the_towers():
     from maple_mm.models import TINY_CLIP_CFG
-    with pytest.raises(ValueError, match='prompt depth must be in 1..4'):
+    with pytest.raises(PromptConfigError, match='prompt depth must be in 1..4'):
         MaPLePromptLearner(OpenCLIPBackbone(model_cfg=TINY_CLIP_CFG), depth=5)
 
 
-def test_class_prompt_and_buffers():
-    assert class_prompt('a photo of a', 'golden_retriever') == 'a photo of a golden retriever.'
+def test_class_prompts_keep_of_a_fixed_and_learn_a_photo():
+    assert class_sentence('a photo of a', 'golden_retriever') == 'a photo of a golden retriever.'
     clip = OpenCLIPBackbone('ViT-B-32')
     learner = MaPLePromptLearner(clip)
     learner.set_class_names(['dog', 'golden_retriever', 'cat'], clip)
     ids = open_clip.tokenize(['a photo of a dog.', 'a photo of a golden retriever.',
                               'a photo of a cat.'])
-    assert torch.equal(learner.token_ids, ids)
-    embeddings = clip.clip.token_embedding(ids)
-    assert torch.equal(learner.prefix_embeddings, embeddings[:, :1])
-    assert torch.equal(learner.suffix_embeddings, embeddings[:, 3:])  # "of a <class> ."
-    assert learner.class_prompt_embeddings(learner.ctx).shape == (3, 77, 512)
+    (prompts, ) = learner.class_prompts
+    assert torch.equal(prompts.token_ids, ids)
+    assert torch.equal(prompts.embeddings, clip.clip.token_embedding(ids))
+    assert prompts.ctx_positions.tolist() == [[1, 2]] * 3  # "a photo"; "of a <class> ." stay
+    assert learner.class_names == ['dog', 'golden_retriever', 'cat']
