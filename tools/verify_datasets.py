@@ -1,9 +1,12 @@
 """Check a data root of CoOp benchmarks in one pass and say how to fix what is wrong.
 
-For every dataset asked for: its folder, its split file or index files, every
-listed image (present and readable), its class count and the size of each
-split against the official CoOp splits. Everything found is reported, not
-only the first problem; the exit status is 1 if anything is wrong.
+For every dataset asked for: its folder, its split file or index files (by the
+rules the datasets apply when they are built: no empty split, labels 0 .. n-1,
+one name per label, paths inside the dataset folder), every listed image
+(present and readable; ``--decode`` decodes it fully, which also finds
+truncated files), its class count and the size of each split against the
+official CoOp splits. Every dataset is checked, and every missing or broken
+image counted; the exit status is 1 if anything is wrong.
 
     python tools/verify_datasets.py --data-root data
     python tools/verify_datasets.py --data-root data --datasets caltech101 dtd
@@ -15,6 +18,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, List, Optional, Sequence
 
@@ -22,10 +26,9 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, REPO_ROOT)
 
-from PIL import Image  # noqa: E402
-
 from maple_mm.datasets import BENCHMARKS, Benchmark  # noqa: E402
-from maple_mm.errors import MapleUserError  # noqa: E402
+from maple_mm.datasets.image_check import MISSING, image_problem  # noqa: E402
+from maple_mm.errors import DatasetWarning, MapleUserError  # noqa: E402
 from mmpretrain.registry import DATASETS  # noqa: E402
 
 DOCS = 'docs/datasets.md'
@@ -44,21 +47,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='do not compare class and image counts with the official splits '
                              '(for stand-in or custom copies)')
     parser.add_argument('--decode', action='store_true',
-                        help='decode every image fully (slower) instead of reading its header')
+                        help='decode every image fully (slower; also finds truncated files) '
+                             'instead of reading its header')
     parser.add_argument('--workers', type=int, default=8, help='threads reading images')
     return parser.parse_args(argv)
 
 
 def unreadable_image(path: str, decode: bool) -> Optional[str]:
-    """None if ``path`` opens as an image, else why not."""
-    if not osp.isfile(path):
-        return 'missing'
-    try:
-        with Image.open(path) as image:
-            image.load() if decode else image.verify()
-    except Exception as err:  # PIL raises many types for broken files
-        return f'unreadable ({type(err).__name__}: {err})'
-    return None
+    """None if ``path`` opens as an image, else 'missing' or why it is unreadable."""
+    problem = image_problem(path, decode)
+    if problem is None or problem == MISSING:
+        return problem
+    return f'unreadable ({problem})'
+
+
+def _add_once(messages: List[str], message: str) -> None:
+    if message not in messages:
+        messages.append(message)
 
 
 def _named(paths: List[str], what: str, total: int) -> str:
@@ -76,6 +81,7 @@ class DatasetReport:
         self.folder = osp.join(data_root, benchmark.folder)
         self.dataset_type = DATASETS.get(benchmark.type)
         self.problems: List[str] = []
+        self.notes: List[str] = []  # warnings: usable, but probably not what was meant
         self.summary: List[str] = []
 
     def _build(self, split: str):
@@ -86,17 +92,28 @@ class DatasetReport:
             self.problems.append(f'dataset folder {self.folder} missing: download it as '
                                  f'{DOCS}#{self.dataset_type.docs_anchor} describes')
             return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', DatasetWarning)
+            self._check_splits(skip_counts, decode, workers)
+        for warning in caught:
+            if issubclass(warning.category, DatasetWarning):
+                _add_once(self.notes, str(warning.message))
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                       warning.lineno)
+
+    def _check_splits(self, skip_counts: bool, decode: bool, workers: int) -> None:
         checked: Dict[str, Optional[str]] = {}
         splits = self.dataset_type.splits
         for split in splits:
             dataset = self._build(split)
             try:
-                dataset.check_folders()
-                items = dataset.list_items(split)
+                dataset.check_source()
+                items = dataset.checked_items(split)  # the build's rules: an empty split fails
                 if split == splits[0]:
                     self._check_classes(dataset, skip_counts)
             except MapleUserError as err:
-                self.problems.append(str(err))
+                _add_once(self.problems, str(err))  # one bad file fails every split's build
                 continue
             self._check_count(split, len(items), skip_counts)
             paths = [osp.join(self.folder, path) for path, _, _ in items]
@@ -123,8 +140,8 @@ class DatasetReport:
         new = [path for path in dict.fromkeys(paths) if path not in checked]
         with ThreadPoolExecutor(max(1, workers)) as pool:
             checked.update(zip(new, pool.map(lambda p: unreadable_image(p, decode), new)))
-        missing = [p for p in paths if checked[p] == 'missing']
-        broken = [f'{p} {checked[p]}' for p in paths if checked[p] not in (None, 'missing')]
+        missing = [p for p in paths if checked[p] == MISSING]
+        broken = [f'{p} {checked[p]}' for p in paths if checked[p] not in (None, MISSING)]
         if missing:
             self.problems.append(f'{split}: ' + _named(missing, 'missing', len(paths)))
         if broken:
@@ -142,6 +159,8 @@ def verify(data_root: str, keys: Iterable[str], skip_counts: bool = False,
         print(f'[{status}] {key} ({report.folder}): {", ".join(report.summary) or "-"}')
         for problem in report.problems:
             print(f'    - {problem}')
+        for note in report.notes:
+            print(f'    note: {note}')
         reports.append(report)
     return reports
 

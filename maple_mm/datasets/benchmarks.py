@@ -7,13 +7,14 @@ own ``variants.txt`` and ``images_variant_<split>.txt``.
 """
 import os.path as osp
 import posixpath
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmpretrain.registry import DATASETS
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
 
 from .coop_dataset import CoOpDataset, Item
+from .item_checks import Where, check_item_lists
 from .split_file_dataset import SplitFileDataset
 
 
@@ -145,27 +146,71 @@ class CoOpFGVCAircraft(CoOpDataset):
         super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
                          subsample=subsample, pipeline=pipeline, **kwargs)
 
-    def _index_file(self, name: str) -> str:
-        path = osp.join(self.data_root, name)
+    def _index_path(self, name: str) -> str:
+        return osp.join(self.data_root, name)
+
+    def _require(self, name: str) -> str:
+        """The path of index file ``name``; raises if it is missing."""
+        path = self._index_path(name)
         if not osp.isfile(path):
             raise DatasetNotFoundError(
                 f'{path} not found: keep the .txt files of the FGVCAircraft data/ folder '
                 f'next to images/ ({self._fix_hint()}).')
         return path
 
-    def describe_source(self, split: str) -> str:
-        return osp.join(self.data_root, f'images_variant_{split}.txt')
+    def _split_file(self, split: str) -> str:
+        return f'images_variant_{split}.txt'
 
-    def _labels(self) -> Dict[str, int]:
-        with open(self._index_file(self.variants_file), encoding='utf-8') as f:
-            names = [line.strip() for line in f if line.strip()]
-        return {name: label for label, name in enumerate(names)}
+    def describe_source(self, split: str) -> str:
+        return self._index_path(self._split_file(split))
+
+    def _check_index_files(self) -> None:
+        self._require(self.variants_file)
+        for split in self.used_splits():
+            self._require(self._split_file(split))
 
     def list_items(self, split: str) -> List[Item]:
+        lists = self._index_lists()
+        if split not in lists:
+            self._require(self._split_file(split))  # raises: only missing files are not read
+        return lists[split]
+
+    def _read_index(self) -> Dict[str, List[Item]]:
+        """The lists of every index file there is, parsed and checked together."""
         labels = self._labels()
-        path = self._index_file(f'images_variant_{split}.txt')
+        lists: Dict[str, List[Item]] = {}
+        lines: Dict[str, List[int]] = {}
+        for split in self.splits:
+            if osp.isfile(self.describe_source(split)):
+                lists[split], lines[split] = self._read_split(split, labels)
+        where = Where(file_of=self.describe_source,
+                      position=lambda split, index: f'line {lines[split][index]}',
+                      fix=f'use the files of one FGVCAircraft release ({self._fix_hint()})')
+        check_item_lists(lists, where, osp.abspath(self.data_root))
+        return lists
+
+    def _labels(self) -> Dict[str, int]:
+        """Label of each variant: its line in variants.txt, counting non-blank lines."""
+        path = self._require(self.variants_file)
+        labels: Dict[str, int] = {}
+        with open(path, encoding='utf-8') as f:
+            for number, line in enumerate(f, 1):
+                name = line.strip()
+                if not name:
+                    continue
+                if name in labels:
+                    raise DatasetFormatError(
+                        f'{path} line {number} repeats variant {name!r}: each variant must be '
+                        f'listed once; use the variants.txt of the FGVCAircraft release '
+                        f'({self._fix_hint()}).')
+                labels[name] = len(labels)
+        return labels
+
+    def _read_split(self, split: str, labels: Dict[str, int]) -> Tuple[List[Item], List[int]]:
+        """The items of ``images_variant_<split>.txt`` and their line numbers."""
+        path = self.describe_source(split)
         image_dir = self.image_dir_under_root()
-        items = []
+        items, numbers = [], []
         with open(path, encoding='utf-8') as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
@@ -176,5 +221,7 @@ class CoOpFGVCAircraft(CoOpDataset):
                         f'{path} line {number}: variant {variant!r} is not in '
                         f'{self.variants_file}; the two files come from different '
                         'FGVCAircraft releases.')
-                items.append((posixpath.join(image_dir, f'{image_id}.jpg'), labels[variant], variant))
-        return items
+                items.append((posixpath.join(image_dir, f'{image_id}.jpg'), labels[variant],
+                              variant))
+                numbers.append(number)
+        return items, numbers

@@ -4,17 +4,20 @@ A subclass only says where the items of each split come from
 (:meth:`CoOpDataset.list_items`); this class draws the few-shot subsets
 (through the JSON cache), keeps the base or novel classes and checks that the
 images are there, so a missing dataset fails when it is built, not inside a
-data loader.
+data loader. An image that is there but does not decode stops the data loader
+with an :class:`ImageDecodeError` naming it.
 """
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmpretrain.datasets import BaseDataset
 
-from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
+from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, ImageDecodeError
 
+from .catalog import BENCHMARKS
 from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
 from .few_shot_cache import cache_file_name, cached_few_shot
+from .image_check import MISSING, image_problem
 
 Item = Tuple[str, int, str]  # (image path relative to data_root, label, class name)
 
@@ -33,12 +36,15 @@ class CoOpDataset(BaseDataset):
     reference does for ``seed``; the draw is cached as
     ``<fewshot_cache_dir>/shot_<K>-seed_<S>.json``. ``subsample`` keeps the base
     (first ceil(n/2) labels) or novel classes, relabelled from 0.
-    ``metainfo['classes']`` holds their names by label.
+    ``metainfo['classes']`` holds their names by label. Building checks the
+    index files (all their lists at once), that the lists the build uses are
+    not empty and that the images exist; :meth:`check_source` only checks that
+    the folders and index files are there.
 
     Args:
         data_root: The dataset folder.
         split: One of the dataset's ``splits``.
-        num_shots: Shots per class K; -1 keeps every item.
+        num_shots: Shots per class K >= 1; -1 keeps every item.
         seed: Seed of the few-shot draw.
         subsample: 'all', 'base' or 'novel' ('new' is accepted too).
         pipeline: Data transforms.
@@ -79,6 +85,10 @@ class CoOpDataset(BaseDataset):
         if not data_root:
             raise DatasetFormatError(f'{type(self).__name__} needs data_root, the dataset '
                                      'folder.')
+        if type(num_shots) is not int or num_shots < -1 or num_shots == 0:
+            raise DatasetFormatError(f'num_shots={num_shots!r} is not supported: -1 means all '
+                                     'items; K >= 1 draws K per class.')
+        self._index_cache: Optional[Dict[str, List[Item]]] = None  # see _index_lists
         self.split = split
         self.num_shots = num_shots
         self.seed = seed
@@ -98,13 +108,20 @@ class CoOpDataset(BaseDataset):
         """Where the items of ``split`` are listed, for messages."""
         return self.data_prefix['img_path']
 
+    def _check_index_files(self) -> None:
+        """Raise :class:`DatasetNotFoundError` if a file listing the items is missing."""
+
+    def _read_index(self) -> Dict[str, List[Item]]:
+        """Every list of the dataset's index files, checked (datasets with such files)."""
+        raise NotImplementedError
+
     def _class_items(self) -> List[Item]:
         """Items whose labels and names define the classes (the whole train list).
 
         The few-shot draw keeps at least one item per label, so the full train
         list has the same labels as the drawn one.
         """
-        return self.list_items('train')
+        return self.checked_items('train')
 
     # -- shared checks and protocol ---------------------------------------------
 
@@ -120,6 +137,24 @@ class CoOpDataset(BaseDataset):
     def _fix_hint(self) -> str:
         return f'see {DOCS}#{self.docs_anchor}'
 
+    def draws_few_shot(self) -> bool:
+        """True if this build draws ``num_shots`` per class."""
+        return self.split in self.sampled_splits and self.num_shots >= 1
+
+    def used_splits(self) -> Tuple[str, ...]:
+        """The splits whose lists this build reads: its own, train and those drawn with it."""
+        drawn = self.sampled_splits if self.draws_few_shot() else ()
+        return tuple(s for s in self.splits if s in (self.split, 'train', *drawn))
+
+    def check_source(self) -> None:
+        """Raise :class:`DatasetNotFoundError` if the dataset folder, image folder or a file
+        listing the items of this build is missing; lists no images.
+
+        Cheap, and usable on a dataset built with ``lazy_init=True``.
+        """
+        self.check_folders()
+        self._check_index_files()
+
     def check_folders(self) -> None:
         """Raise :class:`DatasetNotFoundError` if the dataset or image folder is missing."""
         if not osp.isdir(self.data_root):
@@ -132,6 +167,29 @@ class CoOpDataset(BaseDataset):
                 f'Image folder {self.image_dir} not found under dataset folder '
                 f'{self.data_root}: the {self.dataset_name} images are not (all) there '
                 f'({self._fix_hint()}), or image_dir is wrong.')
+
+    def checked_items(self, split: str) -> List[Item]:
+        """The items of ``split`` (:meth:`list_items`); raises if there are none."""
+        items = self.list_items(split)
+        if not items:
+            raise DatasetFormatError(self._empty_message(split))
+        return items
+
+    def _empty_message(self, split: str) -> str:
+        if split == self.split:
+            why = f'split={split!r} is built from it'
+        elif split == 'train':
+            why = 'it defines the classes'
+        else:
+            why = f'the {self.num_shots}-shot draw takes {split} items from it'
+        return (f'No items in {self.describe_source(split)}, but {why}: add the items or '
+                f"use the dataset's original files ({self._fix_hint()}).")
+
+    def _index_lists(self) -> Dict[str, List[Item]]:
+        """:meth:`_read_index`, read once per data-list build."""
+        if self._index_cache is None:
+            self._index_cache = self._read_index()
+        return self._index_cache
 
     def class_names(self) -> List[str]:
         """Names of all the dataset's classes by label, before ``subsample``."""
@@ -151,26 +209,42 @@ class CoOpDataset(BaseDataset):
 
     def _select(self) -> Tuple[List[Item], List[Item]]:
         """The items of ``self.split`` and the train items that define the classes."""
-        if self.split in self.sampled_splits and self.num_shots is not None \
-                and self.num_shots >= 1:
-            sources = {split: self.list_items(split) for split in self.sampled_splits}
+        if self.draws_few_shot():
+            sources = {split: self.checked_items(split) for split in self.sampled_splits}
             drawn = cached_few_shot(self._cache_path(), sources, self.num_shots, self.seed)
             return drawn[self.split], drawn['train']
-        items = self.list_items(self.split)
+        items = self.checked_items(self.split)
         return items, items if self.split == 'train' else self._class_items()
 
     def load_data_list(self) -> List[dict]:
         """Select, subsample and check the items; sets ``metainfo['classes']``."""
-        self.check_folders()
+        self._index_cache = None
+        try:
+            return self._build_data_list()
+        finally:
+            self._index_cache = None
+
+    def _build_data_list(self) -> List[dict]:
+        self.check_source()
         items, train = self._select()
-        train, items = subsample_classes(train, items, subsample=self.subsample)
-        names = self._names_by_label(train)
+        kept_train, items = subsample_classes(train, items, subsample=self.subsample)
+        if not items:
+            raise DatasetFormatError(self._none_kept_message(train, kept_train))
+        names = self._names_by_label(kept_train)
         root = osp.abspath(self.data_root)
         data_list = [dict(img_path=osp.join(root, path), gt_label=label)
                      for path, label, _ in items]
         self._set_classes(names, data_list)
         self._check_images(data_list)
         return data_list
+
+    def _none_kept_message(self, train: Sequence[Item], kept_train: Sequence[Item]) -> str:
+        num_kept = len({label for _, label, _ in kept_train})
+        num_all = len({label for _, label, _ in train})
+        return (f'subsample={self.subsample!r} leaves no items in '
+                f'{self.describe_source(self.split)}: the {self.subsample} classes are '
+                f"{num_kept} of the train list's {num_all} and none of its items has one; add "
+                f"{self.split} items of those classes, or use subsample='all'.")
 
     def _set_classes(self, names: List[str], data_list: List[dict]) -> None:
         given = self._metainfo.get('classes')
@@ -186,6 +260,44 @@ class CoOpDataset(BaseDataset):
                                      f'have labels {sorted(set(bad))[:10]} missing from its '
                                      f'train list ({len(classes)} classes).')
         self._metainfo['classes'] = classes
+
+    def prepare_data(self, idx: int) -> Any:
+        """The pipeline's output for item ``idx``; raises :class:`ImageDecodeError`
+        if the pipeline fails (or returns None) on an image that does not decode."""
+        data_info = self.get_data_info(idx)
+        path = data_info.get('img_path')
+        try:
+            data = self.pipeline(data_info)
+        except Exception as err:
+            decode_error = self._decode_error(path)
+            if decode_error is not None:
+                raise decode_error from err
+            raise
+        if data is None:  # mmengine would silently fetch another item instead
+            decode_error = self._decode_error(path)
+            if decode_error is not None:
+                raise decode_error
+        return data
+
+    def _decode_error(self, path: Optional[str]) -> Optional[ImageDecodeError]:
+        """The error to raise for the image at ``path``, or None if it decodes (or is gone)."""
+        if not path:
+            return None
+        problem = image_problem(path, decode=True)
+        if problem is None or problem == MISSING:
+            return None
+        return ImageDecodeError(f'Image {osp.abspath(path)} cannot be decoded: {problem}; '
+                                f'replace it with a good copy, and {self._find_bad_images()}.')
+
+    def _find_bad_images(self) -> str:
+        """How to list every image of the dataset that does not decode."""
+        key = next((k for k, b in BENCHMARKS.items() if b.type == type(self).__name__), None)
+        if key is None:
+            return (f'decode every image of {osp.abspath(self.image_dir)} to find the others '
+                    '(tools/verify_datasets.py --decode does that for the CoOp benchmarks)')
+        data_root = osp.dirname(osp.abspath(self.data_root))
+        return (f'run `python tools/verify_datasets.py --data-root {data_root} --datasets '
+                f'{key} --decode` to list every bad image')
 
     def _check_images(self, data_list: List[dict]) -> None:
         missing = [info['img_path'] for info in data_list if not osp.isfile(info['img_path'])]

@@ -28,13 +28,22 @@ class _ClassFolderDataset(CoOpDataset):
     def _classnames_path(self) -> str:
         return osp.join(self.data_root, CLASSNAMES_FILE)
 
-    def _classnames(self) -> Dict[str, str]:
+    def _missing_classnames(self) -> str:
+        return (f'{self._classnames_path()} not found: {self.dataset_name} takes its class '
+                f"names from ImageNet's classnames.txt ({self._fix_hint()}).")
+
+    def _require_classnames(self) -> str:
+        """The path of classnames.txt; raises if it is missing."""
         path = self._classnames_path()
         if not osp.isfile(path):
-            raise DatasetNotFoundError(
-                f'{path} not found: {self.dataset_name} takes its class names from '
-                f"ImageNet's classnames.txt ({self._fix_hint()}).")
-        return read_classnames(path)
+            raise DatasetNotFoundError(self._missing_classnames())
+        return path
+
+    def _check_index_files(self) -> None:
+        self._require_classnames()
+
+    def _classnames(self) -> Dict[str, str]:
+        return read_classnames(self._require_classnames())
 
     def _name_of(self, names: Dict[str, str], wnid: str) -> str:
         if wnid not in names:
@@ -55,13 +64,22 @@ class _ClassFolderDataset(CoOpDataset):
         items = []
         for label, (folder, name) in enumerate(classes):
             path = osp.join(self.data_root, image_dir, folder)
-            if not osp.isdir(path):
-                raise DatasetNotFoundError(f'Class folder {path} of {self.dataset_name} not '
-                                           f'found: the download is incomplete '
+            files = list_files(path) if osp.isdir(path) else None
+            if not files:
+                state = 'not found' if files is None else 'holds no images'
+                raise DatasetNotFoundError(f'Class folder {path} of {self.dataset_name} '
+                                           f'{state}: the download is incomplete '
                                            f'({self._fix_hint()}).')
-            items += [(f'{image_dir}/{folder}/{file}', label, name)
-                      for file in list_files(path)]
+            items += [(f'{image_dir}/{folder}/{file}', label, name) for file in files]
         return items
+
+    def _wnid_folders(self, folder: str) -> List[str]:
+        """The sorted class folders of ``folder``; raises if there are none."""
+        wnids = list_subfolders(folder)
+        if not wnids:
+            raise DatasetNotFoundError(f'{folder} has no class folders: extract the '
+                                       f'{self.dataset_name} images there ({self._fix_hint()}).')
+        return wnids
 
 
 @DATASETS.register_module()
@@ -91,6 +109,17 @@ class CoOpImageNet(_ClassFolderDataset):
     def describe_source(self, split: str) -> str:
         return osp.join(self.image_dir, self._split_dir(split))
 
+    def _check_index_files(self) -> None:
+        super()._check_index_files()
+        self._require_split_dir(self.split)
+
+    def _require_split_dir(self, split: str) -> str:
+        split_dir = self.describe_source(split)
+        if not osp.isdir(split_dir):
+            raise DatasetNotFoundError(f'{split_dir} not found: extract the ImageNet '
+                                       f'{self._split_dir(split)} set there ({self._fix_hint()}).')
+        return split_dir
+
     def _classes(self) -> List[Tuple[str, str]]:
         train_dir = osp.join(self.image_dir, 'train')
         wnid_dir = train_dir if osp.isdir(train_dir) else osp.join(self.image_dir, 'val')
@@ -99,13 +128,10 @@ class CoOpImageNet(_ClassFolderDataset):
                                        f'the ImageNet train and val sets there '
                                        f'({self._fix_hint()}).')
         names = self._classnames()
-        return [(wnid, self._name_of(names, wnid)) for wnid in list_subfolders(wnid_dir)]
+        return [(wnid, self._name_of(names, wnid)) for wnid in self._wnid_folders(wnid_dir)]
 
     def list_items(self, split: str) -> List[Item]:
-        split_dir = self.describe_source(split)
-        if not osp.isdir(split_dir):
-            raise DatasetNotFoundError(f'{split_dir} not found: extract the ImageNet '
-                                       f'{self._split_dir(split)} set there ({self._fix_hint()}).')
+        split_dir = self._require_split_dir(split)
         classes = self._classes()
         known = {folder for folder, _ in classes}
         extra = sorted(set(list_subfolders(split_dir)) - known)
@@ -114,8 +140,7 @@ class CoOpImageNet(_ClassFolderDataset):
                                      f'{osp.join(self.image_dir, "train")} lacks; both need '
                                      'the same 1000 wnid folders.')
         split_dir = posixpath.join(self.image_dir_under_root(), self._split_dir(split))
-        return self._list_folders(split_dir,
-                                  classes)
+        return self._list_folders(split_dir, classes)
 
 
 class _ImageNetVariant(_ClassFolderDataset):
@@ -142,13 +167,10 @@ class _ImageNetVariant(_ClassFolderDataset):
         shared = osp.join(osp.dirname(osp.abspath(self.data_root)), 'imagenet', CLASSNAMES_FILE)
         return own if osp.isfile(own) or not osp.isfile(shared) else shared
 
-    def _classnames(self) -> Dict[str, str]:
-        path = self._classnames_path()
-        if not osp.isfile(path):
-            raise DatasetNotFoundError(
-                f'{CLASSNAMES_FILE} not found in {self.data_root} nor in ../imagenet: copy '
-                f"ImageNet's classnames.txt to {path} (see docs/datasets.md#imagenet).")
-        return read_classnames(path)
+    def _missing_classnames(self) -> str:
+        return (f'{CLASSNAMES_FILE} not found in {self.data_root} nor in ../imagenet: copy '
+                f"ImageNet's classnames.txt to {self._classnames_path()} (see "
+                'docs/datasets.md#imagenet).')
 
     def describe_source(self, split: str) -> str:
         return self.image_dir
@@ -162,7 +184,7 @@ class _WnidFolderVariant(_ImageNetVariant):
 
     def _classes(self) -> List[Tuple[str, str]]:
         names = self._classnames()
-        return [(wnid, self._name_of(names, wnid)) for wnid in list_subfolders(self.image_dir)]
+        return [(wnid, self._name_of(names, wnid)) for wnid in self._wnid_folders(self.image_dir)]
 
 
 @DATASETS.register_module()
@@ -176,7 +198,14 @@ class CoOpImageNetV2(_ImageNetVariant):
     default_image_dir = 'imagenetv2-matched-frequency-format-val'
 
     def _classes(self) -> List[Tuple[str, str]]:
-        return [(str(label), name) for label, name in enumerate(self._classnames().values())]
+        classes = [(str(label), name) for label, name in enumerate(self._classnames().values())]
+        extra = sorted(set(list_subfolders(self.image_dir)) - {folder for folder, _ in classes})
+        if extra:
+            raise DatasetFormatError(f'{self.image_dir} has class folders {extra[:5]} beyond the '
+                                     f'{len(classes)} classes of {self._classnames_path()}: '
+                                     "use ImageNet's classnames.txt (1000 lines, see "
+                                     'docs/datasets.md#imagenet).')
+        return classes
 
 
 @DATASETS.register_module()

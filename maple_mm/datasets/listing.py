@@ -10,6 +10,8 @@ from typing import Dict, List
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
 
+FIX = 'use the classnames.txt of docs/datasets.md#imagenet'
+
 
 def list_subfolders(folder: str) -> List[str]:
     """Names of the non-hidden folders in ``folder``, sorted."""
@@ -24,7 +26,11 @@ def list_files(folder: str) -> List[str]:
 
 
 def read_classnames(path: str) -> Dict[str, str]:
-    """``{wnid: class name}`` in file order from ``wnid name words`` lines."""
+    """``{wnid: class name}`` in file order from ``wnid name words`` lines.
+
+    A line that is not ``<wnid> <name>``, a wnid listed twice or a file without
+    classes raises :class:`DatasetFormatError`.
+    """
     if not osp.isfile(path):
         raise DatasetNotFoundError(f'{path} not found.')
     names: Dict[str, str] = {}
@@ -35,7 +41,11 @@ def read_classnames(path: str) -> Dict[str, str]:
             wnid, _, name = line.strip().partition(' ')
             if not name.strip():
                 raise DatasetFormatError(f'{path} line {number}: {line.strip()!r} is not '
-                                         '"<wnid> <class name>"; use the classnames.txt of '
-                                         'docs/datasets.md#imagenet.')
+                                         f'"<wnid> <class name>"; {FIX}.')
+            if wnid in names:
+                raise DatasetFormatError(f'{path} line {number} repeats wnid {wnid}: each class '
+                                         f'must be listed once; {FIX}.')
             names[wnid] = name.strip()
+    if not names:
+        raise DatasetFormatError(f'{path} lists no classes; {FIX}.')
     return names

@@ -2,13 +2,14 @@
 import json
 import os.path as osp
 import posixpath
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 from mmpretrain.registry import DATASETS
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
 
 from .coop_dataset import SPLITS, CoOpDataset, Item
+from .item_checks import Where, check_item_lists
 
 
 @DATASETS.register_module()
@@ -41,32 +42,41 @@ class SplitFileDataset(CoOpDataset):
                  subsample: str = 'all',
                  pipeline: Sequence = (),
                  **kwargs) -> None:
-        self._splits = None  # the parsed split file while the data list is built
         super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
                          subsample=subsample, pipeline=pipeline, ann_file=split_file,
                          image_dir=image_dir, **kwargs)
 
     def describe_source(self, split: str) -> str:
-        return f'{split} list of {self.ann_file}'
+        return f'the {split} list of {self.ann_file}'
 
-    def load_data_list(self) -> List[dict]:
-        try:
-            return super().load_data_list()
-        finally:
-            self._splits = None
-
-    def _read_split_file(self) -> dict:
-        """The split file's lists, parsed once per data-list build."""
-        if self._splits is None:
-            self._splits = self._parse_split_file()
-        return self._splits
-
-    def _parse_split_file(self) -> dict:
+    def _check_index_files(self) -> None:
         if not osp.isfile(self.ann_file):
             raise DatasetNotFoundError(
                 f'Split file {self.ann_file} not found: {self.dataset_name} needs it next '
                 f'to its images ({self._fix_hint()}, which says where the dataset '
                 'preparation instructions get it), or fix split_file.')
+
+    def list_items(self, split: str) -> List[Item]:
+        lists = self._index_lists()
+        if split not in lists:
+            raise DatasetFormatError(f'Split file {self.ann_file} has no {split!r} list '
+                                     f'(keys: {sorted(lists)}); it needs {SPLITS}.')
+        return lists[split]
+
+    def _read_index(self) -> Dict[str, List[Item]]:
+        """Every list of the split file, parsed and checked together."""
+        raw = self._load_json()
+        prefix = self.image_dir_under_root()
+        lists = {split: self._parse_list(split, raw[split], prefix)
+                 for split in SPLITS if split in raw}
+        where = Where(file_of=lambda split: f'Split file {self.ann_file}',
+                      position=lambda split, index: f'{split}[{index}]',
+                      fix=f'fix the split file ({self._fix_hint()})')
+        check_item_lists(lists, where, osp.abspath(self.data_root))
+        return lists
+
+    def _load_json(self) -> dict:
+        self._check_index_files()
         try:
             with open(self.ann_file, encoding='utf-8') as f:
                 splits = json.load(f)
@@ -78,13 +88,11 @@ class SplitFileDataset(CoOpDataset):
                                      f'keys {SPLITS}, got {type(splits).__name__}.')
         return splits
 
-    def list_items(self, split: str) -> List[Item]:
-        splits = self._read_split_file()
-        if not isinstance(splits.get(split), list):
-            raise DatasetFormatError(f'Split file {self.ann_file} has no {split!r} list '
-                                     f'(keys: {sorted(splits)}); it needs {SPLITS}.')
-        prefix = self.image_dir_under_root()
-        return [self._parse_item(split, i, item, prefix) for i, item in enumerate(splits[split])]
+    def _parse_list(self, split: str, raw, prefix: str) -> List[Item]:
+        if not isinstance(raw, list):
+            raise DatasetFormatError(f'Split file {self.ann_file}: {split!r} must be a list of '
+                                     f'[rel_impath, label, classname], got {raw!r:.60}.')
+        return [self._parse_item(split, i, item, prefix) for i, item in enumerate(raw)]
 
     def _parse_item(self, split: str, index: int, item, prefix: str) -> Item:
         if (not isinstance(item, (list, tuple)) or len(item) != 3

@@ -44,8 +44,8 @@ def test_missing_images_are_counted(tmp_path):
     folder = write_miniature(tmp_path, 'food101', image_size=8)
     shutil.rmtree(folder / 'images' / 'baklava')
     with pytest.raises(DatasetNotFoundError,
-                       match=r'Image .*baklava/100017.jpg listed in test list of .*Food101.json '
-                             r'not found \(and 1 more of its 8 images\).*verify_datasets.py'):
+                       match=r'Image .*baklava/100017.jpg listed in the test list of '
+                             r'.*Food101.json not found \(and 1 more of its 8 images\).*verify_datasets.py'):
         build(folder, 'CoOpFood101', split='test')
 
 
@@ -107,6 +107,7 @@ def test_split_file_labels_must_match_names(tmp_path):
     split = json.loads(path.read_text())
     split['train'][0][2] = 'stripy'
     path.write_text(json.dumps(split))
-    with pytest.raises(DatasetFormatError, match=r"train list of .*: Label 0 has two class "
-                                                 r"names, 'stripy' and 'banded'"):
+    with pytest.raises(DatasetFormatError, match=r"DescribableTextures.json: train\[1\] names "
+                                                 r"label 0 'banded', but train\[0\] names it "
+                                                 r"'stripy': each label needs one class name"):
         build(folder, 'CoOpDTD', split='test')

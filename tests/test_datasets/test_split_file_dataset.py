@@ -118,7 +118,9 @@ def test_missing_image(tmp_path):
     ('{"val": []}', "has no 'train' list"),
     ('[1, 2]', 'must hold a JSON object'),
     ('{"train": [["a.png", "0", "a"]]}', r'train\[0\] = .* is not \[rel_impath, label'),
-    ('{"train": [["a.png", 1, "a"]]}', r'train list of .*Tiny.json: Labels must run 0'),
+    ('{"train": [["a.png", 1, "a"]]}', r'Tiny.json: train\[0\] has label 1, but the train '
+                                       r'labels skip \[0\]'),
+    ('{"train": [], "test": null}', r"Tiny.json: 'test' must be a list of \[rel_impath"),
 ])
 def test_malformed_split_file(tmp_path, content, message):
     (tmp_path / 'images').mkdir()

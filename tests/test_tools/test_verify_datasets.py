@@ -1,5 +1,6 @@
 """tools/verify_datasets.py on miniature data roots."""
 import importlib.util
+import json
 import os
 import os.path as osp
 import shutil
@@ -44,7 +45,7 @@ def test_every_problem_is_reported(data_root, capsys):
     out = capsys.readouterr().out
     assert 'train: 1 of 8 listed images missing: ' in out
     assert 'test: 1 of 8 listed images missing: ' in out
-    assert 'ILSVRC2012_val_00000001.JPEG unreadable (UnidentifiedImageError' in out
+    assert 'ILSVRC2012_val_00000001.JPEG unreadable (it is not an image' in out
     assert out.count('unreadable (') == 2  # val and test of ImageNet, each read once
     assert 'variants.txt not found: keep the .txt files' in out
     assert 'dataset folder' in out and 'dtd missing: download it as docs/datasets.md#dtd' in out
@@ -61,11 +62,54 @@ def test_counts_compared_with_the_official_splits(data_root, capsys):
     assert '--skip-counts' in out
 
 
-def test_decode_finds_truncated_images(data_root, capsys):
-    image = data_root / 'caltech-101/101_ObjectCategories/Faces/image_0001.jpg'
-    image.write_bytes(image.read_bytes()[:200])
+def test_decode_finds_every_kind_of_bad_image(data_root, capsys):
+    images = data_root / 'caltech-101/101_ObjectCategories/Faces'
+    (images / 'image_0001.jpg').write_bytes(b'')
+    (images / 'image_0002.jpg').write_text('<html>Not found</html>')
+    truncated = images / 'image_0005.jpg'  # test
+    truncated.write_bytes(truncated.read_bytes()[:-20])
+    assert run(data_root, '--datasets', 'caltech101', '--skip-counts') == 1
+    out = capsys.readouterr().out  # reading headers only misses the truncated image
+    assert 'train: 2 of 8 listed images unreadable' in out and 'test:' not in out
     assert run(data_root, '--datasets', 'caltech101', '--skip-counts', '--decode') == 1
-    assert 'train: 1 of 8 listed images unreadable' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'train: 2 of 8 listed images unreadable: ' in out
+    assert 'image_0001.jpg unreadable (the file is empty (0 bytes))' in out
+    assert 'image_0002.jpg unreadable (it is not an image (no image format recognised))' in out
+    assert 'test: 1 of 8 listed images unreadable: ' in out
+    assert 'image_0005.jpg unreadable (the file is truncated' in out
+
+
+def _edit_split_file(data_root, edit):
+    path = data_root / 'caltech-101/split_zhou_Caltech101.json'
+    splits = json.loads(path.read_text())
+    edit(splits)
+    path.write_text(json.dumps(splits))
+
+
+def test_empty_split_is_flagged_whatever_the_flags(data_root, capsys):
+    _edit_split_file(data_root, lambda splits: splits.__setitem__('val', []))
+    assert run(data_root, '--datasets', 'caltech101', '--skip-counts') == 1
+    out = capsys.readouterr().out
+    assert '[PROBLEMS] caltech101' in out
+    assert "No items in the val list of " in out and "split='val' is built from it" in out
+
+
+def test_split_file_rules_are_reported_once(data_root, capsys):
+    _edit_split_file(data_root, lambda splits: splits['test'][0].__setitem__(1, -1))
+    assert run(data_root, '--datasets', 'caltech101', '--skip-counts') == 1
+    out = capsys.readouterr().out
+    assert out.count('test[0] has the negative label -1: labels must run 0 .. n-1') == 1
+
+
+def test_shared_class_names_are_a_note(data_root, capsys):
+    _edit_split_file(data_root, lambda splits: [
+        item.__setitem__(2, 'face') for items in splits.values() for item in items
+        if item[1] == 1])
+    assert run(data_root, '--datasets', 'caltech101', '--skip-counts') == 0
+    out = capsys.readouterr().out
+    assert '[ok] caltech101' in out
+    assert out.count("note: ") == 1 and "give labels 0 and 1 the same class name 'face'" in out
 
 
 def test_missing_data_root(tmp_path, capsys):
