@@ -14,7 +14,7 @@ from mmpretrain.datasets import BaseDataset
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, ImageDecodeError
 
-from .catalog import BENCHMARKS
+from .catalog import BENCHMARKS, dataset_key_of_type
 from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
 from .few_shot_cache import cache_file_name, cached_few_shot
 from .image_check import MISSING, image_problem
@@ -36,10 +36,12 @@ class CoOpDataset(BaseDataset):
     reference does for ``seed``; the draw is cached as
     ``<fewshot_cache_dir>/shot_<K>-seed_<S>.json``. ``subsample`` keeps the base
     (first ceil(n/2) labels) or novel classes, relabelled from 0.
-    ``metainfo['classes']`` holds their names by label. Building checks the
-    index files (all their lists at once), that the lists the build uses are
-    not empty and that the images exist; :meth:`check_source` only checks that
-    the folders and index files are there.
+    ``metainfo['classes']`` holds their names by label; a benchmark of
+    :mod:`.catalog` also puts its zero-shot CLIP template in
+    ``metainfo['prompt_template']``. Building checks the index files (all
+    their lists at once), that the lists the build uses are not empty and that
+    the images exist; :meth:`check_source` only checks that the folders and
+    index files are there.
 
     Args:
         data_root: The dataset folder.
@@ -54,7 +56,8 @@ class CoOpDataset(BaseDataset):
         image_dir: Image folder, relative to ``data_root`` ('' for itself).
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`. Class
             names given via ``classes`` / ``metainfo`` replace the dataset's
-            and must be as many.
+            and must be as many; ``metainfo=dict(prompt_template=...)`` gives
+            zero-shot CLIP a template (a benchmark of the catalog has its own).
     """
 
     #: Name in messages, and the anchor of its section in docs/datasets.md.
@@ -97,6 +100,9 @@ class CoOpDataset(BaseDataset):
         kwargs.setdefault('test_mode', split != 'train')
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=image_dir,
                          pipeline=pipeline, **kwargs)
+        key = dataset_key_of_type(type(self).__name__)
+        if key is not None:  # a benchmark: zero-shot CLIP's template for it
+            self._metainfo.setdefault('prompt_template', BENCHMARKS[key].template)
 
     # -- what subclasses provide ------------------------------------------------
 
@@ -291,7 +297,7 @@ class CoOpDataset(BaseDataset):
 
     def _find_bad_images(self) -> str:
         """How to list every image of the dataset that does not decode."""
-        key = next((k for k, b in BENCHMARKS.items() if b.type == type(self).__name__), None)
+        key = dataset_key_of_type(type(self).__name__)
         if key is None:
             return (f'decode every image of {osp.abspath(self.image_dir)} to find the others '
                     '(tools/verify_datasets.py --decode does that for the CoOp benchmarks)')

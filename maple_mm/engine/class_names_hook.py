@@ -1,4 +1,5 @@
 """Give the classifier the class names of whichever dataset comes next."""
+import inspect
 from typing import Sequence
 
 from mmengine.dataset import BaseDataset
@@ -19,13 +20,22 @@ def dataset_class_names(dataset: BaseDataset) -> Sequence[str]:
     return classes
 
 
+def _takes_dataset_meta(method) -> bool:
+    params = inspect.signature(method).parameters.values()
+    return any(p.name == 'dataset_meta' or p.kind == p.VAR_KEYWORD for p in params)
+
+
 @HOOKS.register_module()
 class ClassNamesHook(Hook):
-    """Set the model's class names from the dataset of each phase.
+    """Set the model's class names, and pass the metainfo, from the dataset of each phase.
 
     Training, validation and test sets may have different classes (base ->
     novel evaluation); the prompts are rebuilt before each epoch of each phase,
-    so the same weights serve any class list.
+    so the same weights serve any class list. The whole metainfo goes along
+    (``set_class_names(names, dataset_meta=metainfo)``), so a method can take
+    more from the dataset, e.g. zero-shot CLIP its ``prompt_template``. Models
+    without ``set_class_names`` (mmpretrain's own classifiers, stand-ins of
+    mmpretrain's tools) are left alone.
     """
 
     priority = 'VERY_HIGH'
@@ -33,7 +43,15 @@ class ClassNamesHook(Hook):
     @staticmethod
     def _set(runner, dataloader) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.set_class_names(dataset_class_names(dataloader.dataset))
+        set_class_names = getattr(model, 'set_class_names', None)
+        if set_class_names is None:
+            return
+        dataset = dataloader.dataset
+        names = dataset_class_names(dataset)
+        if _takes_dataset_meta(set_class_names):
+            set_class_names(names, dataset_meta=dict(dataset.metainfo))
+        else:
+            set_class_names(names)
 
     def before_train_epoch(self, runner) -> None:
         self._set(runner, runner.train_loop.dataloader)

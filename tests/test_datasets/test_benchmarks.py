@@ -151,3 +151,23 @@ def test_base_novel_class_counts(full_size_root, key):
               for subsample in ('all', 'base', 'novel')}
     assert counts == dict(all=BENCHMARKS[key].num_classes, base=num_base, novel=num_novel)
     assert num_base + num_novel == BENCHMARKS[key].num_classes
+
+
+@pytest.mark.parametrize('key', DATASET_FOLDERS)
+def test_metainfo_holds_the_zero_shot_template(data_root, key):
+    """The catalog's template, the reference's CUSTOM_TEMPLATES (trainers/zsclip.py)."""
+    from tests.reference_trainers import CUSTOM_TEMPLATES
+    dataset = build(data_root / DATASET_FOLDERS[key], key,
+                    split='test' if key in IMAGENET_VARIANTS else 'train', lazy_init=True)
+    assert dataset.metainfo['prompt_template'] == BENCHMARKS[key].template
+    assert BENCHMARKS[key].template == CUSTOM_TEMPLATES[key]
+
+
+def test_own_datasets_may_give_a_template(tmp_path):
+    from tests.conftest import write_split_dataset
+    root = write_split_dataset(tmp_path / 'toy')
+    common = dict(type='SplitFileDataset', data_root=str(root), split_file='split_zhou_Toy.json',
+                  image_dir='images', lazy_init=True)
+    assert 'prompt_template' not in DATASETS.build(common).metainfo
+    own = DATASETS.build(dict(common, metainfo=dict(prompt_template='a {} toy.')))
+    assert own.metainfo['prompt_template'] == 'a {} toy.'
