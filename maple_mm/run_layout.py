@@ -11,7 +11,12 @@ One run (one config, one seed) writes into its work dir::
         <YYYYmmdd_HHMMSS>/               one log folder per start of the tools
             test_metrics.json            every metric of that test, with the run's record
 
-Sweeps put run ``(config, seed)`` into ``<work_root>/<config name>/seed<S>``.
+A run is named by its config's method folder and file name (methods share
+file names such as ``base2novel_imagenet``), and K when ``--shots K`` sets the
+number of shots: ``<method folder>/<config name>[_<K>shots]`` (:func:`run_name`).
+The tools put a run into ``work_dirs/<run name>/seed<S>`` by default and sweeps
+into ``<work_root>/<run name>/seed<S>``. Tables never read these names: each
+test writes what the run is into its ``test_metrics.json``.
 """
 import os
 import re
@@ -30,24 +35,30 @@ LOCK_FILE = '.maple_train.lock'
 PARTIAL_SUFFIX = '.partial'
 
 _CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-_SEED_DIR = re.compile(r'^seed(\d+)$')
 
 
-def default_work_dir(config_file: PathLike, seed: Optional[int] = None) -> str:
-    """``work_dirs/<config name>[/seed<S>]``, where the tools put a run by default."""
-    work_dir = os.path.join('work_dirs', Path(config_file).stem)
+def method_folder(config_file: PathLike) -> str:
+    """The folder a config lives in, ``configs/<method folder>/<config>.py``."""
+    return Path(config_file).resolve().parent.name
+
+
+def run_name(config_file: PathLike, shots: Optional[int] = None) -> Path:
+    """``<method folder>/<config name>[_<K>shots]``: what a run of ``config_file`` is called."""
+    stem = Path(config_file).stem
+    return Path(method_folder(config_file)) / (stem if shots is None else f'{stem}_{shots}shots')
+
+
+def default_work_dir(config_file: PathLike, seed: Optional[int] = None,
+                     shots: Optional[int] = None) -> str:
+    """``work_dirs/<run name>[/seed<S>]``, where the tools put a run by default."""
+    work_dir = os.path.join('work_dirs', run_name(config_file, shots))
     return work_dir if seed is None else os.path.join(work_dir, f'seed{seed}')
 
 
-def sweep_work_dir(work_root: PathLike, config_file: PathLike, seed: int) -> Path:
-    """``<work_root>/<config name>/seed<S>``: one run of a sweep."""
-    return Path(work_root) / Path(config_file).stem / f'seed{seed}'
-
-
-def seed_of(run_dir: PathLike) -> Optional[int]:
-    """S of a ``seed<S>`` run folder, else None."""
-    match = _SEED_DIR.match(Path(run_dir).name)
-    return int(match.group(1)) if match else None
+def sweep_work_dir(work_root: PathLike, config_file: PathLike, seed: int,
+                   shots: Optional[int] = None) -> Path:
+    """``<work_root>/<run name>/seed<S>``: one run of a sweep."""
+    return Path(work_root) / run_name(config_file, shots) / f'seed{seed}'
 
 
 def partial_path(checkpoint: PathLike) -> Path:

@@ -29,7 +29,12 @@ def add_common_args(parser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--seed', type=int,
                         help='seed of the run and of every dataset\'s few-shot draw; the '
-                        'default work dir becomes work_dirs/<config>/seed<SEED>')
+                        'default work dir becomes work_dirs/<method>/<config>/seed<SEED>')
+    parser.add_argument('--shots', type=int, metavar='K',
+                        help='shots per class K of every dataset that draws them (the '
+                        'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
+                        'epochs_by_shots gives K; the default work dir becomes '
+                        'work_dirs/<method>/<config>_<K>shots')
 
 
 def load_config(args) -> Config:
@@ -43,21 +48,29 @@ def load_config(args) -> Config:
     seed = getattr(args, 'seed', None)
     if seed is not None:
         apply_seed(cfg, seed)
+    shots = getattr(args, 'shots', None)
+    if shots is not None:
+        apply_shots(cfg, shots)
     cfg.launcher = args.launcher
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config, seed)
+        cfg.work_dir = default_work_dir(args.config, seed, shots)
     return cfg
 
 
-def _takes_seed(dataset_cfg: dict) -> bool:
+def _takes(dataset_cfg: dict, argument: str) -> bool:
+    """Whether the registered type of a dataset config has the constructor argument."""
     from mmpretrain.registry import DATASETS
     dataset_cls = DATASETS.get(dataset_cfg.get('type', ''))
     return dataset_cls is not None and \
-        'seed' in inspect.signature(dataset_cls.__init__).parameters
+        argument in inspect.signature(dataset_cls.__init__).parameters
+
+
+def _takes_seed(dataset_cfg: dict) -> bool:
+    return _takes(dataset_cfg, 'seed')
 
 
 def apply_seed(cfg: Config, seed: int) -> None:
@@ -78,6 +91,45 @@ def apply_seed(cfg: Config, seed: int) -> None:
     for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
         if ('type' in fields and _takes_seed(fields)) or 'seed' in fields:
             fields['seed'] = seed
+
+
+def apply_shots(cfg: Config, shots: int) -> None:
+    """Set K shots per class, and the epochs the config gives K.
+
+    ``num_shots`` of the train / val / test datasets whose type takes it, and
+    of the test loop's extra sets that name it (other test sets keep all their
+    items). With an ``epochs_by_shots`` entry (``{K: epochs}``, e.g. CoOp's),
+    ``train_cfg.max_epochs``, ``max_epochs`` and the ``T_max`` of the lr
+    schedule become its epochs for K.
+    """
+    if shots < 1:
+        raise ConfigError(f'--shots must be at least 1, got {shots}.')
+    changed = 0
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if loader and loader.get('dataset') is not None and _takes(loader.dataset, 'num_shots'):
+            loader.dataset.num_shots = shots
+            changed += 1
+    for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
+        if 'num_shots' in fields:
+            fields['num_shots'] = shots
+    if not changed:
+        raise ConfigError('--shots: no dataset of this config draws few-shot subsets '
+                          '(none takes num_shots).')
+    table = cfg.get('epochs_by_shots')
+    if not table:
+        return
+    if shots not in table:
+        raise ConfigError(f'--shots {shots}: the config\'s epochs_by_shots gives epochs for '
+                          f'{sorted(table)} shots only; add {shots} to it.')
+    epochs = table[shots]
+    cfg.train_cfg.max_epochs = epochs
+    if 'max_epochs' in cfg:
+        cfg.max_epochs = epochs
+    schedulers = cfg.get('param_scheduler') or []
+    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if 'T_max' in scheduler:
+            scheduler.T_max = epochs
 
 
 def build_runner(cfg: Config):

@@ -1,8 +1,12 @@
-"""Evaluate a MaPLe checkpoint (loaded weights-only) on the config's test sets.
+"""Evaluate a checkpoint (loaded weights-only) on the config's test sets.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...]
+    python tools/test.py CONFIG [CHECKPOINT] [--seed S] [--shots K] [--work-dir DIR]
+                         [--cfg-options k=v ...]
+
+CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP).
 """
 import argparse
+import copy
 import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
@@ -13,18 +17,41 @@ from maple_mm.errors import MapleUserError
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='experiment config')
-    parser.add_argument('checkpoint', help='maple_mm checkpoint (or a converted reference one)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='maple_mm checkpoint (or a converted reference one); not needed '
+                        'by a model without trainable parameters')
     add_common_args(parser)
     return parser.parse_args(argv)
 
 
+def trainable_parameters(model_cfg: dict) -> int:
+    """How many values the config's model would learn.
+
+    Built with random CLIP weights (``pretrained=None``), so nothing is
+    downloaded or read just to find out.
+    """
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    cfg = copy.deepcopy(model_cfg)
+    if 'pretrained' in (cfg.get('backbone') or {}):
+        cfg['backbone']['pretrained'] = None
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if not os.path.isfile(args.checkpoint):
+    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
         raise MapleUserError(f'Checkpoint {args.checkpoint} does not exist.')
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
         raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
+    if args.checkpoint is None:
+        learned = trainable_parameters(cfg.model)
+        if learned:
+            raise MapleUserError(f'{args.config} needs a checkpoint: its model learns '
+                                 f'{learned:,} values. Pass the CHECKPOINT of a training run.')
     cfg.load_from, cfg.resume = args.checkpoint, False
 
     runner = build_runner(cfg)

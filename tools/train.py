@@ -1,7 +1,8 @@
 """Train MaPLe from a config, then test it (base and novel sets for base-to-novel).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [{bf16,fp16}]]
-                                 [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+    python tools/train.py CONFIG [--seed S] [--shots K] [--work-dir DIR] [--resume [CKPT]]
+                                 [--amp [{bf16,fp16}]] [--auto-scale-lr] [--cfg-options k=v ...]
+                                 [--launcher pytorch]
 """
 import argparse
 import os

@@ -1,6 +1,5 @@
-# MaPLe base-to-novel on Flowers102: train on the base classes (16 shots), then test
-# Base, Novel and HM. Recipe: ../_base_/maple_vit_b16_base2novel.py.
-_base_ = ['../_base_/maple_vit_b16_base2novel.py']
+# MaPLe base-to-novel on Flowers102: trains on the base classes; Base, Novel, HM.
+_base_ = ['../_base_/recipes/maple_base2novel.py']
 
 dataset = dict(type='CoOpFlowers102', data_root='data/oxford_flowers')
 train_dataloader = dict(dataset=dataset)

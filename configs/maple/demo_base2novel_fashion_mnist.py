@@ -7,7 +7,7 @@
 # far below the paper; with real weights (internet or a local file) run e.g.
 #   python tools/train.py configs/maple/demo_base2novel_fashion_mnist.py \
 #       --cfg-options model.backbone.pretrained=openai
-_base_ = ['../_base_/maple_vit_b16_base2novel.py']
+_base_ = ['../_base_/recipes/maple_base2novel.py']
 
 model = dict(backbone=dict(model_name='ViT-B-32', pretrained=None, quick_gelu=True))
 

@@ -28,7 +28,7 @@ def test_recipe_values(cfg):
 
 
 def test_transforms(cfg):
-    recipe = Config.fromfile(REPO_ROOT / 'configs/_base_/maple_vit_b16_base2novel.py')
+    recipe = Config.fromfile(REPO_ROOT / 'configs/_base_/recipes/maple_base2novel.py')
     assert recipe.train_pipeline[1] == dict(
         type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
         interpolation='bicubic', backend='pillow')

@@ -1,6 +1,6 @@
 """MultiSetTestLoop: how extra sets are built, the summary metrics, config errors.
 
-The loop's runs on real configs are covered by tests/test_configs/test_protocol_configs_run.py.
+The loop's runs on real configs are covered by tests/test_configs/test_configs_run.py.
 """
 import pytest
 

@@ -49,7 +49,7 @@ def tiny_config(tmp_path: Path, data_root: Path) -> Path:
     2 processes x batch 4, so the distributed sampler pads them.
     """
     cfg = f'''
-_base_ = [{str(REPO_ROOT / 'configs/_base_/maple_runtime.py')!r}]
+_base_ = [{str(REPO_ROOT / 'configs/_base_/default_runtime.py')!r}]
 custom_imports = dict(imports=['maple_mm', 'tests.test_tools.dist_scripts.probes'],
                       allow_failed_imports=False)
 from maple_mm.models import TINY_CLIP_CFG

@@ -1,0 +1,40 @@
+# The frozen CLIP every recipe uses, ViT-B/16 with OpenAI's weights, and how images reach
+# it (spec sections 2 and 7): CLIP's normalisation, 224-pixel bicubic transforms, loaders.
+# A recipe wires clip_backbone and clip_preprocessor into its model.
+clip_backbone = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
+clip_preprocessor = dict(
+    type='ClsDataPreprocessor',
+    mean=[0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255],
+    std=[0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255],
+    to_rgb=True)
+
+# Training: random crops of 8-100% of the area and flips; testing: the shorter
+# side to 224 and a centre crop.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
+         interpolation='bicubic', backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic',
+         backend='pillow'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+
+# The train batch size is the recipe's; the last incomplete batch is dropped.
+train_dataloader = dict(
+    num_workers=4,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(pipeline=train_pipeline),
+)
+test_dataloader = dict(
+    batch_size=100,
+    num_workers=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(pipeline=test_pipeline),
+)

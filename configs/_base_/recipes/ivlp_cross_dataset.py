@@ -1,0 +1,20 @@
+# IVLP, cross-dataset and domain generalisation: SGD lr 0.0035, batch 4, 5 epochs.
+# The base-to-novel config, as scripts/independent-vlp/xd_train_ivlp.sh trains ImageNet
+# (its test script loads epoch 2, which a 5-epoch run does not save; the last epoch is
+# tested here).
+# Source: configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml (muzairkhattak/multimodal-prompt-learning)
+_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/ivlp.py',
+          '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py']
+
+model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
+train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})
+test_dataloader = dict(dataset={{_base_.test_set}})
+# The other datasets are complete dataset configs: each gets the test transforms.
+test_cfg = dict(extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.target_sets})
+domain_generalization_test_cfg = dict(
+    extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.variant_sets})
+
+max_epochs = 5
+optim_wrapper = dict(optimizer=dict(lr=0.0035))
+param_scheduler = dict(T_max=max_epochs)
+train_cfg = dict(max_epochs=max_epochs)

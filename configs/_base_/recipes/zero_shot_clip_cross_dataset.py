@@ -1,0 +1,14 @@
+# Zero-shot CLIP, cross-dataset and domain generalisation: nothing trained; tests ImageNet
+# and the other datasets.
+# Source: scripts/zsclip/zeroshot.sh with configs/trainers/CoOp/vit_b16.yaml (muzairkhattak/multimodal-prompt-learning)
+_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/zero_shot_clip.py',
+          '../protocols/cross_dataset.py']
+
+model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
+# Nothing to learn: no training; tools/test.py CONFIG tests it without a checkpoint.
+train_dataloader = None
+test_dataloader = dict(dataset={{_base_.test_set}})
+# The other datasets are complete dataset configs: each gets the test transforms.
+test_cfg = dict(extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.target_sets})
+domain_generalization_test_cfg = dict(
+    extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.variant_sets})

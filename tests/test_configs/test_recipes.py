@@ -1,0 +1,142 @@
+"""Every config carries its method's reference recipe and its protocol (spec sections 2-3, 7)."""
+import math
+
+import pytest
+
+from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
+
+from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
+from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, METHODS, PUBLISHED_LRS,
+                  SCHEDULES, all_leaf_configs, built, protocol_of)
+
+CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
+CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
+TRAIN_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
+         interpolation='bicubic', backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs')]
+TEST_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic', backend='pillow'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs')]
+#: The protocol's data: (train subsample, test subsample, shots, main test set name).
+PROTOCOLS = {'base2novel': ('base', 'base', 16, 'base'), 'few_shot': ('all', 'all', 16, 'test'),
+             'cross_dataset': ('all', 'all', 16, 'imagenet'),
+             'domain_generalization': ('all', 'all', 16, 'imagenet')}
+
+
+def cases():
+    """(path, method folder, protocol, dataset key) of every leaf config."""
+    for path in all_leaf_configs():
+        protocol = protocol_of(path)
+        dataset = path.stem[len(protocol) + 1:]
+        yield pytest.param(path, path.parent.name, protocol, dataset,
+                           id=f'{path.parent.name}/{path.stem}')
+
+
+def cosine_lrs(lr: float, epochs: int) -> list:
+    """Epoch 1 at 1e-5, then the cosine restarted after it over T_max = epochs."""
+    return [1e-5] + [lr * (1 + math.cos(math.pi * (e - 1) / epochs)) / 2
+                     for e in range(1, epochs)]
+
+
+def check_dataset(dataset: dict, key: str) -> None:
+    benchmark = BENCHMARKS[key]
+    assert (dataset.type, dataset.data_root) == (benchmark.type, f'data/{benchmark.folder}')
+
+
+@pytest.mark.parametrize('path,folder,protocol,dataset', cases())
+def test_recipe_and_protocol(path, folder, protocol, dataset):
+    cfg = built(path)
+    # Model: the frozen ViT-B/16 OpenAI CLIP, its normalisation, the method's prompts.
+    assert cfg.model.type == cfg.method == METHODS[folder]
+    assert cfg.model.backbone == dict(type='OpenCLIPBackbone', model_name='ViT-B-16',
+                                      pretrained='openai')
+    pre = cfg.model.data_preprocessor
+    assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
+    assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
+    learner = dict(LEARNERS[folder])
+    if (folder, protocol) in (('maple', 'cross_dataset'), ('maple', 'domain_generalization')):
+        learner['depth'] = 3  # the reference's cross-dataset depth
+    assert cfg.model.prompt_learner == learner
+
+    # Data protocol.
+    train_subsample, test_subsample, shots, main_set = PROTOCOLS[protocol]
+    test = cfg.test_dataloader
+    assert (test.batch_size, test.sampler.shuffle) == (100, False)
+    assert test.dataset.pipeline == TEST_PIPELINE
+    assert (test.dataset.split, test.dataset.subsample, test.dataset.num_shots,
+            test.dataset.seed) == ('test', test_subsample, shots, 1)
+    check_dataset(test.dataset, dataset)
+    assert cfg.test_cfg.type == 'MultiSetTestLoop' and cfg.test_cfg.name == main_set
+    assert cfg.test_evaluator == dict(type='Accuracy', topk=(1, ))
+    assert cfg.val_cfg is None and cfg.val_dataloader is None  # the last epoch is tested
+    assert cfg.randomness.seed == 1
+    check_test_sets(cfg, protocol)
+
+    schedule = SCHEDULES[folder, 'cross_dataset' if protocol == 'domain_generalization'
+                         else protocol]
+    if schedule is None:  # zero-shot: nothing to train
+        assert cfg.train_dataloader is None and 'optim_wrapper' not in cfg
+        return
+    lr, epochs, batch = schedule
+    if (folder, protocol, dataset) == ('coop', 'few_shot', 'imagenet'):
+        epochs = 50  # CoOp: ImageNet 50 epochs at every K
+    train = cfg.train_dataloader
+    assert (train.batch_size, train.drop_last, train.sampler.shuffle) == (batch, True, True)
+    assert train.dataset.pipeline == TRAIN_PIPELINE
+    assert (train.dataset.split, train.dataset.subsample, train.dataset.num_shots,
+            train.dataset.seed) == ('train', train_subsample, shots, 1)
+    check_dataset(train.dataset, dataset)
+
+    # Optimisation: SGD, constant warm-up epoch at 1e-5, then cosine, stepped per epoch.
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=lr, momentum=0.9,
+                                               weight_decay=5e-4, nesterov=False)
+    assert cfg.train_cfg == dict(by_epoch=True, max_epochs=epochs)
+    assert cfg.param_scheduler == dict(type='ConstantWarmupCosineLR', warmup_value=1e-5,
+                                       warmup_steps=1, by_epoch=True, T_max=epochs)
+    lrs = per_epoch_lrs(cfg.param_scheduler, epochs, lr)
+    assert lrs == pytest.approx(cosine_lrs(lr, epochs))
+    if (lr, epochs) in PUBLISHED_LRS:
+        assert [round(v, 5) for v in lrs] == PUBLISHED_LRS[lr, epochs]
+
+
+def check_test_sets(cfg, protocol: str) -> None:
+    sets = cfg.test_cfg.get('extra_sets', {})
+    if protocol == 'base2novel':
+        assert sets == dict(novel=dict(subsample='novel'))
+        return
+    if protocol == 'few_shot':
+        assert not sets
+        return
+    keys = ([k for k in DATASETS if k != 'imagenet'] if protocol == 'cross_dataset'
+            else list(IMAGENET_VARIANTS))
+    assert list(sets) == keys
+    for key, dataset in sets.items():
+        check_dataset(dataset, key)
+        assert (dataset.split, dataset.seed, dataset.pipeline) == ('test', 1, TEST_PIPELINE)
+        assert 'num_shots' not in dataset  # every test item of every class
+        if protocol == 'cross_dataset':
+            assert dataset.subsample == 'all'
+    assert cfg.test_cfg.averages == dict(target_average=keys)
+
+
+def test_domain_generalization_trains_like_cross_dataset():
+    for folder in METHODS:
+        dg, xd = (built(CONFIGS / folder / f'{name}_imagenet.py')
+                  for name in ('domain_generalization', 'cross_dataset'))
+        for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper',
+                    'param_scheduler', 'train_cfg'):
+            assert dg.get(key) == xd.get(key), (folder, key)
+
+
+def test_coop_few_shot_epochs_depend_on_the_shots():
+    assert built(CONFIGS / 'coop' / 'few_shot_dtd.py').epochs_by_shots == COOP_EPOCHS_BY_SHOTS
+    imagenet = built(CONFIGS / 'coop' / 'few_shot_imagenet.py')
+    assert imagenet.epochs_by_shots == {k: 50 for k in COOP_EPOCHS_BY_SHOTS}
+    for folder in METHODS:  # only CoOp varies its epochs with K
+        if folder not in ('coop', 'zero_shot_clip'):
+            assert 'epochs_by_shots' not in built(CONFIGS / folder / 'few_shot_dtd.py')

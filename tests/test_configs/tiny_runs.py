@@ -1,0 +1,95 @@
+"""Run zoo configs on miniature datasets with the tiny random CLIP, in this process.
+
+The configs are used as written except for what a CPU test needs: the tiny
+CLIP (prompt depths at most 3 for its 4 layers), 32-pixel images, data roots
+redirected from ``data/`` to miniature copies, train batches of at most 2 (the
+miniatures hold 2 images per class), one epoch, no workers.
+"""
+import itertools
+import sys
+from pathlib import Path
+from typing import Optional
+
+import mmengine.config.config
+import pytest
+import torch
+from mmengine.config import Config
+
+from maple_mm.models import TINY_CLIP_CFG
+
+from ..conftest import REPO_ROOT
+from ..miniature_datasets import DATASET_FOLDERS, write_miniature
+
+sys.path.insert(0, str(REPO_ROOT / 'tools'))
+import _cli  # noqa: E402
+
+SIZE = 32
+NUM_CLASSES = 4
+_run_ids = itertools.count()
+
+
+@pytest.fixture(scope='module')
+def fast_cpu_runs():
+    """One torch thread (several busy threads starve on a shared 2-core machine) and no
+    yapf formatting of the config each runner logs and dumps (~0.3 s a call)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mmengine.config.config, 'FormatCode', lambda text, **kwargs: (text, None))
+        yield
+    torch.set_num_threads(threads)
+
+
+def write_miniatures(root: Path) -> Path:
+    """Every benchmark layout, 4 classes of 2 images per split, under ``root``."""
+    for key in DATASET_FOLDERS:
+        write_miniature(root, key, num_classes=NUM_CLASSES, images_per_class=2, image_size=SIZE)
+    return root
+
+
+def load(config: Path, *argv: str) -> Config:
+    """The config as tools/train.py loads it, with --seed / --shots applied."""
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    _cli.add_common_args(parser)
+    return _cli.load_config(parser.parse_args([str(config), *argv]))
+
+
+def _shrink(node, data_root: Path) -> None:
+    """Data roots to the miniatures, 224-pixel transforms to 32 pixels, depths to 3."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'data_root' and isinstance(value, str) and value.startswith('data/'):
+                node[key] = str(data_root / value[len('data/'):])
+            elif key in ('scale', 'crop_size') and value == 224:
+                node[key] = SIZE
+            elif key in ('depth', 'depth_text', 'depth_vision') and isinstance(value, int):
+                node[key] = min(value, 3)
+            else:
+                _shrink(value, data_root)
+    elif isinstance(node, list):
+        for item in node:
+            _shrink(item, data_root)
+
+
+def tiny(cfg: Config, data_root: Path, work_dir: Path, epochs: Optional[int] = 1) -> Config:
+    """``cfg`` on the tiny CLIP and the miniatures, writing into ``work_dir``."""
+    cfg.model.backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
+    for key in ('model', 'train_dataloader', 'test_dataloader', 'test_cfg'):
+        _shrink(cfg.get(key), data_root)
+    loaders = [cfg[k] for k in ('train_dataloader', 'test_dataloader') if cfg.get(k)]
+    datasets = [loader.dataset for loader in loaders]
+    datasets += [d for d in (cfg.test_cfg.get('extra_sets') or {}).values() if 'type' in d]
+    for dataset in datasets:
+        dataset.serialize_data = False  # its gc.collect() costs ~0.4 s a dataset
+    for loader in loaders:
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    if cfg.get('train_dataloader'):
+        cfg.train_dataloader.batch_size = min(cfg.train_dataloader.batch_size, 2)
+        if epochs is not None:
+            cfg.train_cfg.max_epochs = epochs
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = f'tiny_{next(_run_ids)}'  # runners started in one second differ
+    return cfg
