@@ -1,12 +1,16 @@
-"""Summarise finished runs (<root>/<config>/seed<S>/) as the paper's tables.
+"""Summarise finished runs as the papers' tables, methods side by side.
 
     python tools/results_table.py WORK_ROOT [WORK_ROOT ...] [--paper]
                                   [--markdown FILE] [--csv FILE] [--overwrite]
 
-Base-to-novel runs give Base / Novel / HM per dataset (means over seeds +- std)
-and the Average row (HM of the mean Base and mean Novel); few-shot runs a
-dataset x shots table; other runs (cross-dataset, domain generalisation) their
-accuracy per test set. --paper adds the published MaPLe numbers.
+Every run folder under the roots counts, whatever its name: what a run is
+(method, protocol, dataset, shots, seed) is read from the record its test wrote
+into test_metrics.json. Base-to-novel runs give Base / Novel / HM per dataset
+for each method (means over seeds +- std) and each method's Average row (HM of
+the mean Base and mean Novel); few-shot runs a dataset x shots table per
+method; other runs (cross-dataset, domain generalisation) their accuracy per
+test set, one row per method. --paper adds the published numbers (zero-shot
+CLIP, CoOp, CoCoOp, MaPLe, and the ablations' average HM).
 """
 import argparse
 import csv
@@ -24,10 +28,10 @@ from maple_mm.evaluation.benchmark_tables import Cell, Table, benchmark_tables
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('roots', nargs='+', help='work roots (as given to run_sweep.py), '
-                        'config folders or single seed<S> folders')
+    parser.add_argument('roots', nargs='+', help='folders holding runs at any depth (work '
+                        'roots as given to run_sweep.py, or single runs)')
     parser.add_argument('--paper', action='store_true',
-                        help='add the published MaPLe numbers next to these runs')
+                        help='add the published numbers next to these runs')
     parser.add_argument('--markdown', help='also write the Markdown tables to this file')
     parser.add_argument('--csv', help='write every number as CSV rows (table, row, column, '
                         'value, std, num_seeds) to this file')
@@ -48,13 +52,14 @@ def format_cell(cell: Cell) -> str:
 
 
 def to_markdown(tables: List[Table]) -> str:
-    """All tables as Markdown, each under a bold title."""
+    """All tables as Markdown, each under a bold title and followed by its notes."""
     parts = []
     for table in tables:
         lines = [f'**{table.title}**', '',
                  '| ' + ' | '.join(table.header) + ' |',
                  '|' + '|'.join('---' for _ in table.header) + '|']
         lines += ['| ' + ' | '.join(format_cell(c) for c in row) + ' |' for row in table.rows]
+        lines += ['', *table.notes] if table.notes else []
         parts.append('\n'.join(lines))
     return '\n\n'.join(parts) + '\n'
 
@@ -84,12 +89,19 @@ def check_new(path: str, overwrite: bool) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    runs, unfinished = collect_runs(args.roots)
-    for run_dir in unfinished:
+    found = collect_runs(args.roots)
+    for run_dir in found.unfinished:
         print(f'note: {run_dir} has no test metrics yet (unfinished run); left out',
               file=sys.stderr)
+    for path in found.unrecorded:
+        print(f'note: {path} was written by an earlier version and does not record what the '
+              'run is; left out (test the run again to include it)', file=sys.stderr)
+    for path in found.replaced:
+        print(f'note: {path} is an older test of a run found again elsewhere; the newest '
+              'counts', file=sys.stderr)
+    runs = found.runs
     if not runs:
-        raise MapleUserError(f'No finished runs (<config>/seed<S>/<time>/test_metrics.json) '
+        raise MapleUserError(f'No finished runs (<run>/<time>/test_metrics.json with a record) '
                              f'under {", ".join(args.roots)}.')
     outputs = [p for p in (args.markdown, args.csv) if p]
     for path in outputs:

@@ -1,20 +1,24 @@
-"""Run a protocol: configs x seeds, one run after another, resumable.
+"""Run a protocol: methods x datasets x seeds (x shots), one run after another, resumable.
 
-    python tools/run_sweep.py CONFIG [CONFIG ...] [--seeds 1 2 3] [--work-root work_dirs]
-                              [--exclude GLOB ...] [--gpus N] [--amp] [--auto-scale-lr]
-                              [--cfg-options k=v ...]
+    python tools/run_sweep.py CONFIG [CONFIG ...] [--seeds 1 2 3] [--shots K [K ...]]
+                              [--work-root work_dirs] [--exclude GLOB ...] [--gpus N] [--amp]
+                              [--auto-scale-lr] [--cfg-options k=v ...]
                               [--test-from ROOT] [--dry-run] [--keep-going]
 
 Each run trains (tools/train.py, or tools/dist_train.sh with --gpus > 1) into
-<work-root>/<config stem>/seed<S>. Running the same command again skips the
-finished runs (test metrics present) and resumes interrupted ones (--resume),
-so an interrupted sweep just restarts. CONFIG may be a glob, e.g.
-'configs/maple/base2novel_*.py' (quote it). With --test-from ROOT nothing is
-trained: each seed's checkpoint in ROOT/seed<S> is tested (tools/test.py), e.g.
-the cross-dataset runs on the domain generalisation config.
+<work-root>/<method folder>/<config stem>[_<K>shots]/seed<S>, then tests. A
+config with nothing to train (zero-shot CLIP: no train_dataloader) is only
+tested (tools/test.py, no checkpoint). Running the same command again skips
+the finished runs (complete test metrics) and resumes interrupted ones
+(--resume), so an interrupted sweep just restarts. CONFIG may be a glob, e.g.
+'configs/*/base2novel_*.py' (quote it). --shots runs every config at each K
+(tools/train.py --shots K: the few-shot protocol). With --test-from ROOT nothing
+is trained: each seed's checkpoint in ROOT/seed<S> is tested (tools/test.py),
+e.g. the cross-dataset runs on the domain generalisation config.
 """
 import argparse
 import fnmatch
+import functools
 import glob
 import os
 import shlex
@@ -28,7 +32,8 @@ from _cli import REPO_ROOT, run_cli
 
 from maple_mm.errors import MapleUserError
 from maple_mm.evaluation import finished_test_metrics
-from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint, sweep_work_dir
+from maple_mm.run_layout import (checkpoint_files, latest_complete_checkpoint, run_name,
+                                 sweep_work_dir)
 
 TOOLS = Path(REPO_ROOT) / 'tools'
 
@@ -43,10 +48,15 @@ class Run:
 
     config: str
     seed: int
+    shots: Optional[int]
     work_dir: Path
     action: str  # 'skip', 'train', 'resume' or 'test'
     command: Optional[List[str]] = None
     reason: str = ''
+
+    @property
+    def name(self) -> str:
+        return f'{run_name(self.config, self.shots).as_posix()} seed {self.seed}'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,8 +66,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="leave out configs whose file name matches, e.g. '*imagenet*'")
     parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3],
                         help='seeds to run (default: the protocol\'s 1 2 3)')
+    parser.add_argument('--shots', nargs='+', type=int, metavar='K',
+                        help='run every config at each K shots per class (tools/train.py '
+                        '--shots K), e.g. 1 2 4 8 16 for the few-shot protocol; default: '
+                        'the configs\' own')
     parser.add_argument('--work-root', default='work_dirs',
-                        help='runs go to WORK_ROOT/<config stem>/seed<S>')
+                        help='runs go to WORK_ROOT/<method folder>/<config stem>[_<K>shots]/'
+                        'seed<S>')
     parser.add_argument('--gpus', type=int, default=1,
                         help='GPUs per run; more than 1 runs tools/dist_train.sh (torchrun)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -83,17 +98,24 @@ def expand_configs(patterns: List[str], exclude: List[str] = ()) -> List[str]:
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches or not all(os.path.isfile(m) for m in matches):
             raise SweepError(f'No config file matches {pattern!r}; the configs are in '
-                             'configs/maple/.')
+                             'configs/<method>/.')
         configs += [m for m in matches if m not in configs
                     and not any(fnmatch.fnmatch(os.path.basename(m), e) for e in exclude)]
     if not configs:
         raise SweepError(f'--exclude {" ".join(exclude)} leaves no config to run.')
-    stems = [Path(c).stem for c in configs]
-    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    names = [run_name(c) for c in configs]
+    clashes = sorted({n.as_posix() for n in names if names.count(n) > 1})
     if clashes:
-        raise SweepError(f'Configs with the same file name {clashes} would share work dirs; '
-                         'sweep them with different --work-root values.')
+        raise SweepError(f'Configs named {clashes} in folders of the same name would share '
+                         'work dirs; sweep them with different --work-root values.')
     return configs
+
+
+@functools.lru_cache(maxsize=None)
+def trains(config: str) -> bool:
+    """Whether the config trains anything (a zero-shot config has no train_dataloader)."""
+    from mmengine.config import Config
+    return bool(Config.fromfile(config, import_custom_modules=False).get('train_dataloader'))
 
 
 def latest_checkpoint(work_dir: Path) -> Optional[Path]:
@@ -101,9 +123,11 @@ def latest_checkpoint(work_dir: Path) -> Optional[Path]:
     return latest_complete_checkpoint(work_dir)[0]
 
 
-def pass_through(args: argparse.Namespace, seed: int) -> List[str]:
+def pass_through(args: argparse.Namespace, seed: int, shots: Optional[int]) -> List[str]:
     """The arguments every train / test command of the sweep gets."""
     extra = ['--seed', str(seed)]
+    if shots is not None:
+        extra += ['--shots', str(shots)]
     if args.launcher and args.gpus <= 1:
         extra += ['--launcher', args.launcher]
     if args.cfg_options:
@@ -111,25 +135,39 @@ def pass_through(args: argparse.Namespace, seed: int) -> List[str]:
     return extra
 
 
-def plan_run(args: argparse.Namespace, config: str, seed: int) -> Run:
-    """What one (config, seed) needs: nothing, a fresh run, a resume or a test."""
-    work_dir = sweep_work_dir(args.work_root, config, seed)
+def test_command(args: argparse.Namespace, config: str, checkpoint: Optional[Path],
+                 common: List[str]) -> List[str]:
+    """tools/test.py (or dist_test.sh) on ``config``.
+
+    Without a checkpoint (a model with nothing to learn) the test runs in one process.
+    """
+    if checkpoint is None:
+        return [sys.executable, str(TOOLS / 'test.py'), config, *common]
+    if args.gpus > 1:
+        return ['bash', str(TOOLS / 'dist_test.sh'), config, str(checkpoint), str(args.gpus),
+                *common]
+    return [sys.executable, str(TOOLS / 'test.py'), config, str(checkpoint), *common]
+
+
+def plan_run(args: argparse.Namespace, config: str, seed: int,
+             shots: Optional[int] = None) -> Run:
+    """What one (config, seed, shots) needs: nothing, a fresh run, a resume or a test."""
+    work_dir = sweep_work_dir(args.work_root, config, seed, shots)
     metrics = finished_test_metrics(work_dir)
     if metrics is not None:
-        return Run(config, seed, work_dir, 'skip', reason=f'finished: {metrics}')
-    common = ['--work-dir', str(work_dir), *pass_through(args, seed)]
+        return Run(config, seed, shots, work_dir, 'skip', reason=f'finished: {metrics}')
+    common = ['--work-dir', str(work_dir), *pass_through(args, seed, shots)]
     if args.test_from:
         source = Path(args.test_from) / f'seed{seed}'
         checkpoint = latest_checkpoint(source)
         if checkpoint is None:
             raise SweepError(f'No checkpoint in {source} to test for seed {seed}; run the '
                              'training sweep first or fix --test-from.')
-        if args.gpus > 1:
-            command = ['bash', str(TOOLS / 'dist_test.sh'), config, str(checkpoint),
-                       str(args.gpus), *common]
-        else:
-            command = [sys.executable, str(TOOLS / 'test.py'), config, str(checkpoint), *common]
-        return Run(config, seed, work_dir, 'test', command, f'checkpoint {checkpoint}')
+        return Run(config, seed, shots, work_dir, 'test',
+                   test_command(args, config, checkpoint, common), f'checkpoint {checkpoint}')
+    if not trains(config):
+        return Run(config, seed, shots, work_dir, 'test', test_command(args, config, None, common),
+                   'nothing to train')
     action = 'resume' if checkpoint_files(work_dir) else 'train'
     if action == 'resume':
         common.append('--resume')
@@ -141,19 +179,19 @@ def plan_run(args: argparse.Namespace, config: str, seed: int) -> Run:
         command = ['bash', str(TOOLS / 'dist_train.sh'), config, str(args.gpus), *common]
     else:
         command = [sys.executable, str(TOOLS / 'train.py'), config, *common]
-    return Run(config, seed, work_dir, action, command)
+    return Run(config, seed, shots, work_dir, action, command)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.gpus < 1:
         raise SweepError('--gpus must be at least 1.')
-    jobs = [(config, seed)
-            for config in expand_configs(args.configs, args.exclude) for seed in args.seeds]
+    jobs = [(config, shots, seed) for config in expand_configs(args.configs, args.exclude)
+            for shots in (args.shots or [None]) for seed in args.seeds]
     failed = []
-    for index, (config, seed) in enumerate(jobs, 1):
-        run = plan_run(args, config, seed)  # decided just before it starts
-        head = f'[{index}/{len(jobs)}] {Path(run.config).stem} seed {run.seed}: {run.action}'
+    for index, (config, shots, seed) in enumerate(jobs, 1):
+        run = plan_run(args, config, seed, shots)  # decided just before it starts
+        head = f'[{index}/{len(jobs)}] {run.name}: {run.action}'
         print(f'{head} ({run.reason})' if run.reason else head, flush=True)
         if run.command is None:
             continue
@@ -163,10 +201,10 @@ def main(argv=None) -> None:
         if subprocess.run(run.command).returncode != 0:
             failed.append(run)
             if not args.keep_going:
-                raise SweepError(f'{Path(run.config).stem} seed {run.seed} failed (see its log '
-                                 f'in {run.work_dir}); rerun the sweep to resume it.')
+                raise SweepError(f'{run.name} failed (see its log in {run.work_dir}); rerun '
+                                 'the sweep to resume it.')
     if failed:
-        names = ', '.join(f'{Path(r.config).stem} seed {r.seed}' for r in failed)
+        names = ', '.join(r.name for r in failed)
         raise SweepError(f'{len(failed)} of {len(jobs)} runs failed: {names}; rerun the sweep '
                          'to resume them.')
 

@@ -1,137 +1,176 @@
-"""Turn the test metrics of runs (configs x seeds) into the paper's tables.
+"""Turn the test metrics of runs into the papers' tables, methods side by side.
 
-Conventions (those of the reference's ``parse_test_res.py`` and of spec section 3):
-per-dataset numbers are means over seeds with the population standard deviation;
-a dataset's HM is the harmonic mean of its mean Base and mean Novel; the
-Average row is the mean over datasets of the mean Base and mean Novel, and the
-HM of those two.
+What a run is (method, protocol, dataset, shots, seed) comes from its record.
+Conventions (those of the reference's ``parse_test_res.py`` and of spec
+section 3): per-dataset numbers are means over seeds with the population
+standard deviation; a dataset's HM is the harmonic mean of its mean Base and
+mean Novel; a method's Average row is the mean over datasets of the mean Base
+and mean Novel, and the HM of those two (the paper's Table 1), given only when
+the method ran on every dataset of the table.
 """
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Sequence, Union
+
+from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 
 from .harmonic_mean import harmonic_mean
-from .published import (DATASET_NAMES, MAPLE_BASE2NOVEL, MAPLE_BASE2NOVEL_AVERAGE,
-                        MAPLE_CROSS_DATASET, MAPLE_DOMAIN_GENERALIZATION)
+from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET
 from .run_metrics import RunMetrics
 from .seed_statistics import SeedStatistics
 
 TOP1 = 'accuracy/top1'
 Cell = Union[None, str, int, float, SeedStatistics]
-
-_BASE2NOVEL = re.compile(r'base2novel_(?P<dataset>.+)$')
-_FEW_SHOT = re.compile(r'few_shot_(?P<dataset>.+)_(?P<shots>\d+)shots?$')
-#: Config-name prefixes of the protocols whose published numbers are per test set.
-_PUBLISHED_PER_SET = {'cross_dataset': MAPLE_CROSS_DATASET,
-                      'domain_generalization': MAPLE_DOMAIN_GENERALIZATION}
+#: The shots of the published numbers.
+PUBLISHED_SHOTS = 16
+#: Titles of the protocols reported per test set.
+PER_SET_TITLES = {'cross_dataset': 'Cross-dataset transfer',
+                  'domain_generalization': 'Domain generalisation'}
 
 
 @dataclass
 class Table:
-    """A titled table; cells are labels, counts, numbers or seed statistics."""
+    """A titled table; cells are labels, counts, numbers or seed statistics; notes below it."""
 
     title: str
     header: List[str]
     rows: List[List[Cell]] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
 
-def dataset_name(key: str) -> str:
-    """The display name of a dataset key (the key itself when unknown)."""
-    return DATASET_NAMES.get(key, key)
+def _method_order(methods: Iterable[str]) -> List[str]:
+    """The methods in the papers' order, others after them by name."""
+    known = [m for m in METHODS if m in methods]
+    return known + sorted(m for m in set(methods) if m not in METHODS)
 
 
-def _dataset_order(key: str) -> tuple:
-    keys = list(DATASET_NAMES)
-    return (keys.index(key), '') if key in keys else (len(keys), key)
+def _dataset_order(keys: Iterable[str]) -> List[str]:
+    known = [k for k in BENCHMARKS if k in keys]
+    return known + sorted(k for k in set(keys) if k not in BENCHMARKS)
 
 
-def _group(runs: Sequence[RunMetrics]) -> Dict[str, List[RunMetrics]]:
-    groups: Dict[str, List[RunMetrics]] = defaultdict(list)
-    for run in sorted(runs, key=lambda r: (r.config, r.seed)):
-        groups[run.config].append(run)
-    return groups
+def _top1_sets(run: RunMetrics) -> List[str]:
+    return [k for k in run.metrics if k.endswith(f'/{TOP1}')]
 
 
 def _is_base2novel(run: RunMetrics) -> bool:
-    return bool(_BASE2NOVEL.match(run.config)) and {
+    return run.protocol == 'base2novel' and {
         f'base/{TOP1}', f'novel/{TOP1}'} <= set(run.metrics)
 
 
-def _single_set_top1(run: RunMetrics) -> Optional[float]:
-    top1 = [v for k, v in run.metrics.items() if k.endswith(f'/{TOP1}')]
-    return top1[0] if len(top1) == 1 else None
-
-
 def _is_few_shot(run: RunMetrics) -> bool:
-    return bool(_FEW_SHOT.match(run.config)) and _single_set_top1(run) is not None
+    return run.protocol == 'few_shot' and len(_top1_sets(run)) == 1
 
 
-def base2novel_table(runs: Sequence[RunMetrics], paper: bool = False) -> Optional[Table]:
-    """Base / Novel / HM per dataset and the Average row; None without such runs."""
-    groups = {_BASE2NOVEL.match(c).group('dataset'): g
-              for c, g in _group([r for r in runs if _is_base2novel(r)]).items()}
-    if not groups:
-        return None
-    header = ['Dataset', 'Base', 'Novel', 'HM', 'Seeds']
-    if paper:
-        header += ['Paper Base', 'Paper Novel', 'Paper HM', 'HM - Paper HM']
-    table = Table('MaPLe base-to-novel generalisation (top-1 %)', header)
-    bases, novels = [], []
-    for key in sorted(groups, key=_dataset_order):
-        base = SeedStatistics.of([r.metrics[f'base/{TOP1}'] for r in groups[key]])
-        novel = SeedStatistics.of([r.metrics[f'novel/{TOP1}'] for r in groups[key]])
-        bases.append(base.mean)
-        novels.append(novel.mean)
-        hm = harmonic_mean(base.mean, novel.mean)
-        row: List[Cell] = [dataset_name(key), base, novel, hm, base.num_seeds]
-        if paper:
-            published = MAPLE_BASE2NOVEL.get(key)
-            row += [*published, hm - published[2]] if published else [None] * 4
+def _average_label(num_datasets: int) -> str:
+    return f'Average ({num_datasets} dataset{"s" if num_datasets != 1 else ""})'
+
+
+def _seeds_note(groups: Dict[str, List[List[RunMetrics]]]) -> str:
+    """'Seeds: CoOp 3, MaPLe 2-3' from each method's cells (lists of runs)."""
+    parts = []
+    for method in _method_order(groups):
+        counts = sorted({len(cell) for cell in groups[method]})
+        span = str(counts[0]) if len(counts) == 1 else f'{counts[0]}-{counts[-1]}'
+        parts.append(f'{method} {span}')
+    return 'Seeds: ' + ', '.join(parts)
+
+
+def base2novel_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Table]:
+    """Base / Novel / HM per dataset and method and the Average row; one table per K."""
+    cells: Dict[int, Dict[str, Dict[str, List[RunMetrics]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)))
+    for run in runs:
+        if _is_base2novel(run):
+            cells[run.shots][run.method][run.dataset].append(run)
+    return [_base2novel_table(shots, cells[shots], paper)
+            for shots in sorted(cells, key=lambda k: (k is None, k))]
+
+
+def _base2novel_table(shots, by_method: Dict[str, Dict[str, List[RunMetrics]]],
+                      paper: bool) -> Table:
+    methods = _method_order(by_method)
+    datasets = _dataset_order({d for per_dataset in by_method.values() for d in per_dataset})
+    stats = {(m, d): (_statistics(group, 'base'), _statistics(group, 'novel'))
+             for m in methods for d, group in by_method[m].items()}
+    # (label, method, whose numbers): each method's runs, then its published numbers.
+    published = [m for m in METHODS if m in BASE2NOVEL_AVERAGE and (
+        m in BASE2NOVEL or m in by_method)] if paper and shots == PUBLISHED_SHOTS else []
+    groups = []
+    for method in _method_order(set(methods) | set(published)):
+        if method in by_method:
+            groups.append((method, method, 'runs'))
+        if method in published:
+            groups.append((f'{method} (paper)', method, 'paper'))
+    table = Table(f'Base-to-novel generalisation (top-1 %, {shots} shots)',
+                  ['Dataset'] + [f'{label} {column}' for label, _, _ in groups
+                                 for column in ('Base', 'Novel', 'HM')])
+    for dataset in datasets:
+        row: List[Cell] = [display_name(dataset)]
+        for _, method, numbers in groups:
+            if numbers == 'paper':
+                row += list(BASE2NOVEL.get(method, {}).get(dataset, (None, None, None)))
+            elif (method, dataset) in stats:
+                base, novel = stats[method, dataset]
+                row += [base, novel, harmonic_mean(base.mean, novel.mean)]
+            else:
+                row += [None] * 3
         table.rows.append(row)
-    mean_base, mean_novel = sum(bases) / len(bases), sum(novels) / len(novels)
-    complete = set(groups) == set(MAPLE_BASE2NOVEL)
-    label = 'Average' if complete else f'Average ({len(groups)} datasets)'
-    hm = harmonic_mean(mean_base, mean_novel)
-    row = [label, mean_base, mean_novel, hm, None]
-    if paper:
-        # The published average covers the 11 datasets only.
-        row += ([*MAPLE_BASE2NOVEL_AVERAGE, hm - MAPLE_BASE2NOVEL_AVERAGE[2]]
-                if complete else [None] * 4)
-    table.rows.append(row)
+    complete = set(datasets) == set(BASE_TO_NOVEL)
+    average: List[Cell] = ['Average' if complete else _average_label(len(datasets))]
+    for _, method, numbers in groups:
+        if numbers == 'paper':
+            # The published average covers the 11 datasets only.
+            average += list(BASE2NOVEL_AVERAGE[method]) if complete else [None] * 3
+        elif all((method, d) in stats for d in datasets):
+            base = sum(stats[method, d][0].mean for d in datasets) / len(datasets)
+            novel = sum(stats[method, d][1].mean for d in datasets) / len(datasets)
+            average += [base, novel, harmonic_mean(base, novel)]
+        else:  # an average over fewer datasets than the row's would mislead
+            average += [None] * 3
+    table.rows.append(average)
+    table.notes.append(_seeds_note({m: list(by_method[m].values()) for m in methods}))
     return table
 
 
-def few_shot_table(runs: Sequence[RunMetrics]) -> Optional[Table]:
-    """Top-1 per dataset (rows) and number of shots (columns), with the Average row."""
-    cells: Dict[str, Dict[int, List[float]]] = defaultdict(lambda: defaultdict(list))
+def _statistics(group: Sequence[RunMetrics], test_set: str) -> SeedStatistics:
+    return SeedStatistics.of([r.metrics[f'{test_set}/{TOP1}'] for r in group])
+
+
+def few_shot_tables(runs: Sequence[RunMetrics]) -> List[Table]:
+    """Per method: top-1 per dataset (rows) and number of shots (columns), and the Average row."""
+    cells: Dict[str, Dict[str, Dict[int, List[RunMetrics]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         if _is_few_shot(run):
-            match = _FEW_SHOT.match(run.config)
-            cells[match.group('dataset')][int(match.group('shots'))].append(
-                _single_set_top1(run))
-    if not cells:
-        return None
-    shots = sorted({k for per_shot in cells.values() for k in per_shot})
-    table = Table('MaPLe few-shot classification (top-1 %, all classes)',
-                  ['Dataset', *[f'{k} shot{"s" if k > 1 else ""}' for k in shots]])
-    for key in sorted(cells, key=_dataset_order):
-        table.rows.append([dataset_name(key), *[
-            SeedStatistics.of(cells[key][k]) if cells[key].get(k) else None for k in shots]])
-    # A column is averaged only when every dataset has it, so the whole row
-    # covers the datasets its label counts.
-    averages: List[Cell] = []
-    for col in range(1, len(shots) + 1):
-        means = [row[col].mean for row in table.rows if row[col] is not None]
-        averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
-    table.rows.append([f'Average ({len(cells)} datasets)', *averages])
-    return table
+            cells[run.method][run.dataset][run.shots].append(run)
+    tables = []
+    for method in _method_order(cells):
+        per_dataset = cells[method]
+        shots = sorted({k for per_shot in per_dataset.values() for k in per_shot})
+        table = Table(f'{method} few-shot classification (top-1 %, all classes)',
+                      ['Dataset', *[f'{k} shot{"s" if k != 1 else ""}' for k in shots]])
+        for dataset in _dataset_order(per_dataset):
+            table.rows.append([display_name(dataset), *[
+                SeedStatistics.of([r.metrics[_top1_sets(r)[0]] for r in per_dataset[dataset][k]])
+                if per_dataset[dataset].get(k) else None for k in shots]])
+        # A column is averaged only when every dataset has it, so the whole row
+        # covers the datasets its label counts.
+        averages: List[Cell] = []
+        for col in range(1, len(shots) + 1):
+            means = [row[col].mean for row in table.rows if row[col] is not None]
+            averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
+        table.rows.append([_average_label(len(per_dataset)), *averages])
+        table.notes.append(_seeds_note({method: [group for per_shot in per_dataset.values()
+                                                 for group in per_shot.values()]}))
+        tables.append(table)
+    return tables
 
 
-def _set_columns(group: Sequence[RunMetrics]) -> List[str]:
+def _set_columns(runs: Sequence[RunMetrics]) -> List[str]:
     """Metric names in order of first appearance; '<set>/accuracy/top1' shown as '<set>'."""
     names: List[str] = []
-    for run in group:
+    for run in runs:
         for key in run.metrics:
             if (key.endswith(f'/{TOP1}') or '/' not in key) and key not in names:
                 names.append(key)
@@ -139,30 +178,38 @@ def _set_columns(group: Sequence[RunMetrics]) -> List[str]:
 
 
 def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Table]:
-    """One table per remaining config (cross-dataset, domain generalisation, ...).
+    """One table per protocol, training dataset and K (cross-dataset, domain generalisation, ...).
 
     Columns are the test sets (top-1) and the summary metrics (e.g.
-    ``target_average``); the row holds the seed statistics, followed by the
-    published row where the protocol has one.
+    ``target_average``); one row per method with its seed statistics, and with
+    ``paper`` the published rows of the protocol.
     """
+    groups: Dict[tuple, Dict[str, List[RunMetrics]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if not (_is_base2novel(run) or _is_few_shot(run)):
+            groups[run.protocol or run.config, run.dataset, run.shots][run.method].append(run)
     tables = []
-    rest = [r for r in runs if not (_is_base2novel(r) or _is_few_shot(r))]
-    for config, group in _group(rest).items():
-        columns = _set_columns(group)
+    for (protocol, dataset, shots), by_method in sorted(
+            groups.items(), key=lambda item: tuple(str(v) for v in item[0])):
+        columns = _set_columns([r for group in by_method.values() for r in group])
         labels = [c[:-len(f'/{TOP1}')] if c.endswith(f'/{TOP1}') else c for c in columns]
-        table = Table(f'{config} (top-1 %)', ['', 'Seeds', *labels])
-        stats = [SeedStatistics.of([r.metrics[c] for r in group if c in r.metrics])
-                 for c in columns]
-        table.rows.append(['MaPLe (these runs)', len(group), *stats])
-        published = next((p for prefix, p in _PUBLISHED_PER_SET.items()
-                          if config.startswith(prefix)), None)
-        if paper and published:
-            table.rows.append(['MaPLe (paper)', 3, *[published.get(name) for name in labels]])
+        name = PER_SET_TITLES.get(protocol, protocol)
+        table = Table(f'{name}, trained on {display_name(dataset)} (top-1 %, {shots} shots)',
+                      ['Method', 'Seeds', *labels])
+        published = PER_SET.get(protocol, {}) if paper and shots == PUBLISHED_SHOTS else {}
+        for method in _method_order(set(by_method) | set(published)):
+            group = by_method.get(method)
+            if group:
+                table.rows.append([method, len(group), *[
+                    SeedStatistics.of([r.metrics[c] for r in group if c in r.metrics])
+                    if any(c in r.metrics for r in group) else None for c in columns]])
+            if method in published:
+                table.rows.append([f'{method} (paper)', 3,
+                                   *[published[method].get(label) for label in labels]])
         tables.append(table)
     return tables
 
 
 def benchmark_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Table]:
-    """Every table the runs make: base-to-novel, few-shot, then one per other config."""
-    tables = [base2novel_table(runs, paper), few_shot_table(runs), *per_set_tables(runs, paper)]
-    return [t for t in tables if t is not None]
+    """Every table the runs make: base-to-novel, few-shot per method, then per-set tables."""
+    return [*base2novel_tables(runs, paper), *few_shot_tables(runs), *per_set_tables(runs, paper)]

@@ -1,40 +1,80 @@
-"""Find the test metrics of finished runs laid out as <root>/<config>/seed<S>/."""
+"""Find the test metrics of finished runs, and what each run is from its own record.
+
+A run folder is any folder holding log folders (``<YYYYmmdd_HHMMSS>/``) or
+checkpoints, at any depth under the roots given; its newest complete
+``test_metrics.json`` counts. What the run is (method, protocol, dataset,
+shots, seed, config) comes only from the record the test wrote into that
+file, never from file or folder names.
+"""
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from maple_mm.errors import RunMetricsError
-from maple_mm.run_layout import METRICS_FILE, seed_of
+from maple_mm.run_layout import METRICS_FILE, checkpoint_files
+
+_LOG_FOLDER = re.compile(r'^\d{8}_\d{6}$')
 
 
 @dataclass(frozen=True)
 class RunMetrics:
-    """The newest complete test metrics of one run (one config, one seed)."""
+    """The newest complete test metrics of one run, with the run's record."""
 
-    config: str  # config file stem
-    seed: int
     path: Path  # the test_metrics.json read
     metrics: Dict[str, float]
     record: Dict[str, object] = field(default_factory=dict)  # method, protocol, dataset, ...
 
+    @property
+    def method(self) -> Optional[str]:
+        return self.record.get('method')
 
-def seed_dirs(root: Union[str, Path]) -> List[Path]:
-    """The ``seed<S>`` run folders under ``root`` (a work root or one config's folder)."""
+    @property
+    def protocol(self) -> Optional[str]:
+        return self.record.get('protocol')
+
+    @property
+    def dataset(self) -> Optional[str]:
+        return self.record.get('dataset')
+
+    @property
+    def shots(self) -> Optional[int]:
+        return self.record.get('shots')
+
+    @property
+    def seed(self) -> Optional[int]:
+        return self.record.get('seed')
+
+    @property
+    def config(self) -> Optional[str]:
+        return self.record.get('config')
+
+    @property
+    def key(self) -> tuple:
+        """What makes two runs the same run: method, protocol, dataset, shots and seed."""
+        return (self.method, self.protocol, self.dataset, self.shots, self.seed)
+
+
+def run_dirs(root: Union[str, Path]) -> List[Path]:
+    """The run folders at or under ``root``: folders with log folders or checkpoints."""
     root = Path(root)
     if not root.is_dir():
         raise RunMetricsError(f'Results folder {root} does not exist.')
-    if seed_of(root) is not None:
-        return [root]
-    candidates = [*root.glob('seed*'), *root.glob('*/seed*')]
-    return sorted(p for p in candidates if p.is_dir() and seed_of(p) is not None)
+    found = []
+    for folder, subfolders, _ in os.walk(root):
+        logs = [name for name in subfolders if _LOG_FOLDER.match(name)]
+        if logs or checkpoint_files(folder):
+            found.append(Path(folder))
+        subfolders[:] = sorted(name for name in subfolders if name not in logs)
+    return sorted(found)
 
 
 def read_test_metrics(path: Path) -> Tuple[bool, dict, Dict[str, float]]:
     """``(complete, record, scalar metrics)`` of a ``test_metrics.json``, or a clear error.
 
-    Files of earlier versions hold only ``{metric: value}``; they count as complete.
+    Files of earlier versions hold only ``{metric: value}``: complete, without a record.
     """
     try:
         content = json.loads(Path(path).read_text())
@@ -58,14 +98,26 @@ def finished_test_metrics(work_dir: Union[str, Path]) -> Optional[Path]:
     return None
 
 
-def collect_runs(roots: Iterable[Union[str, Path]]) -> Tuple[List[RunMetrics], List[Path]]:
-    """``(finished runs, unfinished run folders)`` found under ``roots``.
+@dataclass
+class CollectedRuns:
+    """What :func:`collect_runs` found."""
 
-    A run folder found under several (overlapping) roots counts once.
+    runs: List[RunMetrics]  # one per run (method, protocol, dataset, shots, seed)
+    unfinished: List[Path]  # run folders without complete test metrics
+    unrecorded: List[Path]  # metrics files of earlier versions, without a record
+    replaced: List[Path]  # older metrics files of a run found twice
+
+
+def collect_runs(roots: Iterable[Union[str, Path]]) -> CollectedRuns:
+    """The finished runs under ``roots``, each once.
+
+    A run folder under several (overlapping) roots counts once; the same run
+    (same record) in two folders counts once too, with its newest test.
     """
-    runs, unfinished, seen = [], [], set()
+    runs: Dict[tuple, RunMetrics] = {}
+    unfinished, unrecorded, replaced, seen = [], [], [], set()
     for root in roots:
-        for run_dir in seed_dirs(root):
+        for run_dir in run_dirs(root):
             if run_dir.resolve() in seen:
                 continue
             seen.add(run_dir.resolve())
@@ -74,9 +126,17 @@ def collect_runs(roots: Iterable[Union[str, Path]]) -> Tuple[List[RunMetrics], L
                 unfinished.append(run_dir)
                 continue
             _, record, metrics = read_test_metrics(path)
-            config = record.get('config') or run_dir.parent.name
-            runs.append(RunMetrics(config, seed_of(run_dir), path, metrics, record))
-    return runs, unfinished
+            if not record:
+                unrecorded.append(path)
+                continue
+            run = RunMetrics(path, metrics, record)
+            other = runs.get(run.key)
+            if other is not None:
+                older, run = sorted([other, run], key=lambda r: r.path.parent.name)
+                replaced.append(older.path)
+            runs[run.key] = run
+    ordered = sorted(runs.values(), key=lambda r: tuple(str(v) for v in r.key))
+    return CollectedRuns(ordered, unfinished, unrecorded, replaced)
 
 
 def _plain(value):

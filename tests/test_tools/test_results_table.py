@@ -1,4 +1,8 @@
-"""tools/results_table.py on work dirs with known test metrics: exact means, std, HM."""
+"""tools/results_table.py: methods side by side, read from each run's record.
+
+First on test_metrics.json files with known numbers (exact means, std, HM and
+Average rows), then on a tiny sweep of every method run on miniature data.
+"""
 import contextlib
 import csv
 import io
@@ -7,11 +11,16 @@ import math
 import sys
 
 import pytest
+from mmengine.runner import Runner
 
 from maple_mm.errors import MapleUserError
-from maple_mm.evaluation.published import MAPLE_BASE2NOVEL
+from maple_mm.evaluation import harmonic_mean
+from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
+from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
 
 from ..conftest import REPO_ROOT
+from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
+from ..test_configs.zoo import CONFIGS, METHODS
 
 sys.path.insert(0, str(REPO_ROOT / 'tools'))
 import results_table  # noqa: E402
@@ -19,34 +28,16 @@ import results_table  # noqa: E402
 TOP1 = 'accuracy/top1'
 
 
-def write_run(root, config, seed, metrics, time='20250101_000000'):
-    folder = root / config / f'seed{seed}' / time
-    folder.mkdir(parents=True)
-    (folder / 'test_metrics.json').write_text(json.dumps(metrics))
+def write_run(root, folder, metrics, time='20250101_000000', **record):
+    path = root / folder / time / 'test_metrics.json'
+    path.parent.mkdir(parents=True)
+    record = dict(dict(protocol='base2novel', dataset='dtd', shots=16, seed=1, config='c'),
+                  **record)
+    path.write_text(json.dumps(dict(complete=True, record=record, metrics=metrics)))
 
 
 def base2novel(base, novel):
-    return {f'base/{TOP1}': base, f'novel/{TOP1}': novel,
-            'HM': 2 * base * novel / (base + novel)}
-
-
-@pytest.fixture
-def root(tmp_path):
-    for seed, (b, n) in enumerate([(80, 60), (82, 60), (84, 63)], 1):
-        write_run(tmp_path, 'base2novel_dtd', seed, base2novel(b, n))
-    for seed, (b, n) in enumerate([(90, 70), (94, 80)], 1):
-        write_run(tmp_path, 'base2novel_eurosat', seed, base2novel(b, n))
-    # An older test of the same run is ignored: the newest log folder counts.
-    write_run(tmp_path, 'base2novel_eurosat', 1, base2novel(1, 1), time='20240101_000000')
-    for config, seed, acc in [('few_shot_dtd_1shots', 1, 40), ('few_shot_dtd_1shots', 2, 44),
-                              ('few_shot_dtd_16shots', 1, 70), ('few_shot_eurosat_1shots', 1, 50)]:
-        write_run(tmp_path, config, seed, {f'test/{TOP1}': acc})
-    for seed, (i, d, e) in enumerate([(70, 40, 50), (72, 42, 52)], 1):
-        write_run(tmp_path, 'cross_dataset_imagenet', seed, {
-            f'imagenet/{TOP1}': i, f'dtd/{TOP1}': d, f'eurosat/{TOP1}': e,
-            'target_average': (d + e) / 2})
-    (tmp_path / 'base2novel_ucf101' / 'seed1').mkdir(parents=True)  # unfinished
-    return tmp_path
+    return {f'base/{TOP1}': base, f'novel/{TOP1}': novel, 'HM': harmonic_mean(base, novel)}
 
 
 def run(*args):
@@ -56,84 +47,141 @@ def run(*args):
     return out.getvalue()
 
 
-def rows(markdown, title_part):
-    """{first cell: cells} of the Markdown table whose title contains ``title_part``."""
-    blocks = markdown.split('\n\n')  # title, table, title, table, ...
-    block = next(table for title, table in zip(blocks[::2], blocks[1::2]) if title_part in title)
-    lines = [line.strip('|').split(' | ') for line in block.splitlines()[2:]]
-    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in lines
-            if not cells[0].startswith('---')}
+def tables(markdown):
+    """{title: {first cell: {column: cell}}} of every Markdown table."""
+    found, title, header = {}, None, None
+    for line in markdown.splitlines():
+        if line.startswith('**'):
+            title, header = line.strip('*'), None
+            found[title] = {}
+        elif line.startswith('|') and not line.startswith('|---'):
+            cells = [c.strip() for c in line.strip('|').split(' | ')]
+            if header is None:
+                header = cells
+            else:
+                found[title][cells[0]] = dict(zip(header[1:], cells[1:]))
+    return found
+
+
+def table(markdown, title_part):
+    (rows,) = [rows for title, rows in tables(markdown).items() if title_part in title]
+    return rows
 
 
 def hm(b, n):
     return 2 * b * n / (b + n)
 
 
-def test_base2novel_means_std_hm_and_average(root, capsys):
-    table = rows(run(root), 'base-to-novel')
+@pytest.fixture
+def root(tmp_path):
+    """Folder names are deliberately meaningless: the records say what each run is."""
+    for seed, (b, n) in enumerate([(80, 60), (82, 60), (84, 63)], 1):
+        write_run(tmp_path, f'run{seed}', base2novel(b, n), method='MaPLe', seed=seed)
+    for seed, (b, n) in enumerate([(90, 70), (94, 80)], 1):
+        write_run(tmp_path, f'e{seed}', base2novel(b, n), method='MaPLe', seed=seed,
+                  dataset='eurosat')
+    # An older test of the same run is ignored: the newest log folder counts.
+    write_run(tmp_path, 'e1', base2novel(1, 1), time='20240101_000000', method='MaPLe',
+              dataset='eurosat')
+    write_run(tmp_path, 'coop_dtd', base2novel(85, 40), method='CoOp')
+    for folder, shots, seed, acc in [('f1', 1, 1, 40), ('f2', 1, 2, 44), ('f3', 16, 1, 70)]:
+        write_run(tmp_path, folder, {f'test/{TOP1}': acc}, method='CoOp', protocol='few_shot',
+                  shots=shots, seed=seed)
+    write_run(tmp_path, 'f4', {f'test/{TOP1}': 50}, method='CoOp', protocol='few_shot',
+              dataset='eurosat', shots=1)
+    for seed, (i, d, e) in enumerate([(70, 40, 50), (72, 42, 52)], 1):
+        write_run(tmp_path, f'x{seed}', {
+            f'imagenet/{TOP1}': i, f'dtd/{TOP1}': d, f'eurosat/{TOP1}': e,
+            'target_average': (d + e) / 2}, method='VPT', protocol='cross_dataset',
+            dataset='imagenet', seed=seed)
+    (tmp_path / 'unfinished' / '20250101_000000').mkdir(parents=True)
+    old = tmp_path / 'old' / '20250101_000000'
+    old.mkdir(parents=True)
+    (old / 'test_metrics.json').write_text(json.dumps(base2novel(1, 2)))  # no record
+    return tmp_path
+
+
+def test_base2novel_methods_side_by_side(root, capsys):
+    rows = table(run(root), 'Base-to-novel')
     dtd_base_std = math.sqrt(8 / 3)  # 80, 82, 84: population std
     dtd_novel_std = math.sqrt(6 / 3)  # 60, 60, 63
-    assert table['DTD'] == [f'82.00 ± {dtd_base_std:.2f}', f'61.00 ± {dtd_novel_std:.2f}',
-                            f'{hm(82, 61):.2f}', '3']
-    assert table['EuroSAT'] == ['92.00 ± 2.00', '75.00 ± 5.00', f'{hm(92, 75):.2f}', '2']
-    # Average row: HM of the mean Base (87) and mean Novel (68) over the datasets.
-    assert table['Average (2 datasets)'] == ['87.00', '68.00', f'{hm(87, 68):.2f}', '-']
-    assert 'base2novel_ucf101/seed1 has no test metrics yet' in capsys.readouterr().err
+    assert rows['DTD'] == {'CoOp Base': '85.00 ± 0.00', 'CoOp Novel': '40.00 ± 0.00',
+                           'CoOp HM': f'{hm(85, 40):.2f}',
+                           'MaPLe Base': f'82.00 ± {dtd_base_std:.2f}',
+                           'MaPLe Novel': f'61.00 ± {dtd_novel_std:.2f}',
+                           'MaPLe HM': f'{hm(82, 61):.2f}'}
+    assert rows['EuroSAT']['MaPLe Base'] == '92.00 ± 2.00'
+    assert rows['EuroSAT']['CoOp Base'] == '-'
+    # Average row: HM of the mean Base (87) and mean Novel (68) over the datasets; none
+    # for CoOp, which ran on one of the two.
+    average = rows['Average (2 datasets)']
+    assert [average[f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')] == [
+        '87.00', '68.00', f'{hm(87, 68):.2f}']
+    assert average['CoOp HM'] == '-'
+    err = capsys.readouterr().err
+    assert 'unfinished has no test metrics yet' in err
+    assert 'old/20250101_000000/test_metrics.json was written by an earlier version' in err
 
 
-def test_overlapping_roots_count_each_run_once(root):
-    table = rows(run(root, root / 'base2novel_dtd', root / 'base2novel_dtd' / 'seed1'),
-                 'base-to-novel')
-    assert table['DTD'][3] == '3'
-
-
-def test_paper_columns(root):
-    table = rows(run(root, '--paper'), 'base-to-novel')
-    paper = MAPLE_BASE2NOVEL['dtd']
-    assert table['DTD'][4:] == [f'{paper[0]:.2f}', f'{paper[1]:.2f}', f'{paper[2]:.2f}',
-                                f'{hm(82, 61) - paper[2]:.2f}']
-    # The published average covers all 11 datasets: not shown for 2.
-    assert table['Average (2 datasets)'][4:] == ['-'] * 4
-
-
-def test_all_eleven_datasets_give_the_average_row_and_its_paper_numbers(tmp_path):
-    for key, (base, novel, _) in MAPLE_BASE2NOVEL.items():
-        write_run(tmp_path, f'base2novel_{key}', 1, base2novel(base, novel))
-    table = rows(run(tmp_path, '--paper'), 'base-to-novel')
-    assert list(table)[0] == 'ImageNet' and list(table)[-1] == 'Average'
-    # The published per-dataset numbers reproduce the published Average row.
-    assert table['Average'][:3] == ['82.28', '75.14', '78.55']
-    assert table['Average'][4:] == ['82.28', '75.14', '78.55', '0.00']
-
-
-def test_few_shot_table(root):
-    table = rows(run(root), 'few-shot')
-    assert table['DTD'] == ['42.00 ± 2.00', '70.00 ± 0.00']
-    assert table['EuroSAT'] == ['50.00 ± 0.00', '-']
-    # 16 shots ran on DTD only: no average that would cover 1 of the 2 datasets.
-    assert table['Average (2 datasets)'] == ['46.00', '-']
-
-
-def test_cross_dataset_table_per_target_set(root):
+def test_paper_columns_next_to_the_runs(root):
     markdown = run(root, '--paper')
-    header = next(line for line in markdown.splitlines() if line.startswith('|  | Seeds'))
-    assert header == '|  | Seeds | imagenet | dtd | eurosat | target_average |'
-    table = rows(markdown, 'cross_dataset_imagenet')
-    assert table['MaPLe (these runs)'] == ['2', '71.00 ± 1.00', '41.00 ± 1.00', '51.00 ± 1.00',
-                                           '46.00 ± 1.00']
-    assert table['MaPLe (paper)'] == ['3', '70.72', '-', '-', '66.30']
+    rows = table(markdown, 'Base-to-novel')
+    header = next(line for line in markdown.splitlines() if line.startswith('| Dataset'))
+    groups = [c[:-len(' Base')] for c in header.strip('|').split(' | ') if c.endswith(' Base')]
+    assert groups == ['ZeroShotCLIP (paper)', 'CoOp', 'CoOp (paper)', 'CoCoOp (paper)', 'MaPLe',
+                      'MaPLe (paper)']
+    for method in ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'MaPLe'):
+        published = BASE2NOVEL[method]['dtd']
+        assert [rows['DTD'][f'{method} (paper) {c}'] for c in ('Base', 'Novel', 'HM')] == [
+            f'{v:.2f}' for v in published]
+        # The published average covers all 11 datasets: not shown for 2.
+        assert rows['Average (2 datasets)'][f'{method} (paper) HM'] == '-'
+
+
+def test_all_eleven_datasets_give_the_average_rows_and_their_paper_numbers(tmp_path):
+    for method in ('MaPLe', 'VPT'):
+        for key, (base, novel, _) in BASE2NOVEL['MaPLe'].items():
+            write_run(tmp_path, f'{method}_{key}', base2novel(base, novel), method=method,
+                      dataset=key)
+    rows = table(run(tmp_path, '--paper'), 'Base-to-novel')
+    assert list(rows)[0] == 'ImageNet' and list(rows)[-1] == 'Average'
+    # The published per-dataset numbers reproduce the published Average row.
+    assert [rows['Average'][f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')] == [
+        '82.28', '75.14', '78.55']
+    assert rows['Average']['MaPLe (paper) HM'] == '78.55'
+    assert rows['Average']['CoCoOp (paper) Novel'] == f'{BASE2NOVEL_AVERAGE["CoCoOp"][1]:.2f}'
+    # The ablations are published as the average HM only.
+    assert rows['Average']['VPT (paper) HM'] == '76.68'
+    assert rows['Average']['VPT (paper) Base'] == rows['DTD']['VPT (paper) HM'] == '-'
+
+
+def test_few_shot_table_per_method(root):
+    rows = table(run(root), 'CoOp few-shot')
+    assert rows['DTD'] == {'1 shot': '42.00 ± 2.00', '16 shots': '70.00 ± 0.00'}
+    assert rows['EuroSAT'] == {'1 shot': '50.00 ± 0.00', '16 shots': '-'}
+    # 16 shots ran on DTD only: no average that would cover 1 of the 2 datasets.
+    assert rows['Average (2 datasets)'] == {'1 shot': '46.00', '16 shots': '-'}
+
+
+def test_per_set_table_one_row_per_method(root):
+    markdown = run(root, '--paper')
+    rows = table(markdown, 'Cross-dataset transfer, trained on ImageNet')
+    assert rows['VPT'] == {'Seeds': '2', 'imagenet': '71.00 ± 1.00', 'dtd': '41.00 ± 1.00',
+                           'eurosat': '51.00 ± 1.00', 'target_average': '46.00 ± 1.00'}
+    assert rows['MaPLe (paper)'] == {'Seeds': '3', 'imagenet': '70.72', 'dtd': '-',
+                                     'eurosat': '-', 'target_average': '66.30'}
 
 
 def test_csv_holds_every_number_at_full_precision(root, tmp_path):
     out = tmp_path / 'table.csv'
     run(root, '--csv', out)
     records = list(csv.DictReader(out.open()))
-    dtd_base = next(r for r in records if r['row'] == 'DTD' and r['column'] == 'Base')
+    dtd_base = next(r for r in records if r['row'] == 'DTD' and r['column'] == 'MaPLe Base')
     assert float(dtd_base['value']) == 82.0
     assert float(dtd_base['std']) == pytest.approx(math.sqrt(8 / 3))
     assert dtd_base['num_seeds'] == '3'
     average_hm = next(r for r in records
-                      if r['row'].startswith('Average') and r['column'] == 'HM')
+                      if r['row'].startswith('Average') and r['column'] == 'MaPLe HM')
     assert float(average_hm['value']) == pytest.approx(hm(87, 68))
 
 
@@ -144,9 +192,53 @@ def test_existing_outputs_are_not_overwritten(root, tmp_path):
         run(root, '--markdown', out)
     assert out.read_text() == 'mine'
     run(root, '--markdown', out, '--overwrite')
-    assert '**MaPLe base-to-novel' in out.read_text()
+    assert '**Base-to-novel generalisation' in out.read_text()
 
 
 def test_no_finished_runs_is_a_clear_error(tmp_path):
     with pytest.raises(MapleUserError, match='No finished runs'):
         run(tmp_path)
+
+
+# -- a tiny sweep of every method -----------------------------------------------------
+SWEEP_SEEDS = {'coop': (1, 2), 'maple': (1, 2)}  # the other methods: seed 1
+
+
+@pytest.fixture(scope='module')
+def sweep(tmp_path_factory, fast_cpu_runs):  # noqa: F811
+    """Every method on base-to-novel DTD, laid out as tools/run_sweep.py lays runs out."""
+    tmp = tmp_path_factory.mktemp('zoo_sweep')
+    data_root = tmp / 'data'
+    write_miniature(data_root, 'dtd')
+    root = tmp / 'work'
+    for folder in METHODS:
+        config = CONFIGS / folder / 'base2novel_dtd.py'
+        for seed in SWEEP_SEEDS.get(folder, (1, )):
+            work_dir = sweep_work_dir(root, config, seed)
+            cfg = tiny(load(config, '--seed', str(seed)), data_root, work_dir)
+            runner = Runner.from_cfg(cfg)
+            if cfg.get('train_dataloader'):
+                runner.train()
+            runner.test()
+    return root
+
+
+def recorded(root, folder, seed):
+    path = newest_test_metrics(root / folder / 'base2novel_dtd' / f'seed{seed}')
+    return json.loads(path.read_text())['metrics']
+
+
+def test_sweep_table_equals_the_recorded_metrics(sweep):
+    rows = table(run(sweep), 'Base-to-novel')
+    for folder, method in METHODS.items():
+        runs = [recorded(sweep, folder, s) for s in SWEEP_SEEDS.get(folder, (1, ))]
+        base = sum(r[f'base/{TOP1}'] for r in runs) / len(runs)
+        novel = sum(r[f'novel/{TOP1}'] for r in runs) / len(runs)
+        cells = rows['DTD']
+        assert cells[f'{method} Base'].startswith(f'{base:.2f} ± ')
+        assert cells[f'{method} Novel'].startswith(f'{novel:.2f} ± ')
+        assert cells[f'{method} HM'] == f'{harmonic_mean(base, novel):.2f}'
+        if len(runs) == 1:
+            assert runs[0]['HM'] == pytest.approx(harmonic_mean(base, novel))
+        average = rows['Average (1 dataset)']
+        assert average[f'{method} HM'] == cells[f'{method} HM']

@@ -1,5 +1,7 @@
 """tools/run_sweep.py: a tiny protocol sweep (2 datasets x 2 seeds, tiny CLIP), then its table.
 
+Runs land in <work root>/<method folder>/<config stem>[_<K>shots]/seed<S>.
+
 The sweep and table tools run in this process (their start-up costs seconds);
 the training runs they start are subprocesses, as in real use.
 """
@@ -24,6 +26,7 @@ import run_sweep  # noqa: E402
 
 DATASETS = {'dtd': 'CoOpDTD', 'eurosat': 'CoOpEuroSAT'}
 SEEDS = ('1', '2')
+CONFIGS = REPO_ROOT / 'configs'
 KEEP_ALL = ['--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
 
 
@@ -31,7 +34,8 @@ def tiny_config(folder: Path, key: str, data_root: Path) -> Path:
     """configs/maple/base2novel_<key>.py on the tiny CLIP, 32-pixel miniatures, 2 epochs."""
     pipeline = '''[dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale=32),
                    dict(type='CenterCrop', crop_size=32), dict(type='PackInputs')]'''
-    path = folder / f'base2novel_{key}.py'  # the stem names the runs and the table rows
+    path = folder / 'maple' / f'base2novel_{key}.py'  # folder and stem name the runs
+    path.parent.mkdir(exist_ok=True)
     path.write_text(f'''
 _base_ = [{str(REPO_ROOT / f'configs/maple/base2novel_{key}.py')!r}]
 from maple_mm.models import TINY_CLIP_CFG
@@ -68,8 +72,12 @@ def sweep(tmp_path_factory):
         yield dict(configs=configs, root=root, log=log)
 
 
+def run_dir(root: Path, key: str, seed: str) -> Path:
+    return root / 'maple' / f'base2novel_{key}' / f'seed{seed}'
+
+
 def metrics_of(root: Path, key: str, seed: str) -> dict:
-    path = newest_test_metrics(root / f'base2novel_{key}' / f'seed{seed}')
+    path = newest_test_metrics(run_dir(root, key, seed))
     assert path is not None, f'{key} seed {seed} has no test metrics'
     return read_test_metrics(path)[2]
 
@@ -77,7 +85,7 @@ def metrics_of(root: Path, key: str, seed: str) -> dict:
 def test_every_run_lands_in_its_seed_folder_with_its_seed(sweep):
     for key in DATASETS:
         for seed in SEEDS:
-            work_dir = sweep['root'] / f'base2novel_{key}' / f'seed{seed}'
+            work_dir = run_dir(sweep['root'], key, seed)
             assert (work_dir / 'epoch_2.pth').is_file()
             used = Config.fromfile(work_dir / f'base2novel_{key}.py')  # dumped by the run
             assert used.randomness.seed == used.train_dataloader.dataset.seed == int(seed)
@@ -102,12 +110,12 @@ def test_dry_run_prints_commands_and_runs_nothing(sweep, tmp_path):
 def test_interrupted_runs_resume(sweep):
     """A run killed in epoch 2 and a run killed before its test both finish on rerun."""
     root = sweep['root']
-    killed = root / 'base2novel_dtd' / 'seed2'
+    killed = run_dir(root, 'dtd', '2')
     before = metrics_of(root, 'dtd', '2')
     newest_test_metrics(killed).unlink()
     (killed / 'epoch_2.pth').unlink()
     (killed / 'last_checkpoint').write_text(str(killed / 'epoch_1.pth'))
-    untested = root / 'base2novel_eurosat' / 'seed1'
+    untested = run_dir(root, 'eurosat', '1')
     untested_before = metrics_of(root, 'eurosat', '1')
     newest_test_metrics(untested).unlink()
     with pytest.MonkeyPatch.context() as patch:
@@ -122,23 +130,28 @@ def test_interrupted_runs_resume(sweep):
 def test_table_of_the_sweep(sweep):
     table = run(results_table.main, sweep['root'], '--paper')
     lines = {line.split(' | ')[0].strip('| '): line for line in table.splitlines()}
+    header = lines['Dataset'].strip('|').split(' | ')
     means = {}
     for key, name in (('dtd', 'DTD'), ('eurosat', 'EuroSAT')):
         runs = [metrics_of(sweep['root'], key, seed) for seed in SEEDS]
         base = sum(r['base/accuracy/top1'] for r in runs) / 2
         novel = sum(r['novel/accuracy/top1'] for r in runs) / 2
         means[key] = base, novel
-        cells = lines[name].split(' | ')
-        assert cells[1].startswith(f'{base:.2f} ± ') and cells[2].startswith(f'{novel:.2f} ± ')
-        assert cells[3] == f'{harmonic_mean(base, novel):.2f}' and cells[4] == '2'
+        cells = dict(zip(header, lines[name].strip('|').split(' | ')))
+        assert cells['MaPLe Base'].startswith(f'{base:.2f} ± ')
+        assert cells['MaPLe Novel'].startswith(f'{novel:.2f} ± ')
+        assert cells['MaPLe HM'] == f'{harmonic_mean(base, novel):.2f}'
     base = (means['dtd'][0] + means['eurosat'][0]) / 2
     novel = (means['dtd'][1] + means['eurosat'][1]) / 2
-    average = lines['Average (2 datasets)'].split(' | ')
-    assert average[1:4] == [f'{base:.2f}', f'{novel:.2f}', f'{harmonic_mean(base, novel):.2f}']
+    average = dict(zip(header, lines['Average (2 datasets)'].strip('|').split(' | ')))
+    assert [average[f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')] == [
+        f'{base:.2f}', f'{novel:.2f}', f'{harmonic_mean(base, novel):.2f}']
+    assert 'Seeds: MaPLe 2' in table
 
 
 def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
-    with pytest.raises(run_sweep.SweepError, match='base2novel_dtd seed 5 failed.*rerun the sweep'):
+    with pytest.raises(run_sweep.SweepError,
+                       match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'):
         run(run_sweep.main, sweep['configs'][0], '--seeds', '5', '--work-root', tmp_path,
             '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path / "none"}')
 
@@ -150,7 +163,7 @@ def test_missing_config_is_a_clear_error():
 
 def test_test_from_needs_the_source_checkpoints(sweep, tmp_path):
     log = run(run_sweep.main, sweep['configs'][0], '--seeds', *SEEDS, '--work-root', tmp_path,
-              '--test-from', sweep['root'] / 'base2novel_dtd', '--dry-run')
+              '--test-from', sweep['root'] / 'maple' / 'base2novel_dtd', '--dry-run')
     assert log.count(': test (checkpoint') == 2 and 'tools/test.py' in log
     with pytest.raises(run_sweep.SweepError, match='No checkpoint in'):
         run(run_sweep.main, sweep['configs'][0], '--work-root', tmp_path, '--test-from', tmp_path)
@@ -160,3 +173,28 @@ def test_exclude_leaves_out_configs_by_file_name(tmp_path):
     log = run(run_sweep.main, 'configs/maple/base2novel_*.py', '--exclude', '*imagenet*',
               '--seeds', '1', '--work-root', tmp_path, '--dry-run')
     assert log.count(': train') == 10 and 'base2novel_imagenet' not in log
+
+
+def test_shots_name_the_runs_and_reach_the_commands(tmp_path):
+    log = run(run_sweep.main, CONFIGS / 'coop/few_shot_dtd.py', CONFIGS / 'maple/few_shot_dtd.py',
+              '--shots', '1', '4', '--seeds', '1', '2', '--work-root', tmp_path, '--dry-run')
+    assert log.count(': train') == 8
+    for folder in ('coop', 'maple'):
+        for shots in (1, 4):
+            work_dir = tmp_path / folder / f'few_shot_dtd_{shots}shots' / 'seed2'
+            assert f'--work-dir {work_dir} --seed 2 --shots {shots}' in log
+
+
+def test_configs_with_nothing_to_train_are_tested_without_checkpoint(tmp_path):
+    config = CONFIGS / 'zero_shot_clip/base2novel_dtd.py'
+    log = run(run_sweep.main, config, '--seeds', '1', '--work-root', tmp_path, '--dry-run')
+    assert ': test (nothing to train)' in log
+    command = log.splitlines()[1]
+    assert f'tools/test.py {config} --work-dir' in command
+    assert str(tmp_path / 'zero_shot_clip' / 'base2novel_dtd' / 'seed1') in command
+
+
+def test_methods_sharing_config_names_do_not_share_work_dirs(tmp_path):
+    log = run(run_sweep.main, CONFIGS / '*/base2novel_dtd.py', '--seeds', '1', '--work-root',
+              tmp_path, '--dry-run')
+    assert log.count('--work-dir') == 7
