@@ -7,6 +7,7 @@ CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLI
 """
 import argparse
 import copy
+import logging
 import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
@@ -36,7 +37,11 @@ def trainable_parameters(model_cfg: dict) -> int:
     if 'pretrained' in (cfg.get('backbone') or {}):
         cfg['backbone']['pretrained'] = None
     init_default_scope('mmpretrain')
-    model = MODELS.build(cfg)
+    logging.disable(logging.WARNING)  # open_clip's "initialized randomly": meant here
+    try:
+        model = MODELS.build(cfg)
+    finally:
+        logging.disable(logging.NOTSET)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
