@@ -5,12 +5,14 @@ so mmpretrain's own tools get it too. Everything here applies to this runner
 only; other runners and models in the process are untouched.
 """
 import contextlib
+import logging
 import os
 from typing import Iterator, List, Optional
 from unittest import mock
 
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, RUNNERS
 
@@ -92,6 +94,8 @@ class MapleRunner(Runner):
             env_cfg = dict(kwargs.get('env_cfg') or {})
             env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
             kwargs['env_cfg'] = env_cfg
+            print_log('No CUDA device: distributed processes use the gloo backend instead of '
+                      'nccl.', logger='current', level=logging.WARNING)
         super().__init__(*args, **kwargs)
 
     # -- distributed processes on CPUs -------------------------------------------

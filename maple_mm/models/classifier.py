@@ -1,4 +1,5 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
+import json
 import re
 from typing import Dict, List, Optional, Sequence
 
@@ -116,15 +117,22 @@ class PromptedCLIP(BaseClassifier):
     @_dataset_meta.setter
     def _dataset_meta(self, meta: dict) -> None:
         if (meta or {}).get('classes'):
-            self.set_class_names(meta['classes'])
+            self.set_class_names(meta['classes'], dataset_meta=meta)
 
-    def get_extra_state(self) -> dict:
-        """Saved with the weights: the class names the prompts were built for."""
-        return {'class_names': list(self.class_names)}
+    def get_extra_state(self) -> torch.Tensor:
+        """Saved with the weights: the class names the prompts were built for.
 
-    def set_extra_state(self, state: dict) -> None:
-        if isinstance(state, dict) and state.get('class_names'):
-            self.set_class_names(state['class_names'])
+        Stored as the UTF-8 bytes of a JSON list in a uint8 tensor, because
+        tools that treat a state dict as tensors (mmengine broadcasts it
+        between processes) must keep working.
+        """
+        data = json.dumps(list(self.class_names)).encode('utf-8')
+        return torch.tensor(list(data), dtype=torch.uint8)
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        names = json.loads(bytes(state.tolist()).decode('utf-8')) if len(state) else []
+        if names:
+            self.set_class_names(names)
 
     # -- features --------------------------------------------------------------------
     def _layout(self, index: int, prompts: ClassPrompts, ctx_shared: bool) -> TextLayout:
