@@ -19,11 +19,13 @@ from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
-#: Names only checkpoints of the reference code (Dassl trainers) use.
-_REFERENCE_KEY = re.compile(r'(^|\.)(token_prefix|token_suffix|compound_prompts_text|'
-                            r'compound_prompt_projections|VPT_shallow|VPT)(\.|$)|'
-                            r'^(image_encoder|text_encoder)\.')
 EXTRA_STATE = '_extra_state'
+#: Keys only the reference code saves (its CustomCLIP, or CoOp / CoCoOp's bare
+#: prompt learner), never maple_mm.
+_REFERENCE_KEY_PREFIXES = ('prompt_learner.token_', 'prompt_learner.proj.',
+                           'prompt_learner.compound_', 'image_encoder.', 'text_encoder.',
+                           'token_prefix', 'token_suffix', 'meta_net.')
+CONVERT_HINT = 'convert it with tools/model_converters/reference_to_mm.py'
 
 
 @MODELS.register_module()
@@ -290,11 +292,11 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
     if not own:
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
+    reference = _looks_like_reference([k[len(prefix):] for k in state_dict
+                                       if k.startswith(prefix)])
     if not present:
-        reference = any(_REFERENCE_KEY.search(k) for k in state_dict)
-        hint = ('it looks like a checkpoint of the reference code: convert it with '
-                'tools/model_converters/reference_to_mm.py' if reference
-                else 'it is not a checkpoint of this method')
+        hint = (f'it looks like a checkpoint of the reference code: {CONVERT_HINT}'
+                if reference else 'it is not a checkpoint of this method')
         raise CheckpointMismatchError(
             f'The checkpoint holds none of the {type(model).__name__} prompt weights '
             f'({", ".join(list(own)[:3])}, ...): {hint}.')
@@ -308,7 +310,14 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
             f'config ({model.prompt_learner.extra_repr()}, CLIP {model.backbone.model_name}). '
             + (f'Missing: {missing[:4]}. ' if missing else '')
             + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
-            + 'Use the config the checkpoint was trained with.')
+            + (f'It looks like a checkpoint of the reference code: {CONVERT_HINT}.'
+               if reference else 'Use the config the checkpoint was trained with.'))
+
+
+
+def _looks_like_reference(keys) -> bool:
+    return any(k.startswith(_REFERENCE_KEY_PREFIXES) or k in ('ctx', 'logit_scale')
+               for k in keys)
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:
