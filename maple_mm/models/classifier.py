@@ -1,6 +1,5 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
 import json
-import re
 from typing import Dict, List, Optional, Sequence
 
 import torch
