@@ -1,5 +1,6 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
 import json
+from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -19,6 +20,8 @@ from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
 EXTRA_STATE = '_extra_state'
+#: mmpretrain model-zoo metadata of a model built from a config: its task.
+_IMAGE_CLASSIFICATION = SimpleNamespace(results=[SimpleNamespace(task='Image Classification')])
 #: Keys only the reference code saves (its CustomCLIP, or CoOp / CoCoOp's bare
 #: prompt learner), never maple_mm.
 _REFERENCE_KEY_PREFIXES = ('prompt_learner.token_', 'prompt_learner.proj.',
@@ -119,6 +122,15 @@ class PromptedCLIP(BaseClassifier):
     def _dataset_meta(self, meta: dict) -> None:
         if (meta or {}).get('classes'):
             self.set_class_names(meta['classes'], dataset_meta=meta)
+
+    @property
+    def _metainfo(self):
+        """What mmpretrain's ``inference_model`` reads to pick its inferencer."""
+        return self.__dict__.get('_zoo_metainfo') or _IMAGE_CLASSIFICATION
+
+    @_metainfo.setter
+    def _metainfo(self, metainfo) -> None:
+        self.__dict__['_zoo_metainfo'] = metainfo  # a model-zoo entry, or None
 
     def get_extra_state(self) -> torch.Tensor:
         """Saved with the weights: the class names the prompts were built for.
