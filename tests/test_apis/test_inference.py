@@ -71,13 +71,18 @@ def test_text_features_are_computed_once_per_class_list(trained, monkeypatch):
     assert len(calls) == 1
 
 
-def run_infer(*argv):
+def run_tool_in_process(tool: str, *argv) -> None:
+    """``python tools/<tool>.py ARGV`` in this process (user errors raise SystemExit)."""
+    import importlib
     tools = str(REPO_ROOT / 'tools')
     if tools not in sys.path:
         sys.path.insert(0, tools)
     import _cli
-    import infer
-    _cli.run_cli(infer.main, [str(a) for a in argv])
+    _cli.run_cli(importlib.import_module(tool).main, [str(a) for a in argv])
+
+
+def run_infer(*argv):
+    run_tool_in_process('infer', *argv)
 
 
 def test_infer_tool_prints_top_k_and_writes_json(trained, capsys):

@@ -53,6 +53,11 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
     assert record['complete'] and record['classes']['novel'] == ['yellow', 'cyan', 'magenta']
     assert record['arrays']['novel/confusion_matrix/result'] == \
         metrics['novel/confusion_matrix/result'].tolist()
+    # Each set's confusion matrix can be plotted from the run.
+    from ..test_apis.test_inference import run_tool_in_process
+    run_tool_in_process('plot_confusion_matrix', tmp_path, '--out-dir', tmp_path / 'plots')
+    assert sorted(p.name for p in (tmp_path / 'plots').iterdir()) == [
+        'confusion_matrix_base.png', 'confusion_matrix_novel.png']
     # Base / Novel / HM reach the visualizer's scalars (TensorBoard with TensorboardVisBackend).
     scalars = [json.loads(line) for line in
                next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
