@@ -39,7 +39,9 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
     runner = runner_for(config, tmp_path, test_evaluator=[
         dict(type='Accuracy', topk=(1, )), dict(type='ConfusionMatrix'),
         dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
-        dict(type='DumpResults', out_file_path=str(out))])
+        dict(type='DumpResults', out_file_path=str(out))],
+        visualizer=dict(type='UniversalVisualizer', vis_backends=[
+            dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]))
     runner.train()
     metrics = runner.test()
     for name in ('base', 'novel'):
@@ -63,6 +65,7 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
                next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
     assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= \
         set().union(*scalars)
+    assert list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
 
 
 def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
