@@ -53,3 +53,20 @@ def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
     memory = bench.cell(results, 'reference', 'train', 'peak_mib', 1000, '.0f')
     assert bench.ratio(memory, bench.cell(results, 'efficient', 'train', 'peak_mib', 1000,
                                           '.0f')) == 'ref OOM'
+
+
+def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
+    out = tmp_path / 'methods.json'
+    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', 'all', '--classes', '5',
+                    '--steps', '1', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
+                    '--in-process', '--json', out)
+    for method in ('zero_shot_clip', 'coop', 'cocoop', 'vpt', 'ivlp', 'language_prompting',
+                   'maple'):
+        assert f'\n{method} benchmark: tiny' in proc.stdout
+    results = json.loads(out.read_text())
+    trained = {r['method'] for r in results if r['kind'] == 'train'}
+    assert trained == {'coop', 'cocoop', 'vpt', 'ivlp', 'language_prompting', 'maple'}
+    assert all(r['finite'] for r in results if r['kind'] == 'train')
+    compared = [r for r in results if 'max_logit_diff' in r]
+    assert len(compared) == 7 and all(r['max_logit_diff'] < 1e-4 for r in compared)
+    assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)
