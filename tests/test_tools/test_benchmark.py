@@ -20,7 +20,7 @@ def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
     # A 0.1 GiB limit: the reference training at 300 classes is estimated, not run.
     proc = run_tool('benchmark.py', '--model', 'tiny', '--classes', '4', '300', '--steps', '1',
                     '--eval-batches', '1', '--eval-batch', '8', '--threads', '1',
-                    '--memory-limit-gib', '0.1', '--json', out)
+                    '--memory-limit-gib', '0.1', '--in-process', '--json', out)
     table = proc.stdout
     for label in ('train step (s)', 'eval images/s', 'train memory', 'eval memory'):
         rows = [line for line in table.splitlines() if line.startswith(label)]
@@ -36,6 +36,15 @@ def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
         compared = results[('efficient', 'eval', classes)]
         assert compared['max_text_rel_diff'] < 1e-5
         assert compared['images_per_s'] > 0 and compared['text_s'] > 0
+
+
+def test_each_measurement_runs_in_a_fresh_process_by_default(tmp_path):
+    out = tmp_path / 'fresh.json'
+    run_tool('benchmark.py', '--model', 'tiny', '--method', 'zero_shot_clip', '--classes', '3',
+             '--paths', 'efficient', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
+             '--json', out)
+    (result, ) = json.loads(out.read_text())
+    assert result['peak_mib'] > 0 and result['images_per_s'] > 0
 
 
 def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
