@@ -153,8 +153,8 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-_UNKNOWN_OPTION = re.compile(r"class `(?P<cls>\w+)`.*unexpected keyword argument '(?P<key>\w+)'",
-                             re.S)
+_UNKNOWN_OPTION = re.compile(r"(?P<cls>\w+)\.__init__\(\) got an unexpected keyword argument "
+                             r"'(?P<key>\w+)'")
 
 
 def _options_of(class_name: str) -> List[str]:

@@ -1,7 +1,15 @@
-"""Compare MaPLe's reference and efficient paths: step time, eval throughput, peak memory.
+"""Compare each method's reference and efficient paths: step time, eval throughput, memory.
 
-    python tools/benchmark.py [--classes 10 100 1000] [--device cpu|cuda]
-                              [--precision fp32|bf16|fp16] [--model ViT-B-16|tiny] ...
+    python tools/benchmark.py [--method maple|coop|cocoop|vpt|ivlp|language_prompting|
+                                        zero_shot_clip|all] [--classes 10 100 1000]
+                              [--device cpu|cuda] [--precision fp32|bf16|fp16]
+                              [--model ViT-B-16|tiny] ...
+
+Each method is built with its reference recipe (prompt sizes and depths, and its
+training batch: CoOp 32, CoCoOp 1, the others 4; zero-shot CLIP is not trained).
+The reference path (``efficient=False``) is the computation of the reference
+code: all 77 text positions of every prompt at every forward (for CoCoOp, every
+class for every image).
 
 Every measurement runs in a fresh subprocess, so peak memory is its own (CPU:
 the process's peak resident set, ru_maxrss; GPU: torch.cuda.max_memory_allocated).
@@ -13,7 +21,8 @@ the median of --steps steps after --warmup steps.
 Evaluation: images/s at batch --eval-batch, text features included. The
 reference recomputes them for every batch: B / t_batch. The efficient path
 computes them once per class set and reuses them, as in a test epoch over
-N = --images-per-class x C images: N / (t_text + N / B x t_batch).
+N = --images-per-class x C images: N / (t_text + N / B x t_batch); text that
+depends on the image (CoCoOp) is computed for every batch on both paths.
 
 A measurement whose estimated peak memory (extrapolated from smaller class
 counts, or from the activation size for the reference at the first class count)
@@ -33,6 +42,18 @@ from typing import Dict, List, Optional
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATHS = ('reference', 'efficient')
 KINDS = ('train', 'eval')
+#: Each method's model and its reference training batch (None: not trained).
+METHODS = {
+    'zero_shot_clip': (dict(type='ZeroShotCLIP'), None),
+    'coop': (dict(type='CoOp', prompt_learner=dict(n_ctx=16)), 32),
+    'cocoop': (dict(type='CoCoOp', prompt_learner=dict(n_ctx=4, ctx_init='a photo of a')), 1),
+    'vpt': (dict(type='VPT', prompt_learner=dict(n_ctx=8, depth=12)), 4),
+    'ivlp': (dict(type='IVLP', prompt_learner=dict(n_ctx_text=2, n_ctx_vision=2, depth_text=12,
+                                                   depth_vision=12)), 4),
+    'language_prompting': (dict(type='LanguagePrompting', prompt_learner=dict(n_ctx=4,
+                                                                              depth=12)), 4),
+    'maple': (dict(type='MaPLe', prompt_learner=dict(n_ctx=2, depth=9)), 4),
+}
 #: Bytes of saved activations per (class, position, text width, text layer) when
 #: the reference trains in fp32; measured on ViT-B/16 (~56), rounded up.
 REFERENCE_TRAIN_BYTES = 60
@@ -58,12 +79,15 @@ def build_model(opts: dict):
     backbone = dict(type='OpenCLIPBackbone', model_name=opts['model'])
     if opts['model'] == 'tiny':
         backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
+    model_cfg, _ = METHODS[opts['method']]
+    learner = dict(model_cfg.get('prompt_learner', {}))
+    for key in ('depth', 'depth_text', 'depth_vision'):  # e.g. the tiny CLIP has 4 blocks
+        if key in learner and opts['depth']:
+            learner[key] = min(learner[key], opts['depth'])
     torch.manual_seed(0)
     model = MODELS.build(dict(
-        type='MaPLe', backbone=backbone,
-        prompt_learner=dict(type='MaPLePromptLearner', depth=opts['depth']),
-        class_names=class_names(opts['classes']),
-        efficient=opts['path'] == 'efficient'))
+        model_cfg, backbone=backbone, prompt_learner=learner,
+        class_names=class_names(opts['classes']), efficient=opts['path'] == 'efficient'))
     return model.to(opts['device'])
 
 
@@ -131,7 +155,7 @@ def measure_eval(model, opts: dict) -> dict:
         times = [clock.time(lambda: model(images))
                  for _ in range(opts['warmup'] + opts['eval_batches'])]
         batch_s = statistics.median(times[opts['warmup']:])
-        if opts['path'] == 'reference':
+        if opts['path'] == 'reference' or model.prompt_learner.image_conditional:
             result.update(batch_s=batch_s, images_per_s=opts['eval_batch'] / batch_s)
         else:
             model.text_cache.clear()
@@ -145,15 +169,19 @@ def measure_eval(model, opts: dict) -> dict:
 def compare_paths(model, opts: dict) -> dict:
     """Largest logit and relative text-feature differences, in fp32."""
     import torch
+
+    from maple_mm.models import Prompts
     size = model.backbone.clip.visual.image_size[0]
     images = torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(2))
     images = images.to(opts['device'])
     model.eval()
     outputs = {}
+    learner = model.prompt_learner
     with torch.no_grad():
         for efficient in (True, False):
             model.efficient = efficient
-            prompts = model.prompt_learner()
+            prompts = learner(model.image_features(images, Prompts())) \
+                if learner.image_conditional else learner()
             outputs[efficient] = (model(images), model.text_features(prompts))
     (logits, text), (ref_logits, ref_text) = outputs[True], outputs[False]
     return dict(max_logit_diff=float((logits - ref_logits).abs().max()),
@@ -185,6 +213,8 @@ def worker(opts: dict) -> dict:
 
 # -- driver: one subprocess per measurement, then the table --------------------------
 def run_worker(opts: dict) -> dict:
+    if opts['in_process']:
+        return worker(opts)
     env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONPATH=REPO_ROOT)
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), '--worker', json.dumps(opts)],
                           env=env, capture_output=True, text=True)
@@ -234,19 +264,22 @@ def estimated_peak(opts: dict, results: dict) -> Optional[float]:
     return estimate
 
 
-def run_all(args) -> dict:
+def run_all(args, method: str) -> dict:
     limit = args.memory_limit_gib * 1024 if args.memory_limit_gib else \
         0.9 * memory_limit_mib(args.device)
     results = {}
+    train_batch = args.train_batch or METHODS[method][1]
+    kinds = KINDS if train_batch else ('eval', )
     for classes in sorted(args.classes):
         for path in args.paths:
-            for kind in KINDS:
+            for kind in kinds:
                 opts = dict(kind=kind, path=path, classes=classes, model=args.model,
-                            depth=args.depth, device=args.device, precision=args.precision,
-                            train_batch=args.train_batch, eval_batch=args.eval_batch,
-                            steps=args.steps, eval_batches=args.eval_batches,
-                            warmup=args.warmup, images_per_class=args.images_per_class,
-                            threads=args.threads, compare=not args.no_compare)
+                            method=method, depth=args.depth, device=args.device,
+                            precision=args.precision, train_batch=train_batch,
+                            eval_batch=args.eval_batch, steps=args.steps,
+                            eval_batches=args.eval_batches, warmup=args.warmup,
+                            images_per_class=args.images_per_class, threads=args.threads,
+                            compare=not args.no_compare, in_process=args.in_process)
                 estimate = estimated_peak(opts, results)
                 if estimate is not None and estimate > limit:
                     result = dict(oom=True, note=f'needs ~{estimate / 1024:.1f} GiB > '
@@ -293,7 +326,7 @@ def ratio(a: tuple, b: tuple, invert: bool = False) -> str:
     return ('~' if a[2] or b[2] else '') + f'{value:.2f}x'
 
 
-def print_table(results: dict, args) -> None:
+def print_table(results: dict, args, method: str) -> None:
     unit = 'MiB peak RSS' if args.device == 'cpu' else 'MiB max allocated'
     rows = [('train step (s)', 'train', 'step_s', '.3f', False),
             ('eval images/s', 'eval', 'images_per_s', '.2f', True),
@@ -301,10 +334,11 @@ def print_table(results: dict, args) -> None:
             (f'eval memory ({unit})', 'eval', 'peak_mib', '.0f', False)]
     import torch
     threads = args.threads or torch.get_num_threads()
-    print(f'\nMaPLe benchmark: {args.model} (random weights, depth {args.depth}), {args.device}'
+    train_batch = args.train_batch or METHODS[method][1]
+    print(f'\n{method} benchmark: {args.model} (random weights), {args.device}'
           + (f' ({threads} threads)' if args.device == 'cpu' else '')
-          + f', {args.precision}; train batch {args.train_batch}, eval batch {args.eval_batch}, '
-          f'{args.images_per_class} test images per class')
+          + f', {args.precision}; train batch {train_batch or "-"}, eval batch '
+          f'{args.eval_batch}, {args.images_per_class} test images per class')
     header = f'{"measure":34s} {"classes":>7s} {"reference":>14s} {"efficient":>12s} {"ratio":>9s}'
     print(header)
     print('-' * len(header))
@@ -331,14 +365,18 @@ def print_table(results: dict, args) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--method', nargs='+', default=['maple'], choices=[*METHODS, 'all'],
+                        help='methods to benchmark, one table each (all: every method)')
     parser.add_argument('--classes', type=int, nargs='+', default=[10, 100, 1000])
     parser.add_argument('--paths', nargs='+', choices=PATHS, default=list(PATHS))
     parser.add_argument('--model', default='ViT-B-16',
                         help="open_clip ViT name (random weights) or 'tiny' (test CLIP)")
-    parser.add_argument('--depth', type=int, help='prompt depth J (default 9; 3 for tiny)')
+    parser.add_argument('--depth', type=int,
+                        help='cap on prompt depths (default: the recipe\'s; 3 for tiny)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
-    parser.add_argument('--train-batch', type=int, default=4)
+    parser.add_argument('--train-batch', type=int,
+                        help='training batch (default: the method\'s recipe)')
     parser.add_argument('--eval-batch', type=int, default=100)
     parser.add_argument('--steps', type=int, default=5, help='timed training steps')
     parser.add_argument('--eval-batches', type=int, default=3, help='timed eval batches')
@@ -353,23 +391,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-compare', action='store_true',
                         help='skip the fp32 logit comparison of the two paths')
     parser.add_argument('--json', help='also write all measurements to this file')
+    parser.add_argument('--in-process', action='store_true',
+                        help='measure in this process (quick checks; peak memory then '
+                        'accumulates across measurements)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.depth is None:
-        args.depth = 3 if args.model == 'tiny' else 9
+    if args.depth is None and args.model == 'tiny':
+        args.depth = 3
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    results = run_all(args)
-    print_table(results, args)
+    methods = list(METHODS) if 'all' in args.method else args.method
+    measured = []
+    for method in methods:
+        results = run_all(args, method)
+        print_table(results, args, method)
+        measured += [dict(method=method, path=p, kind=k, classes=c, **r)
+                     for (p, k, c), r in results.items()]
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump([dict(path=p, kind=k, classes=c, **r) for (p, k, c), r in results.items()],
-                      f, indent=2)
+            json.dump(measured, f, indent=2)
 
 
 if __name__ == '__main__':

@@ -5,16 +5,19 @@ so mmpretrain's own tools get it too. Everything here applies to this runner
 only; other runners and models in the process are untouched.
 """
 import contextlib
+import inspect
+import logging
 import os
 from typing import Iterator, List, Optional
 from unittest import mock
 
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, RUNNERS
 
-from maple_mm.errors import ResumeError, WorkDirError
+from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.run_layout import latest_complete_checkpoint
 
 from .checkpoint_loader import check_checkpoint_file, clear_load_errors, weights_only_loading
@@ -37,6 +40,37 @@ def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=
     for fields in ((test_cfg or {}).get('extra_sets') or {}).values():
         found.append(dict(fields) if 'type' in fields else {**main_test, **fields})
     return found
+
+
+#: Protocol options of the CoOp datasets, and the value that asks nothing of a dataset.
+PROTOCOL_OPTIONS = {'subsample': 'all', 'num_shots': -1, 'seed': None}
+
+
+def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> None:
+    """Drop protocol options a dataset type does not take, if they ask nothing of it.
+
+    The protocol configs set ``subsample``, ``num_shots`` and ``seed`` on their
+    datasets; other mmpretrain datasets (CIFAR10, CustomDataset, ...) have no
+    such options. A neutral value (all classes, all items, any seed) is
+    removed; asking such a dataset for base/novel classes or a few-shot draw
+    is a clear error.
+    """
+    dataset_type = dataset_cfg.get('type', main_type)
+    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
+    if dataset_cls is None:
+        return
+    takes = inspect.signature(dataset_cls.__init__).parameters
+    for key, neutral in PROTOCOL_OPTIONS.items():
+        if key not in dataset_cfg or key in takes:
+            continue
+        value = dataset_cfg.pop(key)
+        if key != 'seed' and value not in (neutral, None):
+            what = ('split its classes into base and novel' if key == 'subsample'
+                    else 'draw few-shot subsets')
+            raise ConfigError(
+                f'{dataset_cls.__name__} cannot {what} (it has no {key!r} option), but the '
+                f'config asks for {key}={value!r}. Use a CoOp benchmark dataset or '
+                f'SplitFileDataset for this protocol, or set {key}={neutral!r}.')
 
 
 def check_dataset_sources(configs: List[dict]) -> None:
@@ -68,7 +102,9 @@ class MapleRunner(Runner):
     """A Runner whose runs cannot silently lose or overwrite work.
 
     - Inputs are checked before heavy work: the work dir is writable and every
-      dataset folder exists before the CLIP is built (or downloaded).
+      dataset folder exists before the CLIP is built (or downloaded). Protocol
+      options (``subsample``, ``num_shots``, ``seed``) are dropped from datasets
+      without them when they ask nothing, and are an error when they do.
     - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
       runtime objects are accepted, pickled code never runs, and a damaged,
       empty or foreign file gets one clear error.
@@ -78,6 +114,10 @@ class MapleRunner(Runner):
       checkpoints is an error, not a silent restart.
     - :meth:`train` holds a lock on the work dir, so a second training into
       the same folder stops at once.
+    - ``before_run`` hooks run once per runner: a test right after training
+      tests what the training produced (mmengine's EMAHook would otherwise
+      rebuild its average from the raw weights when ``test()`` starts, and the
+      test would measure the non-averaged weights).
     - Without an accelerator, distributed runs use gloo on CPU processes: no
       ``torch.cuda.set_device`` while the process group starts, and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
@@ -85,6 +125,12 @@ class MapleRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         check_writable(os.path.abspath(kwargs['work_dir']))
+        main_test_type = ((kwargs.get('test_dataloader') or {}).get('dataset') or {}).get('type')
+        for cfg in dataset_configs(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
+                                   kwargs.get('test_dataloader')):
+            fit_protocol_options(cfg)
+        for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
+            fit_protocol_options(fields, main_test_type)
         check_dataset_sources(dataset_configs(
             kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
             kwargs.get('test_dataloader'), kwargs.get('test_cfg')))
@@ -92,7 +138,16 @@ class MapleRunner(Runner):
             env_cfg = dict(kwargs.get('env_cfg') or {})
             env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
             kwargs['env_cfg'] = env_cfg
+            print_log('No CUDA device: distributed processes use the gloo backend instead of '
+                      'nccl.', logger='current', level=logging.WARNING)
         super().__init__(*args, **kwargs)
+
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        if fn_name == 'before_run':
+            if getattr(self, '_run_started', False):
+                return
+            self._run_started = True
+        super().call_hook(fn_name, **kwargs)
 
     # -- distributed processes on CPUs -------------------------------------------
     def setup_env(self, env_cfg: dict) -> None:

@@ -1,5 +1,6 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
-import re
+import json
+from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -18,11 +19,15 @@ from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
-#: Names only checkpoints of the reference code (Dassl trainers) use.
-_REFERENCE_KEY = re.compile(r'(^|\.)(token_prefix|token_suffix|compound_prompts_text|'
-                            r'compound_prompt_projections|VPT_shallow|VPT)(\.|$)|'
-                            r'^(image_encoder|text_encoder)\.')
 EXTRA_STATE = '_extra_state'
+#: mmpretrain model-zoo metadata of a model built from a config: its task.
+_IMAGE_CLASSIFICATION = SimpleNamespace(results=[SimpleNamespace(task='Image Classification')])
+#: Keys only the reference code saves (its CustomCLIP, or CoOp / CoCoOp's bare
+#: prompt learner), never maple_mm.
+_REFERENCE_KEY_PREFIXES = ('prompt_learner.token_', 'prompt_learner.proj.',
+                           'prompt_learner.compound_', 'image_encoder.', 'text_encoder.',
+                           'token_prefix', 'token_suffix', 'meta_net.')
+CONVERT_HINT = 'convert it with tools/model_converters/reference_to_mm.py'
 
 
 @MODELS.register_module()
@@ -116,15 +121,31 @@ class PromptedCLIP(BaseClassifier):
     @_dataset_meta.setter
     def _dataset_meta(self, meta: dict) -> None:
         if (meta or {}).get('classes'):
-            self.set_class_names(meta['classes'])
+            self.set_class_names(meta['classes'], dataset_meta=meta)
 
-    def get_extra_state(self) -> dict:
-        """Saved with the weights: the class names the prompts were built for."""
-        return {'class_names': list(self.class_names)}
+    @property
+    def _metainfo(self):
+        """What mmpretrain's ``inference_model`` reads to pick its inferencer."""
+        return self.__dict__.get('_zoo_metainfo') or _IMAGE_CLASSIFICATION
 
-    def set_extra_state(self, state: dict) -> None:
-        if isinstance(state, dict) and state.get('class_names'):
-            self.set_class_names(state['class_names'])
+    @_metainfo.setter
+    def _metainfo(self, metainfo) -> None:
+        self.__dict__['_zoo_metainfo'] = metainfo  # a model-zoo entry, or None
+
+    def get_extra_state(self) -> torch.Tensor:
+        """Saved with the weights: the class names the prompts were built for.
+
+        Stored as the UTF-8 bytes of a JSON list in a uint8 tensor, because
+        tools that treat a state dict as tensors (mmengine broadcasts it
+        between processes) must keep working.
+        """
+        data = json.dumps(list(self.class_names)).encode('utf-8')
+        return torch.tensor(list(data), dtype=torch.uint8)
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        names = json.loads(bytes(state.tolist()).decode('utf-8')) if len(state) else []
+        if names:
+            self.set_class_names(names)
 
     # -- features --------------------------------------------------------------------
     def _layout(self, index: int, prompts: ClassPrompts, ctx_shared: bool) -> TextLayout:
@@ -282,11 +303,11 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
     if not own:
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
+    reference = _looks_like_reference([k[len(prefix):] for k in state_dict
+                                       if k.startswith(prefix)])
     if not present:
-        reference = any(_REFERENCE_KEY.search(k) for k in state_dict)
-        hint = ('it looks like a checkpoint of the reference code: convert it with '
-                'tools/model_converters/reference_to_mm.py' if reference
-                else 'it is not a checkpoint of this method')
+        hint = (f'it looks like a checkpoint of the reference code: {CONVERT_HINT}'
+                if reference else 'it is not a checkpoint of this method')
         raise CheckpointMismatchError(
             f'The checkpoint holds none of the {type(model).__name__} prompt weights '
             f'({", ".join(list(own)[:3])}, ...): {hint}.')
@@ -300,7 +321,14 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
             f'config ({model.prompt_learner.extra_repr()}, CLIP {model.backbone.model_name}). '
             + (f'Missing: {missing[:4]}. ' if missing else '')
             + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
-            + 'Use the config the checkpoint was trained with.')
+            + (f'It looks like a checkpoint of the reference code: {CONVERT_HINT}.'
+               if reference else 'Use the config the checkpoint was trained with.'))
+
+
+
+def _looks_like_reference(keys) -> bool:
+    return any(k.startswith(_REFERENCE_KEY_PREFIXES) or k in ('ctx', 'logit_scale')
+               for k in keys)
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:

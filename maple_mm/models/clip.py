@@ -113,12 +113,13 @@ def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
     if not isinstance(getattr(model, 'visual', None), VisionTransformer):
         kind = type(getattr(model, 'visual', None)).__name__
         raise CLIPBuildError(
-            f'{model_name} has a {kind} image tower; MaPLe inserts prompt tokens into a '
-            'Vision Transformer and cannot prompt it. Use a ViT CLIP such as ViT-B-16.')
+            f'{model_name} has a {kind} image tower; the prompting methods run a Vision '
+            "Transformer's token sequence (and add prompt tokens to it), which this tower "
+            'does not have. Use a ViT CLIP such as ViT-B-16.')
     if not hasattr(model, 'transformer') or not hasattr(model, 'token_embedding'):
         raise CLIPBuildError(
-            f'{model_name} has a custom (e.g. Hugging Face) text tower; MaPLe needs '
-            "open_clip's own text transformer. Use a ViT CLIP such as ViT-B-16.")
+            f'{model_name} has a custom (e.g. Hugging Face) text tower; the prompting methods '
+            "need open_clip's own text transformer. Use a ViT CLIP such as ViT-B-16.")
 
 
 @MODELS.register_module()

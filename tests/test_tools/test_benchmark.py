@@ -20,7 +20,7 @@ def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
     # A 0.1 GiB limit: the reference training at 300 classes is estimated, not run.
     proc = run_tool('benchmark.py', '--model', 'tiny', '--classes', '4', '300', '--steps', '1',
                     '--eval-batches', '1', '--eval-batch', '8', '--threads', '1',
-                    '--memory-limit-gib', '0.1', '--json', out)
+                    '--memory-limit-gib', '0.1', '--in-process', '--json', out)
     table = proc.stdout
     for label in ('train step (s)', 'eval images/s', 'train memory', 'eval memory'):
         rows = [line for line in table.splitlines() if line.startswith(label)]
@@ -38,6 +38,15 @@ def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
         assert compared['images_per_s'] > 0 and compared['text_s'] > 0
 
 
+def test_each_measurement_runs_in_a_fresh_process_by_default(tmp_path):
+    out = tmp_path / 'fresh.json'
+    run_tool('benchmark.py', '--model', 'tiny', '--method', 'zero_shot_clip', '--classes', '3',
+             '--paths', 'efficient', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
+             '--json', out)
+    (result, ) = json.loads(out.read_text())
+    assert result['peak_mib'] > 0 and result['images_per_s'] > 0
+
+
 def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
     bench = load_benchmark()
     assert bench.extrapolate({10: 2.0, 100: 11.0}, 1000) == pytest.approx(101.0)
@@ -53,3 +62,20 @@ def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
     memory = bench.cell(results, 'reference', 'train', 'peak_mib', 1000, '.0f')
     assert bench.ratio(memory, bench.cell(results, 'efficient', 'train', 'peak_mib', 1000,
                                           '.0f')) == 'ref OOM'
+
+
+def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
+    out = tmp_path / 'methods.json'
+    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', 'all', '--classes', '5',
+                    '--steps', '1', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
+                    '--in-process', '--json', out)
+    for method in ('zero_shot_clip', 'coop', 'cocoop', 'vpt', 'ivlp', 'language_prompting',
+                   'maple'):
+        assert f'\n{method} benchmark: tiny' in proc.stdout
+    results = json.loads(out.read_text())
+    trained = {r['method'] for r in results if r['kind'] == 'train'}
+    assert trained == {'coop', 'cocoop', 'vpt', 'ivlp', 'language_prompting', 'maple'}
+    assert all(r['finite'] for r in results if r['kind'] == 'train')
+    compared = [r for r in results if 'max_logit_diff' in r]
+    assert len(compared) == 7 and all(r['max_logit_diff'] < 1e-4 for r in compared)
+    assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)

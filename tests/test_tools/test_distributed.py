@@ -312,3 +312,34 @@ def test_cpu_ddp_wrapper_gets_no_device_ids(monkeypatch, tmp_path):
         assert model.module.weight.grad is not None
     finally:
         torch.distributed.destroy_process_group()
+
+
+def test_completed_runs_exit_0_under_load(tmp_path):
+    """Ranks meet and close the process group before exiting, also on a busy machine.
+
+    A CPU-bound process runs beside three 2-process launches; each must end
+    with exit code 0 after its test (a rank aborted at exit fails the launch).
+    """
+    config = tiny_config(tmp_path, write_split_dataset(tmp_path / 'toy'))
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])]
+    try:
+        for attempt in range(3):
+            proc = launch(['bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir',
+                           tmp_path / f'run{attempt}', '--cfg-options', 'train_cfg.max_epochs=1',
+                           'param_scheduler.T_max=1'],
+                          tmp_path, PORT=str(free_port()))
+            assert 'Top-1 accuracy (%): Base' in proc.stdout + proc.stderr
+    finally:
+        for hog in hogs:
+            hog.kill()
+
+
+def test_finish_distributed_closes_the_process_group(monkeypatch):
+    sys.path.insert(0, str(TOOLS))
+    from _cli import finish_distributed
+    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
+    torch.distributed.init_process_group('gloo', rank=0, world_size=1)
+    finish_distributed()
+    assert not torch.distributed.is_initialized()
+    finish_distributed()  # nothing to close: a no-op

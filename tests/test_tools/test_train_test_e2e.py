@@ -77,6 +77,8 @@ def test_train_ends_with_base_novel_and_hm(trained):
 def test_checkpoint_holds_only_prompts_and_loads_weights_only(trained):
     ckpt_path = trained['work_dir'] / 'epoch_2.pth'
     ckpt = torch.load(ckpt_path, weights_only=True)
+    names = ckpt['state_dict'].pop('_extra_state')  # the class names trained on
+    assert bytes(names.tolist()).decode() == '["red_square", "green circle", "blue"]'
     assert all(k.startswith('prompt_learner.') for k in ckpt['state_dict'])
     assert 'optimizer' not in ckpt  # nothing is left to resume after the last epoch
     assert ckpt['meta']['dataset_meta']['classes'] == ('red_square', 'green circle', 'blue')
@@ -93,7 +95,7 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused_clearly(trained):
                     '--work-dir', trained['work_dir'] / 'eval_n4', '--cfg-options',
                     'model.prompt_learner.n_ctx=4', check=False)
     assert proc.returncode != 0 and 'Traceback' not in proc.stderr
-    assert 'does not fit the model built from this config (n_ctx=4' in proc.stderr
+    assert 'does not fit the MaPLe model built from this config (n_ctx=4' in proc.stderr
 
 
 def test_existing_run_is_not_overwritten(trained):

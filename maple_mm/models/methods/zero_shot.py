@@ -3,11 +3,11 @@
 The CoOp family's baseline uses one template per dataset ("a photo of a {},
 a type of pet." for OxfordPets, ...: ``maple_mm.datasets.catalog``), read from
 the dataset's metainfo; the ensemble option averages the features of CLIP's
-seven selected ImageNet templates (plus the dataset's own template for other
-datasets). Reference: ``trainers/zsclip.py`` of
+seven selected ImageNet templates plus the dataset's own template, as the
+reference does for every dataset but ImageNet. Reference: ``trainers/zsclip.py`` of
 muzairkhattak/multimodal-prompt-learning (``ZeroshotCLIP`` and ``ZeroshotCLIP2``).
 """
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 from mmpretrain.registry import MODELS
 from open_clip.zero_shot_metadata import SIMPLE_IMAGENET_TEMPLATES
@@ -32,9 +32,15 @@ class ZeroShotPromptLearner(PromptLearner):
         clip: The frozen CLIP (or its config); only checked, nothing is learned.
         templates: 'dataset' (the template in the dataset's metainfo,
             ``prompt_template``, else "a photo of a {}."), 'ensemble' (CLIP's 7
-            selected ImageNet templates, plus the dataset's own unless it is
-            "a photo of a {}."), or one template / a list of templates with
-            ``{}`` for the class name.
+            selected ImageNet templates, plus the dataset's ``prompt_template``
+            when its metainfo names one), or one template / a list of templates
+            with ``{}`` for the class name.
+
+    The reference ensemble (``ZeroshotCLIP2``) adds the dataset's template for
+    every dataset except ImageNet, also when it is "a photo of a {}."
+    (Caltech101, StanfordCars, SUN397, the ImageNet variants): so a dataset's
+    metainfo names its template, and ImageNet's names none (its single
+    template is the default).
     """
 
     def __init__(self, clip, templates: Union[str, Sequence[str]] = 'dataset') -> None:
@@ -45,13 +51,14 @@ class ZeroShotPromptLearner(PromptLearner):
             raise PromptConfigError(f"templates must be one of {TEMPLATE_CHOICES}, or templates "
                                     f"with '{{}}' for the class name, got {templates!r}")
         self.templates = templates
-        self.dataset_template = DEFAULT_TEMPLATE
+        #: The template the current dataset names (None: it names none).
+        self.dataset_template: Optional[str] = None
 
     def extra_repr(self) -> str:
         return f'templates={self.templates!r}'
 
     def configure_for_dataset(self, dataset_meta: dict) -> bool:
-        template = dataset_meta.get('prompt_template') or DEFAULT_TEMPLATE
+        template = dataset_meta.get('prompt_template') or None
         changed = template != self.dataset_template
         self.dataset_template = template
         return changed and self.templates in TEMPLATE_CHOICES
@@ -59,11 +66,10 @@ class ZeroShotPromptLearner(PromptLearner):
     def current_templates(self) -> List[str]:
         """The format strings the class prompts are built from."""
         if self.templates == 'dataset':
-            return [self.dataset_template]
+            return [self.dataset_template or DEFAULT_TEMPLATE]
         if self.templates == 'ensemble':
             ensemble = [t('{}') for t in SIMPLE_IMAGENET_TEMPLATES]
-            own = [] if self.dataset_template == DEFAULT_TEMPLATE else [self.dataset_template]
-            return ensemble + own
+            return ensemble + ([self.dataset_template] if self.dataset_template else [])
         return [self.templates] if isinstance(self.templates, str) else list(self.templates)
 
     def build_class_prompts(self, class_names, clip):

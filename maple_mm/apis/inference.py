@@ -1,0 +1,105 @@
+"""Classify images against any class names with a trained (or zero-shot) prompted CLIP.
+
+The class names a checkpoint was trained on are saved in it and restored on
+loading; any other list can be given. The text features of a class list are
+computed once and reused for every batch of images.
+"""
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import torch
+from mmengine.config import Config
+from mmpretrain.apis import ImageClassificationInferencer, get_model
+
+from maple_mm.datasets.image_check import image_problem
+from maple_mm.engine.checkpoint_loader import check_checkpoint_file, weights_only_loading
+from maple_mm.errors import ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
+
+
+def load_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+               device: str = 'cpu', classes: Optional[Sequence[str]] = None):
+    """The config's model with the checkpoint's prompts and class names (weights-only).
+
+    ``classes`` replaces the saved class names. A model that learns nothing
+    (zero-shot CLIP) needs no checkpoint.
+    """
+    if isinstance(config, str) and not os.path.isfile(config):
+        raise ConfigError(f'Config {config} does not exist; the configs are in configs/<method>/.')
+    if checkpoint:
+        check_checkpoint_file(checkpoint)
+    with weights_only_loading():
+        model = get_model(config, pretrained=checkpoint or False, device=device)
+    if not checkpoint and any(p.requires_grad for p in model.parameters()):
+        raise ConfigError(f'{type(model).__name__} learns prompts: give the checkpoint of a '
+                          'trained run (zero-shot CLIP alone needs none).')
+    if classes:
+        model.set_class_names(list(classes))
+    if not getattr(model, 'class_names', None):
+        raise ClassNameError('No class names: the checkpoint has none saved; give them '
+                             '(classes=[...], or --classes a,b,c).')
+    return model
+
+
+class PromptedCLIPInferencer(ImageClassificationInferencer):
+    """mmpretrain's image-classification inferencer, where ``classes=`` sets the prompts.
+
+    With mmpretrain's own :class:`ImageClassificationInferencer` the class names
+    come from the checkpoint (or ``model.set_class_names``); ``classes=`` there
+    only renames its output. Here ``classes=`` (or :meth:`set_classes`)
+    rebuilds the prompts, so the names reported are the names the prompts
+    were built from. Checkpoints are loaded weights-only.
+    """
+
+    def __init__(self, model, pretrained: Union[bool, str] = True, device=None,
+                 classes: Optional[Sequence[str]] = None, **kwargs) -> None:
+        with weights_only_loading():
+            super().__init__(model, pretrained=pretrained, device=device, **kwargs)
+        if classes is not None:
+            self.set_classes(classes)
+        self.classes = self.model.class_names  # the live list: never stale
+
+    def set_classes(self, classes: Sequence[str]) -> None:
+        """Classify against ``classes`` from now on."""
+        self.model.set_class_names(list(classes))
+        self.classes = self.model.class_names
+
+
+def image_files(inputs: Sequence[str]) -> List[str]:
+    """Image paths from files and folders (folders searched recursively, sorted)."""
+    found = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(str(p) for p in path.rglob('*')
+                            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        elif path.is_file():
+            found.append(str(path))
+        else:
+            raise DatasetNotFoundError(f'{item} is neither an image file nor a folder.')
+    if not found:
+        raise DatasetNotFoundError(f'No images ({", ".join(IMAGE_SUFFIXES)}) in '
+                                   f'{", ".join(inputs)}.')
+    for path in found:
+        problem = image_problem(path, decode=False)
+        if problem:
+            raise ImageDecodeError(f'Image {path} cannot be read: {problem}.')
+    return found
+
+
+@torch.no_grad()
+def classify_images(model, images: Sequence[str], topk: int = 5,
+                    batch_size: int = 32) -> List[dict]:
+    """``[{'image', 'labels': [(class name, score), ...]}]``, the top ``topk`` per image."""
+    inferencer = PromptedCLIPInferencer(model)
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = list(images[start:start + batch_size])
+        predictions = inferencer(chunk, batch_size=batch_size, return_datasamples=True)
+        for path, sample in zip(chunk, predictions):
+            scores, labels = sample.pred_score.topk(min(topk, len(model.class_names)))
+            results.append(dict(image=path, labels=[
+                (model.class_names[int(i)], float(s)) for s, i in zip(scores, labels)]))
+    return results

@@ -1,0 +1,129 @@
+"""maple_mm next to mmpretrain's own pieces: evaluators, EMAHook, datasets, backbones, scalars."""
+import itertools
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmpretrain.registry import RUNNERS
+
+from maple_mm.errors import ConfigError
+
+from ..conftest import write_split_dataset
+from ..test_tools.test_train_test_e2e import tiny_config
+
+_ids = itertools.count()
+
+
+@pytest.fixture(scope='module')
+def base(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('compose')
+    return tmp, tiny_config(tmp, write_split_dataset(tmp / 'toy'), epochs=2)
+
+
+def runner_for(config: Path, work_dir: Path, **changes):
+    """A runner of ``config`` whose top-level entries in ``changes`` are replaced."""
+    cfg = Config.fromfile(config)
+    for key, value in changes.items():
+        cfg[key] = value
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = f'compose_{next(_ids)}'
+    return RUNNERS.build(cfg)
+
+
+def test_any_evaluator_list_per_test_set(base, tmp_path):
+    tmp, config = base
+    out = tmp_path / 'predictions.pkl'
+    runner = runner_for(config, tmp_path, test_evaluator=[
+        dict(type='Accuracy', topk=(1, )), dict(type='ConfusionMatrix'),
+        dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
+        dict(type='DumpResults', out_file_path=str(out))],
+        visualizer=dict(type='UniversalVisualizer', vis_backends=[
+            dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]))
+    runner.train()
+    metrics = runner.test()
+    for name in ('base', 'novel'):
+        matrix = metrics[f'{name}/confusion_matrix/result']
+        assert matrix.shape == (3, 3) and int(matrix.sum()) == 15  # 5 test images x 3 classes
+        assert len(metrics[f'{name}/single-label/precision_classwise']) == 3
+        dumped = pickle.loads((tmp_path / f'predictions_{name}.pkl').read_bytes())
+        assert len(dumped) == 15  # every set's predictions, not only the last set's
+    assert metrics['HM'] > 0
+    record = json.loads(next(tmp_path.glob('*/test_metrics.json')).read_text())
+    assert record['complete'] and record['classes']['novel'] == ['yellow', 'cyan', 'magenta']
+    assert record['arrays']['novel/confusion_matrix/result'] == \
+        metrics['novel/confusion_matrix/result'].tolist()
+    # Each set's confusion matrix can be plotted from the run.
+    from ..test_apis.test_inference import run_tool_in_process
+    run_tool_in_process('plot_confusion_matrix', tmp_path, '--out-dir', tmp_path / 'plots')
+    assert sorted(p.name for p in (tmp_path / 'plots').iterdir()) == [
+        'confusion_matrix_base.png', 'confusion_matrix_novel.png']
+    # Base / Novel / HM reach the visualizer's scalars (TensorBoard with TensorboardVisBackend).
+    scalars = [json.loads(line) for line in
+               next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
+    assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= \
+        set().union(*scalars)
+    assert list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
+
+
+def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
+    tmp, config = base
+    hooks = Config.fromfile(config).custom_hooks + [
+        dict(type='EMAHook', momentum=0.5, priority='ABOVE_NORMAL')]
+    runner = runner_for(config, tmp_path / 'train', custom_hooks=hooks)
+    runner.train()
+    after_training = runner.test()
+    runner = runner_for(config, tmp_path / 'test', custom_hooks=hooks,
+                        load_from=str(tmp_path / 'train' / 'epoch_2.pth'))
+    from_checkpoint = runner.test()
+    assert after_training == from_checkpoint  # both test the averaged weights
+    plain = runner_for(config, tmp_path / 'plain', load_from=str(
+        tmp_path / 'train' / 'epoch_2.pth')).test()
+    assert plain == from_checkpoint  # the checkpoint's state_dict holds the averaged weights
+
+
+def test_protocol_configs_take_mmpretrain_datasets(base, tmp_path):
+    """CustomDataset has no base/novel split: neutral options are dropped, others are errors."""
+    tmp, config = base
+    custom = dict(type='CustomDataset', data_root=str(tmp / 'toy' / 'images'),
+                  with_label=True, subsample='all', num_shots=-1, seed=3)
+    loader = dict(Config.fromfile(config).test_dataloader,
+                  dataset=dict(custom, pipeline=Config.fromfile(config).test_pipeline))
+    runner = runner_for(config, tmp_path / 'custom', train_dataloader=loader,
+                        test_dataloader=loader, test_cfg=dict(type='MultiSetTestLoop',
+                                                              name='test'))
+    runner.train()
+    assert set(runner.test()) == {'test/accuracy/top1'}
+    with pytest.raises(ConfigError, match="CustomDataset cannot split its classes into base "
+                                          "and novel .* subsample='base'"):
+        runner_for(config, tmp_path / 'custom_b2n',
+                   train_dataloader=dict(loader, dataset=dict(custom, subsample='base')))
+
+
+def test_linear_probe_of_clip_trains_with_the_same_tools(base, tmp_path):
+    """ImageClassifier(OpenCLIPBackbone, LinearClsHead): the classic baseline."""
+    tmp, config = base
+    from maple_mm.models import TINY_CLIP_CFG
+    model = dict(type='ImageClassifier',
+                 backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG, normalize=True),
+                 head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+                 data_preprocessor=Config.fromfile(config).model.data_preprocessor)
+    runner = runner_for(config, tmp_path, model=model)
+    runner.train()
+    metrics = runner.test()
+    assert 0 <= metrics['base/accuracy/top1'] <= 100
+    head = torch.load(tmp_path / 'epoch_2.pth', weights_only=True)['state_dict']
+    assert 'head.fc.weight' in head
+
+
+def test_prompt_learner_builds_from_a_config_naming_its_clip():
+    from mmpretrain.registry import MODELS
+
+    from maple_mm.models import TINY_CLIP_CFG
+    learner = MODELS.build(dict(type='MaPLePromptLearner', depth=2, clip=dict(
+        type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)))
+    prompts = learner()
+    assert prompts.text_ctx.shape == (2, 32) and prompts.vision_ctx.shape == (2, 48)
+    assert len(prompts.deep_vision) == 1

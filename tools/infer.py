@@ -1,0 +1,78 @@
+"""Classify images against any list of class names with a trained (or zero-shot) model.
+
+    python tools/infer.py CONFIG CHECKPOINT IMAGE_OR_DIR [...] [--classes a,b,c | --classes-file F]
+                          [--topk K] [--out results.json] [--batch-size N] [--device cpu|cuda]
+
+CHECKPOINT is loaded weights-only; 'none' for zero-shot CLIP. Without
+--classes the class names saved in the checkpoint are used. The text features
+of the class list are computed once; images are classified in batches.
+"""
+import argparse
+import json
+import os
+
+from _cli import run_cli
+
+from maple_mm.errors import ClassNameError, WorkDirError
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='the config the checkpoint was trained with')
+    parser.add_argument('checkpoint', help="checkpoint (.pth), or 'none' for zero-shot CLIP")
+    parser.add_argument('images', nargs='+', help='image files or folders')
+    names = parser.add_mutually_exclusive_group()
+    names.add_argument('--classes', help='comma-separated class names, e.g. "cat,dog,frog"')
+    names.add_argument('--classes-file', help='a text file with one class name per line')
+    parser.add_argument('--topk', type=int, default=5, help='labels printed per image')
+    parser.add_argument('--out', help='also write the results as JSON to this file')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
+    return parser.parse_args(argv)
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def class_names(args) -> list:
+    """The class names asked for, or None for those saved in the checkpoint."""
+    if args.classes:
+        names = [n.strip() for n in args.classes.split(',') if n.strip()]
+    elif args.classes_file:
+        if not os.path.isfile(args.classes_file):
+            raise ClassNameError(f'Class names file {args.classes_file} does not exist.')
+        with open(args.classes_file, encoding='utf-8') as f:
+            names = [line.strip() for line in f if line.strip()]
+    else:
+        return None
+    if not names:
+        raise ClassNameError('The class list is empty; give at least one class name.')
+    return names
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.out and os.path.exists(args.out):
+        raise WorkDirError(f'{args.out} already exists; choose another --out file.')
+    from mmengine.registry import init_default_scope
+
+    from maple_mm.apis import classify_images, image_files, load_model
+    init_default_scope('mmpretrain')
+    images = image_files(args.images)
+    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    model = load_model(args.config, checkpoint, args.device, class_names(args))
+    results = classify_images(model, images, topk=args.topk, batch_size=args.batch_size)
+    for result in results:
+        labels = ', '.join(f'{name} {score:.3f}' for name, score in result['labels'])
+        print(f'{result["image"]}: {labels}')
+    if args.out:
+        tmp = f'{args.out}.tmp'
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(dict(classes=model.class_names, results=results), f, indent=2)
+        os.replace(tmp, args.out)
+
+
+if __name__ == '__main__':
+    run_cli(main)
