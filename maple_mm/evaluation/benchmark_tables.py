@@ -62,6 +62,10 @@ def _is_few_shot(run: RunMetrics) -> bool:
     return run.protocol == 'few_shot' and len(_top1_sets(run)) == 1
 
 
+def _shots_label(shots) -> str:
+    return '' if shots is None else f', {shots} shot{"s" if shots != 1 else ""}'
+
+
 def _average_label(num_datasets: int) -> str:
     return f'Average ({num_datasets} dataset{"s" if num_datasets != 1 else ""})'
 
@@ -102,7 +106,7 @@ def _base2novel_table(shots, by_method: Dict[str, Dict[str, List[RunMetrics]]],
             groups.append((method, method, 'runs'))
         if method in published:
             groups.append((f'{method} (paper)', method, 'paper'))
-    table = Table(f'Base-to-novel generalisation (top-1 %, {shots} shots)',
+    table = Table(f'Base-to-novel generalisation (top-1 %{_shots_label(shots)})',
                   ['Dataset'] + [f'{label} {column}' for label, _, _ in groups
                                  for column in ('Base', 'Novel', 'HM')])
     for dataset in datasets:
@@ -194,7 +198,7 @@ def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Tabl
         columns = _set_columns([r for group in by_method.values() for r in group])
         labels = [c[:-len(f'/{TOP1}')] if c.endswith(f'/{TOP1}') else c for c in columns]
         name = PER_SET_TITLES.get(protocol, protocol)
-        table = Table(f'{name}, trained on {display_name(dataset)} (top-1 %, {shots} shots)',
+        table = Table(f'{name}, trained on {display_name(dataset)} (top-1 %{_shots_label(shots)})',
                       ['Method', 'Seeds', *labels])
         published = PER_SET.get(protocol, {}) if paper and shots == PUBLISHED_SHOTS else {}
         for method in _method_order(set(by_method) | set(published)):
