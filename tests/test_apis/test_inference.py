@@ -90,7 +90,7 @@ def test_infer_tool_prints_top_k_and_writes_json(trained, capsys):
     folder = trained['tmp'] / 'toy' / 'images' / 'blue'
     run_infer(trained['config'], trained['checkpoint'], folder, trained['images'][1],
               '--classes', 'blue, red square ,frog', '--topk', '2', '--out', out)
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith('/')]
+    lines = [line for line in capsys.readouterr().out.splitlines() if '.png: ' in line]
     assert len(lines) == len(image_files([folder])) + 1
     assert all(line.count(',') == 1 for line in lines)  # two labels each
     saved = json.loads(out.read_text())
