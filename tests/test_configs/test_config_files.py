@@ -5,28 +5,27 @@ import re
 import pytest
 
 from . import zoo
-from .zoo import (BASE_DIR, CONFIGS, DEMO, METHODS, all_leaf_configs, ancestors, base_files,
+from .zoo import (BASE_DIR, CONFIGS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors, base_files,
                   inheritance_depth, leaf_configs, protocol_of)
 
 
 @pytest.fixture(scope='module')
 def built():
     """Every experiment config, built once (about 30 ms each)."""
-    return {path: zoo.built(path) for path in [*all_leaf_configs(), DEMO]}
+    return {path: zoo.built(path) for path in [*all_leaf_configs(), *DEMOS]}
 
 
 def test_each_method_folder_holds_exactly_its_configs_readme_and_metafile():
     folders = {p.name for p in CONFIGS.iterdir() if p.is_dir()} - {'_base_'}
     assert folders == set(METHODS)
     for folder in METHODS:
-        expected = {p.name for p in leaf_configs(folder)} | {'README.md', 'metafile.yml'}
-        if folder == 'maple':
-            expected.add(DEMO.name)
+        expected = {p.name for p in leaf_configs(folder)} | {
+            'README.md', 'metafile.yml', 'demo_base2novel_fashion_mnist.py'}
         assert {p.name for p in (CONFIGS / folder).iterdir()} == expected, folder
 
 
 def test_every_config_builds(built):
-    assert len(built) == 7 * 11 + 6 * 11 + 7 * 2 + 1
+    assert len(built) == 7 * 11 + 6 * 11 + 7 * 2 + 7
     for path, cfg in built.items():
         assert cfg.model.type == cfg.method, path
         assert cfg.test_dataloader.dataset.type, path
@@ -35,16 +34,20 @@ def test_every_config_builds(built):
 def test_every_leaf_records_the_method_of_its_folder_and_its_protocol(built):
     for path, cfg in built.items():
         assert cfg.method == METHODS[path.parent.name], path
-        expected = 'base2novel' if path == DEMO else protocol_of(path)
+        expected = 'base2novel' if path in DEMOS else protocol_of(path)
         assert cfg.protocol == expected, path
 
 
-@pytest.mark.parametrize('path', [*all_leaf_configs(), DEMO], ids=lambda p: p.parent.name
+@pytest.mark.parametrize('path', [*all_leaf_configs(), *DEMOS], ids=lambda p: p.parent.name
                          + '/' + p.stem)
 def test_configs_inherit_at_most_two_levels(path):
-    """Leaf, then one recipe, then the runtime, CLIP, model, protocol and schedule files."""
+    """Leaf, then one recipe, then the runtime, CLIP, model, protocol and schedule files.
+
+    A demo also takes the demo's data and CLIP (one file, no bases of its own).
+    """
     assert inheritance_depth(path) <= 2
-    (recipe,) = base_files(path)
+    recipe, *demo = base_files(path)
+    assert demo == ([DEMO_BASE.resolve()] if path in DEMOS else [])
     assert recipe.parent == (BASE_DIR / 'recipes').resolve()
     assert (BASE_DIR / 'default_runtime.py').resolve() in ancestors(path)
 
@@ -86,7 +89,7 @@ SHARED_FACTS = {
 @pytest.mark.parametrize('fact', SHARED_FACTS)
 def test_each_shared_fact_lives_in_one_base_file(fact):
     """(The demo changes the recipe's crops on purpose.)"""
-    files = [p for p in CONFIGS.rglob('*.py') if fact in p.read_text() and p != DEMO]
+    files = [p for p in CONFIGS.rglob('*.py') if fact in p.read_text() and p != DEMO_BASE]
     assert [p.relative_to(BASE_DIR).as_posix() for p in files] == [SHARED_FACTS[fact]]
 
 

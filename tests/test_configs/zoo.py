@@ -22,7 +22,10 @@ METHODS: Dict[str, str] = {
     'zero_shot_clip': 'ZeroShotCLIP', 'coop': 'CoOp', 'cocoop': 'CoCoOp', 'vpt': 'VPT',
     'ivlp': 'IVLP', 'language_prompting': 'LanguagePrompting', 'maple': 'MaPLe'}
 DATASETS = BASE_TO_NOVEL
-DEMO = CONFIGS / 'maple' / 'demo_base2novel_fashion_mnist.py'
+DEMO = CONFIGS / 'maple' / 'demo_base2novel_fashion_mnist.py'  # `make demo`
+#: Every method's demo on Fashion-MNIST (its base-to-novel recipe + the demo data and CLIP).
+DEMOS = [CONFIGS / folder / 'demo_base2novel_fashion_mnist.py' for folder in METHODS]
+DEMO_BASE = CONFIGS / '_base_' / 'demo_fashion_mnist.py'
 
 #: The prompt learner of each method (its reference config's TRAINER section).
 LEARNERS: Dict[str, dict] = {
