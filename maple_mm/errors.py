@@ -57,6 +57,10 @@ class TrainingDivergedError(MapleUserError, FloatingPointError):
     """The loss or the prompts became NaN or infinite; training was stopped."""
 
 
+class SweepError(MapleUserError, RuntimeError):
+    """A sweep cannot be planned or one of its runs failed."""
+
+
 class InvalidTestSetsError(MapleUserError, ValueError):
     """The test sets of a MultiSetTestLoop are configured wrongly."""
 

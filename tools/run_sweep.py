@@ -30,16 +30,12 @@ from typing import List, Optional
 
 from _cli import REPO_ROOT, run_cli
 
-from maple_mm.errors import MapleUserError
+from maple_mm.errors import SweepError
 from maple_mm.evaluation import finished_test_metrics
 from maple_mm.run_layout import (checkpoint_files, latest_complete_checkpoint, run_name,
                                  sweep_work_dir)
 
 TOOLS = Path(REPO_ROOT) / 'tools'
-
-
-class SweepError(MapleUserError):
-    """A sweep cannot be planned or one of its runs failed."""
 
 
 @dataclass

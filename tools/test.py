@@ -1,7 +1,7 @@
 """Evaluate a checkpoint (loaded weights-only) on the config's test sets.
 
     python tools/test.py CONFIG [CHECKPOINT] [--seed S] [--shots K] [--work-dir DIR]
-                         [--cfg-options k=v ...]
+                         [--out PREDICTIONS.pkl] [--cfg-options k=v ...]
 
 CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP).
 """
@@ -21,6 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?',
                         help='maple_mm checkpoint (or a converted reference one); not needed '
                         'by a model without trainable parameters')
+    parser.add_argument('--out', help='also dump every test set\'s predictions (pickle); with '
+                        'several sets, one file each: <stem>_<set>.pkl')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -58,6 +60,10 @@ def main(argv=None) -> None:
             raise MapleUserError(f'{args.config} needs a checkpoint: its model learns '
                                  f'{learned:,} values. Pass the CHECKPOINT of a training run.')
     cfg.load_from, cfg.resume = args.checkpoint, False
+    if args.out:
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
+            else [cfg.test_evaluator]
+        cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
 
     runner = build_runner(cfg)
     runner.test()

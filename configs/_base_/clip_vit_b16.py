@@ -1,5 +1,5 @@
 # The frozen CLIP every recipe uses, ViT-B/16 with OpenAI's weights, and how images reach
-# it (spec sections 2 and 7): CLIP's normalisation, 224-pixel bicubic transforms, loaders.
+# it (the INPUT section of the reference's configs/trainers/*.yaml): CLIP's normalisation, 224-pixel bicubic transforms, loaders.
 # A recipe wires clip_backbone and clip_preprocessor into its model.
 clip_backbone = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
 clip_preprocessor = dict(

@@ -5,8 +5,8 @@ the display name of the papers' tables, the official split sizes and the
 zero-shot CLIP template. Sizes are those of the CoOp split files as the CoOp
 paper reports them (Zhou et al., IJCV 2022, dataset table); ImageNet's are the
 official ILSVRC-2012 train and val sets (val serving as test); ``None``: no
-such split. Templates are the CoOp family's ``CUSTOM_TEMPLATES`` (spec
-section 3), used by zero-shot CLIP through the dataset's metainfo
+such split. Templates are the CoOp family's ``CUSTOM_TEMPLATES`` (reference
+``trainers/zsclip.py``), used by zero-shot CLIP through the dataset's metainfo
 (``prompt_template``).
 """
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """mmengine's Runner with the safety and compatibility maple_mm's runs need.
 
-Selected by ``runner_type = 'MapleRunner'`` (set in ``configs/_base_/maple_runtime.py``),
+Selected by ``runner_type = 'MapleRunner'`` (set in ``configs/_base_/default_runtime.py``),
 so mmpretrain's own tools get it too. Everything here applies to this runner
 only; other runners and models in the process are untouched.
 """

@@ -1,8 +1,8 @@
 """Turn the test metrics of runs into the papers' tables, methods side by side.
 
 What a run is (method, protocol, dataset, shots, seed) comes from its record.
-Conventions (those of the reference's ``parse_test_res.py`` and of spec
-section 3): per-dataset numbers are means over seeds with the population
+Conventions (those of the reference's ``parse_test_res.py`` and the MaPLe
+paper): per-dataset numbers are means over seeds with the population
 standard deviation; a dataset's HM is the harmonic mean of its mean Base and
 mean Novel; a method's Average row is the mean over datasets of the mean Base
 and mean Novel, and the HM of those two (the paper's Table 1), given only when

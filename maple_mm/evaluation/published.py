@@ -1,6 +1,6 @@
 """Published results (ViT-B/16 CLIP, 16 shots, 3 seeds; top-1 accuracy in %).
 
-As printed in the MaPLe paper (Khattak et al., CVPR 2023; spec section 4),
+As printed in the MaPLe paper (Khattak et al., CVPR 2023, Table 1 and the transfer tables),
 keyed by the method names runs record (each method's ``method`` in
 ``configs/_base_/models/``) and by the dataset keys of the catalog
 (:mod:`maple_mm.datasets.catalog`), or the test-set names of the
@@ -84,7 +84,7 @@ BASE2NOVEL_AVERAGE: Dict[str, Triple] = {
 }
 
 #: Cross-dataset transfer (train ImageNet): method -> {ImageNet source, mean
-#: over the 10 targets} (the per-target numbers are not part of spec section 4).
+#: over the 10 targets} (the per-target numbers are not included here).
 CROSS_DATASET: Dict[str, Dict[str, float]] = {
     'MaPLe': {'imagenet': 70.72, 'target_average': 66.30},
 }

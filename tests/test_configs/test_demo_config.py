@@ -1,4 +1,4 @@
-"""The demo config carries the paper's base-to-novel recipe (spec section 2)."""
+"""The demo config carries the paper's base-to-novel recipe (docs/benchmarks.md)."""
 import pytest
 from mmengine.config import Config
 

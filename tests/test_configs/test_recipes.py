@@ -1,4 +1,4 @@
-"""Every config carries its method's reference recipe and its protocol (spec sections 2-3, 7)."""
+"""Every config carries its method's reference recipe and its protocol (docs/benchmarks.md, the reference configs)."""
 import math
 
 import pytest

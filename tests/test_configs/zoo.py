@@ -67,7 +67,7 @@ SCHEDULES = {
 }
 #: CoOp's epochs by shots (docs/CoOp.md of the reference); ImageNet: 50 at every K.
 COOP_EPOCHS_BY_SHOTS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}
-#: The published per-epoch lr of the two recipes spec section 2 prints.
+#: The published per-epoch lr of the two MaPLe recipes (docs/benchmarks.md).
 PUBLISHED_LRS = {(0.0035, 5): [1e-5, 3.5e-3, 3.17e-3, 2.29e-3, 1.21e-3],
                  (0.0026, 2): [1e-5, 2.6e-3]}
 

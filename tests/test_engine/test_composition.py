@@ -55,8 +55,13 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
     assert record['complete'] and record['classes']['novel'] == ['yellow', 'cyan', 'magenta']
     assert record['arrays']['novel/confusion_matrix/result'] == \
         metrics['novel/confusion_matrix/result'].tolist()
-    # Each set's confusion matrix can be plotted from the run.
+    # tools/test.py --out dumps every set's predictions too.
     from ..test_apis.test_inference import run_tool_in_process
+    run_tool_in_process('test', config, tmp_path / 'epoch_2.pth', '--work-dir',
+                        tmp_path / 'retest', '--out', tmp_path / 'retest.pkl')
+    for name in ('base', 'novel'):
+        assert len(pickle.loads((tmp_path / f'retest_{name}.pkl').read_bytes())) == 15
+    # Each set's confusion matrix can be plotted from the run.
     run_tool_in_process('plot_confusion_matrix', tmp_path, '--out-dir', tmp_path / 'plots')
     assert sorted(p.name for p in (tmp_path / 'plots').iterdir()) == [
         'confusion_matrix_base.png', 'confusion_matrix_novel.png']

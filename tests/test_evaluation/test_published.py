@@ -1,4 +1,4 @@
-"""The published numbers are internally consistent (spec section 4)."""
+"""The published numbers are internally consistent (Table 1 of the MaPLe paper)."""
 import pytest
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS

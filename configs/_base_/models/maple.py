@@ -1,4 +1,4 @@
-# MaPLe (spec section 1): 2 text context tokens from "a photo of a" and deep text prompts
+# MaPLe (reference trainers/maple.py, configs/trainers/MaPLe/): 2 text context tokens from "a photo of a" and deep text prompts
 # in the first 9 layers, each vision prompt a linear projection of the text prompt of
 # its layer.
 method = 'MaPLe'

@@ -1,4 +1,4 @@
-# Base-to-novel generalisation (spec sections 2-3): train on the base half of the classes,
+# Base-to-novel generalisation (docs/benchmarks.md; reference scripts/*/base2new_*.sh): train on the base half of the classes,
 # 16 shots per class; one run then tests the final weights on the base and on the novel
 # classes of the test split (with the novel class names) and reports Base, Novel and HM.
 # The few-shot draw (seed 1 unless --seed) decides the classes, so the test sets name it too.

@@ -1,4 +1,4 @@
-# Transfer from ImageNet (spec sections 2-3): train on ImageNet, ALL 1000 classes, 16 shots;
+# Transfer from ImageNet (docs/benchmarks.md; reference scripts/maple/xd_*.sh): train on ImageNet, ALL 1000 classes, 16 shots;
 # then test the same prompts, without further training, in one run:
 # - cross-dataset (test_cfg): ImageNet (source) and the 10 other datasets (targets, all
 #   classes of their test splits);
