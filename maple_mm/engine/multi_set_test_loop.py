@@ -23,12 +23,16 @@ def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:
     """The dataloader config of an extra test set.
 
     ``fields`` with a ``type`` key is a complete dataset config that replaces
-    the main test dataset; otherwise its fields override those of the main
-    dataset. Batch size, sampler and workers always come from the main loader.
+    the main test dataset (it takes the main dataset's test ``pipeline`` unless
+    it has its own); otherwise its fields override those of the main dataset.
+    Batch size, sampler and workers always come from the main loader.
     """
     cfg = copy.deepcopy(main_cfg)
     if 'type' in fields:
+        pipeline = cfg['dataset'].get('pipeline')
         cfg['dataset'] = copy.deepcopy(dict(fields))
+        if pipeline is not None:
+            cfg['dataset'].setdefault('pipeline', pipeline)
     else:
         cfg['dataset'] = {**cfg['dataset'], **copy.deepcopy(dict(fields))}
     return cfg

@@ -27,6 +27,9 @@ def test_set_with_type_is_a_complete_dataset():
     assert (cfg['batch_size'], cfg['num_workers']) == (100, 4)
     cfg['dataset']['pipeline'].append('r')
     assert target['pipeline'] == ['q']
+    # Without transforms of its own, it takes the main set's test transforms.
+    cfg = extra_set_dataloader(MAIN, {k: v for k, v in target.items() if k != 'pipeline'})
+    assert cfg['dataset']['pipeline'] == ['p'] and 'num_shots' not in cfg['dataset']
 
 
 def test_summary_metrics():

@@ -7,7 +7,7 @@
 #   -A / -R (A and R over their own 200 classes). Both train alike, so a domain
 #   generalisation run can test a cross-dataset checkpoint.
 # Each reports '<set>/accuracy/top1' and 'target_average', the mean over the targets.
-# The recipes give every test set the test transforms.
+# Every test set takes the main test set's transforms (MultiSetTestLoop).
 protocol = 'cross_dataset'
 train_set = dict(type='CoOpImageNet', data_root='data/imagenet', split='train',
                  subsample='all', num_shots=16, seed=1)

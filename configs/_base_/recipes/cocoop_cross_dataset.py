@@ -7,10 +7,6 @@ _base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/cocoop.py',
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=1, dataset={{_base_.train_set}})
 test_dataloader = dict(dataset={{_base_.test_set}})
-# The other datasets are complete dataset configs: each gets the test transforms.
-test_cfg = dict(extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.target_sets})
-domain_generalization_test_cfg = dict(
-    extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.variant_sets})
 
 max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=0.002))

@@ -8,10 +8,6 @@ model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_
              prompt_learner=dict(depth=3))
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})
 test_dataloader = dict(dataset={{_base_.test_set}})
-# The other datasets are complete dataset configs: each gets the test transforms.
-test_cfg = dict(extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.target_sets})
-domain_generalization_test_cfg = dict(
-    extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.variant_sets})
 
 max_epochs = 2
 optim_wrapper = dict(optimizer=dict(lr=0.0026))

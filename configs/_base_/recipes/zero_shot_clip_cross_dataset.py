@@ -8,7 +8,3 @@ model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_
 # Nothing to learn: no training; tools/test.py CONFIG tests it without a checkpoint.
 train_dataloader = None
 test_dataloader = dict(dataset={{_base_.test_set}})
-# The other datasets are complete dataset configs: each gets the test transforms.
-test_cfg = dict(extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.target_sets})
-domain_generalization_test_cfg = dict(
-    extra_sets={k: dict(pipeline=_base_.test_pipeline) for k in _base_.variant_sets})
