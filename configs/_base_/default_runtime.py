@@ -40,8 +40,6 @@ resume = False
 randomness = dict(seed=1, deterministic=False)
 
 # Every protocol reports top-1 accuracy of the model after the last epoch: no
-# validation, no selection on it.
+# validation, no selection on it. (val_dataloader, val_evaluator and val_cfg are left
+# unset, not None, so a config adds validation by setting them, without _delete_.)
 test_evaluator = dict(type='Accuracy', topk=(1, ))
-val_cfg = None
-val_dataloader = None
-val_evaluator = None

@@ -73,7 +73,7 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     check_dataset(test.dataset, dataset)
     assert cfg.test_cfg.type == 'MultiSetTestLoop' and cfg.test_cfg.name == main_set
     assert cfg.test_evaluator == dict(type='Accuracy', topk=(1, ))
-    assert cfg.val_cfg is None and cfg.val_dataloader is None  # the last epoch is tested
+    assert cfg.get('val_cfg') is None and cfg.get('val_dataloader') is None  # the last epoch
     assert cfg.randomness.seed == 1
     check_test_sets(cfg, protocol)
 

@@ -132,3 +132,25 @@ def test_prompt_learner_builds_from_a_config_naming_its_clip():
     prompts = learner()
     assert prompts.text_ctx.shape == (2, 32) and prompts.vision_ctx.shape == (2, 48)
     assert len(prompts.deep_vision) == 1
+
+
+def test_validation_is_added_without_delete(base, tmp_path):
+    """The README's recipe for adding validation to a protocol config."""
+    tmp, config = base
+    child = tmp_path / 'with_val.py'
+    child.write_text(f'''
+_base_ = [{str(config)!r}]
+val_dataloader = dict(batch_size=8, num_workers=0,
+                      sampler=dict(type='DefaultSampler', shuffle=False),
+                      dataset=dict(type='SplitFileDataset', data_root={str(tmp / 'toy')!r},
+                                   split_file='split_zhou_Toy.json', image_dir='images',
+                                   split='val', subsample='base', num_shots=4,
+                                   pipeline={{{{_base_.test_pipeline}}}}))
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+val_cfg = dict()
+train_cfg = dict(val_interval=1)
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1'))
+''')
+    runner = runner_for(child, tmp_path / 'work')
+    runner.train()
+    assert list((tmp_path / 'work').glob('best_accuracy_top1_epoch_*.pth'))
