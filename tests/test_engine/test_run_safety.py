@@ -3,6 +3,7 @@
 Each case runs tools/train.py on the tiny CLIP, as a user would, and checks
 what is left in the work dir and the one ``error:`` line printed.
 """
+import json
 import os
 from pathlib import Path
 
@@ -173,3 +174,19 @@ def test_unwritable_work_dir_and_missing_data_come_before_any_download(setup):
         "error: Cannot download the ViT-B-32 weights of pretrained tag 'openai': the hub is "
         'unreachable (offline?). Use a local file instead, pretrained=/path/to/ViT-B-32.pt '
         '(an open_clip or OpenAI checkpoint), or pretrained=None for random weights.')
+
+
+def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path):
+    tmp, config = setup
+    data = write_split_dataset(tmp_path / 'toy')
+    (data / 'images' / 'cyan' / 'test_3.png').write_bytes(b'')  # a novel test image
+    options = ['--cfg-options', f'dataset.data_root={data}',
+               f'train_dataloader.dataset.data_root={data}',
+               f'test_dataloader.dataset.data_root={data}', 'train_cfg.max_epochs=1']
+    message = train_error(config, '--work-dir', tmp_path / 'work', *options)
+    assert message.startswith(f'error: Image {data / "images" / "cyan" / "test_3.png"} cannot '
+                              'be decoded: the file is empty (0 bytes)')
+    assert '--decode' in message
+    metrics = json.loads(next((tmp_path / 'work').glob('*/test_metrics.json')).read_text())
+    assert metrics['complete'] is False
+    assert set(metrics['metrics']) == {'base/accuracy/top1'}
