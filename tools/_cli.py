@@ -61,36 +61,36 @@ def load_config(args) -> Config:
     return cfg
 
 
-def _takes(dataset_cfg: dict, argument: str) -> bool:
-    """Whether the registered type of a dataset config has the constructor argument."""
-    from mmpretrain.registry import DATASETS
-    dataset_cls = DATASETS.get(dataset_cfg.get('type', ''))
-    return dataset_cls is not None and \
-        argument in inspect.signature(dataset_cls.__init__).parameters
+def set_dataset_option(cfg: Config, option: str, value, complete_sets: bool = True) -> int:
+    """Set ``option`` on the datasets of the run that have it; return how many loaders'.
 
-
-def _takes_seed(dataset_cfg: dict) -> bool:
-    return _takes(dataset_cfg, 'seed')
+    The train / val / test datasets get it if their type takes it; the test
+    loop's extra sets if they set the option themselves, or (``complete_sets``)
+    if they are a complete dataset of such a type. Other sets inherit the main
+    test set's value.
+    """
+    from maple_mm.engine.runner import dataset_takes
+    changed = 0
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = (cfg.get(key) or {}).get('dataset')
+        if dataset is not None and dataset_takes(dataset.get('type', ''), option):
+            dataset[option] = value
+            changed += 1
+    for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
+        if option in fields or (complete_sets and 'type' in fields
+                                and dataset_takes(fields['type'], option)):
+            fields[option] = value
+    return changed
 
 
 def apply_seed(cfg: Config, seed: int) -> None:
     """Set ``randomness.seed``, and the few-shot ``seed`` of every dataset that has one.
 
-    Covers the train / val / test dataloaders and the extra sets of the test
-    loop: a complete dataset config (with a ``type``) gets the seed if its
-    type takes one, a set that overrides fields of the main test set only if
-    it sets one itself. Datasets without a few-shot draw (mmpretrain's own)
-    are left alone.
+    Datasets without a few-shot draw (mmpretrain's own) are left alone.
     """
     cfg.setdefault('randomness', {})
     cfg.randomness.seed = seed
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(key)
-        if loader and loader.get('dataset') is not None and _takes_seed(loader.dataset):
-            loader.dataset.seed = seed
-    for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
-        if ('type' in fields and _takes_seed(fields)) or 'seed' in fields:
-            fields['seed'] = seed
+    set_dataset_option(cfg, 'seed', seed)
 
 
 def apply_shots(cfg: Config, shots: int) -> None:
@@ -104,16 +104,7 @@ def apply_shots(cfg: Config, shots: int) -> None:
     """
     if shots < 1:
         raise ConfigError(f'--shots must be at least 1, got {shots}.')
-    changed = 0
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(key)
-        if loader and loader.get('dataset') is not None and _takes(loader.dataset, 'num_shots'):
-            loader.dataset.num_shots = shots
-            changed += 1
-    for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
-        if 'num_shots' in fields:
-            fields['num_shots'] = shots
-    if not changed:
+    if not set_dataset_option(cfg, 'num_shots', shots, complete_sets=False):
         raise ConfigError('--shots: no dataset of this config draws few-shot subsets '
                           '(none takes num_shots).')
     table = cfg.get('epochs_by_shots')

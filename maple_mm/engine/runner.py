@@ -46,6 +46,13 @@ def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=
 PROTOCOL_OPTIONS = {'subsample': 'all', 'num_shots': -1, 'seed': None}
 
 
+def dataset_takes(dataset_type, option: str) -> bool:
+    """Whether a registered dataset type (name or class) has the constructor argument."""
+    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
+    return dataset_cls is not None and \
+        option in inspect.signature(dataset_cls.__init__).parameters
+
+
 def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> None:
     """Drop protocol options a dataset type does not take, if they ask nothing of it.
 
@@ -59,9 +66,8 @@ def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> 
     dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
     if dataset_cls is None:
         return
-    takes = inspect.signature(dataset_cls.__init__).parameters
     for key, neutral in PROTOCOL_OPTIONS.items():
-        if key not in dataset_cfg or key in takes:
+        if key not in dataset_cfg or dataset_takes(dataset_cls, key):
             continue
         value = dataset_cfg.pop(key)
         if key != 'seed' and value not in (neutral, None):
