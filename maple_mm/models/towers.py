@@ -1,12 +1,15 @@
 """The prompting core: open_clip's text and vision towers with prompt tokens spliced in.
 
-Nothing of CLIP is re-implemented: open_clip's own embeddings, residual
-blocks, norms and pooling run, and only the tokens entering each block change.
-Deep prompt ``i`` replaces the prompt tokens before block ``i + 1``; block 0
-sees the shallow (input-level) prompts, and blocks after the last deep prompt
-see whatever the previous block left in those positions. This is the
-computation of the reference code; :mod:`maple_mm.models.fast` holds exact
-shortcuts that give the same features with less work.
+open_clip's own embeddings, norms, pooling and residual blocks run, and only
+the tokens entering each block change. Deep prompt ``i`` replaces the prompt
+tokens before block ``i + 1``; block 0 sees the shallow (input-level) prompts,
+and blocks after the last deep prompt see whatever the previous block left in
+those positions. Called as open_clip's blocks (``efficient=False``) this is the
+computation of the reference code. The default path of the classifier
+(``efficient=True``) runs the same block weights through its own attention call
+(:mod:`maple_mm.models.fast.block_rows`: batch-first projections, and the last
+vision block only for the pooled class token), and encodes text with
+:mod:`maple_mm.models.fast.text`; both give the same features up to rounding.
 """
 from typing import Optional, Sequence
 
