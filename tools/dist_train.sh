@@ -3,7 +3,7 @@
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args]
 # Several nodes: run it on every node with the same NNODES, MASTER_ADDR (node 0's
 # address) and PORT, and NODE_RANK = 0 .. NNODES-1. PYTHON picks the interpreter.
-# Without CUDA the processes run on CPUs with the gloo backend (maple_mm.compat).
+# Without CUDA the processes run on CPUs with the gloo backend (maple_mm's MapleRunner).
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG GPUS [train.py args]" >&2
