@@ -1,4 +1,4 @@
-"""Stop a run whose loss or weights become NaN or infinite, before anything is saved."""
+"""Stop a run whose loss or weights blow up (NaN, Inf, or runaway values) before anything is saved."""
 import math
 from typing import Optional
 
@@ -15,21 +15,26 @@ class DivergenceHook(Hook):
     """Raise :class:`TrainingDivergedError` when training diverges.
 
     After every iteration the loss and every trainable parameter are checked
-    (one host sync). A non-finite parameter stops the run at once. A
-    non-finite loss stops it too, except under fp16 loss scaling, where a
-    scaler skips overflowing steps (the weights stay finite) and halves the
-    scale: there the run stops only after ``patience`` non-finite losses in a
-    row. The hook runs before the checkpoint hook, so the last complete
-    checkpoint is never replaced by a diverged one.
+    (one host sync). A parameter holding NaN or Inf, or values beyond
+    ``max_abs`` (a too-high learning rate makes prompts grow several-fold per
+    step; the normalised features hide it from the loss until they overflow),
+    stops the run at once. A non-finite loss stops it too, except under fp16
+    loss scaling, where a scaler skips overflowing steps (the weights stay
+    finite) and halves the scale: there the run stops only after ``patience``
+    non-finite losses in a row. The hook runs before the checkpoint hook, so
+    the last complete checkpoint is never replaced by a diverged one.
 
     Args:
         patience: Consecutive non-finite losses tolerated with a loss scaler.
+        max_abs: Largest magnitude a trained value may reach (prompts and
+            their projections start near 0.02-1); None: no bound.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, patience: int = 20) -> None:
+    def __init__(self, patience: int = 20, max_abs: Optional[float] = 1e4) -> None:
         self.patience = patience
+        self.max_abs = max_abs
         self._nonfinite_losses = 0
 
     @staticmethod
@@ -37,16 +42,23 @@ class DivergenceHook(Hook):
         wrapper = runner.optim_wrapper
         return getattr(wrapper, 'loss_scaler', None) is not None
 
-    @staticmethod
-    def _first_nonfinite_parameter(runner) -> Optional[str]:
+    def _first_bad_parameter(self, runner) -> Optional[str]:
+        """What is wrong with the first trained tensor holding NaN, Inf or runaway values."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         if not named:
             return None
-        finite = torch.stack([p.detach().isfinite().all() for _, p in named])
-        if bool(finite.all()):
+        largest = torch.stack([p.detach().abs().amax().float() for _, p in named])
+        limit = float('inf') if self.max_abs is None else self.max_abs
+        bad = ~(largest <= limit)  # NaN compares False
+        if not bool(bad.any()):
             return None
-        return named[int((~finite).nonzero()[0])][0]
+        index = int(bad.nonzero()[0])
+        name, value = named[index][0], float(largest[index])
+        if not math.isfinite(value):
+            return f'parameter {name} holds NaN or Inf values'
+        return (f'parameter {name} reached |value| {value:.3g}, beyond {limit:.0e} '
+                '(DivergenceHook.max_abs)')
 
     def _stop(self, runner, what: str) -> None:
         lrs = runner.optim_wrapper.get_lr()
@@ -61,10 +73,9 @@ class DivergenceHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         loss = (outputs or {}).get('loss')
         loss = 0.0 if loss is None else float(loss.detach() if torch.is_tensor(loss) else loss)
-        parameter = self._first_nonfinite_parameter(runner)
-        if parameter is not None:
-            self._stop(runner, f'parameter {parameter} holds NaN or Inf values '
-                               f'(loss {loss})')
+        problem = self._first_bad_parameter(runner)
+        if problem is not None:
+            self._stop(runner, f'{problem} (loss {loss:.4g})')
         if math.isfinite(loss):
             self._nonfinite_losses = 0
             return
