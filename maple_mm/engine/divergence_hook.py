@@ -8,6 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from maple_mm.errors import TrainingDivergedError
+from maple_mm.run_layout import checkpoint_files
 
 
 @HOOKS.register_module()
@@ -63,11 +64,14 @@ class DivergenceHook(Hook):
     def _stop(self, runner, what: str) -> None:
         lrs = runner.optim_wrapper.get_lr()
         lr = next(iter(lrs.values()))[0] if lrs else float('nan')
+        saved = checkpoint_files(getattr(runner, 'work_dir', '') or '')
+        kept = (f'the last complete checkpoint, {saved[-1].name}, is kept' if saved
+                else 'no checkpoint had been saved yet')
         raise TrainingDivergedError(
             f'Training diverged at epoch {runner.epoch + 1}, iteration {runner.iter + 1} '
-            f'(lr {lr:.3g}): {what}. Nothing of this epoch was saved; the last complete '
-            'checkpoint is kept. Lower the learning rate (optim_wrapper.optimizer.lr, and the '
-            "scheduler's warm-up value), or train in fp32 or bf16 instead of fp16.")
+            f'(lr {lr:.3g}): {what}. Nothing of this epoch was saved; {kept}. Lower the '
+            "learning rate (optim_wrapper.optimizer.lr, and the scheduler's warm-up value), "
+            'or train in fp32 or bf16 instead of fp16.')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:

@@ -119,7 +119,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(setup):
     assert line.startswith('error: Training diverged at epoch 2, iteration 4 (lr 1e+12): '
                            'parameter prompt_learner.')
     assert 'beyond 1e+04 (DivergenceHook.max_abs)' in line
-    assert 'the last complete checkpoint is kept' in line
+    assert 'the last complete checkpoint, epoch_1.pth, is kept' in line
     assert sorted(p.name for p in work.glob('*.pth')) == ['epoch_1.pth']
     state = torch.load(work / 'epoch_1.pth', weights_only=True)['state_dict']
     assert all(v.isfinite().all() for k, v in state.items() if k != '_extra_state')
