@@ -39,6 +39,27 @@ def tiny_maple() -> Callable[..., MaPLe]:
     return build_tiny_maple
 
 
+def load_tool(relative_path: str):
+    """A script of ``tools/`` imported as a module (they are not a package)."""
+    import importlib.util
+    path = REPO_ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """The tiny CLIP's ops are too small to share between threads: a second thread
+    only adds waiting (seconds per forward when the machine is busy)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def colour_image(label: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     """An image whose colour tells its class, with noise and a random bright patch."""
     img = np.array(_COLOURS[label % len(_COLOURS)], np.float32) * rng.uniform(0.6, 1.0)

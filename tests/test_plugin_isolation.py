@@ -15,30 +15,27 @@ from mmengine.runner.checkpoint import CheckpointLoader
 import open_clip, mmpretrain.models, mmpretrain.datasets, mmpretrain.engine  # noqa: F401,E401
 import mmpretrain.evaluation, mmpretrain.apis  # noqa: F401,E401
 
-before = dict(
-    loader=CheckpointLoader._get_checkpoint_loader('/some/file.pth'),
-    schemes=dict(CheckpointLoader._schemes),
-    init_dist=runner_module.init_dist,
-    module_init_dist=init_dist,
-    ddp_init=MMDistributedDataParallel.__init__,
-    set_device=torch.cuda.set_device,
-    filters=list(warnings.filters),
-    safe_globals=list(torch.serialization.get_safe_globals()),
-    torch_load=torch.load,
-)
+
+
+def snapshot():
+    """What importing a plugin must leave as it was."""
+    return dict(
+        loader=CheckpointLoader._get_checkpoint_loader('/some/file.pth'),
+        schemes=dict(CheckpointLoader._schemes),
+        init_dist=runner_module.init_dist,
+        module_init_dist=init_dist,
+        ddp_init=MMDistributedDataParallel.__init__,
+        set_device=torch.cuda.set_device,
+        filters=list(warnings.filters),
+        safe_globals=list(torch.serialization.get_safe_globals()),
+        torch_load=torch.load,
+    )
+
+
+before = snapshot()
 import maple_mm  # noqa: F401
 from mmpretrain.registry import MODELS, RUNNERS
-after = dict(
-    loader=CheckpointLoader._get_checkpoint_loader('/some/file.pth'),
-    schemes=dict(CheckpointLoader._schemes),
-    init_dist=runner_module.init_dist,
-    module_init_dist=init_dist,
-    ddp_init=MMDistributedDataParallel.__init__,
-    set_device=torch.cuda.set_device,
-    filters=list(warnings.filters),
-    safe_globals=list(torch.serialization.get_safe_globals()),
-    torch_load=torch.load,
-)
+after = snapshot()
 changed = [k for k in before if before[k] != after[k]]
 assert not changed, changed
 assert MODELS.get('MaPLe') is not None and RUNNERS.get('MapleRunner') is not None

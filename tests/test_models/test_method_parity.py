@@ -9,9 +9,7 @@ learned tensor is checked to matter, so that the equality checks where it goes.
 Gradients must reach exactly the parameters the reference trains, and no CLIP
 weight.
 """
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Dict, List
 
 import pytest
@@ -23,12 +21,11 @@ from mmpretrain.structures import DataSample
 import maple_mm  # noqa: F401
 from maple_mm.models import TINY_CLIP_CFG
 from tests import reference_trainers as ref_trainers
+from tests.conftest import load_tool
 from tests.reference_trainers import CUSTOM_TEMPLATES, zsclip2_templates, zsclip_logits
 
 init_default_scope('mmpretrain')
 
-CONVERTER = Path(__file__).resolve().parents[2] / 'tools' / 'model_converters' / \
-    'reference_to_mm.py'
 # Names of 1 to 4 BPE tokens; 'crane (bird)' merges its ')' with the prompt's '.'.
 CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'crane (bird)']
 LABELS = [0, 3, 4]
@@ -36,24 +33,9 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 
 
-def _load_converter():
-    spec = importlib.util.spec_from_file_location('reference_to_mm', CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+conv = load_tool('tools/model_converters/reference_to_mm.py')
+pytestmark = pytest.mark.usefixtures('one_thread')
 
-
-conv = _load_converter()
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """The tiny CLIP's ops are too small to share: a second thread only adds waiting
-    (seconds per forward when the machine is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

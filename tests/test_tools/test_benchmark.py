@@ -1,18 +1,14 @@
 """tools/benchmark.py on the tiny CLIP with small settings."""
-import importlib.util
 import json
 
 import pytest
 
-from ..conftest import REPO_ROOT
+from ..conftest import load_tool
 from .test_train_test_e2e import run_tool
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark', REPO_ROOT / 'tools/benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/benchmark.py')
 
 
 def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):

@@ -9,7 +9,6 @@ scheduler state that pickles Python objects). The converted prompts are loaded
 into our models the two ways the tools load checkpoints, and their logits are
 checked against the literal transcription of the reference forward pass.
 """
-import importlib.util
 import os
 import pickle
 import sys
@@ -28,33 +27,19 @@ from maple_mm.engine import load_checkpoint_file
 from maple_mm.errors import CheckpointMismatchError, ClassNameError
 from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone
 from tests import reference_trainers as ref_trainers
+from tests.conftest import load_tool
 from tests.reference_trainers import dassl_saved_state_dict
 
 init_default_scope('mmpretrain')
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONVERTER_PATH = REPO_ROOT / 'tools' / 'model_converters' / 'reference_to_mm.py'
 CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'crane (bird)']
 DASSL_MODULE = 'dassl.optim.lr_scheduler'
 
 
-def _load_converter():
-    spec = importlib.util.spec_from_file_location('reference_to_mm', CONVERTER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+conv = load_tool('tools/model_converters/reference_to_mm.py')
+pytestmark = pytest.mark.usefixtures('one_thread')
 
-
-conv = _load_converter()
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """The tiny CLIP's ops are too small to share between threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # -- Dassl's warm-up scheduler, pickled under Dassl's module name ---------------------
