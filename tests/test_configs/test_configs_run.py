@@ -7,7 +7,7 @@ follow the shots) and zero-shot CLIP through tools/test.py without a checkpoint.
 import json
 
 import pytest
-from mmengine.runner import Runner
+from mmpretrain.registry import RUNNERS
 
 from maple_mm.datasets.catalog import IMAGENET_VARIANTS
 
@@ -35,7 +35,7 @@ def record(work_dir) -> dict:
 
 
 def train_and_test(cfg):
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)  # the config's runner_type: MapleRunner
     runner.train()
     return runner, runner.test()
 

@@ -11,7 +11,7 @@ import math
 import sys
 
 import pytest
-from mmengine.runner import Runner
+from mmpretrain.registry import RUNNERS
 
 from maple_mm.errors import MapleUserError
 from maple_mm.evaluation import harmonic_mean
@@ -216,7 +216,7 @@ def sweep(tmp_path_factory, fast_cpu_runs):  # noqa: F811
         for seed in SWEEP_SEEDS.get(folder, (1, )):
             work_dir = sweep_work_dir(root, config, seed)
             cfg = tiny(load(config, '--seed', str(seed)), data_root, work_dir)
-            runner = Runner.from_cfg(cfg)
+            runner = RUNNERS.build(cfg)  # MapleRunner, as the tools run it
             if cfg.get('train_dataloader'):
                 runner.train()
             runner.test()
