@@ -28,10 +28,6 @@ class ClassPrompts:
         return ClassPrompts(fn(self.token_ids), fn(self.embeddings),
                             None if self.ctx_positions is None else fn(self.ctx_positions))
 
-    @property
-    def num_classes(self) -> int:
-        return self.token_ids.shape[0]
-
 
 def class_sentence(prefix: str, class_name: str) -> str:
     """``"<prefix> <class name>."`` with underscores as spaces: ``"a photo of a dog."``."""

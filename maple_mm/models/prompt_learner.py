@@ -67,11 +67,6 @@ class PromptLearner(nn.Module):
         """The learned tokens of this step (``image_features`` for image-conditional methods)."""
         return Prompts()
 
-    @property
-    def learns_text(self) -> bool:
-        """Whether text features depend on learned tensors (else they are fixed per class set)."""
-        return any(p.requires_grad for p in self.parameters())
-
     # -- shared ----------------------------------------------------------------------
     def set_class_names(self, class_names: Sequence[str], clip: OpenCLIPBackbone) -> None:
         """Rebuild the class prompts for ``class_names``."""
