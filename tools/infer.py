@@ -13,6 +13,7 @@ import os
 
 from _cli import run_cli
 
+from maple_mm.atomic_files import write_text_atomically
 from maple_mm.errors import ClassNameError, WorkDirError
 
 
@@ -68,10 +69,8 @@ def main(argv=None) -> None:
         labels = ', '.join(f'{name} {score:.3f}' for name, score in result['labels'])
         print(f'{result["image"]}: {labels}')
     if args.out:
-        tmp = f'{args.out}.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(dict(classes=model.class_names, results=results), f, indent=2)
-        os.replace(tmp, args.out)
+        write_text_atomically(args.out, json.dumps(dict(classes=model.class_names,
+                                                        results=results), indent=2))
 
 
 if __name__ == '__main__':

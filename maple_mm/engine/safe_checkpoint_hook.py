@@ -9,24 +9,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmpretrain.registry import HOOKS
 
+from maple_mm.atomic_files import fsync_file, write_text_atomically
 from maple_mm.errors import TrainingDivergedError, WorkDirError
 from maple_mm.run_layout import POINTER_FILE, checkpoint_files, partial_files, partial_path
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by a file holding ``text``; readers see the old or the new one."""
-    tmp = path.with_name(f'.{path.name}{os.getpid()}.tmp')
-    tmp.write_text(text, encoding='utf-8')
-    _fsync(tmp)
-    os.replace(tmp, path)
 
 
 @HOOKS.register_module()
@@ -76,7 +61,7 @@ class SafeCheckpointHook(CheckpointHook):
                 save_param_scheduler=self.save_param_scheduler, meta=meta,
                 by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
             if is_main_process():
-                _fsync(partial)
+                fsync_file(partial)
                 os.replace(partial, final)
                 write_text_atomically(Path(runner.work_dir) / POINTER_FILE, self.last_ckpt)
         except OSError as err:

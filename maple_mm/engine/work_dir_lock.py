@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from maple_mm.atomic_files import write_text_atomically
 from maple_mm.errors import WorkDirError, WorkDirLockedError
 from maple_mm.run_layout import LOCK_FILE
 
@@ -83,9 +84,7 @@ class WorkDirLock:
                 f'{self.path.parent} is being trained into by another process ({where}). '
                 'Wait for it to finish or use another --work-dir; if no such run is '
                 f'active, delete {self.path}.')
-        tmp = self.path.with_name(f'{self.path.name}.{os.getpid()}')
-        tmp.write_text(self._record(), encoding='utf-8')
-        os.replace(tmp, self.path)
+        write_text_atomically(self.path, self._record())
         if self._read().get('pid') != os.getpid():  # another process took it first
             raise WorkDirLockedError(f'{self.path.parent} was just taken by another process; '
                                      'use another --work-dir.')

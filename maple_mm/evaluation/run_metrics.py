@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+from maple_mm.atomic_files import write_text_atomically
 from maple_mm.errors import RunMetricsError
 from maple_mm.run_layout import METRICS_FILE, checkpoint_files
 
@@ -164,7 +165,4 @@ def write_test_metrics(path: Union[str, Path], metrics: Dict[str, object], recor
         (arrays if isinstance(plain, list) else scalars)[key] = plain
     content = dict(complete=complete, record=record, metrics=scalars, classes=classes,
                    arrays=arrays)
-    path = Path(path)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(content, indent=2))
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(content, indent=2))
