@@ -28,9 +28,12 @@ env_cfg = dict(
     # Without CUDA, MapleRunner switches this to gloo (CPU processes).
     dist_cfg=dict(backend='nccl'),
 )
-# The recipes' lr is for a total batch of 4 (1 GPU x 4). tools/train.py
-# --auto-scale-lr multiplies it by (GPUs x batch per GPU) / 4; see docs/distributed.md.
-auto_scale_lr = dict(base_batch_size=4, enable=False)
+# Each recipe sets base_batch_size, the batch its lr is for; tools/train.py --auto-scale-lr
+# multiplies the lr by (processes x batch per process) / base_batch_size (docs/distributed.md).
+auto_scale_lr = dict(enable=False)
+# Precision per device type: each recipe sets its CUDA one (the reference's PREC);
+# MapleRunner trains and tests in it (docs/benchmarks.md#precision); --precision forces one.
+precision = dict(cuda='fp32', cpu='fp32')
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True)

@@ -61,6 +61,8 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     learner = dict(LEARNERS[folder])
     if (folder, protocol) in (('maple', 'cross_dataset'), ('maple', 'domain_generalization')):
         learner['depth'] = 3  # the reference's cross-dataset depth
+    if folder == 'coop' and protocol != 'few_shot':  # CoOp's ctxv1 configs
+        learner.update(n_ctx=4, ctx_init='a photo of a')
     assert cfg.model.prompt_learner == learner
 
     # Data protocol.
@@ -83,8 +85,8 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
         assert cfg.train_dataloader is None and 'optim_wrapper' not in cfg
         return
     lr, epochs, batch = schedule
-    if (folder, protocol, dataset) == ('coop', 'few_shot', 'imagenet'):
-        epochs = 50  # CoOp: ImageNet 50 epochs at every K
+    if (folder, dataset) == ('coop', 'imagenet') and protocol in ('few_shot', 'base2novel'):
+        epochs = 50  # CoOp: ImageNet 50 epochs
     train = cfg.train_dataloader
     assert (train.batch_size, train.drop_last, train.sampler.shuffle) == (batch, True, True)
     assert train.dataset.pipeline == TRAIN_PIPELINE

@@ -46,7 +46,7 @@ LEARNERS: Dict[str, dict] = {
 SCHEDULES = {
     ('zero_shot_clip', 'base2novel'): None,
     ('zero_shot_clip', 'cross_dataset'): None,
-    ('coop', 'base2novel'): (0.002, 50, 32),
+    ('coop', 'base2novel'): (0.002, 200, 32),  # ImageNet 50
     ('coop', 'few_shot'): (0.002, 200, 32),  # 16 shots; epochs_by_shots for other K
     ('coop', 'cross_dataset'): (0.002, 50, 32),
     ('cocoop', 'base2novel'): (0.002, 10, 1),
