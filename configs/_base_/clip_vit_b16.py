@@ -25,7 +25,9 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
-# The train batch size is the recipe's; the last incomplete batch is dropped.
+# The train batch size is the recipe's. The last incomplete batch is dropped when the set
+# holds a full batch; a smaller set trains one partial batch per epoch (Dassl's rule,
+# MapleRunner.build_dataloader).
 train_dataloader = dict(
     num_workers=4,
     drop_last=True,

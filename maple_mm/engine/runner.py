@@ -16,6 +16,7 @@ from mmengine.dist import broadcast_object_list, get_rank, is_distributed
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, RUNNERS
+from torch.utils.data import DataLoader
 
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.run_layout import latest_complete_checkpoint
@@ -90,6 +91,20 @@ def check_dataset_sources(configs: List[dict]) -> None:
         dataset.check_source()
 
 
+def empty_loader_message(loader: DataLoader) -> str:
+    """Why a data loader runs 0 iterations per epoch, and the fix."""
+    dataset = loader.dataset
+    name = type(dataset).__name__
+    split = getattr(dataset, 'split', None)
+    what = f'{name} ({split} split)' if split else name
+    sampler = getattr(loader.batch_sampler, 'sampler', None)
+    share = '' if sampler is None or len(sampler) == len(dataset) else \
+        f', {len(sampler)} of them for this process'
+    return (f'An epoch would run 0 iterations: {what} holds {len(dataset)} items{share}, '
+            f'batch size {loader.batch_size}. Check the dataset folder, split, subsample '
+            'and --shots, or lower the batch size.')
+
+
 def check_writable(work_dir: str) -> None:
     """One clear error if the work dir cannot be created or written."""
     try:
@@ -154,6 +169,28 @@ class MapleRunner(Runner):
                 return
             self._run_started = True
         super().call_hook(fn_name, **kwargs)
+
+    # -- data loaders ----------------------------------------------------------------
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None,
+                         diff_rank_seed: bool = False) -> DataLoader:
+        """mmengine's loader, with Dassl's rule for the last batch and no empty epochs.
+
+        ``drop_last`` drops the last incomplete batch only when the process's share
+        of the set holds at least one full batch (Dassl's ``build_data_loader``):
+        a 10-image set at batch 32 trains one batch of 10 per epoch instead of
+        nothing. A loader that would still run 0 iterations is an error.
+        """
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if len(loader) == 0 and loader.drop_last and isinstance(dataloader, dict) \
+                and loader.batch_sampler is not None and len(loader.batch_sampler.sampler):
+            # The built dataset goes along, so it is not read a second time.
+            loader = Runner.build_dataloader(dict(dataloader, dataset=loader.dataset,
+                                                  drop_last=False),
+                                             seed=seed, diff_rank_seed=diff_rank_seed)
+        if len(loader) == 0:
+            raise ConfigError(empty_loader_message(loader))
+        return loader
 
     # -- distributed processes on CPUs -------------------------------------------
     def setup_env(self, env_cfg: dict) -> None:
