@@ -2,7 +2,7 @@
 
 A record holds the registered dataset type, the folder under the data root,
 the display name of the papers' tables, the official split sizes and the
-zero-shot CLIP template. Sizes are those of the CoOp split files as the CoOp
+zero-shot CLIP template (and whether the template ensemble adds it). Sizes are those of the CoOp split files as the CoOp
 paper reports them (Zhou et al., IJCV 2022, dataset table); ImageNet's are the
 official ILSVRC-2012 train and val sets (val serving as test); ``None``: no
 such split. Templates are the CoOp family's ``CUSTOM_TEMPLATES`` (reference
@@ -27,6 +27,9 @@ class Benchmark:
     val: Optional[int]
     test: int
     template: str = DEFAULT_TEMPLATE
+    #: Whether zero-shot CLIP's ensemble adds ``template`` to its 7 ImageNet ones: the
+    #: reference (``ZeroshotCLIP2``, trainers/zsclip.py) does for every dataset but ImageNet.
+    template_in_ensemble: bool = True
 
     def count(self, split: str) -> Optional[int]:
         """The official number of items of ``split`` (ImageNet's val is its test set)."""
@@ -37,7 +40,8 @@ class Benchmark:
 
 #: In the order of the papers' tables.
 BENCHMARKS: Dict[str, Benchmark] = {
-    'imagenet': Benchmark('CoOpImageNet', 'imagenet', 'ImageNet', 1000, 1281167, None, 50000),
+    'imagenet': Benchmark('CoOpImageNet', 'imagenet', 'ImageNet', 1000, 1281167, None, 50000,
+                          template_in_ensemble=False),
     'caltech101': Benchmark('CoOpCaltech101', 'caltech-101', 'Caltech101', 100, 4128, 1649,
                             2465),
     'oxford_pets': Benchmark('CoOpOxfordPets', 'oxford_pets', 'OxfordPets', 37, 2944, 736, 3669,

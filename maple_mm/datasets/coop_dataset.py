@@ -38,7 +38,8 @@ class CoOpDataset(BaseDataset):
     (first ceil(n/2) labels) or novel classes, relabelled from 0.
     ``metainfo['classes']`` holds their names by label; a benchmark of
     :mod:`.catalog` also puts its zero-shot CLIP template in
-    ``metainfo['prompt_template']``. Building checks the index files (all
+    ``metainfo['prompt_template']`` (and ``'prompt_template_in_ensemble'``, False
+    for ImageNet, whose template the reference's ensemble leaves out). Building checks the index files (all
     their lists at once), that the lists the build uses are not empty and that
     the images exist; :meth:`check_source` only checks that the folders and
     index files are there.
@@ -103,6 +104,8 @@ class CoOpDataset(BaseDataset):
         key = dataset_key_of_type(type(self).__name__)
         if key is not None:  # a benchmark: zero-shot CLIP's template for it
             self._metainfo.setdefault('prompt_template', BENCHMARKS[key].template)
+            self._metainfo.setdefault('prompt_template_in_ensemble',
+                                      BENCHMARKS[key].template_in_ensemble)
 
     # -- what subclasses provide ------------------------------------------------
 

@@ -10,19 +10,23 @@ Gradients must reach exactly the parameters the reference trains, and no CLIP
 weight.
 """
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Dict, List
 
 import pytest
 import torch
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 
 import maple_mm  # noqa: F401
+from maple_mm.datasets.catalog import BENCHMARKS
+from maple_mm.engine import ClassNamesHook
 from maple_mm.models import TINY_CLIP_CFG
 from tests import reference_trainers as ref_trainers
 from tests.conftest import load_tool
 from tests.reference_trainers import CUSTOM_TEMPLATES, zsclip2_templates, zsclip_logits
+from tests.miniature_datasets import write_miniature
 
 init_default_scope('mmpretrain')
 
@@ -36,6 +40,27 @@ MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 conv = load_tool('tools/model_converters/reference_to_mm.py')
 pytestmark = pytest.mark.usefixtures('one_thread')
 
+
+
+@pytest.fixture(scope='module')
+def dataset_objects(tmp_path_factory):
+    """``dataset_objects(key)``: the test split of a miniature of benchmark ``key``."""
+    root, built = tmp_path_factory.mktemp('data'), {}
+
+    def dataset_object(key: str):
+        if key not in built:
+            init_default_scope('mmpretrain')
+            folder = write_miniature(root, key, num_classes=4, images_per_class=1,
+                                     image_size=8)
+            built[key] = DATASETS.build(dict(type=BENCHMARKS[key].type, data_root=str(folder),
+                                             split='test', serialize_data=False))
+        return built[key]
+    return dataset_object
+
+
+@pytest.fixture(scope='module')
+def metainfo(dataset_objects):
+    return lambda key: dict(dataset_objects(key).metainfo)
 
 
 @pytest.fixture(scope='module')
@@ -227,11 +252,11 @@ ZERO_SHOT = [
     # (id, learner templates, dataset key or None, reference templates)
     ('single-pets', 'dataset', 'oxford_pets', CUSTOM_TEMPLATES['oxford_pets']),
     ('single-dtd', 'dataset', 'dtd', CUSTOM_TEMPLATES['dtd']),
-    ('single-imagenet', 'dataset', None, CUSTOM_TEMPLATES['imagenet']),
+    ('single-imagenet', 'dataset', 'imagenet', CUSTOM_TEMPLATES['imagenet']),
     ('ensemble-pets', 'ensemble', 'oxford_pets', zsclip2_templates('oxford_pets')),
     # The reference adds "a photo of a {}." for Caltech101, only ImageNet gets 7 templates.
     ('ensemble-caltech101', 'ensemble', 'caltech101', zsclip2_templates('caltech101')),
-    ('ensemble-imagenet', 'ensemble', None, zsclip2_templates('imagenet')),
+    ('ensemble-imagenet', 'ensemble', 'imagenet', zsclip2_templates('imagenet')),
     ('explicit-list', ['a {} texture.', 'itap of a {}.'], None,
      ['a {} texture.', 'itap of a {}.']),
 ]
@@ -239,11 +264,11 @@ ZERO_SHOT = [
 
 @pytest.mark.parametrize('case_id,templates,dataset,reference_templates', ZERO_SHOT,
                          ids=[z[0] for z in ZERO_SHOT])
-def test_zero_shot_equals_reference(images, case_id, templates, dataset, reference_templates):
+def test_zero_shot_equals_reference(images, metainfo, case_id, templates, dataset,
+                                   reference_templates):
     model = build('ZeroShotCLIP', templates=templates)
-    # A dataset's metainfo names its template; ImageNet's names none.
-    meta = {'prompt_template': CUSTOM_TEMPLATES[dataset]} if dataset else {}
-    model.set_class_names(CLASS_NAMES, dataset_meta=meta)
+    # The metainfo of the real dataset object, as ClassNamesHook passes it.
+    model.set_class_names(CLASS_NAMES, dataset_meta=metainfo(dataset) if dataset else {})
     clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
     with torch.no_grad():
         theirs = zsclip_logits(clip, tokenizer, images, CLASS_NAMES, reference_templates)
@@ -254,6 +279,26 @@ def test_zero_shot_equals_reference(images, case_id, templates, dataset, referen
     assert (theirs - plain).abs().max() > MATTERS
     for efficient in (True, False):
         torch.testing.assert_close(our_logits(model, images, efficient), theirs, **TOL)
+
+
+@pytest.mark.parametrize('dataset,num_templates', [('imagenet', 7), ('caltech101', 8),
+                                                  ('oxford_pets', 8), ('imagenetv2', 8)])
+def test_zero_shot_ensemble_of_a_dataset_object_equals_reference(
+        images, dataset_objects, dataset, num_templates):
+    """ClassNamesHook gives the model a real dataset's names and metainfo."""
+    model = build('ZeroShotCLIP', templates='ensemble')
+    data = dataset_objects(dataset)
+    hook_runner = SimpleNamespace(model=model, test_loop=SimpleNamespace(
+        dataloader=SimpleNamespace(dataset=data)))
+    ClassNamesHook().before_test_epoch(hook_runner)
+    reference_templates = zsclip2_templates(dataset)
+    assert len(model.prompt_learner.current_templates()) == len(reference_templates) \
+        == num_templates
+    names = list(data.metainfo['classes'])
+    clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
+    with torch.no_grad():
+        theirs = zsclip_logits(clip, tokenizer, images, names, reference_templates)
+    torch.testing.assert_close(our_logits(model, images, True), theirs, **TOL)
 
 
 def test_zero_shot_learns_nothing(images):

@@ -33,14 +33,14 @@ class ZeroShotPromptLearner(PromptLearner):
         templates: 'dataset' (the template in the dataset's metainfo,
             ``prompt_template``, else "a photo of a {}."), 'ensemble' (CLIP's 7
             selected ImageNet templates, plus the dataset's ``prompt_template``
-            when its metainfo names one), or one template / a list of templates
-            with ``{}`` for the class name.
+            when its metainfo names one and does not set
+            ``prompt_template_in_ensemble=False``), or one template / a list of
+            templates with ``{}`` for the class name.
 
     The reference ensemble (``ZeroshotCLIP2``) adds the dataset's template for
     every dataset except ImageNet, also when it is "a photo of a {}."
-    (Caltech101, StanfordCars, SUN397, the ImageNet variants): so a dataset's
-    metainfo names its template, and ImageNet's names none (its single
-    template is the default).
+    (Caltech101, StanfordCars, SUN397, the ImageNet variants); ImageNet's
+    metainfo says ``prompt_template_in_ensemble=False`` (the catalog's record).
     """
 
     def __init__(self, clip, templates: Union[str, Sequence[str]] = 'dataset') -> None:
@@ -53,14 +53,17 @@ class ZeroShotPromptLearner(PromptLearner):
         self.templates = templates
         #: The template the current dataset names (None: it names none).
         self.dataset_template: Optional[str] = None
+        #: Whether the ensemble adds it (not for ImageNet, as in the reference).
+        self.template_in_ensemble = True
 
     def extra_repr(self) -> str:
         return f'templates={self.templates!r}'
 
     def configure_for_dataset(self, dataset_meta: dict) -> bool:
         template = dataset_meta.get('prompt_template') or None
-        changed = template != self.dataset_template
-        self.dataset_template = template
+        in_ensemble = bool(dataset_meta.get('prompt_template_in_ensemble', True))
+        changed = (template, in_ensemble) != (self.dataset_template, self.template_in_ensemble)
+        self.dataset_template, self.template_in_ensemble = template, in_ensemble
         return changed and self.templates in TEMPLATE_CHOICES
 
     def current_templates(self) -> List[str]:
@@ -69,7 +72,8 @@ class ZeroShotPromptLearner(PromptLearner):
             return [self.dataset_template or DEFAULT_TEMPLATE]
         if self.templates == 'ensemble':
             ensemble = [t('{}') for t in SIMPLE_IMAGENET_TEMPLATES]
-            return ensemble + ([self.dataset_template] if self.dataset_template else [])
+            extra = self.dataset_template if self.template_in_ensemble else None
+            return ensemble + ([extra] if extra else [])
         return [self.templates] if isinstance(self.templates, str) else list(self.templates)
 
     def build_class_prompts(self, class_names, clip):
