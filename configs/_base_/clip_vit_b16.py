@@ -8,17 +8,18 @@ clip_preprocessor = dict(
     std=[0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255],
     to_rgb=True)
 
+# Images decode as Dassl's read_image: PIL, RGB, the EXIF orientation not applied.
 # Training: random crops of 8-100% of the area and flips; testing: the shorter
 # side to 224 and a centre crop.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPIL'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
          interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPIL'),
     dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic',
          backend='pillow'),
     dict(type='CenterCrop', crop_size=224),

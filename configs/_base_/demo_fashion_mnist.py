@@ -11,7 +11,7 @@ demo_backbone = dict(model_name='ViT-B-32', pretrained=None, quick_gelu=True)
 # with the recipe's crops (init seeds 0, 1, 2), 30% with crops >= 50% of the
 # area, 40% with whole images.
 demo_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPIL'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(1.0, 1.0),
          interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),

@@ -4,6 +4,7 @@ The class names a checkpoint was trained on are saved in it and restored on
 loading; any other list can be given. The text features of a class list are
 computed once and reused for every batch of images.
 """
+import copy
 import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
@@ -11,8 +12,10 @@ from typing import List, Optional, Sequence, Union
 import torch
 from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer, get_model
+from mmpretrain.datasets import remove_transform
 
 from maple_mm.datasets.image_check import image_problem
+from maple_mm.datasets.image_loading import read_image
 from maple_mm.engine.checkpoint_loader import check_checkpoint_file, weights_only_loading
 from maple_mm.errors import ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError
 
@@ -65,6 +68,19 @@ class PromptedCLIPInferencer(ImageClassificationInferencer):
         """Classify against ``classes`` from now on."""
         self.model.set_class_names(list(classes))
         self.classes = self.model.class_names
+
+    def _init_pipeline(self, cfg: Config):
+        # The image is decoded in preprocess, so the config's loader goes, whichever it is.
+        cfg = copy.deepcopy(cfg)
+        cfg.test_dataloader.dataset.pipeline = remove_transform(
+            cfg.test_dataloader.dataset.pipeline, 'LoadImageWithPIL')
+        return super()._init_pipeline(cfg)
+
+    def preprocess(self, inputs, batch_size: int = 1):
+        """Image paths are decoded as the reference does (:func:`read_image`: PIL, RGB,
+        no EXIF orientation), not by mmpretrain's OpenCV loader."""
+        decoded = (read_image(x) if isinstance(x, (str, Path)) else x for x in inputs)
+        yield from super().preprocess(decoded, batch_size)
 
 
 def image_files(inputs: Sequence[str]) -> List[str]:

@@ -5,6 +5,7 @@ from .benchmarks import (CoOpCaltech101, CoOpDTD, CoOpEuroSAT, CoOpFGVCAircraft,
 from .catalog import BASE_TO_NOVEL, BENCHMARKS, IMAGENET_VARIANTS, Benchmark
 from .coop_dataset import CoOpDataset
 from .few_shot import class_names_by_label, sample_few_shot, subsample_classes
+from .image_loading import LoadImageWithPIL, read_image
 from .imagenet import (CoOpImageNet, CoOpImageNetA, CoOpImageNetR, CoOpImageNetSketch,
                        CoOpImageNetV2)
 from .split_file_dataset import SplitFileDataset
@@ -15,5 +16,5 @@ __all__ = [
     'CoOpFGVCAircraft', 'CoOpSUN397', 'CoOpDTD', 'CoOpEuroSAT', 'CoOpUCF101', 'CoOpImageNetV2',
     'CoOpImageNetSketch', 'CoOpImageNetA', 'CoOpImageNetR', 'Benchmark', 'BENCHMARKS',
     'BASE_TO_NOVEL', 'IMAGENET_VARIANTS', 'sample_few_shot', 'subsample_classes',
-    'class_names_by_label'
+    'class_names_by_label', 'LoadImageWithPIL', 'read_image'
 ]

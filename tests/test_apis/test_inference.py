@@ -2,6 +2,8 @@
 import json
 import sys
 
+import mmcv
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -120,3 +122,20 @@ def test_bad_inputs_are_one_error_line(trained, tmp_path):
     torch.save(unnamed, tmp_path / 'unnamed.pth')
     with pytest.raises(ClassNameError, match='No class names: the checkpoint has none saved'):
         load_model(trained['config'], str(tmp_path / 'unnamed.pth'))
+
+
+def test_inference_decodes_images_as_the_reference(trained, tmp_path):
+    """PIL, RGB, the EXIF orientation not applied (Dassl's read_image), not OpenCV's turn."""
+    from ..test_datasets.test_image_decode import write_exif_rotated_jpeg
+    path = str(tmp_path / 'rotated.jpg')
+    pil_rgb = write_exif_rotated_jpeg(path)
+    inferencer = PromptedCLIPInferencer(trained['config'], pretrained=trained['checkpoint'])
+    [batch] = list(inferencer.preprocess([path]))
+    bgr = np.ascontiguousarray(pil_rgb[..., ::-1])
+    expected = inferencer.pipeline(dict(img=bgr, img_shape=bgr.shape[:2],
+                                        ori_shape=bgr.shape[:2]))['inputs']
+    assert torch.equal(batch['inputs'][0], expected)
+    turned = mmcv.imread(path)  # what mmpretrain's own loader would give
+    assert not torch.equal(inferencer.pipeline(dict(img=turned, img_shape=turned.shape[:2],
+                                                    ori_shape=turned.shape[:2]))['inputs'],
+                           expected)

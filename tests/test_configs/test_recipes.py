@@ -12,13 +12,13 @@ from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, METHODS, PU
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
 TRAIN_PIPELINE = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPIL'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
          interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs')]
 TEST_PIPELINE = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageWithPIL'),
     dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic', backend='pillow'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs')]

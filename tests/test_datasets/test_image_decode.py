@@ -1,14 +1,19 @@
 """An image that is there but does not decode stops loading with one message naming it."""
 import re
 
+import mmcv
+import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from PIL import Image
 
 import maple_mm  # noqa: F401  (registers the datasets)
 from maple_mm.datasets.image_check import image_problem
 from maple_mm.errors import ImageDecodeError
 from mmpretrain.registry import DATASETS
+from tests.conftest import REPO_ROOT
 from tests.miniature_datasets import write_miniature
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
@@ -109,3 +114,35 @@ def test_image_problem_reads_only_the_header_unless_decoding(dtd):
     assert image_problem(str(image), decode=False) is None
     assert 'truncated' in image_problem(str(image), decode=True)
     assert image_problem(str(dtd / 'nowhere.jpg')) == 'missing'
+
+
+# -- decoding as the reference: PIL, RGB, the EXIF orientation not applied ---------------
+def write_exif_rotated_jpeg(path) -> np.ndarray:
+    """A 16 x 24 JPEG tagged 'rotate 90° to display' (orientation 6); PIL's array of it."""
+    rng = np.random.default_rng(0)
+    pixels = np.repeat(np.linspace(0, 255, 24, dtype=np.uint8)[None, :, None], 16, 0)
+    pixels = np.concatenate([pixels, rng.integers(0, 255, (16, 24, 2), dtype=np.uint8)], -1)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(path, quality=95, exif=exif.tobytes())
+    return np.asarray(Image.open(path).convert('RGB'))  # Dassl's read_image
+
+
+def shipped_loaders():
+    cfg = Config.fromfile(REPO_ROOT / 'configs/maple/base2novel_dtd.py',
+                          import_custom_modules=False)
+    return {'train': cfg.train_dataloader.dataset.pipeline[0],
+            'test': cfg.test_dataloader.dataset.pipeline[0]}
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_exif_rotated_jpeg_decodes_as_the_reference(dtd, tmp_path, split):
+    loader = shipped_loaders()[split]
+    dataset = build(dtd, split=split, pipeline=[loader, dict(type='PackInputs')])
+    path = dataset.get_data_info(0)['img_path']
+    pil_rgb = write_exif_rotated_jpeg(path)
+    assert pil_rgb.shape == (16, 24, 3)
+    # mmcv's default loader turns it by the tag: another image than the reference's.
+    assert mmcv.imread(path).shape == (24, 16, 3)
+    inputs = dataset[0]['inputs']  # (C, H, W), BGR as mmcv's (to_rgb=True makes it RGB)
+    assert torch.equal(inputs, torch.from_numpy(pil_rgb[..., ::-1].transpose(2, 0, 1).copy()))
