@@ -30,6 +30,12 @@ def add_common_args(parser) -> None:
     parser.add_argument('--seed', type=int,
                         help='seed of the run and of every dataset\'s few-shot draw; the '
                         'default work dir becomes work_dirs/<method>/<config>/seed<SEED>')
+    parser.add_argument('--precision', choices=['fp32', 'fp16', 'bf16', 'amp'],
+                        help='force the precision on every device: fp32, or mixed precision '
+                        '(fp16 autocast with dynamic loss scaling, or bf16 autocast; amp: bf16 '
+                        'where the device has it, else fp16). Default: the recipe\'s, fp16 '
+                        'mixed precision on CUDA (VPT fp32) and fp32 on CPUs; testing runs in '
+                        'the training precision (docs/benchmarks.md#precision)')
     parser.add_argument('--shots', type=int, metavar='K',
                         help='shots per class K of every dataset that draws them (the '
                         'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
@@ -38,7 +44,8 @@ def add_common_args(parser) -> None:
 
 
 def load_config(args) -> Config:
-    """Read the config, apply --cfg-options, --seed, --launcher and --work-dir."""
+    """Read the config, apply --cfg-options, --seed, --shots, --precision, --launcher and
+    --work-dir."""
     if not os.path.isfile(args.config):
         raise MapleUserError(f'Config {args.config} does not exist; the configs are in '
                              'configs/<method>/.')
@@ -51,6 +58,9 @@ def load_config(args) -> Config:
     shots = getattr(args, 'shots', None)
     if shots is not None:
         apply_shots(cfg, shots)
+    precision = getattr(args, 'precision', None)
+    if precision is not None:
+        cfg.precision = precision
     cfg.launcher = args.launcher
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)

@@ -1,8 +1,8 @@
 """Run a protocol: methods x datasets x seeds (x shots), one run after another, resumable.
 
     python tools/run_sweep.py CONFIG [CONFIG ...] [--seeds 1 2 3] [--shots K [K ...]]
-                              [--work-root work_dirs] [--exclude GLOB ...] [--gpus N] [--amp]
-                              [--auto-scale-lr] [--cfg-options k=v ...]
+                              [--work-root work_dirs] [--exclude GLOB ...] [--gpus N]
+                              [--amp | --precision P] [--auto-scale-lr] [--cfg-options k=v ...]
                               [--test-from ROOT] [--dry-run] [--keep-going]
 
 Each run trains (tools/train.py, or tools/dist_train.sh with --gpus > 1) into
@@ -74,6 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         help='passed to tools/train.py (e.g. slurm inside an allocation)')
     parser.add_argument('--amp', action='store_true', help='passed to tools/train.py')
+    parser.add_argument('--precision', choices=['fp32', 'fp16', 'bf16', 'amp'],
+                        help='passed to tools/train.py and tools/test.py')
     parser.add_argument('--auto-scale-lr', action='store_true', help='passed to tools/train.py')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='passed to every run, e.g. '
@@ -126,6 +128,8 @@ def pass_through(args: argparse.Namespace, seed: int, shots: Optional[int]) -> L
         extra += ['--shots', str(shots)]
     if args.launcher and args.gpus <= 1:
         extra += ['--launcher', args.launcher]
+    if args.precision:
+        extra += ['--precision', args.precision]
     if args.cfg_options:
         extra += ['--cfg-options', *args.cfg_options]
     return extra

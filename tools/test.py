@@ -1,7 +1,8 @@
 """Evaluate a checkpoint (loaded weights-only) on the config's test sets.
 
     python tools/test.py CONFIG [CHECKPOINT] [--seed S] [--shots K] [--work-dir DIR]
-                         [--out PREDICTIONS.pkl] [--cfg-options k=v ...]
+                         [--precision {fp32,fp16,bf16,amp}] [--out PREDICTIONS.pkl]
+                         [--cfg-options k=v ...]
 
 CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP).
 """

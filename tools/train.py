@@ -1,7 +1,8 @@
 """Train MaPLe from a config, then test it (base and novel sets for base-to-novel).
 
     python tools/train.py CONFIG [--seed S] [--shots K] [--work-dir DIR] [--resume [CKPT]]
-                                 [--amp [{bf16,fp16}]] [--auto-scale-lr] [--cfg-options k=v ...]
+                                 [--precision {fp32,fp16,bf16,amp}] [--auto-scale-lr]
+                                 [--cfg-options k=v ...]
                                  [--launcher pytorch]
 """
 import argparse
@@ -9,7 +10,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.errors import MapleUserError, WorkDirError
+from maple_mm.errors import ConfigError, MapleUserError, WorkDirError
 from maple_mm.run_layout import checkpoint_files
 
 
@@ -19,14 +20,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='continue the run in the work dir from its latest checkpoint, '
                         'or from CKPT')
-    parser.add_argument('--amp', nargs='?', const='auto', choices=['auto', 'bf16', 'fp16'],
-                        help='mixed precision, on CPU or GPU: bf16 autocast, or fp16 autocast '
-                        'with loss scaling; bare --amp picks bf16 where the device has it, '
-                        'else fp16. Testing runs in the same precision')
+    parser.add_argument('--amp', nargs='?', const='amp', choices=['auto', 'bf16', 'fp16'],
+                        help='the same as --precision amp (bare --amp), --precision bf16 or '
+                        '--precision fp16')
     parser.add_argument('--no-test', action='store_true', help='skip testing after training')
     parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the learning rate by (GPUs x batch per GPU) / '
-                        'auto_scale_lr.base_batch_size (4, the recipe\'s batch)')
+                        help='scale the learning rate by (processes x batch per process) / '
+                        'auto_scale_lr.base_batch_size, the batch the recipe\'s lr is for '
+                        '(each recipe sets it: 32 for CoOp, 1 for CoCoOp, 4 for the others)')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -52,9 +53,14 @@ def main(argv=None) -> None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {}, enable=True)
+        if not cfg.auto_scale_lr.get('base_batch_size'):
+            raise ConfigError(f'--auto-scale-lr: {args.config} sets no '
+                              'auto_scale_lr.base_batch_size, the batch its lr is for; add '
+                              'it next to the train batch size.')
     if args.amp:
-        from maple_mm.engine import mixed_precision_config
-        cfg.optim_wrapper = mixed_precision_config(cfg.optim_wrapper, args.amp)
+        if args.precision:
+            raise ConfigError('Give --precision or --amp, not both.')
+        cfg.precision = 'amp' if args.amp == 'auto' else args.amp
 
     runner = build_runner(cfg)
     runner.train()

@@ -1,13 +1,14 @@
 """Mixed-precision training on any device: bf16 autocast, or fp16 with loss scaling."""
 from contextlib import contextmanager
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPERS
 from torch import nn
 
-from .precision import autocast_dtype, default_amp_precision, precision_context
+from .precision import (autocast_dtype, current_device_type, default_amp_precision,
+                        precision_context, run_precision)
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -87,3 +88,38 @@ def mixed_precision_config(optim_wrapper: dict, precision: str = 'auto') -> dict
     cfg = {k: v for k, v in dict(optim_wrapper).items()
            if k not in ('type', 'dtype', 'loss_scale', 'precision')}
     return dict(cfg, type='MixedPrecisionOptimWrapper', precision=precision)
+
+
+#: Optimizer wrapper types a config's ``precision`` table switches: mmengine's plain one.
+PLAIN_WRAPPERS = (None, 'OptimWrapper', OptimWrapper)
+MIXED_WRAPPERS = ('MixedPrecisionOptimWrapper', MixedPrecisionOptimWrapper)
+
+
+def apply_run_precision(cfg, device_type: Optional[str] = None) -> Optional[str]:
+    """Set ``cfg.optim_wrapper`` for the precision ``cfg.precision`` gives the device.
+
+    Returns the precision the run trains in ('fp32', 'fp16' or 'bf16'; None
+    when another wrapper type decides). A config without ``precision`` is left
+    as it is; one without an optimizer (zero-shot CLIP) trains nothing and
+    tests in fp32. The recipes' table switches mmengine's plain ``OptimWrapper``;
+    a forced precision (one value, ``--precision``) also replaces the precision
+    of a ``MixedPrecisionOptimWrapper``; other wrappers (e.g. mmengine's
+    ``AmpOptimWrapper``) are the config's own choice and are kept. Tests run in
+    the training precision (:mod:`.mixed_precision_test`).
+    """
+    if cfg.get('precision') is None:
+        return None
+    wrapper = cfg.get('optim_wrapper')
+    if not wrapper:
+        return 'fp32'
+    forced = isinstance(cfg.precision, str)
+    kind = wrapper.get('type')
+    if kind not in PLAIN_WRAPPERS and not (forced and kind in MIXED_WRAPPERS):
+        return wrapper.get('precision', 'bf16') if kind in MIXED_WRAPPERS else None
+    precision = run_precision(cfg.precision, device_type or current_device_type())
+    if precision == 'fp32':
+        cfg.optim_wrapper = {k: v for k, v in dict(wrapper).items()
+                             if k not in ('type', 'precision', 'loss_scale')}
+    else:
+        cfg.optim_wrapper = mixed_precision_config(wrapper, precision)
+    return precision

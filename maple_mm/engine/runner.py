@@ -5,6 +5,7 @@ so mmpretrain's own tools get it too. Everything here applies to this runner
 only; other runners and models in the process are untouched.
 """
 import contextlib
+import copy
 import inspect
 import logging
 import os
@@ -21,7 +22,9 @@ from torch.utils.data import DataLoader
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.run_layout import latest_complete_checkpoint
 
+from .amp_optim_wrapper import apply_run_precision
 from .checkpoint_loader import check_checkpoint_file, clear_load_errors, weights_only_loading
+from .precision import current_device_type, describe_precision
 from .work_dir_lock import WorkDirLock
 
 
@@ -139,6 +142,11 @@ class MapleRunner(Runner):
       tests what the training produced (mmengine's EMAHook would otherwise
       rebuild its average from the raw weights when ``test()`` starts, and the
       test would measure the non-averaged weights).
+    - The config's ``precision`` (a table by device type, or one forced value)
+      picks the optimizer wrapper: on CUDA the recipes train and test in fp16
+      mixed precision, VPT and CPUs in fp32 (:func:`apply_run_precision`).
+    - A training set smaller than the batch trains one partial batch per epoch
+      (Dassl's rule); a loader of 0 iterations is an error (:meth:`build_dataloader`).
     - Without an accelerator, distributed runs use gloo on CPU processes: no
       ``torch.cuda.set_device`` while the process group starts, and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
@@ -162,6 +170,17 @@ class MapleRunner(Runner):
             print_log('No CUDA device: distributed processes use the gloo backend instead of '
                       'nccl.', logger='current', level=logging.WARNING)
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'MapleRunner':
+        """The runner of ``cfg``, training and testing in the precision its device gets."""
+        cfg = copy.deepcopy(cfg)
+        precision = apply_run_precision(cfg)
+        runner = super().from_cfg(cfg)
+        if precision is not None:
+            runner.logger.info(f'Precision on {current_device_type()}: '
+                               f'{describe_precision(precision)} (docs/benchmarks.md#precision)')
+        return runner
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         if fn_name == 'before_run':

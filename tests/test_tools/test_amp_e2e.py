@@ -1,4 +1,4 @@
-"""tools/train.py end to end on the CPU in fp32, bf16 and fp16 (--amp)."""
+"""tools/train.py end to end on the CPU in fp32 (the default there), bf16 and fp16."""
 import json
 import math
 
@@ -13,11 +13,15 @@ def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision):
     data = write_split_dataset(tmp_path / 'toy')
     config = tiny_config(tmp_path, data, epochs=2)
     work_dir = tmp_path / 'work'
-    amp = [] if precision == 'fp32' else ['--amp', precision]
-    proc = run_tool('train.py', config, '--work-dir', work_dir, *amp)
+    # fp32: the recipe's default on a CPU; --amp (the older spelling) and --precision force.
+    option = {'fp32': [], 'bf16': ['--amp', 'bf16'], 'fp16': ['--precision', 'fp16']}[precision]
+    proc = run_tool('train.py', config, '--work-dir', work_dir, *option)
     log = proc.stdout + proc.stderr
+    assert f'Precision on cpu: {precision}' in log
     if precision != 'fp32':
         assert "type='MixedPrecisionOptimWrapper'" in log and f"precision='{precision}'" in log
+    else:
+        assert 'MixedPrecisionOptimWrapper' not in log
     scalars = [json.loads(line) for line in
                next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()]
     losses = [s['loss'] for s in scalars if 'loss' in s]

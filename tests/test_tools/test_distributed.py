@@ -64,6 +64,7 @@ dataset = dict(type='SplitFileDataset', data_root={str(data_root)!r},
 train_dataloader = dict(batch_size=4, num_workers=0, drop_last=True,
                         sampler=dict(type='DefaultSampler', shuffle=True),
                         dataset=dict(dataset, split='train', subsample='base'))
+auto_scale_lr = dict(base_batch_size=4)
 test_dataloader = dict(batch_size=4, num_workers=0,
                        sampler=dict(type='DefaultSampler', shuffle=False),
                        dataset=dict(dataset, split='test', subsample='base'))
