@@ -4,8 +4,11 @@
                                   [--markdown FILE] [--csv FILE] [--overwrite]
 
 Every run folder under the roots counts, whatever its name: what a run is
-(method, protocol, dataset, shots, seed) is read from the record its test wrote
-into test_metrics.json. Base-to-novel runs give Base / Novel / HM per dataset
+(method, protocol, dataset, shots, seed, and the experiment: its config and what
+the run changed in it) is read from the record its test wrote into
+test_metrics.json. Variants of one method (other configs, --cfg-options) get
+rows or columns of their own, named by the variant; two results of one run are
+reported, and the newest counts. Base-to-novel runs give Base / Novel / HM per dataset
 for each method (means over seeds +- std) and each method's Average row (HM of
 the mean Base and mean Novel); few-shot runs a dataset x shots table per
 method; other runs (cross-dataset, domain generalisation) their accuracy per
@@ -90,15 +93,8 @@ def check_new(path: str, overwrite: bool) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     found = collect_runs(args.roots)
-    for run_dir in found.unfinished:
-        print(f'note: {run_dir} has no test metrics yet (unfinished run); left out',
-              file=sys.stderr)
-    for path in found.unrecorded:
-        print(f'note: {path} was written by an earlier version and does not record what the '
-              'run is; left out (test the run again to include it)', file=sys.stderr)
-    for path in found.replaced:
-        print(f'note: {path} is an older test of a run found again elsewhere; the newest '
-              'counts', file=sys.stderr)
+    for note in found.notes():
+        print(note, file=sys.stderr)
     runs = found.runs
     if not runs:
         raise MapleUserError(f'No finished runs (<run>/<time>/test_metrics.json with a record) '

@@ -126,6 +126,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     def run(self) -> dict:
         """Run every set; return all metrics with set-name prefixes."""
         self.runner.call_hook('before_test')
+        self._record = run_record(self.runner.cfg)  # once: it reads the config file again
         template, metrics, classes = self.evaluator, {}, {}
         for set_name, dataloader in self.dataloaders.items():
             self.dataloader = dataloader
@@ -166,7 +167,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         if self.runner.rank != 0:
             return
         write_test_metrics(osp.join(self.runner.log_dir, METRICS_FILE), metrics,
-                           record=run_record(self.runner.cfg), classes=classes,
+                           record=self._record, classes=classes,
                            complete=complete)
 
 

@@ -1,8 +1,24 @@
-"""What a run is, as the results tables read it: method, protocol, dataset, shots, seed."""
+"""What a run is, as the results tables read it: method, protocol, dataset, shots, seed, and
+the experiment (its config, and what the run changed in it)."""
+import json
 import os.path as osp
-from typing import Optional
+from typing import Dict, Optional
+
+from mmengine.config import Config
+from mmengine.dist import get_world_size
 
 from maple_mm.datasets.catalog import dataset_key_of_type
+
+#: The config entries that define an experiment, besides its dataset, shots and seed.
+EXPERIMENT_KEYS = ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'custom_hooks',
+                   'precision', 'auto_scale_lr', 'model_wrapper_cfg')
+#: Of the train loader: what shapes the training (its dataset's folder, shots and seed do not).
+TRAIN_LOADER_KEYS = ('batch_size', 'sampler', 'batch_sampler', 'collate_fn')
+#: Set by the runner from ``precision``: they follow the device, not the experiment.
+DEVICE_DEPENDENT = ('optim_wrapper.type', 'optim_wrapper.precision', 'optim_wrapper.loss_scale')
+EPOCH_KEYS = ('train_cfg.max_epochs', 'param_scheduler.T_max', 'max_epochs')
+#: Longest value written out in a variant name.
+MAX_VALUE_CHARS = 40
 
 
 def _dataset_key(dataset_cfg: dict) -> Optional[str]:
@@ -13,6 +29,97 @@ def _dataset_key(dataset_cfg: dict) -> Optional[str]:
     return key
 
 
+def _flatten(value, prefix: str, out: Dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            _flatten(value[key], f'{prefix}.{key}' if prefix else str(key), out)
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
+        for i, item in enumerate(value):
+            _flatten(item, f'{prefix}.{i}', out)
+    else:
+        out[prefix] = json.dumps(value, default=repr, sort_keys=True)
+
+
+def experiment_settings(cfg) -> Dict[str, str]:
+    """``{'model.prompt_learner.depth': '9', ...}``: what defines the experiment of ``cfg``.
+
+    The model, optimisation, schedule, hooks, precision and the train loader's
+    batch and transforms; not the dataset, its shots and seed (fields of the
+    record), the work dir or the device. Epochs that ``epochs_by_shots`` sets
+    for the run's shots (``--shots K``) are the config's own.
+    """
+    parts = {key: cfg.get(key) for key in EXPERIMENT_KEYS if cfg.get(key) is not None}
+    train = cfg.get('train_dataloader') or {}
+    loader = {k: v for k, v in train.items() if k in TRAIN_LOADER_KEYS}
+    if (train.get('dataset') or {}).get('pipeline') is not None:
+        loader['pipeline'] = train['dataset']['pipeline']
+    if loader:
+        parts['train_dataloader'] = loader
+    if 'max_epochs' in cfg:
+        parts['max_epochs'] = cfg.max_epochs
+    precision = parts.pop('precision', None)  # one value or a table: one setting
+    flat: Dict[str, str] = {}
+    _flatten(parts, '', flat)
+    if precision is not None:
+        flat['precision'] = json.dumps(precision, sort_keys=True)
+    for key in DEVICE_DEPENDENT:
+        flat.pop(key, None)
+    shots = (train.get('dataset') or {}).get('num_shots')
+    table = cfg.get('epochs_by_shots') or {}
+    if shots in table and flat.get('train_cfg.max_epochs') == json.dumps(table[shots]):
+        for key in EPOCH_KEYS:
+            flat.pop(key, None)
+    return flat
+
+
+def _short(value: str) -> str:
+    """A setting's JSON text as written in a name: strings bare, long values cut."""
+    if value.startswith('"'):
+        value = json.loads(value)
+    return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS - 3] + '...'
+
+
+def config_name(filename: Optional[str], dataset: Optional[str]) -> Optional[str]:
+    """``<method folder>/<config name>`` without the dataset: the same for every dataset
+    of one recipe (``maple/base2novel_dtd.py`` -> ``maple/base2novel``)."""
+    if not filename:
+        return None
+    stem = osp.splitext(osp.basename(filename))[0]
+    if dataset and f'_{dataset}' in stem:
+        stem = stem.replace(f'_{dataset}', '', 1)
+    folder = osp.basename(osp.dirname(osp.abspath(filename)))
+    return f'{folder}/{stem}' if folder else stem
+
+
+def changed_settings(cfg) -> Dict[str, str]:
+    """The settings the run changed in its config file (``--cfg-options``, ``--precision``,
+    ``--auto-scale-lr``, ...), or {} if the file cannot be read again."""
+    filename = getattr(cfg, 'filename', None)
+    if not filename or not osp.isfile(filename):
+        return {}
+    try:
+        original = Config.fromfile(filename, import_custom_modules=False)
+    except Exception:  # noqa: BLE001  the file changed since: name the run by it alone
+        return {}
+    ran, written = experiment_settings(cfg), experiment_settings(original)
+    return {key: ran.get(key, 'null') for key in sorted(set(ran) | set(written))
+            if ran.get(key) != written.get(key)}
+
+
+def variant_name(cfg, dataset: Optional[str]) -> Optional[str]:
+    """A readable name of the experiment: the config, and what the run changed in it.
+
+    E.g. ``maple/base2novel`` or
+    ``maple/base2novel [model.prompt_learner.depth=3, auto_scale_lr.enable=true]``.
+    """
+    name = config_name(getattr(cfg, 'filename', None), dataset)
+    changes = changed_settings(cfg)
+    if not changes:
+        return name
+    listed = ', '.join(f'{key}={_short(value)}' for key, value in changes.items())
+    return f'{name or "config"} [{listed}]'
+
+
 def run_record(cfg) -> dict:
     """The record a test writes beside its metrics.
 
@@ -20,19 +127,24 @@ def run_record(cfg) -> dict:
     ``protocol`` entries (set by the method's and the protocol's base
     configs; the model type otherwise); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
-    few-shot draw and of the run.
+    few-shot draw and of the run; ``variant`` names the experiment
+    (:func:`variant_name`), so two configs of one method are two runs;
+    ``processes`` is the number of processes that tested.
     """
     cfg = cfg or {}
     train = ((cfg.get('train_dataloader') or {}).get('dataset') or {})
     test = ((cfg.get('test_dataloader') or {}).get('dataset') or {})
     source = train or test
     model = cfg.get('model') or {}
+    dataset = _dataset_key(source) if source else None
+    filename = getattr(cfg, 'filename', None)
     return dict(
         method=cfg.get('method') or model.get('type'),
         protocol=cfg.get('protocol'),
-        dataset=_dataset_key(source) if source else None,
+        dataset=dataset,
         shots=source.get('num_shots'),
         seed=(cfg.get('randomness') or {}).get('seed'),
-        config=osp.splitext(osp.basename(cfg.filename))[0] if getattr(cfg, 'filename', None)
-        else None,
+        config=osp.splitext(osp.basename(filename))[0] if filename else None,
+        variant=variant_name(cfg, dataset) if isinstance(cfg, Config) else None,
+        processes=get_world_size(),
     )

@@ -1,6 +1,9 @@
 """Turn the test metrics of runs into the papers' tables, methods side by side.
 
-What a run is (method, protocol, dataset, shots, seed) comes from its record.
+What a run is (method, protocol, dataset, shots, seed, variant) comes from its
+record. Each variant of a method (another config, or settings the run changed)
+is a column group, row or table of its own, named 'method (variant)' where a
+table holds several variants of the method.
 Conventions (those of the reference's ``parse_test_res.py`` and the MaPLe
 paper): per-dataset numbers are means over seeds with the population
 standard deviation; a dataset's HM is the harmonic mean of its mean Base and
@@ -10,7 +13,7 @@ the method ran on every dataset of the table.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 
@@ -44,6 +47,34 @@ def _method_order(methods: Iterable[str]) -> List[str]:
     return known + sorted(m for m in set(methods) if m not in METHODS)
 
 
+#: A method and its variant (the record's ``variant``: config and changes; None in
+#: older records): what one column group, row or table of the runs shows.
+Experiment = Tuple[Optional[str], Optional[str]]
+
+
+def _experiment(run: RunMetrics) -> Experiment:
+    return (run.method, run.variant)
+
+
+def _experiment_order(experiments: Iterable[Experiment]) -> List[Experiment]:
+    """By method in the papers' order, then by variant name."""
+    experiments = set(experiments)
+    return [e for method in _method_order({m for m, _ in experiments})
+            for e in sorted((e for e in experiments if e[0] == method),
+                            key=lambda e: str(e[1]))]
+
+
+def experiment_labels(experiments: Iterable[Experiment]) -> Dict[Experiment, str]:
+    """The method's name where a table holds one variant of it, else 'method (variant)'."""
+    experiments = set(experiments)
+    labels = {}
+    for method, variant in experiments:
+        alone = sum(1 for m, _ in experiments if m == method) == 1
+        labels[method, variant] = str(method) if alone else \
+            f'{method} ({variant or "no variant recorded"})'
+    return labels
+
+
 def _dataset_order(keys: Iterable[str]) -> List[str]:
     known = [k for k in BENCHMARKS if k in keys]
     return known + sorted(k for k in set(keys) if k not in BENCHMARKS)
@@ -71,39 +102,40 @@ def _average_label(num_datasets: int) -> str:
 
 
 def _seeds_note(groups: Dict[str, List[List[RunMetrics]]]) -> str:
-    """'Seeds: CoOp 3, MaPLe 2-3' from each method's cells (lists of runs)."""
+    """'Seeds: CoOp 3, MaPLe 2-3' from each label's cells (lists of runs), in the given order."""
     parts = []
-    for method in _method_order(groups):
-        counts = sorted({len(cell) for cell in groups[method]})
+    for label, cells in groups.items():
+        counts = sorted({len(cell) for cell in cells})
         span = str(counts[0]) if len(counts) == 1 else f'{counts[0]}-{counts[-1]}'
-        parts.append(f'{method} {span}')
+        parts.append(f'{label} {span}')
     return 'Seeds: ' + ', '.join(parts)
 
 
 def base2novel_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Table]:
-    """Base / Novel / HM per dataset and method and the Average row; one table per K."""
-    cells: Dict[int, Dict[str, Dict[str, List[RunMetrics]]]] = defaultdict(
+    """Base / Novel / HM per dataset and method (variant) and the Average row; one table per K."""
+    cells: Dict[int, Dict[Experiment, Dict[str, List[RunMetrics]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         if _is_base2novel(run):
-            cells[run.shots][run.method][run.dataset].append(run)
+            cells[run.shots][_experiment(run)][run.dataset].append(run)
     return [_base2novel_table(shots, cells[shots], paper)
             for shots in sorted(cells, key=lambda k: (k is None, k))]
 
 
-def _base2novel_table(shots, by_method: Dict[str, Dict[str, List[RunMetrics]]],
+def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunMetrics]]],
                       paper: bool) -> Table:
-    methods = _method_order(by_method)
-    datasets = _dataset_order({d for per_dataset in by_method.values() for d in per_dataset})
-    stats = {(m, d): (_statistics(group, 'base'), _statistics(group, 'novel'))
-             for m in methods for d, group in by_method[m].items()}
-    # (label, method, whose numbers): each method's runs, then its published numbers.
+    experiments = _experiment_order(by_experiment)
+    labels = experiment_labels(experiments)
+    methods = {m for m, _ in experiments}
+    datasets = _dataset_order({d for per_dataset in by_experiment.values() for d in per_dataset})
+    stats = {(e, d): (_statistics(group, 'base'), _statistics(group, 'novel'))
+             for e in experiments for d, group in by_experiment[e].items()}
+    # (label, method or experiment, whose numbers): each variant's runs, then the published.
     published = [m for m in METHODS if m in BASE2NOVEL_AVERAGE and (
-        m in BASE2NOVEL or m in by_method)] if paper and shots == PUBLISHED_SHOTS else []
+        m in BASE2NOVEL or m in methods)] if paper and shots == PUBLISHED_SHOTS else []
     groups = []
-    for method in _method_order(set(methods) | set(published)):
-        if method in by_method:
-            groups.append((method, method, 'runs'))
+    for method in _method_order(methods | set(published)):
+        groups += [(labels[e], e, 'runs') for e in experiments if e[0] == method]
         if method in published:
             groups.append((f'{method} (paper)', method, 'paper'))
     table = Table(f'Base-to-novel generalisation (top-1 %{_shots_label(shots)})',
@@ -133,7 +165,8 @@ def _base2novel_table(shots, by_method: Dict[str, Dict[str, List[RunMetrics]]],
         else:  # an average over fewer datasets than the row's would mislead
             average += [None] * 3
     table.rows.append(average)
-    table.notes.append(_seeds_note({m: list(by_method[m].values()) for m in methods}))
+    table.notes.append(_seeds_note({labels[e]: list(by_experiment[e].values())
+                                    for e in experiments}))
     return table
 
 
@@ -142,17 +175,19 @@ def _statistics(group: Sequence[RunMetrics], test_set: str) -> SeedStatistics:
 
 
 def few_shot_tables(runs: Sequence[RunMetrics]) -> List[Table]:
-    """Per method: top-1 per dataset (rows) and number of shots (columns), and the Average row."""
-    cells: Dict[str, Dict[str, Dict[int, List[RunMetrics]]]] = defaultdict(
+    """Per method (variant): top-1 per dataset (rows) and number of shots (columns), and the
+    Average row."""
+    cells: Dict[Experiment, Dict[str, Dict[int, List[RunMetrics]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         if _is_few_shot(run):
-            cells[run.method][run.dataset][run.shots].append(run)
+            cells[_experiment(run)][run.dataset][run.shots].append(run)
+    labels = experiment_labels(cells)
     tables = []
-    for method in _method_order(cells):
-        per_dataset = cells[method]
+    for experiment in _experiment_order(cells):
+        per_dataset, label = cells[experiment], labels[experiment]
         shots = sorted({k for per_shot in per_dataset.values() for k in per_shot})
-        table = Table(f'{method} few-shot classification (top-1 %, all classes)',
+        table = Table(f'{label} few-shot classification (top-1 %, all classes)',
                       ['Dataset', *[f'{k} shot{"s" if k != 1 else ""}' for k in shots]])
         for dataset in _dataset_order(per_dataset):
             table.rows.append([display_name(dataset), *[
@@ -165,8 +200,8 @@ def few_shot_tables(runs: Sequence[RunMetrics]) -> List[Table]:
             means = [row[col].mean for row in table.rows if row[col] is not None]
             averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
         table.rows.append([_average_label(len(per_dataset)), *averages])
-        table.notes.append(_seeds_note({method: [group for per_shot in per_dataset.values()
-                                                 for group in per_shot.values()]}))
+        table.notes.append(_seeds_note({label: [group for per_shot in per_dataset.values()
+                                                for group in per_shot.values()]}))
         tables.append(table)
     return tables
 
@@ -185,26 +220,30 @@ def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Tabl
     """One table per protocol, training dataset and K (cross-dataset, domain generalisation, ...).
 
     Columns are the test sets (top-1) and the summary metrics (e.g.
-    ``target_average``); one row per method with its seed statistics, and with
+    ``target_average``); one row per method (variant) with its seed statistics, and with
     ``paper`` the published rows of the protocol.
     """
-    groups: Dict[tuple, Dict[str, List[RunMetrics]]] = defaultdict(lambda: defaultdict(list))
+    groups: Dict[tuple, Dict[Experiment, List[RunMetrics]]] = defaultdict(
+        lambda: defaultdict(list))
     for run in runs:
         if not (_is_base2novel(run) or _is_few_shot(run)):
-            groups[run.protocol or run.config, run.dataset, run.shots][run.method].append(run)
+            groups[run.protocol or run.config, run.dataset, run.shots][_experiment(run)].append(
+                run)
     tables = []
-    for (protocol, dataset, shots), by_method in sorted(
+    for (protocol, dataset, shots), by_experiment in sorted(
             groups.items(), key=lambda item: tuple(str(v) for v in item[0])):
-        columns = _set_columns([r for group in by_method.values() for r in group])
+        experiments = _experiment_order(by_experiment)
+        row_labels = experiment_labels(experiments)
+        columns = _set_columns([r for group in by_experiment.values() for r in group])
         labels = [c[:-len(f'/{TOP1}')] if c.endswith(f'/{TOP1}') else c for c in columns]
         name = PER_SET_TITLES.get(protocol, protocol)
         table = Table(f'{name}, trained on {display_name(dataset)} (top-1 %{_shots_label(shots)})',
                       ['Method', 'Seeds', *labels])
         published = PER_SET.get(protocol, {}) if paper and shots == PUBLISHED_SHOTS else {}
-        for method in _method_order(set(by_method) | set(published)):
-            group = by_method.get(method)
-            if group:
-                table.rows.append([method, len(group), *[
+        for method in _method_order({m for m, _ in experiments} | set(published)):
+            for experiment in (e for e in experiments if e[0] == method):
+                group = by_experiment[experiment]
+                table.rows.append([row_labels[experiment], len(group), *[
                     SeedStatistics.of([r.metrics[c] for r in group if c in r.metrics])
                     if any(c in r.metrics for r in group) else None for c in columns]])
             if method in published:

@@ -3,7 +3,7 @@
 A run folder is any folder holding log folders (``<YYYYmmdd_HHMMSS>/``) or
 checkpoints, at any depth under the roots given; its newest complete
 ``test_metrics.json`` counts. What the run is (method, protocol, dataset,
-shots, seed, config) comes only from the record the test wrote into that
+shots, seed, config, variant) comes only from the record the test wrote into that
 file, never from file or folder names.
 """
 import json
@@ -53,9 +53,21 @@ class RunMetrics:
         return self.record.get('config')
 
     @property
+    def variant(self) -> Optional[str]:
+        """The experiment: its config and what the run changed in it (None in older records)."""
+        return self.record.get('variant')
+
+    @property
     def key(self) -> tuple:
-        """What makes two runs the same run: method, protocol, dataset, shots and seed."""
-        return (self.method, self.protocol, self.dataset, self.shots, self.seed)
+        """What makes two runs the same run: method, protocol, dataset, shots, seed, variant."""
+        return (self.method, self.protocol, self.dataset, self.shots, self.seed, self.variant)
+
+    def describe(self) -> str:
+        """'MaPLe maple/base2novel, dtd, 16 shots, seed 1'."""
+        parts = [' '.join(str(v) for v in (self.method, self.variant) if v is not None),
+                 self.dataset, None if self.shots is None else f'{self.shots} shots',
+                 None if self.seed is None else f'seed {self.seed}']
+        return ', '.join(str(p) for p in parts if p)
 
 
 def run_dirs(root: Union[str, Path]) -> List[Path]:
@@ -103,20 +115,41 @@ def finished_test_metrics(work_dir: Union[str, Path]) -> Optional[Path]:
 class CollectedRuns:
     """What :func:`collect_runs` found."""
 
-    runs: List[RunMetrics]  # one per run (method, protocol, dataset, shots, seed)
+    runs: List[RunMetrics]  # one per run (method, protocol, dataset, shots, seed, variant)
     unfinished: List[Path]  # run folders without complete test metrics
     unrecorded: List[Path]  # metrics files of earlier versions, without a record
     replaced: List[Path]  # older metrics files of a run found twice
+    #: (older, the run kept) for each run found in two folders.
+    duplicates: List[Tuple[RunMetrics, RunMetrics]] = field(default_factory=list)
+
+    def notes(self) -> List[str]:
+        """One line for each run left out of the tables, and each result replaced."""
+        lines = [f'note: {d} has no test metrics yet (unfinished run); left out'
+                 for d in self.unfinished]
+        lines += [f'note: {p} was written by an earlier version and does not record what the '
+                  'run is; left out (test the run again to include it)' for p in self.unrecorded]
+        for older, kept in self.duplicates:
+            differ = sorted(k for k in set(older.record) | set(kept.record)
+                            if older.record.get(k) != kept.record.get(k))
+            how = '; their records differ in ' + ', '.join(
+                f'{k} ({older.record.get(k)} vs {kept.record.get(k)})' for k in differ) \
+                if differ else ''
+            lines.append(f'warning: two results of one run ({kept.describe()}): '
+                         f'{older.path} and {kept.path}{how}. The tables show the newest, '
+                         f'{kept.path}; to keep both, give the runs different configs or '
+                         'settings, or move one out of the folders given.')
+        return lines
 
 
 def collect_runs(roots: Iterable[Union[str, Path]]) -> CollectedRuns:
     """The finished runs under ``roots``, each once.
 
     A run folder under several (overlapping) roots counts once; the same run
-    (same record) in two folders counts once too, with its newest test.
+    (same :attr:`RunMetrics.key`) in two folders counts once too, with its newest
+    test, and :meth:`CollectedRuns.notes` says so.
     """
     runs: Dict[tuple, RunMetrics] = {}
-    unfinished, unrecorded, replaced, seen = [], [], [], set()
+    unfinished, unrecorded, replaced, duplicates, seen = [], [], [], [], set()
     for root in roots:
         for run_dir in run_dirs(root):
             if run_dir.resolve() in seen:
@@ -135,9 +168,10 @@ def collect_runs(roots: Iterable[Union[str, Path]]) -> CollectedRuns:
             if other is not None:
                 older, run = sorted([other, run], key=lambda r: r.path.parent.name)
                 replaced.append(older.path)
+                duplicates.append((older, run))
             runs[run.key] = run
     ordered = sorted(runs.values(), key=lambda r: tuple(str(v) for v in r.key))
-    return CollectedRuns(ordered, unfinished, unrecorded, replaced)
+    return CollectedRuns(ordered, unfinished, unrecorded, replaced, duplicates)
 
 
 def _plain(value):

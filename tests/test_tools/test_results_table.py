@@ -242,3 +242,35 @@ def test_sweep_table_equals_the_recorded_metrics(sweep):
             assert runs[0]['HM'] == pytest.approx(harmonic_mean(base, novel))
         average = rows['Average (1 dataset)']
         assert average[f'{method} HM'] == cells[f'{method} HM']
+
+
+def test_two_variants_of_one_method_side_by_side_and_no_result_silently_replaced(
+        tmp_path, capsys):
+    """An ablation keeps its own columns and rows; two results of one run are reported."""
+    deep, shallow = 'maple/base2novel', 'maple/base2novel [model.prompt_learner.depth=3]'
+    for seed in (1, 2):
+        write_run(tmp_path, f'deep{seed}', base2novel(80 + seed, 60), method='MaPLe',
+                  seed=seed, variant=deep)
+        write_run(tmp_path, f'shallow{seed}', base2novel(70 + seed, 50), method='MaPLe',
+                  seed=seed, variant=shallow)
+    for seed in (1, 2):  # cross-dataset: one row per variant
+        for variant, acc in ((deep, 70), (shallow, 60)):
+            write_run(tmp_path, f'x{variant[-2:]}{seed}', {
+                f'imagenet/{TOP1}': acc + seed, 'target_average': acc}, method='MaPLe',
+                protocol='cross_dataset', dataset='imagenet', seed=seed, variant=variant)
+    # The same run (identity) again in another folder, tested later, by 4 processes.
+    write_run(tmp_path, 'copy_of_deep1', base2novel(99, 99), time='20250303_000000',
+              method='MaPLe', seed=1, variant=deep, processes=4)
+    markdown = run(tmp_path)
+    rows = table(markdown, 'Base-to-novel')
+    assert rows['DTD'][f'MaPLe ({shallow}) Base'] == '71.50 ± 0.50'
+    assert rows['DTD'][f'MaPLe ({deep}) Base'] == '90.50 ± 8.50'  # 99 (newest) and 82
+    assert f'Seeds: MaPLe ({deep}) 2, MaPLe ({shallow}) 2' in markdown
+    cross = table(markdown, 'Cross-dataset')
+    assert (cross[f'MaPLe ({deep})']['imagenet'], cross[f'MaPLe ({shallow})']['imagenet']) == (
+        '71.50 ± 0.50', '61.50 ± 0.50')
+    err = capsys.readouterr().err
+    assert (f'warning: two results of one run (MaPLe {deep}, dtd, 16 shots, seed 1): '
+            f'{tmp_path / "deep1"}') in err
+    assert 'their records differ in processes (None vs 4)' in err
+    assert f'The tables show the newest, {tmp_path / "copy_of_deep1"}' in err

@@ -1,0 +1,50 @@
+"""A run's record names its experiment: the config (without the dataset) and what the run
+changed in it, so variants of one method never merge in the results tables."""
+import argparse
+
+from maple_mm.engine.amp_optim_wrapper import apply_run_precision
+from maple_mm.engine.run_record import run_record
+
+from ..conftest import REPO_ROOT, load_tool
+from ..test_configs.zoo import CONFIGS
+
+_cli = load_tool('tools/_cli.py')
+
+
+def record_of(config, *argv, device='cuda'):
+    """The record of a run of ``config`` with the tools' options ``argv``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    _cli.add_common_args(parser)
+    cfg = _cli.load_config(parser.parse_args([str(config), *argv]))
+    apply_run_precision(cfg, device)  # as MapleRunner does
+    return run_record(cfg)
+
+
+def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
+    dtd = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--seed', '2')
+    imagenet = record_of(CONFIGS / 'maple' / 'base2novel_imagenet.py', device='cpu')
+    assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == (
+        'MaPLe', 'dtd', 2, 'maple/base2novel')
+    assert imagenet['variant'] == 'maple/base2novel' and imagenet['processes'] == 1
+    # --shots 1 gives CoOp its 50 epochs (epochs_by_shots): the recipe's, not a change.
+    assert record_of(CONFIGS / 'coop' / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
+        == 'coop/few_shot'
+    assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
+
+
+def test_what_the_run_changed_names_the_variant():
+    record = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--cfg-options',
+                       'model.prompt_learner.depth=3', 'optim_wrapper.optimizer.lr=0.01',
+                       '--precision', 'fp32')
+    assert record['variant'] == ('maple/base2novel [model.prompt_learner.depth=3, '
+                                 'optim_wrapper.optimizer.lr=0.01, precision=fp32]')
+
+
+def test_another_config_file_is_another_variant(tmp_path):
+    folder = tmp_path / 'maple_ema'
+    folder.mkdir()
+    config = folder / 'base2novel_dtd.py'
+    config.write_text(f"_base_ = [{str(REPO_ROOT / 'configs/maple/base2novel_dtd.py')!r}]\n"
+                      "custom_hooks = [dict(type='EMAHook', momentum=0.001)]\n")
+    assert record_of(config)['variant'] == 'maple_ema/base2novel'
