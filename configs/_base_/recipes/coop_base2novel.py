@@ -1,7 +1,7 @@
 # CoOp, base-to-novel, as the published CoOp rows were trained (the CoCoOp paper's, which
 # the MaPLe paper takes over): 4 context vectors from "a photo of a"; SGD lr 0.002,
 # batch 32, 200 epochs (ImageNet 50: base2novel_imagenet.py).
-# Source: configs/trainers/CoOp/vit_b16_ctxv1.yaml, ImageNet vit_b16_ep50_ctxv1.yaml, as scripts/cocoop/base2new_train.sh runs CoOp (KaiyangZhou/CoOp)
+# Source: configs/trainers/CoOp/vit_b16_ctxv1.yaml (ImageNet: vit_b16_ep50_ctxv1.yaml) as scripts/cocoop/base2new_train.sh runs CoOp (KaiyangZhou/CoOp)
 _base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/coop.py',
           '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py']
 

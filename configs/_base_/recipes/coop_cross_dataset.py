@@ -1,7 +1,7 @@
 # CoOp, cross-dataset and domain generalisation, as the CoCoOp and MaPLe papers' CoOp rows
 # were trained on ImageNet: 4 context vectors from "a photo of a"; SGD lr 0.002, batch 32,
 # 50 epochs.
-# Source: configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml, as scripts/cocoop/xd_train.sh runs CoOp (KaiyangZhou/CoOp)
+# Source: configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml as scripts/cocoop/xd_train.sh runs CoOp (KaiyangZhou/CoOp)
 _base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/coop.py',
           '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py']
 
