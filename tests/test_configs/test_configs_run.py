@@ -51,9 +51,14 @@ def test_base2novel(folder, data_root, tmp_path):
     classes = {name: len(loader.dataset.metainfo['classes'])
                for name, loader in runner.test_loop.dataloaders.items()}
     assert classes == dict(base=NUM_CLASSES // 2, novel=NUM_CLASSES // 2)
-    assert record(tmp_path)['record'] == dict(
+    written = record(tmp_path)['record']
+    variant = written.pop('variant')
+    assert written == dict(
         method=METHODS[folder], protocol='base2novel', dataset=dataset, shots=16, seed=2,
-        config=f'base2novel_{dataset}')
+        config=f'base2novel_{dataset}', processes=1)
+    # The recipe, and what tiny() changed in it (the seed is no change of the experiment).
+    assert variant.startswith(f'{folder}/base2novel [') and 'max_epochs=1' in variant \
+        and 'seed' not in variant
 
 
 def test_cross_dataset(data_root, tmp_path):
