@@ -155,3 +155,21 @@ def test_coop_published_rows_train_4_words_not_16_random_vectors():
         learner = built(CONFIGS / 'coop' / f'{name}.py').model.prompt_learner
         assert (learner.n_ctx, learner.ctx_init) == (4, 'a photo of a'), name
     assert built(CONFIGS / 'coop' / 'base2novel_dtd.py').train_cfg.max_epochs == 200
+
+
+def test_auto_scale_lr_without_the_recipes_base_batch_is_a_clear_error(tmp_path, monkeypatch):
+    """A config of one's own without base_batch_size: no silent factor from another batch."""
+    from mmengine.config import Config
+
+    from maple_mm.errors import ConfigError
+
+    from ..conftest import REPO_ROOT, load_tool
+    monkeypatch.syspath_prepend(str(REPO_ROOT / 'tools'))
+    assert 'base_batch_size' not in Config.fromfile(
+        CONFIGS / '_base_' / 'default_runtime.py').auto_scale_lr
+    config = tmp_path / 'mine.py'
+    config.write_text(f"_base_ = [{str(CONFIGS / '_base_' / 'default_runtime.py')!r}]\n")
+    train = load_tool('tools/train.py')
+    with pytest.raises(ConfigError, match=r'--auto-scale-lr: .*mine\.py sets no '
+                       r'auto_scale_lr\.base_batch_size, the batch its lr is for'):
+        train.main([str(config), '--auto-scale-lr', '--work-dir', str(tmp_path / 'w')])
