@@ -126,7 +126,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     def run(self) -> dict:
         """Run every set; return all metrics with set-name prefixes."""
         self.runner.call_hook('before_test')
-        self._record = run_record(self.runner.cfg)  # once: it reads the config file again
+        self._record = run_record(self.runner.cfg)
         template, metrics, classes = self.evaluator, {}, {}
         for set_name, dataloader in self.dataloaders.items():
             self.dataloader = dataloader

@@ -106,13 +106,23 @@ def changed_settings(cfg) -> Dict[str, str]:
             if ran.get(key) != written.get(key)}
 
 
-def variant_name(cfg, dataset: Optional[str]) -> Optional[str]:
+def _source_dataset(cfg) -> dict:
+    """The dataset trained on, else the one tested."""
+    train = ((cfg.get('train_dataloader') or {}).get('dataset') or {})
+    return train or ((cfg.get('test_dataloader') or {}).get('dataset') or {})
+
+
+def variant_name(cfg) -> Optional[str]:
     """A readable name of the experiment: the config, and what the run changed in it.
 
     E.g. ``maple/base2novel`` or
-    ``maple/base2novel [model.prompt_learner.depth=3, auto_scale_lr.enable=true]``.
+    ``maple/base2novel [model.prompt_learner.depth=3, auto_scale_lr.enable=true]``. A
+    config may name itself with a top-level ``variant``; MapleRunner writes the name
+    there, so the config a run saves in its work dir keeps it when tested again.
     """
-    name = config_name(getattr(cfg, 'filename', None), dataset)
+    source = _source_dataset(cfg)
+    name = cfg.get('variant') or config_name(getattr(cfg, 'filename', None),
+                                             _dataset_key(source) if source else None)
     changes = changed_settings(cfg)
     if not changes:
         return name
@@ -127,24 +137,22 @@ def run_record(cfg) -> dict:
     ``protocol`` entries (set by the method's and the protocol's base
     configs; the model type otherwise); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
-    few-shot draw and of the run; ``variant`` names the experiment
-    (:func:`variant_name`), so two configs of one method are two runs;
-    ``processes`` is the number of processes that tested.
+    few-shot draw and of the run; ``variant`` names the experiment (the
+    config's ``variant``, which MapleRunner sets from :func:`variant_name`), so
+    two configs of one method are two runs; ``processes`` is the number of
+    processes that tested.
     """
     cfg = cfg or {}
-    train = ((cfg.get('train_dataloader') or {}).get('dataset') or {})
-    test = ((cfg.get('test_dataloader') or {}).get('dataset') or {})
-    source = train or test
+    source = _source_dataset(cfg)
     model = cfg.get('model') or {}
-    dataset = _dataset_key(source) if source else None
     filename = getattr(cfg, 'filename', None)
     return dict(
         method=cfg.get('method') or model.get('type'),
         protocol=cfg.get('protocol'),
-        dataset=dataset,
+        dataset=_dataset_key(source) if source else None,
         shots=source.get('num_shots'),
         seed=(cfg.get('randomness') or {}).get('seed'),
         config=osp.splitext(osp.basename(filename))[0] if filename else None,
-        variant=variant_name(cfg, dataset) if isinstance(cfg, Config) else None,
+        variant=cfg.get('variant') or (variant_name(cfg) if isinstance(cfg, Config) else None),
         processes=get_world_size(),
     )

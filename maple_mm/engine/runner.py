@@ -25,6 +25,7 @@ from maple_mm.run_layout import latest_complete_checkpoint
 from .amp_optim_wrapper import apply_run_precision
 from .checkpoint_loader import check_checkpoint_file, clear_load_errors, weights_only_loading
 from .precision import current_device_type, describe_precision
+from .run_record import variant_name
 from .work_dir_lock import WorkDirLock
 
 
@@ -173,8 +174,13 @@ class MapleRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg) -> 'MapleRunner':
-        """The runner of ``cfg``, training and testing in the precision its device gets."""
+        """The runner of ``cfg``, training and testing in the precision its device gets.
+
+        ``cfg.variant`` becomes the name of the experiment (:func:`variant_name`), which
+        every test records and the config saved in the work dir keeps.
+        """
         cfg = copy.deepcopy(cfg)
+        cfg.variant = variant_name(cfg)  # before the device's precision changes the config
         precision = apply_run_precision(cfg)
         runner = super().from_cfg(cfg)
         if precision is not None:

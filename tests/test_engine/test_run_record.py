@@ -2,8 +2,10 @@
 changed in it, so variants of one method never merge in the results tables."""
 import argparse
 
+from mmengine.config import Config
+
 from maple_mm.engine.amp_optim_wrapper import apply_run_precision
-from maple_mm.engine.run_record import run_record
+from maple_mm.engine.run_record import run_record, variant_name
 
 from ..conftest import REPO_ROOT, load_tool
 from ..test_configs.zoo import CONFIGS
@@ -48,3 +50,21 @@ def test_another_config_file_is_another_variant(tmp_path):
     config.write_text(f"_base_ = [{str(REPO_ROOT / 'configs/maple/base2novel_dtd.py')!r}]\n"
                       "custom_hooks = [dict(type='EMAHook', momentum=0.001)]\n")
     assert record_of(config)['variant'] == 'maple_ema/base2novel'
+
+
+def test_the_config_a_run_saves_keeps_its_variant(tmp_path):
+    """MapleRunner writes the name into the config; tools/test.py on the saved copy (in the
+    work dir, another folder and file) records the same run."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    _cli.add_common_args(parser)
+    cfg = _cli.load_config(parser.parse_args([
+        str(CONFIGS / 'maple' / 'base2novel_dtd.py'), '--cfg-options',
+        'model.prompt_learner.depth=3']))
+    cfg.variant = variant_name(cfg)  # as MapleRunner.from_cfg does
+    saved = tmp_path / 'seed1' / 'base2novel_dtd.py'
+    saved.parent.mkdir()
+    cfg.dump(str(saved))
+    again = Config.fromfile(str(saved))
+    assert run_record(again)['variant'] == variant_name(again) == \
+        'maple/base2novel [model.prompt_learner.depth=3]'
