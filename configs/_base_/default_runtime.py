@@ -15,12 +15,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
-custom_hooks = [
-    dict(type='ClassNamesHook'),  # prompts follow each dataset's class names
-    dict(type='EpochSeedHook'),  # resumed runs repeat uninterrupted ones
-    dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load weights-only
-    dict(type='DivergenceHook'),  # NaN / Inf stops the run before anything is saved
-]
+# MapleRunner also registers the hooks every run needs (maple_mm.engine.runner.REQUIRED_HOOKS:
+# ClassNamesHook, EpochSeedHook, WeightsOnlyCheckpointHook, DivergenceHook) unless a config's
+# hooks list them, so custom_hooks = [dict(type='EMAHook')] in a config keeps them.
+# List one in custom_hooks to give it options (e.g. DivergenceHook's max_abs).
 
 env_cfg = dict(
     cudnn_benchmark=False,

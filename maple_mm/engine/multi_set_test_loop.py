@@ -12,6 +12,7 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import write_test_metrics
 from maple_mm.run_layout import METRICS_FILE
 
+from .class_names_hook import check_model_classes
 from .mixed_precision_test import MixedPrecisionTestMixin
 from .run_record import run_record
 
@@ -135,6 +136,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} '
                                     f'images, {len(classes[set_name])} classes')
             self.runner.call_hook('before_test_epoch')
+            check_model_classes(self.runner.model, dataloader.dataset, set_name)
             self.runner.model.eval()
             for idx, data_batch in enumerate(dataloader):
                 self.run_iter(idx, data_batch)

@@ -8,14 +8,15 @@ import contextlib
 import inspect
 import logging
 import os
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 from unittest import mock
 
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS, RUNNERS
+from mmpretrain.registry import DATASETS, HOOKS, RUNNERS
 
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.run_layout import latest_complete_checkpoint
@@ -103,6 +104,32 @@ def check_writable(work_dir: str) -> None:
                            f'{err.strerror or err}. Choose another --work-dir.') from None
 
 
+#: The hooks every maple_mm run needs, added by :class:`MapleRunner` when the config's
+#: hooks lack them (a user's ``custom_hooks`` replaces the runtime's list).
+REQUIRED_HOOKS = (
+    'ClassNamesHook',  # prompts follow each dataset's class names
+    'EpochSeedHook',  # resumed runs repeat uninterrupted ones
+    'WeightsOnlyCheckpointHook',  # checkpoints load weights-only
+    'DivergenceHook',  # NaN / Inf stops the run before anything is saved
+)
+
+
+def _hook_class(hook: Union[Hook, dict, None]) -> Optional[type]:
+    if isinstance(hook, Hook):
+        return type(hook)
+    hook_type = hook.get('type') if isinstance(hook, dict) else None
+    return HOOKS.get(hook_type) if isinstance(hook_type, str) else hook_type
+
+
+def missing_required_hooks(default_hooks: Optional[Dict[str, Union[Hook, dict]]],
+                           custom_hooks: Optional[Sequence[Union[Hook, dict]]]) -> List[str]:
+    """The :data:`REQUIRED_HOOKS` that neither hook list holds (a subclass counts)."""
+    present = [_hook_class(h) for h in [*(default_hooks or {}).values(), *(custom_hooks or [])]]
+    present = [cls for cls in present if isinstance(cls, type)]
+    return [name for name in REQUIRED_HOOKS
+            if not any(issubclass(cls, HOOKS.get(name)) for cls in present)]
+
+
 @RUNNERS.register_module()
 class MapleRunner(Runner):
     """A Runner whose runs cannot silently lose or overwrite work.
@@ -120,6 +147,12 @@ class MapleRunner(Runner):
       checkpoints is an error, not a silent restart.
     - :meth:`train` holds a lock on the work dir, so a second training into
       the same folder stops at once.
+    - The hooks maple_mm needs (:data:`REQUIRED_HOOKS`: class names from each
+      dataset, per-epoch seeds, weights-only checkpoints, divergence checks)
+      are registered when neither ``default_hooks`` nor ``custom_hooks``
+      holds them, so a config's own ``custom_hooks`` (e.g. adding
+      ``EMAHook``) keeps them; one the config lists (with its own options) is
+      used as it is, never twice.
     - ``before_run`` hooks run once per runner: a test right after training
       tests what the training produced (mmengine's EMAHook would otherwise
       rebuild its average from the raw weights when ``test()`` starts, and the
@@ -147,6 +180,15 @@ class MapleRunner(Runner):
             print_log('No CUDA device: distributed processes use the gloo backend instead of '
                       'nccl.', logger='current', level=logging.WARNING)
         super().__init__(*args, **kwargs)
+
+    def register_hooks(self, default_hooks: Optional[Dict[str, Union[Hook, dict]]] = None,
+                       custom_hooks: Optional[List[Union[Hook, dict]]] = None) -> None:
+        missing = missing_required_hooks(default_hooks, custom_hooks)
+        if missing:
+            print_log(f'MapleRunner adds the hooks maple_mm needs that the config does not '
+                      f'list: {", ".join(missing)}.', logger='current', level=logging.DEBUG)
+        super().register_hooks(default_hooks,
+                               [*(custom_hooks or []), *(dict(type=name) for name in missing)])
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         if fn_name == 'before_run':

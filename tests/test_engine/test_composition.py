@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 from mmpretrain.registry import RUNNERS
 
+from maple_mm.engine.runner import REQUIRED_HOOKS
 from maple_mm.errors import ConfigError
 
 from ..conftest import write_split_dataset
@@ -73,20 +74,52 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
     assert list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
 
 
+def user_config(tmp_path: Path, base_config: Path, hooks: str) -> Path:
+    """A user's config on a protocol config that sets its own ``custom_hooks``."""
+    path = tmp_path / 'user_config.py'
+    path.write_text(f'_base_ = [{str(base_config)!r}]\ncustom_hooks = {hooks}\n')
+    return path
+
+
+def hook_types(runner) -> list:
+    return [type(hook).__name__ for hook in runner.hooks]
+
+
 def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
+    """A user's custom_hooks with EMAHook keep maple_mm's hooks (mmengine replaces lists)."""
     tmp, config = base
-    hooks = Config.fromfile(config).custom_hooks + [
-        dict(type='EMAHook', momentum=0.5, priority='ABOVE_NORMAL')]
-    runner = runner_for(config, tmp_path / 'train', custom_hooks=hooks)
+    child = user_config(tmp_path, config, "[dict(type='EMAHook', momentum=0.5, "
+                                          "priority='ABOVE_NORMAL')]")
+    runner = runner_for(child, tmp_path / 'train')
+    types = hook_types(runner)
+    for name in ('EMAHook', *REQUIRED_HOOKS):
+        assert types.count(name) == 1, types
     runner.train()
     after_training = runner.test()
-    runner = runner_for(config, tmp_path / 'test', custom_hooks=hooks,
+    assert set(after_training) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+    runner = runner_for(child, tmp_path / 'test',
                         load_from=str(tmp_path / 'train' / 'epoch_2.pth'))
     from_checkpoint = runner.test()
     assert after_training == from_checkpoint  # both test the averaged weights
     plain = runner_for(config, tmp_path / 'plain', load_from=str(
         tmp_path / 'train' / 'epoch_2.pth')).test()
     assert plain == from_checkpoint  # the checkpoint's state_dict holds the averaged weights
+    # WeightsOnlyCheckpointHook ran: the file loads with plain weights-only torch.load.
+    assert torch.load(tmp_path / 'train' / 'epoch_2.pth', weights_only=True)['meta']
+
+
+def test_a_user_hook_list_keeps_the_plugin_hooks_once(base, tmp_path):
+    """Any other hook too; a required hook the user lists keeps the user's options."""
+    tmp, config = base
+    child = user_config(tmp_path, config, "[dict(type='EmptyCacheHook'), "
+                                          "dict(type='DivergenceHook', max_abs=1e5)]")
+    runner = runner_for(child, tmp_path / 'work')
+    types = hook_types(runner)
+    for name in ('EmptyCacheHook', *REQUIRED_HOOKS):
+        assert types.count(name) == 1, types
+    assert next(h for h in runner.hooks if type(h).__name__ == 'DivergenceHook').max_abs == 1e5
+    runner.train()
+    assert set(runner.test()) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
 
 
 def test_protocol_configs_take_mmpretrain_datasets(base, tmp_path):
