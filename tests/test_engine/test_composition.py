@@ -187,3 +187,49 @@ default_hooks = dict(checkpoint=dict(save_best='accuracy/top1'))
     runner = runner_for(child, tmp_path / 'work')
     runner.train()
     assert list((tmp_path / 'work').glob('best_accuracy_top1_epoch_*.pth'))
+
+
+def test_a_config_on_mmpretrain_runtime_trains_and_tests_its_checkpoint(base, tmp_path):
+    """mmpretrain's runtime (its Runner and CheckpointHook) with custom_imports."""
+    from ..test_apis.test_inference import run_tool_in_process
+    from ..test_tools.test_train_test_e2e import read_test_metrics, run_tool
+    tmp, _ = base
+    config = f'''
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+custom_imports = dict(imports=['maple_mm'], allow_failed_imports=False)
+from maple_mm.models import TINY_CLIP_CFG
+model = dict(type='MaPLe', backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+             prompt_learner=dict(depth=3))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=32),
+            dict(type='PackInputs')]
+dataset = dict(type='SplitFileDataset', data_root={str(tmp / 'toy')!r}, image_dir='images',
+               split_file='split_zhou_Toy.json', num_shots=4, seed=1, pipeline=pipeline)
+train_dataloader = dict(batch_size=4, num_workers=0, sampler=dict(type='DefaultSampler'),
+                        dataset=dict(dataset, split='train', subsample='base'))
+test_dataloader = dict(batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler'),
+                       dataset=dict(dataset, split='test', subsample='base'))
+test_evaluator = dict(type='Accuracy', topk=(1, ))
+test_cfg = dict(type='MultiSetTestLoop', name='base',
+                extra_sets=dict(novel=dict(subsample='novel')))
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+train_cfg = dict(by_epoch=True, max_epochs=1)
+'''
+    plain, hooked = tmp_path / 'mmpretrain_runtime.py', tmp_path / 'with_class_names_hook.py'
+    plain.write_text(config)
+    hooked.write_text(config + "custom_hooks = [dict(type='ClassNamesHook')]\n")
+    # Without ClassNamesHook, the one line to add.
+    hint = r"add dict\(type='ClassNamesHook'\) to the config's custom_hooks"
+    with pytest.raises(SystemExit, match='error: No class names set.*' + hint):
+        run_tool_in_process('train', plain, '--work-dir', tmp_path / 'no_hook')
+    # With it: tools/train.py trains and tests, tools/test.py tests the checkpoint of
+    # mmengine's own CheckpointHook (HistoryBuffers in it: loaded weights-only).
+    run_tool_in_process('train', hooked, '--work-dir', tmp_path / 'train')
+    trained = read_test_metrics(tmp_path / 'train')
+    assert set(trained) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+    checkpoint = tmp_path / 'train' / 'epoch_1.pth'
+    run_tool('test.py', hooked, checkpoint, '--work-dir', tmp_path / 'test')
+    assert read_test_metrics(tmp_path / 'test') == trained
+    # Testing without the hook never scores the novel set with the checkpoint's base names.
+    with pytest.raises(SystemExit, match="test set 'novel' .* with the prompts of other "
+                                         'class names.*' + hint):
+        run_tool_in_process('test', plain, checkpoint, '--work-dir', tmp_path / 'retest')
