@@ -175,6 +175,11 @@ def test_unwritable_work_dir_and_missing_data_come_before_any_download(setup):
         "error: Cannot download the ViT-B-32 weights of pretrained tag 'openai': the hub is "
         'unreachable (offline?). Use a local file instead, pretrained=/path/to/ViT-B-32.pt '
         '(an open_clip or OpenAI checkpoint), or pretrained=None for random weights.')
+    # An unknown tag is found in open_clip's list of tags, before any download.
+    unknown = [*offline[:2], 'model.backbone.pretrained=no_such_tag']
+    message = train_error(config, '--work-dir', tmp / 'offline', '--cfg-options', *unknown)
+    assert message.startswith("error: 'ViT-B-32' has no pretrained tag 'no_such_tag'; known "
+                              'tags: openai, ')
 
 
 def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path):
