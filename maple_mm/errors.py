@@ -88,6 +88,10 @@ class DatasetCacheWarning(UserWarning):
     """A few-shot cache file is stale, corrupt or cannot be written; it is regenerated."""
 
 
+class SlowPathWarning(UserWarning):
+    """A model runs without maple_mm's fast paths (another open_clip): same results, slower."""
+
+
 class DatasetWarning(UserWarning):
     """A dataset is usable but looks wrong (e.g. two labels share a class name)."""
 

@@ -113,6 +113,12 @@ def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
             f'{model_name} has a {kind} image tower; the prompting methods run a Vision '
             "Transformer's token sequence (and add prompt tokens to it), which this tower "
             'does not have. Use a ViT CLIP such as ViT-B-16.')
+    missing = [name for name in ('_embeds', '_pool') if not hasattr(model.visual, name)]
+    if missing:
+        raise CLIPBuildError(
+            f'This open_clip ({open_clip.__version__}) has no VisionTransformer.'
+            f'{missing[0]}, which the vision prompts are spliced around. Install the '
+            'open_clip_torch of requirements.txt (setup.py gives the tested range).')
     if not hasattr(model, 'transformer') or not hasattr(model, 'token_embedding'):
         raise CLIPBuildError(
             f'{model_name} has a custom (e.g. Hugging Face) text tower; the prompting methods '
