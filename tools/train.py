@@ -9,6 +9,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
+from maple_mm.engine.runner import check_dataset_sources, dataset_configs
 from maple_mm.errors import MapleUserError, WorkDirError
 from maple_mm.run_layout import checkpoint_files
 
@@ -56,6 +57,9 @@ def main(argv=None) -> None:
         from maple_mm.engine import mixed_precision_config
         cfg.optim_wrapper = mixed_precision_config(cfg.optim_wrapper, args.amp)
 
+    # The training set's folder before any CLIP is built or downloaded (the runner checks
+    # the test sets' when it is built).
+    check_dataset_sources(dataset_configs(cfg.get('train_dataloader')))
     runner = build_runner(cfg)
     runner.train()
     if not args.no_test and cfg.get('test_dataloader'):

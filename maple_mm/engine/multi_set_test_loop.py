@@ -162,7 +162,16 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         scalars.update({f'test/{k}': float(v) for k, v in summary.items()})
         for key, value in summary.items():
             self.runner.message_hub.update_scalar(f'test/{key}', value)
-        self.runner.visualizer.add_scalars(scalars, step=self.runner.epoch)
+        self.runner.visualizer.add_scalars(scalars, step=self._trained_epochs())
+
+    def _trained_epochs(self) -> int:
+        """The epoch training reached; 0 without training in this runner.
+
+        ``runner.epoch`` would build the training loop, and with it read the
+        training set, in a run that only tests.
+        """
+        trained = self.runner.message_hub.get_info('epoch') is not None
+        return self.runner.epoch if trained else 0
 
     def _write(self, metrics: dict, classes: dict, complete: bool) -> None:
         if self.runner.rank != 0:

@@ -134,8 +134,10 @@ def missing_required_hooks(default_hooks: Optional[Dict[str, Union[Hook, dict]]]
 class MapleRunner(Runner):
     """A Runner whose runs cannot silently lose or overwrite work.
 
-    - Inputs are checked before heavy work: the work dir is writable and every
-      dataset folder exists before the CLIP is built (or downloaded). Protocol
+    - Inputs are checked before heavy work: the work dir is writable and the
+      folders of the test and validation sets exist before the CLIP is built (or
+      downloaded); the training set's when training starts (``tools/train.py``
+      checks it first), so testing never needs the training data. Protocol
       options (``subsample``, ``num_shots``, ``seed``) are dropped from datasets
       without them when they ask nothing, and are an error when they do.
     - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
@@ -170,9 +172,12 @@ class MapleRunner(Runner):
             fit_protocol_options(cfg)
         for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
             fit_protocol_options(fields, main_test_type)
+        # Test and validation sets now; the training set when training starts (tools/train.py
+        # checks it before the runner is built), so testing needs only the sets it reads.
         check_dataset_sources(dataset_configs(
-            kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
-            kwargs.get('test_dataloader'), kwargs.get('test_cfg')))
+            None, kwargs.get('val_dataloader'), kwargs.get('test_dataloader'),
+            kwargs.get('test_cfg')))
+        self._train_set_configs = dataset_configs(kwargs.get('train_dataloader'))
         if kwargs.get('launcher', 'none') != 'none' and not _accelerator_available():
             env_cfg = dict(kwargs.get('env_cfg') or {})
             env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
@@ -268,5 +273,6 @@ class MapleRunner(Runner):
             lock.release()
 
     def train(self):
+        check_dataset_sources(self._train_set_configs)
         with self._work_dir_lock():
             return super().train()
