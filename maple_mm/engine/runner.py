@@ -43,6 +43,20 @@ def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=
     return found
 
 
+def check_dataset_types(train_dataloader=None, val_dataloader=None,
+                        test_dataloader=None) -> None:
+    """One clear error, naming the config key, for a loader's dataset without ``type``."""
+    loaders = dict(train_dataloader=train_dataloader, val_dataloader=val_dataloader,
+                   test_dataloader=test_dataloader)
+    for key, loader in loaders.items():
+        dataset = loader.get('dataset') if isinstance(loader, dict) else None
+        if isinstance(dataset, dict) and not dataset.get('type'):
+            raise ConfigError(
+                f'{key}.dataset has no type: name its dataset class, e.g. '
+                f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
+                "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
+
+
 #: Protocol options of the CoOp datasets, and the value that asks nothing of a dataset.
 PROTOCOL_OPTIONS = {'subsample': 'all', 'num_shots': -1, 'seed': None}
 
@@ -83,7 +97,9 @@ def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> 
 def check_dataset_sources(configs: List[dict]) -> None:
     """Fail now, before any CLIP is built or downloaded, if a dataset folder is missing."""
     for cfg in configs:
-        dataset_cls = DATASETS.get(cfg.get('type', ''))
+        if not cfg.get('type'):
+            continue  # check_dataset_types reports it
+        dataset_cls = DATASETS.get(cfg['type'])
         if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
             continue
         dataset = DATASETS.build({k: v for k, v in cfg.items() if k != 'pipeline'}
@@ -166,6 +182,8 @@ class MapleRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         check_writable(os.path.abspath(kwargs['work_dir']))
+        check_dataset_types(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
+                            kwargs.get('test_dataloader'))
         main_test_type = ((kwargs.get('test_dataloader') or {}).get('dataset') or {}).get('type')
         for cfg in dataset_configs(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
                                    kwargs.get('test_dataloader')):

@@ -75,8 +75,11 @@ class PromptedCLIP(BaseClassifier):
                  efficient: bool = True,
                  text_chunk_size: int = 256,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClsDataPreprocessor')
+        if data_preprocessor is None or isinstance(data_preprocessor, dict):
+            # As mmpretrain's ImageClassifier: a config's top-level data_preprocessor
+            # (mmpretrain's dataset configs) reaches the model without a type.
+            data_preprocessor = dict(data_preprocessor or {})
+            data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
         super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
         self.backbone: OpenCLIPBackbone = MODELS.build(backbone)
         if isinstance(prompt_learner, PromptLearner):

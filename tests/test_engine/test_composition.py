@@ -190,13 +190,18 @@ default_hooks = dict(checkpoint=dict(save_best='accuracy/top1'))
 
 
 def test_a_config_on_mmpretrain_runtime_trains_and_tests_its_checkpoint(base, tmp_path):
-    """mmpretrain's runtime (its Runner and CheckpointHook) with custom_imports."""
+    """mmpretrain's runtime (its Runner and CheckpointHook) with custom_imports.
+
+    On mmpretrain's ImageNet dataset config too, whose data_preprocessor has no type.
+    """
     from ..test_apis.test_inference import run_tool_in_process
     from ..test_tools.test_train_test_e2e import read_test_metrics, run_tool
     tmp, _ = base
     config = f'''
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+_base_ = ['mmpretrain::_base_/datasets/imagenet_bs32.py',
+          'mmpretrain::_base_/default_runtime.py']
 custom_imports = dict(imports=['maple_mm'], allow_failed_imports=False)
+val_dataloader, val_evaluator = None, None
 from maple_mm.models import TINY_CLIP_CFG
 model = dict(type='MaPLe', backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
              prompt_learner=dict(depth=3))

@@ -196,3 +196,15 @@ def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path
     metrics = json.loads(next((tmp_path / 'work').glob('*/test_metrics.json')).read_text())
     assert metrics['complete'] is False
     assert set(metrics['metrics']) == {'base/accuracy/top1'}
+
+
+def test_a_dataset_without_type_is_one_error_line(setup, tmp_path):
+    tmp, config = setup
+    for key in ('train_dataloader', 'test_dataloader'):
+        child = tmp_path / f'{key}_untyped.py'
+        child.write_text(f"_base_ = [{str(config)!r}]\n{key} = dict(dataset=dict("
+                         f"_delete_=True, data_root={str(tmp / 'toy')!r}, split='train'))\n")
+        assert train_error(child, '--work-dir', tmp_path / 'work') == (
+            f"error: {key}.dataset has no type: name its dataset class, e.g. "
+            f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
+            "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
