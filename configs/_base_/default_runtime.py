@@ -29,8 +29,11 @@ env_cfg = dict(
 # The recipes' lr is for a total batch of 4 (1 GPU x 4). tools/train.py
 # --auto-scale-lr multiplies it by (GPUs x batch per GPU) / 4; see docs/distributed.md.
 auto_scale_lr = dict(base_batch_size=4, enable=False)
+# MapleRunner gives the visualizer these backends (unless visualizer names its own), so a
+# config adds TensorBoard with
+#   vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+visualizer = dict(type='UniversalVisualizer')
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None

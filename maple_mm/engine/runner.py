@@ -57,6 +57,18 @@ def check_dataset_types(train_dataloader=None, val_dataloader=None,
                 "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
 
 
+def with_config_vis_backends(visualizer, cfg):
+    """The visualizer config, with the config's top-level ``vis_backends`` if it names none.
+
+    A config on maple_mm's runtime adds a backend (e.g. TensorBoard) by setting
+    ``vis_backends`` alone; ``visualizer.vis_backends``, when set, wins.
+    """
+    backends = cfg.get('vis_backends') if cfg is not None else None
+    if isinstance(visualizer, dict) and 'vis_backends' not in visualizer and backends:
+        return dict(visualizer, vis_backends=backends)
+    return visualizer
+
+
 #: Protocol options of the CoOp datasets, and the value that asks nothing of a dataset.
 PROTOCOL_OPTIONS = {'subsample': 'all', 'num_shots': -1, 'seed': None}
 
@@ -175,6 +187,8 @@ class MapleRunner(Runner):
       tests what the training produced (mmengine's EMAHook would otherwise
       rebuild its average from the raw weights when ``test()`` starts, and the
       test would measure the non-averaged weights).
+    - The visualizer gets the config's ``vis_backends`` unless it names its own,
+      so ``vis_backends = [..., dict(type='TensorboardVisBackend')]`` adds TensorBoard.
     - Without an accelerator, distributed runs use gloo on CPU processes: no
       ``torch.cuda.set_device`` while the process group starts, and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
@@ -196,6 +210,8 @@ class MapleRunner(Runner):
             None, kwargs.get('val_dataloader'), kwargs.get('test_dataloader'),
             kwargs.get('test_cfg')))
         self._train_set_configs = dataset_configs(kwargs.get('train_dataloader'))
+        kwargs['visualizer'] = with_config_vis_backends(kwargs.get('visualizer'),
+                                                        kwargs.get('cfg'))
         if kwargs.get('launcher', 'none') != 'none' and not _accelerator_available():
             env_cfg = dict(kwargs.get('env_cfg') or {})
             env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')

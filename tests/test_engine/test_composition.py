@@ -41,8 +41,8 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
         dict(type='Accuracy', topk=(1, )), dict(type='ConfusionMatrix'),
         dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
         dict(type='DumpResults', out_file_path=str(out))],
-        visualizer=dict(type='UniversalVisualizer', vis_backends=[
-            dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]))
+        # TensorBoard as docs/logging.md says: add its backend to vis_backends.
+        vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
     runner.train()
     metrics = runner.test()
     for name in ('base', 'novel'):
@@ -71,7 +71,10 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
                next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
     assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= \
         set().union(*scalars)
-    assert list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    tags = {value.tag for events in tmp_path.glob('*/vis_data/events.out.tfevents.*')
+            for event in EventFileLoader(str(events)).Load() for value in event.summary.value}
+    assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= tags
 
 
 def user_config(tmp_path: Path, base_config: Path, hooks: str) -> Path:
