@@ -41,7 +41,7 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
         dict(type='Accuracy', topk=(1, )), dict(type='ConfusionMatrix'),
         dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
         dict(type='DumpResults', out_file_path=str(out))],
-        # TensorBoard as docs/logging.md says: add its backend to vis_backends.
+        # TensorBoard as docs/composition.md says: add its backend to vis_backends.
         vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
     runner.train()
     metrics = runner.test()
