@@ -9,7 +9,7 @@ DEMO_CONFIG := configs/maple/demo_base2novel_fashion_mnist.py
 DEMO_WORK_DIR ?= work_dirs/demo
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: demo test install clean-venv
+.PHONY: demo test test-forks install clean-venv
 
 install: $(STAMP)
 
@@ -36,6 +36,26 @@ demo: $(STAMP) $(DEMO_DATA)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q
+
+# The same suite on the maintained forks (onedl-mmengine, onedl-mmpretrain, onedl-mmcv) in
+# their own venv: the lock file without the three originals, plus requirements-forks.txt.
+# maple_mm goes in with --no-deps (the forks' distribution names differ). Not run by CI.
+FORKS_VENV ?= .venv-forks
+FORKS_PY := $(FORKS_VENV)/bin/python
+FORKS_STAMP := $(FORKS_VENV)/.installed
+
+$(FORKS_STAMP): requirements-lock.txt requirements-forks.txt setup.py
+	test -x $(FORKS_PY) || $(PYTHON) -m venv $(FORKS_VENV)
+	$(FORKS_PY) -m pip install --quiet --upgrade pip
+	grep -v -E '^(mmengine|mmpretrain|mmcv-lite)==' requirements-lock.txt \
+	  > $(FORKS_VENV)/requirements-lock-without-mm.txt
+	$(FORKS_PY) -m pip install --quiet -r $(FORKS_VENV)/requirements-lock-without-mm.txt \
+	  -r requirements-forks.txt
+	$(FORKS_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(FORKS_STAMP)
+
+test-forks: $(FORKS_STAMP)
+	HF_HUB_OFFLINE=1 $(FORKS_PY) -m pytest tests -q
 
 clean-venv:
 	rm -rf $(VENV)

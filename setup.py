@@ -9,9 +9,15 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['maple_mm', 'maple_mm.*']),
     python_requires='>=3.10',
+    # Bounds = the versions the test suite passes on (requirements-lock.txt). maple_mm
+    # overrides private mmengine code (tests/test_engine/test_mmengine_internals.py) and
+    # its fast paths need open_clip's block classes (tests/test_models/test_fast_text.py).
+    # The forks onedl-mmengine 0.10.12, onedl-mmpretrain 1.3.6 and onedl-mmcv 2.3.6 also
+    # pass (requirements-forks.txt, `make test-forks`); install maple_mm there with
+    # `pip install --no-deps`, as their distribution names differ.
     install_requires=[
-        'torch>=2.6', 'torchvision', 'numpy<2.4', 'setuptools<81', 'mmengine>=0.10.7',
-        'mmcv-lite>=2.2.0', 'mmpretrain>=1.2.0', 'open_clip_torch>=3.0',
+        'torch>=2.6', 'torchvision', 'numpy<2.4', 'setuptools<81', 'mmengine>=0.10.7,<0.11',
+        'mmcv-lite>=2.2.0,<2.3', 'mmpretrain>=1.2.0,<1.3', 'open_clip_torch>=3.3,<3.4',
     ],
     license='Apache-2.0',
 )

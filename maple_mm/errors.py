@@ -23,6 +23,12 @@ class ClassNameError(MapleUserError, ValueError):
     """Class names cannot be turned into prompts (none given, or too long)."""
 
 
+#: Where a run's class names come from, for the errors about missing or stale ones.
+CLASS_NAMES_HOOK_HINT = (
+    "ClassNamesHook sets the class names of each dataset: MapleRunner (maple_mm's runtime) "
+    "adds it; with another runner add dict(type='ClassNamesHook') to the config's custom_hooks")
+
+
 # -- models and checkpoints -------------------------------------------------------
 class CLIPBuildError(MapleUserError, ValueError):
     """A CLIP cannot be built or cannot take prompts."""
@@ -80,6 +86,10 @@ class ImageDecodeError(DatasetFormatError):
 
 class DatasetCacheWarning(UserWarning):
     """A few-shot cache file is stale, corrupt or cannot be written; it is regenerated."""
+
+
+class SlowPathWarning(UserWarning):
+    """A model runs without maple_mm's fast paths (another open_clip): same results, slower."""
 
 
 class DatasetWarning(UserWarning):

@@ -136,6 +136,10 @@ def apply_shots(cfg: Config, shots: int) -> None:
 def build_runner(cfg: Config):
     """The config's runner (``runner_type``, MapleRunner in maple_mm's runtime)."""
     from mmengine.runner import Runner
+
+    from maple_mm.engine.runner import check_dataset_types
+    check_dataset_types(cfg.get('train_dataloader'), cfg.get('val_dataloader'),
+                        cfg.get('test_dataloader'))  # whatever the runner
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     from mmpretrain.registry import RUNNERS

@@ -2,6 +2,7 @@
 
     python tools/infer.py CONFIG CHECKPOINT IMAGE_OR_DIR [...] [--classes a,b,c | --classes-file F]
                           [--topk K] [--out results.json] [--batch-size N] [--device cpu|cuda]
+                          [--cfg-options k=v ...]
 
 CHECKPOINT is loaded weights-only; 'none' for zero-shot CLIP. Without
 --classes the class names saved in the checkpoint are used. The text features
@@ -12,9 +13,10 @@ import json
 import os
 
 from _cli import run_cli
+from mmengine.config import Config, DictAction
 
 from maple_mm.atomic_files import write_text_atomically
-from maple_mm.errors import ClassNameError, WorkDirError
+from maple_mm.errors import ClassNameError, ConfigError, WorkDirError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,7 +31,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. model.efficient=False')
     return parser.parse_args(argv)
+
+
+def load_config(args):
+    """The config file's path, or the config with --cfg-options applied."""
+    if not args.cfg_options:
+        return args.config
+    if not os.path.isfile(args.config):
+        raise ConfigError(f'Config {args.config} does not exist; the configs are in '
+                          'configs/<method>/.')
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    return cfg
 
 
 def _cuda() -> bool:
@@ -63,7 +79,7 @@ def main(argv=None) -> None:
     init_default_scope('mmpretrain')
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model = load_model(args.config, checkpoint, args.device, class_names(args))
+    model = load_model(load_config(args), checkpoint, args.device, class_names(args))
     results = classify_images(model, images, topk=args.topk, batch_size=args.batch_size)
     for result in results:
         labels = ', '.join(f'{name} {score:.3f}' for name, score in result['labels'])

@@ -13,6 +13,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
+from maple_mm.engine.checkpoint_loader import weights_only_loading
 from maple_mm.errors import MapleUserError
 
 
@@ -67,7 +68,8 @@ def main(argv=None) -> None:
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
 
     runner = build_runner(cfg)
-    runner.test()
+    with weights_only_loading():  # mmengine's own objects load under any runner_type
+        runner.test()
     finish_distributed()
 
 

@@ -10,6 +10,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
+from maple_mm.engine.runner import check_dataset_sources, dataset_configs
 from maple_mm.errors import ConfigError, MapleUserError, WorkDirError
 from maple_mm.run_layout import checkpoint_files
 
@@ -62,6 +63,9 @@ def main(argv=None) -> None:
             raise ConfigError('Give --precision or --amp, not both.')
         cfg.precision = 'amp' if args.amp == 'auto' else args.amp
 
+    # The training set's folder before any CLIP is built or downloaded (the runner checks
+    # the test sets' when it is built).
+    check_dataset_sources(dataset_configs(cfg.get('train_dataloader')))
     runner = build_runner(cfg)
     runner.train()
     if not args.no_test and cfg.get('test_dataloader'):

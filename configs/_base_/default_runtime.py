@@ -15,12 +15,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
-custom_hooks = [
-    dict(type='ClassNamesHook'),  # prompts follow each dataset's class names
-    dict(type='EpochSeedHook'),  # resumed runs repeat uninterrupted ones
-    dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load weights-only
-    dict(type='DivergenceHook'),  # NaN / Inf stops the run before anything is saved
-]
+# MapleRunner also registers the hooks every run needs (maple_mm.engine.runner.REQUIRED_HOOKS:
+# ClassNamesHook, EpochSeedHook, WeightsOnlyCheckpointHook, DivergenceHook) unless a config's
+# hooks list them, so custom_hooks = [dict(type='EMAHook')] in a config keeps them.
+# List one in custom_hooks to give it options (e.g. DivergenceHook's max_abs).
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -34,8 +32,11 @@ auto_scale_lr = dict(enable=False)
 # Precision per device type: each recipe sets its CUDA one (the reference's PREC);
 # MapleRunner trains and tests in it (docs/benchmarks.md#precision); --precision forces one.
 precision = dict(cuda='fp32', cpu='fp32')
+# MapleRunner gives the visualizer these backends (unless visualizer names its own), so a
+# config adds TensorBoard with
+#   vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+visualizer = dict(type='UniversalVisualizer')
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None

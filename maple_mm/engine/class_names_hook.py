@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from maple_mm.errors import DatasetFormatError
+from maple_mm.errors import CLASS_NAMES_HOOK_HINT, ClassNameError, DatasetFormatError
 
 
 def dataset_class_names(dataset: BaseDataset) -> Sequence[str]:
@@ -18,6 +18,24 @@ def dataset_class_names(dataset: BaseDataset) -> Sequence[str]:
             f'{type(dataset).__name__} has no class names in its metainfo; MaPLe builds one '
             'prompt per class name. Give the dataset `classes` or use a split-file dataset.')
     return classes
+
+
+def check_model_classes(model, dataset: BaseDataset, set_name: str) -> None:
+    """Fail when a prompted model is about to test ``dataset`` with other class names.
+
+    Without :class:`ClassNamesHook` a model keeps the names of its checkpoint
+    (the base classes), and a test on the novel classes would score the wrong
+    prompts without any error.
+    """
+    model = model.module if is_model_wrapper(model) else model
+    names = getattr(model, 'class_names', None)
+    classes = list(getattr(dataset, 'metainfo', {}).get('classes') or [])
+    if not names or not classes or list(names) == classes:
+        return
+    raise ClassNameError(
+        f'The model would test set {set_name!r} ({len(classes)} classes: '
+        f'{", ".join(map(str, classes[:3]))}, ...) with the prompts of other class names '
+        f'({", ".join(map(str, list(names)[:3]))}, ...). {CLASS_NAMES_HOOK_HINT}.')
 
 
 def _takes_dataset_meta(method) -> bool:

@@ -12,6 +12,7 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import write_test_metrics
 from maple_mm.run_layout import METRICS_FILE
 
+from .class_names_hook import check_model_classes
 from .mixed_precision_test import MixedPrecisionTestMixin
 from .run_record import run_record
 
@@ -136,6 +137,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} '
                                     f'images, {len(classes[set_name])} classes')
             self.runner.call_hook('before_test_epoch')
+            check_model_classes(self.runner.model, dataloader.dataset, set_name)
             self.runner.model.eval()
             for idx, data_batch in enumerate(dataloader):
                 self.run_iter(idx, data_batch)
@@ -161,7 +163,16 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         scalars.update({f'test/{k}': float(v) for k, v in summary.items()})
         for key, value in summary.items():
             self.runner.message_hub.update_scalar(f'test/{key}', value)
-        self.runner.visualizer.add_scalars(scalars, step=self.runner.epoch)
+        self.runner.visualizer.add_scalars(scalars, step=self._trained_epochs())
+
+    def _trained_epochs(self) -> int:
+        """The epoch training reached; 0 without training in this runner.
+
+        ``runner.epoch`` would build the training loop, and with it read the
+        training set, in a run that only tests.
+        """
+        trained = self.runner.message_hub.get_info('epoch') is not None
+        return self.runner.epoch if trained else 0
 
     def _write(self, metrics: dict, classes: dict, complete: bool) -> None:
         if self.runner.rank != 0:

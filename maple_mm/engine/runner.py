@@ -9,14 +9,15 @@ import copy
 import inspect
 import logging
 import os
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 from unittest import mock
 
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS, RUNNERS
+from mmpretrain.registry import DATASETS, HOOKS, RUNNERS
 from torch.utils.data import DataLoader
 
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
@@ -45,6 +46,32 @@ def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=
     for fields in ((test_cfg or {}).get('extra_sets') or {}).values():
         found.append(dict(fields) if 'type' in fields else {**main_test, **fields})
     return found
+
+
+def check_dataset_types(train_dataloader=None, val_dataloader=None,
+                        test_dataloader=None) -> None:
+    """One clear error, naming the config key, for a loader's dataset without ``type``."""
+    loaders = dict(train_dataloader=train_dataloader, val_dataloader=val_dataloader,
+                   test_dataloader=test_dataloader)
+    for key, loader in loaders.items():
+        dataset = loader.get('dataset') if isinstance(loader, dict) else None
+        if isinstance(dataset, dict) and not dataset.get('type'):
+            raise ConfigError(
+                f'{key}.dataset has no type: name its dataset class, e.g. '
+                f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
+                "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
+
+
+def with_config_vis_backends(visualizer, cfg):
+    """The visualizer config, with the config's top-level ``vis_backends`` if it names none.
+
+    A config on maple_mm's runtime adds a backend (e.g. TensorBoard) by setting
+    ``vis_backends`` alone; ``visualizer.vis_backends``, when set, wins.
+    """
+    backends = cfg.get('vis_backends') if cfg is not None else None
+    if isinstance(visualizer, dict) and 'vis_backends' not in visualizer and backends:
+        return dict(visualizer, vis_backends=backends)
+    return visualizer
 
 
 #: Protocol options of the CoOp datasets, and the value that asks nothing of a dataset.
@@ -87,7 +114,9 @@ def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> 
 def check_dataset_sources(configs: List[dict]) -> None:
     """Fail now, before any CLIP is built or downloaded, if a dataset folder is missing."""
     for cfg in configs:
-        dataset_cls = DATASETS.get(cfg.get('type', ''))
+        if not cfg.get('type'):
+            continue  # check_dataset_types reports it
+        dataset_cls = DATASETS.get(cfg['type'])
         if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
             continue
         dataset = DATASETS.build({k: v for k, v in cfg.items() if k != 'pipeline'}
@@ -122,12 +151,40 @@ def check_writable(work_dir: str) -> None:
                            f'{err.strerror or err}. Choose another --work-dir.') from None
 
 
+#: The hooks every maple_mm run needs, added by :class:`MapleRunner` when the config's
+#: hooks lack them (a user's ``custom_hooks`` replaces the runtime's list).
+REQUIRED_HOOKS = (
+    'ClassNamesHook',  # prompts follow each dataset's class names
+    'EpochSeedHook',  # resumed runs repeat uninterrupted ones
+    'WeightsOnlyCheckpointHook',  # checkpoints load weights-only
+    'DivergenceHook',  # NaN / Inf stops the run before anything is saved
+)
+
+
+def _hook_class(hook: Union[Hook, dict, None]) -> Optional[type]:
+    if isinstance(hook, Hook):
+        return type(hook)
+    hook_type = hook.get('type') if isinstance(hook, dict) else None
+    return HOOKS.get(hook_type) if isinstance(hook_type, str) else hook_type
+
+
+def missing_required_hooks(default_hooks: Optional[Dict[str, Union[Hook, dict]]],
+                           custom_hooks: Optional[Sequence[Union[Hook, dict]]]) -> List[str]:
+    """The :data:`REQUIRED_HOOKS` that neither hook list holds (a subclass counts)."""
+    present = [_hook_class(h) for h in [*(default_hooks or {}).values(), *(custom_hooks or [])]]
+    present = [cls for cls in present if isinstance(cls, type)]
+    return [name for name in REQUIRED_HOOKS
+            if not any(issubclass(cls, HOOKS.get(name)) for cls in present)]
+
+
 @RUNNERS.register_module()
 class MapleRunner(Runner):
     """A Runner whose runs cannot silently lose or overwrite work.
 
-    - Inputs are checked before heavy work: the work dir is writable and every
-      dataset folder exists before the CLIP is built (or downloaded). Protocol
+    - Inputs are checked before heavy work: the work dir is writable and the
+      folders of the test and validation sets exist before the CLIP is built (or
+      downloaded); the training set's when training starts (``tools/train.py``
+      checks it first), so testing never needs the training data. Protocol
       options (``subsample``, ``num_shots``, ``seed``) are dropped from datasets
       without them when they ask nothing, and are an error when they do.
     - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
@@ -139,6 +196,12 @@ class MapleRunner(Runner):
       checkpoints is an error, not a silent restart.
     - :meth:`train` holds a lock on the work dir, so a second training into
       the same folder stops at once.
+    - The hooks maple_mm needs (:data:`REQUIRED_HOOKS`: class names from each
+      dataset, per-epoch seeds, weights-only checkpoints, divergence checks)
+      are registered when neither ``default_hooks`` nor ``custom_hooks``
+      holds them, so a config's own ``custom_hooks`` (e.g. adding
+      ``EMAHook``) keeps them; one the config lists (with its own options) is
+      used as it is, never twice.
     - ``before_run`` hooks run once per runner: a test right after training
       tests what the training produced (mmengine's EMAHook would otherwise
       rebuild its average from the raw weights when ``test()`` starts, and the
@@ -148,6 +211,8 @@ class MapleRunner(Runner):
       mixed precision, VPT and CPUs in fp32 (:func:`apply_run_precision`).
     - A training set smaller than the batch trains one partial batch per epoch
       (Dassl's rule); a loader of 0 iterations is an error (:meth:`build_dataloader`).
+    - The visualizer gets the config's ``vis_backends`` unless it names its own,
+      so ``vis_backends = [..., dict(type='TensorboardVisBackend')]`` adds TensorBoard.
     - Without an accelerator, distributed runs use gloo on CPU processes: no
       ``torch.cuda.set_device`` while the process group starts, and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
@@ -155,15 +220,22 @@ class MapleRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         check_writable(os.path.abspath(kwargs['work_dir']))
+        check_dataset_types(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
+                            kwargs.get('test_dataloader'))
         main_test_type = ((kwargs.get('test_dataloader') or {}).get('dataset') or {}).get('type')
         for cfg in dataset_configs(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
                                    kwargs.get('test_dataloader')):
             fit_protocol_options(cfg)
         for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
             fit_protocol_options(fields, main_test_type)
+        # Test and validation sets now; the training set when training starts (tools/train.py
+        # checks it before the runner is built), so testing needs only the sets it reads.
         check_dataset_sources(dataset_configs(
-            kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
-            kwargs.get('test_dataloader'), kwargs.get('test_cfg')))
+            None, kwargs.get('val_dataloader'), kwargs.get('test_dataloader'),
+            kwargs.get('test_cfg')))
+        self._train_set_configs = dataset_configs(kwargs.get('train_dataloader'))
+        kwargs['visualizer'] = with_config_vis_backends(kwargs.get('visualizer'),
+                                                        kwargs.get('cfg'))
         if kwargs.get('launcher', 'none') != 'none' and not _accelerator_available():
             env_cfg = dict(kwargs.get('env_cfg') or {})
             env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
@@ -187,6 +259,15 @@ class MapleRunner(Runner):
             runner.logger.info(f'Precision on {current_device_type()}: '
                                f'{describe_precision(precision)} (docs/benchmarks.md#precision)')
         return runner
+
+    def register_hooks(self, default_hooks: Optional[Dict[str, Union[Hook, dict]]] = None,
+                       custom_hooks: Optional[List[Union[Hook, dict]]] = None) -> None:
+        missing = missing_required_hooks(default_hooks, custom_hooks)
+        if missing:
+            print_log(f'MapleRunner adds the hooks maple_mm needs that the config does not '
+                      f'list: {", ".join(missing)}.', logger='current', level=logging.DEBUG)
+        super().register_hooks(default_hooks,
+                               [*(custom_hooks or []), *(dict(type=name) for name in missing)])
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         if fn_name == 'before_run':
@@ -288,5 +369,6 @@ class MapleRunner(Runner):
             lock.release()
 
     def train(self):
+        check_dataset_sources(self._train_set_configs)
         with self._work_dir_lock():
             return super().train()

@@ -1,5 +1,6 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
 import json
+import warnings
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence
 
@@ -9,11 +10,12 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from maple_mm.errors import CheckpointMismatchError
+from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
 
 from .class_prompts import ClassPrompts, splice_context
 from .clip import OpenCLIPBackbone
-from .fast.text import TextLayout, encode_class_prompts, supports_fast_text, text_layout
+from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks,
+                        supports_fast_text, text_layout)
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
@@ -73,8 +75,11 @@ class PromptedCLIP(BaseClassifier):
                  efficient: bool = True,
                  text_chunk_size: int = 256,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ClsDataPreprocessor')
+        if data_preprocessor is None or isinstance(data_preprocessor, dict):
+            # As mmpretrain's ImageClassifier: a config's top-level data_preprocessor
+            # (mmpretrain's dataset configs) reaches the model without a type.
+            data_preprocessor = dict(data_preprocessor or {})
+            data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
         super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
         self.backbone: OpenCLIPBackbone = MODELS.build(backbone)
         if isinstance(prompt_learner, PromptLearner):
@@ -85,6 +90,14 @@ class PromptedCLIP(BaseClassifier):
             self.prompt_learner: PromptLearner = MODELS.build(
                 dict(learner_cfg, clip=self.backbone))
         self.efficient = efficient
+        fallbacks = fast_path_fallbacks(self.backbone.clip) if efficient else []
+        if fallbacks:
+            import open_clip
+            warnings.warn(
+                f'{type(self).__name__} runs without the fast paths for {"; ".join(fallbacks)}: '
+                f"open_clip's blocks run on every position (same results, 3-10x slower). "
+                f'maple_mm is tested with the open_clip_torch of requirements.txt; this is '
+                f'{open_clip.__version__}.', SlowPathWarning, stacklevel=2)
         self.text_chunk_size = text_chunk_size
         self.text_cache = TextFeatureCache()
         self._layouts: Dict[tuple, TextLayout] = {}

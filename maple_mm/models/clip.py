@@ -1,8 +1,6 @@
 """A frozen open_clip ViT CLIP, built by name, pretrained tag or local file."""
-import contextlib
-import logging
 import os
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import open_clip
 import torch
@@ -72,40 +70,39 @@ def build_open_clip(model_name: str = 'ViT-B-16',
                     f'{", ".join(vits[:12])}, ...')
             if quick_gelu is None:
                 quick_gelu = _quick_gelu_for(model_name, pretrained)
-            try:
-                with _download_errors_unlogged():
-                    model = open_clip.create_model(
-                        model_name, pretrained=pretrained, force_quick_gelu=quick_gelu,
-                        cache_dir=cache_dir, weights_only=True)
-            except RuntimeError as err:
-                if pretrained and 'not found' in str(err).lower():
-                    tags = open_clip.list_pretrained_tags_by_model(model_name)
-                    raise CLIPBuildError(
-                        f'{model_name!r} has no pretrained tag {pretrained!r}; known tags: '
-                        f'{tags}. A local checkpoint file path also works.') from None
-                if pretrained and 'download' in str(err).lower():
-                    raise CLIPBuildError(
-                        f'Cannot download the {model_name} weights of pretrained tag '
-                        f'{pretrained!r}: the hub is unreachable (offline?). Use a local '
-                        f'file instead, pretrained=/path/to/{model_name}.pt (an open_clip or '
-                        'OpenAI checkpoint), or pretrained=None for random weights.') from None
-                raise
+            weights = pretrained
+            if pretrained and not os.path.isfile(pretrained):
+                weights = _pretrained_weights_file(model_name, pretrained, cache_dir)
+            model = open_clip.create_model(model_name, pretrained=weights,
+                                           force_quick_gelu=quick_gelu, cache_dir=cache_dir,
+                                           weights_only=True)
     check_prompt_compatible(model, model_name)
     return model.float().eval()
 
 
-@contextlib.contextmanager
-def _download_errors_unlogged() -> Iterator[None]:
-    """open_clip logs a failed download on the root logger before raising; we report it once."""
-    def drop(record: logging.LogRecord) -> bool:
-        return 'Failed to download' not in record.getMessage()
+def _pretrained_weights_file(model_name: str, tag: str, cache_dir: Optional[str]) -> str:
+    """The local file of an open_clip pretrained tag, downloaded into the cache if needed.
 
-    root = logging.getLogger()
-    root.addFilter(drop)
+    The tag is checked against open_clip's list first, and the download is done
+    here, so that each failure gets its own clear error.
+    """
+    if not open_clip.is_pretrained_cfg(model_name, tag):
+        tags = open_clip.list_pretrained_tags_by_model(model_name)
+        raise CLIPBuildError(
+            f'{model_name!r} has no pretrained tag {tag!r}; known tags: '
+            f'{", ".join(tags) or "none"}. A local checkpoint file path also works.')
+    offline = CLIPBuildError(
+        f'Cannot download the {model_name} weights of pretrained tag {tag!r}: the hub is '
+        f'unreachable (offline?). Use a local file instead, pretrained=/path/to/{model_name}.pt '
+        '(an open_clip or OpenAI checkpoint), or pretrained=None for random weights.')
     try:
-        yield
-    finally:
-        root.removeFilter(drop)
+        path = open_clip.download_pretrained(open_clip.get_pretrained_cfg(model_name, tag),
+                                             cache_dir=cache_dir)
+    except Exception as err:  # noqa: BLE001  whatever the hub client raises
+        raise offline from err
+    if not path or not os.path.isfile(path):
+        raise offline
+    return path
 
 
 def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
@@ -116,6 +113,12 @@ def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
             f'{model_name} has a {kind} image tower; the prompting methods run a Vision '
             "Transformer's token sequence (and add prompt tokens to it), which this tower "
             'does not have. Use a ViT CLIP such as ViT-B-16.')
+    missing = [name for name in ('_embeds', '_pool') if not hasattr(model.visual, name)]
+    if missing:
+        raise CLIPBuildError(
+            f'This open_clip ({open_clip.__version__}) has no VisionTransformer.'
+            f'{missing[0]}, which the vision prompts are spliced around. Install the '
+            'open_clip_torch of requirements.txt (setup.py gives the tested range).')
     if not hasattr(model, 'transformer') or not hasattr(model, 'token_embedding'):
         raise CLIPBuildError(
             f'{model_name} has a custom (e.g. Hugging Face) text tower; the prompting methods '

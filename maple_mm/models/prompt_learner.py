@@ -11,7 +11,7 @@ import torch
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from maple_mm.errors import ClassNameError
+from maple_mm.errors import CLASS_NAMES_HOOK_HINT, ClassNameError
 
 from .class_prompts import ClassPrompts
 from .clip import OpenCLIPBackbone
@@ -89,8 +89,8 @@ class PromptLearner(nn.Module):
         """Fail clearly when no class names were set."""
         if not self.class_names:
             raise ClassNameError(
-                'No class names set: call model.set_class_names([...]) first (training and '
-                "testing take them from the dataset's metainfo; inference from classes=).")
+                f'No class names set. In training and testing, {CLASS_NAMES_HOOK_HINT}. In '
+                'Python, call model.set_class_names([...]) first; for inference, give classes=.')
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)

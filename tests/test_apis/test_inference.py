@@ -100,6 +100,11 @@ def test_infer_tool_prints_top_k_and_writes_json(trained, capsys):
     assert [len(r['labels']) for r in saved['results']] == [2] * len(lines)
     with pytest.raises(SystemExit, match='already exists'):
         run_infer(trained['config'], trained['checkpoint'], folder, '--out', out)
+    # --cfg-options reaches the model built from the config, as in the other tools.
+    with pytest.raises(SystemExit, match=r'error: The checkpoint does not fit the MaPLe model .*'
+                                         r'n_ctx=4'):
+        run_infer(trained['config'], trained['checkpoint'], folder,
+                  '--cfg-options', 'model.prompt_learner.n_ctx=4')
 
 
 def test_bad_inputs_are_one_error_line(trained, tmp_path):

@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 from mmpretrain.registry import RUNNERS
 
+from maple_mm.engine.runner import REQUIRED_HOOKS
 from maple_mm.errors import ConfigError
 
 from ..conftest import write_split_dataset
@@ -40,8 +41,8 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
         dict(type='Accuracy', topk=(1, )), dict(type='ConfusionMatrix'),
         dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
         dict(type='DumpResults', out_file_path=str(out))],
-        visualizer=dict(type='UniversalVisualizer', vis_backends=[
-            dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]))
+        # TensorBoard as docs/composition.md says: add its backend to vis_backends.
+        vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
     runner.train()
     metrics = runner.test()
     for name in ('base', 'novel'):
@@ -70,23 +71,58 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
                next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
     assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= \
         set().union(*scalars)
-    assert list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    tags = {value.tag for events in tmp_path.glob('*/vis_data/events.out.tfevents.*')
+            for event in EventFileLoader(str(events)).Load() for value in event.summary.value}
+    assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= tags
+
+
+def user_config(tmp_path: Path, base_config: Path, hooks: str) -> Path:
+    """A user's config on a protocol config that sets its own ``custom_hooks``."""
+    path = tmp_path / 'user_config.py'
+    path.write_text(f'_base_ = [{str(base_config)!r}]\ncustom_hooks = {hooks}\n')
+    return path
+
+
+def hook_types(runner) -> list:
+    return [type(hook).__name__ for hook in runner.hooks]
 
 
 def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
+    """A user's custom_hooks with EMAHook keep maple_mm's hooks (mmengine replaces lists)."""
     tmp, config = base
-    hooks = Config.fromfile(config).custom_hooks + [
-        dict(type='EMAHook', momentum=0.5, priority='ABOVE_NORMAL')]
-    runner = runner_for(config, tmp_path / 'train', custom_hooks=hooks)
+    child = user_config(tmp_path, config, "[dict(type='EMAHook', momentum=0.5, "
+                                          "priority='ABOVE_NORMAL')]")
+    runner = runner_for(child, tmp_path / 'train')
+    types = hook_types(runner)
+    for name in ('EMAHook', *REQUIRED_HOOKS):
+        assert types.count(name) == 1, types
     runner.train()
     after_training = runner.test()
-    runner = runner_for(config, tmp_path / 'test', custom_hooks=hooks,
+    assert set(after_training) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+    runner = runner_for(child, tmp_path / 'test',
                         load_from=str(tmp_path / 'train' / 'epoch_2.pth'))
     from_checkpoint = runner.test()
     assert after_training == from_checkpoint  # both test the averaged weights
     plain = runner_for(config, tmp_path / 'plain', load_from=str(
         tmp_path / 'train' / 'epoch_2.pth')).test()
     assert plain == from_checkpoint  # the checkpoint's state_dict holds the averaged weights
+    # WeightsOnlyCheckpointHook ran: the file loads with plain weights-only torch.load.
+    assert torch.load(tmp_path / 'train' / 'epoch_2.pth', weights_only=True)['meta']
+
+
+def test_a_user_hook_list_keeps_the_plugin_hooks_once(base, tmp_path):
+    """Any other hook too; a required hook the user lists keeps the user's options."""
+    tmp, config = base
+    child = user_config(tmp_path, config, "[dict(type='EmptyCacheHook'), "
+                                          "dict(type='DivergenceHook', max_abs=1e5)]")
+    runner = runner_for(child, tmp_path / 'work')
+    types = hook_types(runner)
+    for name in ('EmptyCacheHook', *REQUIRED_HOOKS):
+        assert types.count(name) == 1, types
+    assert next(h for h in runner.hooks if type(h).__name__ == 'DivergenceHook').max_abs == 1e5
+    runner.train()
+    assert set(runner.test()) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
 
 
 def test_protocol_configs_take_mmpretrain_datasets(base, tmp_path):
@@ -154,3 +190,54 @@ default_hooks = dict(checkpoint=dict(save_best='accuracy/top1'))
     runner = runner_for(child, tmp_path / 'work')
     runner.train()
     assert list((tmp_path / 'work').glob('best_accuracy_top1_epoch_*.pth'))
+
+
+def test_a_config_on_mmpretrain_runtime_trains_and_tests_its_checkpoint(base, tmp_path):
+    """mmpretrain's runtime (its Runner and CheckpointHook) with custom_imports.
+
+    On mmpretrain's ImageNet dataset config too, whose data_preprocessor has no type.
+    """
+    from ..test_apis.test_inference import run_tool_in_process
+    from ..test_tools.test_train_test_e2e import read_test_metrics, run_tool
+    tmp, _ = base
+    config = f'''
+_base_ = ['mmpretrain::_base_/datasets/imagenet_bs32.py',
+          'mmpretrain::_base_/default_runtime.py']
+custom_imports = dict(imports=['maple_mm'], allow_failed_imports=False)
+val_dataloader, val_evaluator = None, None
+from maple_mm.models import TINY_CLIP_CFG
+model = dict(type='MaPLe', backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+             prompt_learner=dict(depth=3))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=32),
+            dict(type='PackInputs')]
+dataset = dict(type='SplitFileDataset', data_root={str(tmp / 'toy')!r}, image_dir='images',
+               split_file='split_zhou_Toy.json', num_shots=4, seed=1, pipeline=pipeline)
+train_dataloader = dict(batch_size=4, num_workers=0, sampler=dict(type='DefaultSampler'),
+                        dataset=dict(dataset, split='train', subsample='base'))
+test_dataloader = dict(batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler'),
+                       dataset=dict(dataset, split='test', subsample='base'))
+test_evaluator = dict(type='Accuracy', topk=(1, ))
+test_cfg = dict(type='MultiSetTestLoop', name='base',
+                extra_sets=dict(novel=dict(subsample='novel')))
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+train_cfg = dict(by_epoch=True, max_epochs=1)
+'''
+    plain, hooked = tmp_path / 'mmpretrain_runtime.py', tmp_path / 'with_class_names_hook.py'
+    plain.write_text(config)
+    hooked.write_text(config + "custom_hooks = [dict(type='ClassNamesHook')]\n")
+    # Without ClassNamesHook, the one line to add.
+    hint = r"add dict\(type='ClassNamesHook'\) to the config's custom_hooks"
+    with pytest.raises(SystemExit, match='error: No class names set.*' + hint):
+        run_tool_in_process('train', plain, '--work-dir', tmp_path / 'no_hook')
+    # With it: tools/train.py trains and tests, tools/test.py tests the checkpoint of
+    # mmengine's own CheckpointHook (HistoryBuffers in it: loaded weights-only).
+    run_tool_in_process('train', hooked, '--work-dir', tmp_path / 'train')
+    trained = read_test_metrics(tmp_path / 'train')
+    assert set(trained) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+    checkpoint = tmp_path / 'train' / 'epoch_1.pth'
+    run_tool('test.py', hooked, checkpoint, '--work-dir', tmp_path / 'test')
+    assert read_test_metrics(tmp_path / 'test') == trained
+    # Testing without the hook never scores the novel set with the checkpoint's base names.
+    with pytest.raises(SystemExit, match="test set 'novel' .* with the prompts of other "
+                                         'class names.*' + hint):
+        run_tool_in_process('test', plain, checkpoint, '--work-dir', tmp_path / 'retest')

@@ -175,6 +175,11 @@ def test_unwritable_work_dir_and_missing_data_come_before_any_download(setup):
         "error: Cannot download the ViT-B-32 weights of pretrained tag 'openai': the hub is "
         'unreachable (offline?). Use a local file instead, pretrained=/path/to/ViT-B-32.pt '
         '(an open_clip or OpenAI checkpoint), or pretrained=None for random weights.')
+    # An unknown tag is found in open_clip's list of tags, before any download.
+    unknown = [*offline[:2], 'model.backbone.pretrained=no_such_tag']
+    message = train_error(config, '--work-dir', tmp / 'offline', '--cfg-options', *unknown)
+    assert message.startswith("error: 'ViT-B-32' has no pretrained tag 'no_such_tag'; known "
+                              'tags: openai, ')
 
 
 def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path):
@@ -191,3 +196,15 @@ def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path
     metrics = json.loads(next((tmp_path / 'work').glob('*/test_metrics.json')).read_text())
     assert metrics['complete'] is False
     assert set(metrics['metrics']) == {'base/accuracy/top1'}
+
+
+def test_a_dataset_without_type_is_one_error_line(setup, tmp_path):
+    tmp, config = setup
+    for key in ('train_dataloader', 'test_dataloader'):
+        child = tmp_path / f'{key}_untyped.py'
+        child.write_text(f"_base_ = [{str(config)!r}]\n{key} = dict(dataset=dict("
+                         f"_delete_=True, data_root={str(tmp / 'toy')!r}, split='train'))\n")
+        assert train_error(child, '--work-dir', tmp_path / 'work') == (
+            f"error: {key}.dataset has no type: name its dataset class, e.g. "
+            f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
+            "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")

@@ -5,6 +5,7 @@ import torch
 from maple_mm.errors import CLIPBuildError
 from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone
 from maple_mm.models.clip import _quick_gelu_for
+from maple_mm.models.fast.text import fast_path_fallbacks
 
 
 def test_vit_b16_widths_frozen_and_eval():
@@ -12,6 +13,8 @@ def test_vit_b16_widths_frozen_and_eval():
     assert (backbone.text_width, backbone.vision_width) == (512, 768)
     assert (backbone.num_text_layers, backbone.num_vision_layers) == (12, 12)
     assert backbone.context_length == 77
+    # Every fast path is taken by the pinned open_clip (tests/test_models/test_fast_text.py).
+    assert fast_path_fallbacks(backbone.clip) == []
     assert not any(p.requires_grad for p in backbone.parameters())
     backbone.train()
     assert not backbone.clip.training

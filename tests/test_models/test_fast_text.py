@@ -1,11 +1,15 @@
 """The exact shortcuts of maple_mm.models.fast compute what the 77-position reference computes."""
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
+from maple_mm.errors import SlowPathWarning
+from maple_mm.models import TINY_CLIP_CFG
 from maple_mm.models.fast.block_rows import run_block_rows
-from maple_mm.models.fast.text import text_layout
+from maple_mm.models.fast.text import fast_path_fallbacks, text_layout
 
 from ..conftest import build_tiny_maple
 
@@ -112,3 +116,28 @@ def test_depth_one_efficient_text_is_open_clip_encode_text():
         ours = model.text_features(model.prompt_learner())
         theirs = F.normalize(clip.clip.encode_text(clip.tokenize(sentences)), dim=-1)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_paths_are_active_on_the_pinned_open_clip():
+    """A fallback passes every parity test above, only 3-10x slower: catch it here.
+
+    (ViT-B/16 itself is checked in tests/test_models/test_clip.py.)
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', SlowPathWarning)
+        model = build_tiny_maple(class_names=['dog', 'cat'])
+    assert fast_path_fallbacks(model.backbone.clip) == []
+
+
+def test_a_clip_without_the_fast_paths_warns_and_still_agrees():
+    from mmpretrain.registry import MODELS
+    cfg = dict(TINY_CLIP_CFG, text_cfg=dict(TINY_CLIP_CFG['text_cfg'], no_causal_mask=True))
+    with pytest.warns(SlowPathWarning, match=r'MaPLe runs without the fast paths for text '
+                                             r'\(causal mask'):
+        model = MODELS.build(dict(type='MaPLe', backbone=dict(type='OpenCLIPBackbone',
+                                                              model_cfg=cfg),
+                                  prompt_learner=dict(depth=2), class_names=['dog', 'cat']))
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        fast, reference = both_paths(model, lambda: model.logits(images))
+    assert relative_error(fast, reference) < 1e-5

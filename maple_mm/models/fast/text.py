@@ -45,6 +45,24 @@ def supports_fast_text(clip: CLIP) -> bool:
             and supports_row_blocks(clip.transformer.resblocks))
 
 
+def fast_path_fallbacks(clip: CLIP) -> List[str]:
+    """Which towers of ``clip`` cannot take the fast paths (empty: all are active).
+
+    They need open_clip's pre-LN ``ResidualAttentionBlock`` around a batch-first
+    ``nn.MultiheadAttention`` (:func:`.block_rows.supports_row_blocks`), and a
+    causal text transformer pooled at one token.
+    """
+    fallbacks = []
+    if not supports_fast_text(clip):
+        fallbacks.append('text (causal mask, EOT pooling and plain blocks needed; '
+                         f'got {type(clip.transformer.resblocks[0]).__name__} blocks, '
+                         f'pooling {clip.text_pool_type!r})')
+    if not supports_row_blocks(clip.visual.transformer.resblocks):
+        fallbacks.append('vision (plain blocks with nn.MultiheadAttention needed; got '
+                         f'{type(clip.visual.transformer.resblocks[0]).__name__} blocks)')
+    return fallbacks
+
+
 def text_layout(clip: CLIP, token_ids: torch.Tensor,
                 ctx_positions: Optional[torch.Tensor] = None,
                 ctx_shared: bool = True) -> TextLayout:
