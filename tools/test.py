@@ -12,6 +12,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
+from maple_mm.engine.checkpoint_loader import safe_checkpoint_loading
 from maple_mm.errors import MapleUserError
 
 
@@ -65,8 +66,9 @@ def main(argv=None) -> None:
             else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
 
-    runner = build_runner(cfg)
-    runner.test()
+    with safe_checkpoint_loading():  # whichever runner the config names
+        runner = build_runner(cfg)
+        runner.test()
     finish_distributed()
 
 
