@@ -63,7 +63,7 @@ def decode_class_names(state, source: str = "The checkpoint's class names (_extr
                              f'names: {fix}')
     bad = [n for n in names if not isinstance(n, str) or not n.strip()]
     if bad:
-        raise ClassNameError(f'{source} hold {len(bad)} entries that are not class names '
-                             f'(e.g. {json.dumps(bad[0])[:40]}): {fix}')
+        raise ClassNameError(f'{source} hold entries that are not class names ({len(bad)} of '
+                             f'{len(names)}, e.g. {json.dumps(bad[0])[:40]}): {fix}')
     check_class_name_bounds(names, source)
     return names

@@ -106,9 +106,20 @@ def _pickled_globals(path: str) -> List[str]:
         return []
 
 
+def _allowed_names() -> set:
+    names = set()
+    for entry in mmengine_runtime_globals():
+        if isinstance(entry, tuple):
+            names.add(entry[1])
+        else:
+            names.add(f'{entry.__module__}.{entry.__qualname__}')
+    return names
+
+
 def refused_reason(path: str) -> str:
     """Why weights-only loading refuses ``path``, and what to do."""
-    found = _pickled_globals(path)
+    pickled = _pickled_globals(path)
+    found = [name for name in pickled if name not in _allowed_names()] or pickled
     if any(name.startswith(_REFERENCE_MODULES) for name in found):
         return CONVERTER_HINT
     listed = ', '.join(found[:5]) + (', ...' if len(found) > 5 else '')
@@ -238,7 +249,7 @@ def check_loaded_checkpoint(path: str, checkpoint: dict) -> None:
     bad = non_finite_entries(state)
     if bad:
         raise NonFiniteWeightsError(
-            f'Checkpoint {path}: {bad[0]} hold NaN or Inf'
+            f'Checkpoint {path}: {bad[0]} holds NaN or Inf values'
             + (f' (and {len(bad) - 1} more tensors)' if len(bad) > 1 else '')
             + ', so every prediction would be meaningless. Use an earlier checkpoint of the '
             'run, or train again with a lower learning rate.')
@@ -269,7 +280,13 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
 _URL_PREFIXES = ('http://', 'https://')
 
 
-def _load_url(url: str, map_location=None) -> dict:
+def load_from_local_weights_only(filename: str, map_location=None) -> dict:
+    """mmengine's local-file loader, as :func:`load_checkpoint_file` (mmengine logs
+    "Loads checkpoint by local_weights_only backend")."""
+    return load_checkpoint_file(filename, map_location)
+
+
+def load_from_url_weights_only(url: str, map_location=None) -> dict:
     """Download into torch's hub cache (once), then load the file like any other."""
     from urllib.parse import urlparse
     folder = os.path.join(torch.hub.get_dir(), 'checkpoints')
@@ -307,8 +324,9 @@ def safe_checkpoint_loading() -> Iterator[None]:
     saved = dict(schemes)
     try:
         for prefix in saved:
-            schemes[prefix] = (load_checkpoint_file if prefix == '' else
-                               _load_url if prefix in _URL_PREFIXES else _refuse_scheme(prefix))
+            schemes[prefix] = (
+                load_from_local_weights_only if prefix == '' else load_from_url_weights_only
+                if prefix in _URL_PREFIXES else _refuse_scheme(prefix))
         yield
     finally:
         schemes.clear()

@@ -191,3 +191,15 @@ def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path
     metrics = json.loads(next((tmp_path / 'work').glob('*/test_metrics.json')).read_text())
     assert metrics['complete'] is False
     assert set(metrics['metrics']) == {'base/accuracy/top1'}
+
+
+def test_ctrl_c_during_a_save_keeps_it_and_says_how_to_continue(setup):
+    tmp, config = setup
+    work = tmp / 'interrupted'
+    proc = train(config, work, fault='sigint')  # Ctrl-C while epoch_2.pth is saved
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr and 'SyntaxError' not in proc.stderr
+    assert last_line(proc) == (f'interrupted: {work / "epoch_2.pth"} is kept (the last complete '
+                               'checkpoint); run the same command with --resume to continue.')
+    assert is_complete_checkpoint(work / 'epoch_2.pth')  # the save was finished first
+    assert not list(work.glob('.*partial')) and not (work / LOCK_FILE).exists()
