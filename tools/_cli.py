@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import warnings
 from typing import Callable, List, Optional
 
@@ -221,7 +222,9 @@ def run_cli(main: Callable[[Optional[List[str]]], None], argv=None,
         raise KeyboardInterrupt
 
     stop_with_launcher()
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    own_handler = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+                   and threading.current_thread() is threading.main_thread())
+    if own_handler:
         signal.signal(signal.SIGINT, on_sigint)
     try:
         main(argv)
@@ -238,3 +241,6 @@ def run_cli(main: Callable[[Optional[List[str]]], None], argv=None,
         if message is None:
             raise
         sys.exit(f'error: {message}')
+    finally:
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -267,3 +267,14 @@ def test_two_concurrent_tests_keep_both_results(files, tmp_path):
         assert json.loads(path.read_text())['complete'] is True
         assert len(list(path.parent.glob('*.log'))) == 1
     assert not stale.exists()
+
+
+def test_a_class_names_file_is_bounded_before_any_prompt_is_built(tmp_path):
+    if str(TOOLS) not in sys.path:
+        sys.path.insert(0, str(TOOLS))
+    infer = load_tool('tools/infer.py')
+    path = tmp_path / 'names.txt'
+    path.write_text('\n'.join(f'class {i}' for i in range(100_001)))
+    args = infer.parse_args(['config.py', 'none', 'image.png', '--classes-file', str(path)])
+    with pytest.raises(ClassNameError, match='holds 100,001 class names, more than the 100,000'):
+        infer.class_names(args)
