@@ -25,7 +25,7 @@ import contextlib
 import os
 import pickle
 import zipfile
-from typing import Callable, Iterator, List, Optional
+from typing import Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -162,7 +162,7 @@ _TRUE = ('1', 'y', 'yes', 'true')  # what torch reads as set
 
 def _check_torch_switches() -> None:
     """torch refuses every load when both of its weights-only switches are set."""
-    if all(os.environ.get(name, '0').lower() in _TRUE for name in
+    if all(os.environ.get(name, '0') in _TRUE for name in
            ('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')):
         raise ConfigError('TORCH_FORCE_WEIGHTS_ONLY_LOAD and TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD '
                           'are both set, and torch then loads nothing: unset '
@@ -195,8 +195,11 @@ def _buffer_problem(buffer) -> Optional[str]:
         arrays = (fields.get('_log_history'), fields.get('_count_history'))
         max_length = fields.get('max_length')
     elif isinstance(buffer, dict) and buffer.get(BUFFER_TAG):
-        arrays = tuple(v.numpy() if torch.is_tensor(v) else v
-                       for v in (buffer.get('logs'), buffer.get('counts')))
+        try:
+            arrays = tuple(v.numpy() if torch.is_tensor(v) else v
+                           for v in (buffer.get('logs'), buffer.get('counts')))
+        except (TypeError, RuntimeError):  # e.g. a bfloat16 or sparse tensor
+            arrays = (None, None)
         max_length = buffer.get('max_length')
     else:
         return f'is a {type(buffer).__name__}, not a logged history'
@@ -297,12 +300,11 @@ def load_from_url_weights_only(url: str, map_location=None) -> dict:
     return load_checkpoint_file(cached, map_location)
 
 
-def _refuse_scheme(prefix: str) -> Callable:
-    def refuse(filename: str, map_location=None):
-        raise CheckpointFormatError(
-            f'Checkpoint {filename}: {prefix!r} paths are not loaded, since mmengine would '
-            'load them without weights_only. Download the file and pass its local path.')
-    return refuse
+def refuse_other_schemes(filename: str, map_location=None):
+    """mmengine's loaders of other schemes (``open-mmlab://``, ``s3://``, ...) are not used."""
+    raise CheckpointFormatError(
+        f'Checkpoint {filename} is neither a local file nor an http(s) URL, and mmengine would '
+        'load it without weights_only: download it and pass its local path.')
 
 
 @contextlib.contextmanager
@@ -326,7 +328,7 @@ def safe_checkpoint_loading() -> Iterator[None]:
         for prefix in saved:
             schemes[prefix] = (
                 load_from_local_weights_only if prefix == '' else load_from_url_weights_only
-                if prefix in _URL_PREFIXES else _refuse_scheme(prefix))
+                if prefix in _URL_PREFIXES else refuse_other_schemes)
         yield
     finally:
         schemes.clear()
