@@ -100,6 +100,8 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     sets' results (``"complete": false`` until every set is done); it also
     holds the run's record (method, protocol, dataset, shots, seed), each
     set's class names and the non-scalar metrics (e.g. confusion matrices).
+    NaN or Inf scores stop the test with an error (:class:`FiniteScores`), so
+    broken weights are never reported as a complete result at 0%.
 
     Args:
         runner: The runner.
