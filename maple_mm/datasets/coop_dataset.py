@@ -318,11 +318,13 @@ class CoOpDataset(BaseDataset):
         if missing:
             more = (f' (and {len(missing) - 1} more of its {len(data_list)} images)'
                     if len(missing) > 1 else '')
+            reason = missing_reason(missing[0])
+            fix = ('replace the link by the image' if 'link' in reason else
+                   'the image folder is incomplete or image_dir is wrong')
             raise DatasetNotFoundError(
                 f'Image {missing[0]} listed in {self.describe_source(self.split)} '
-                f'{missing_reason(missing[0])}{more}: the image folder is incomplete or '
-                f'image_dir is wrong ({self._fix_hint()}; tools/verify_datasets.py lists every '
-                'missing file).')
+                f'{reason}{more}: {fix} ({self._fix_hint()}; tools/verify_datasets.py lists '
+                'every missing file).')
         if self.allow_outside_links:
             return
         links = OutsideLinks(self.data_root)
