@@ -1,7 +1,8 @@
 """Files replaced whole: a reader (or a crash) sees the old file or the new one, never half."""
 import os
+import time
 from pathlib import Path
-from typing import Union
+from typing import List, Union
 
 PathLike = Union[str, Path]
 
@@ -22,3 +23,29 @@ def write_text_atomically(path: PathLike, text: str) -> None:
     tmp.write_text(text, encoding='utf-8')
     fsync_file(tmp)
     os.replace(tmp, path)
+
+
+#: A temporary file older than this was left by a write that never finished
+#: (writes take milliseconds); younger ones may belong to a run writing now.
+STALE_AFTER_S = 60.0
+
+
+def remove_stale_temporaries(folder: PathLike, pattern: str,
+                             older_than: float = STALE_AFTER_S) -> List[Path]:
+    """Delete the files of ``folder`` matching ``pattern`` left by killed writes; list them."""
+    removed, now = [], time.time()
+    for path in Path(folder).glob(pattern):
+        try:
+            if path.is_file() and now - path.stat().st_mtime > older_than:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone meanwhile, or not ours to delete
+            continue
+    return removed
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the process's umask lets a new file have it (what ``open`` gives)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask

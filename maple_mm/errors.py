@@ -46,6 +46,14 @@ class CheckpointFormatError(MapleUserError, RuntimeError):
     """A checkpoint file cannot be read, or not without executing pickled code."""
 
 
+class NonFiniteWeightsError(CheckpointFormatError):
+    """A checkpoint's learned weights hold NaN or Inf values."""
+
+
+class NonFiniteOutputError(MapleUserError, FloatingPointError):
+    """A model gave NaN or Inf scores while testing or classifying."""
+
+
 class ResumeError(MapleUserError, RuntimeError):
     """``--resume`` finds no complete checkpoint to continue from."""
 
@@ -65,6 +73,10 @@ class TrainingDivergedError(MapleUserError, FloatingPointError):
 
 class SweepError(MapleUserError, RuntimeError):
     """A sweep cannot be planned or one of its runs failed."""
+
+
+class RunInterrupted(MapleUserError):
+    """Ctrl-C stopped a run; the message says what was kept and how to continue."""
 
 
 class InvalidTestSetsError(MapleUserError, ValueError):

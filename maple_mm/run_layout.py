@@ -8,7 +8,7 @@ One run (one config, one seed) writes into its work dir::
         last_checkpoint                  path of the newest complete checkpoint
         .maple_train.lock                the training process that owns the work dir
         <config name>.py                 the config as run
-        <YYYYmmdd_HHMMSS>/               one log folder per start of the tools
+        <YYYYmmdd_HHMMSS>[_<N>]/         one log folder per start of the tools, its own
             test_metrics.json            every metric of that test, with the run's record
 
 A run is named by its config's method folder and file name (methods share
@@ -35,6 +35,7 @@ LOCK_FILE = '.maple_train.lock'
 PARTIAL_SUFFIX = '.partial'
 
 _CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+_LOG_FOLDER = re.compile(r'^(\d{8}_\d{6})(?:_(\d+))?$')
 
 
 def method_folder(config_file: PathLike) -> str:
@@ -119,11 +120,15 @@ def latest_complete_checkpoint(work_dir: PathLike) -> Tuple[Optional[Path], List
     return (complete[-1] if complete else None), incomplete
 
 
-def newest_test_metrics(work_dir: PathLike) -> Optional[Path]:
-    """The ``test_metrics.json`` of the newest log folder in ``work_dir``, if any.
+def log_folder_order(name: str) -> Tuple[str, int]:
+    """Sort key of log folders: start time (YYYYmmdd_HHMMSS), then the ``_<N>`` a run
+    started in the same second gets."""
+    match = _LOG_FOLDER.match(name)
+    return (match.group(1), int(match.group(2) or 1)) if match else (name, 0)
 
-    Log folders are named by their start time (YYYYmmdd_HHMMSS), so the last
-    name in sorted order is the newest test of the run.
-    """
-    found = sorted(Path(work_dir).glob(f'*/{METRICS_FILE}'), key=lambda p: p.parent.name)
+
+def newest_test_metrics(work_dir: PathLike) -> Optional[Path]:
+    """The ``test_metrics.json`` of the newest log folder in ``work_dir``, if any."""
+    found = sorted(Path(work_dir).glob(f'*/{METRICS_FILE}'),
+                   key=lambda p: log_folder_order(p.parent.name))
     return found[-1] if found else None

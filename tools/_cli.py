@@ -2,7 +2,9 @@
 import inspect
 import os
 import re
+import signal
 import sys
+import threading
 import warnings
 from typing import Callable, List, Optional
 
@@ -15,7 +17,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 # mmcv-lite has no compiled ops and says so on every import; nothing here needs them.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
-from maple_mm.errors import ConfigError, MapleUserError  # noqa: E402
+from maple_mm.errors import ConfigError, MapleUserError, RunInterrupted  # noqa: E402
 from maple_mm.run_layout import default_work_dir  # noqa: E402
 
 
@@ -146,6 +148,26 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg)
 
 
+def stop_with_launcher() -> None:
+    """A process started by torchrun ends when torchrun ends, however it is stopped.
+
+    torchrun starts every worker in a session of its own, so stopping the
+    launcher's process group (``kill -- -PGID``, or SIGKILL of torchrun) would
+    leave the workers training and writing. Linux sends this process SIGTERM
+    when its parent dies; elsewhere nothing changes.
+    """
+    if 'TORCHELASTIC_RUN_ID' not in os.environ or not sys.platform.startswith('linux'):
+        return
+    import ctypes
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the launcher was gone before the call
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def finish_distributed() -> None:
     """Let every rank finish, then close the process group before the interpreter exits.
 
@@ -192,15 +214,47 @@ def user_error_message(err: BaseException) -> Optional[str]:
     return None
 
 
-def run_cli(main: Callable[[Optional[List[str]]], None], argv=None) -> None:
+#: Set in the environment of the runs of a sweep, which says itself what Ctrl-C kept.
+QUIET_INTERRUPT = 'MAPLE_QUIET_INTERRUPT'
+
+
+def run_cli(main: Callable[[Optional[List[str]]], None], argv=None,
+            interrupted: Optional[Callable[[], str]] = None) -> None:
     """Run ``main``; user errors end with one ``error:`` line instead of a traceback.
 
-    Set MAPLE_DEBUG=1 to see the traceback anyway.
+    Ctrl-C (SIGINT) ends with one ``interrupted:`` line, ``interrupted()``'s
+    (what was kept, how to continue), and exit code 130, also when a library
+    turned the interrupt into another exception (mmengine's config formatting
+    catches everything). Set MAPLE_DEBUG=1 to see the traceback anyway.
     """
+    got_sigint = []
+
+    def on_sigint(signum, frame):
+        if got_sigint:  # the run is already winding down (a forwarded or repeated Ctrl-C)
+            return
+        got_sigint.append(signum)
+        raise KeyboardInterrupt
+
+    stop_with_launcher()
+    own_handler = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+                   and threading.current_thread() is threading.main_thread())
+    if own_handler:
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         main(argv)
-    except Exception as err:  # noqa: BLE001  only user errors are caught, see below
-        message = user_error_message(err)
-        if message is None or os.environ.get('MAPLE_DEBUG'):
+    except BaseException as err:  # noqa: BLE001  only user errors are caught, see below
+        if os.environ.get('MAPLE_DEBUG') or isinstance(err, SystemExit):
+            raise
+        if isinstance(err, (KeyboardInterrupt, RunInterrupted)) or got_sigint:
+            if not os.environ.get(QUIET_INTERRUPT):
+                note = str(err) if isinstance(err, RunInterrupted) else \
+                    interrupted() if interrupted else 'stopped by Ctrl-C.'
+                print(f'interrupted: {note}', file=sys.stderr, flush=True)
+            sys.exit(130)
+        message = user_error_message(err) if isinstance(err, Exception) else None
+        if message is None:
             raise
         sys.exit(f'error: {message}')
+    finally:
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -18,7 +18,8 @@ MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
 
-PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
+# exec: the launcher is torchrun itself, so stopping it (kill, Ctrl-C) stops every worker.
+PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" exec \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \

@@ -16,6 +16,7 @@ from _cli import run_cli
 from mmengine.config import Config, DictAction
 
 from maple_mm.atomic_files import write_text_atomically
+from maple_mm.class_names import MAX_CLASS_NAMES_BYTES, check_class_name_bounds
 from maple_mm.errors import ClassNameError, ConfigError, WorkDirError
 
 
@@ -60,8 +61,13 @@ def class_names(args) -> list:
     elif args.classes_file:
         if not os.path.isfile(args.classes_file):
             raise ClassNameError(f'Class names file {args.classes_file} does not exist.')
+        size = os.path.getsize(args.classes_file)
+        if size > 2 * MAX_CLASS_NAMES_BYTES:  # read nothing of a file far beyond the bound
+            raise ClassNameError(f'Class names file {args.classes_file} is {size:,} bytes, more '
+                                 f'than the {MAX_CLASS_NAMES_BYTES:,} of names maple_mm reads.')
         with open(args.classes_file, encoding='utf-8') as f:
             names = [line.strip() for line in f if line.strip()]
+        check_class_name_bounds(names, f'Class names file {args.classes_file}')
     else:
         return None
     if not names:

@@ -22,15 +22,16 @@ import functools
 import glob
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from _cli import REPO_ROOT, run_cli
+from _cli import QUIET_INTERRUPT, REPO_ROOT, run_cli
 
-from maple_mm.errors import SweepError
+from maple_mm.errors import RunInterrupted, SweepError
 from maple_mm.evaluation import finished_test_metrics
 from maple_mm.run_layout import (checkpoint_files, latest_complete_checkpoint, run_name,
                                  sweep_work_dir)
@@ -182,6 +183,36 @@ def plan_run(args: argparse.Namespace, config: str, seed: int,
     return Run(config, seed, shots, work_dir, action, command)
 
 
+def run_command(run: Run, index: int, total: int) -> int:
+    """Run one command of the sweep; Ctrl-C lets it finish its save, then stops the sweep.
+
+    The run gets the interrupt too (the terminal sends it to the whole process
+    group; it is also forwarded), ends as it does alone, and stays quiet: the
+    sweep prints the one line.
+    """
+    child = subprocess.Popen(run.command, env=dict(os.environ, **{QUIET_INTERRUPT: '1'}))
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits too
+        try:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+            child.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if run.action == 'test':
+            kept = 'its test did not finish'
+        else:
+            latest = latest_checkpoint(run.work_dir)
+            kept = (f'its last complete checkpoint, {latest}, is kept' if latest else
+                    'it had saved no checkpoint yet')
+        raise RunInterrupted(
+            f'the sweep stopped in run {index} of {total} ({run.name}); {kept}. Run the same '
+            'command again to continue: finished runs are skipped and this one continues '
+            'with --resume.') from None
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.gpus < 1:
@@ -198,7 +229,7 @@ def main(argv=None) -> None:
         print('  ' + shlex.join(run.command), flush=True)
         if args.dry_run:
             continue
-        if subprocess.run(run.command).returncode != 0:
+        if run_command(run, index, len(jobs)) != 0:
             failed.append(run)
             if not args.keep_going:
                 raise SweepError(f'{run.name} failed (see its log in {run.work_dir}); rerun '

@@ -13,7 +13,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.engine.checkpoint_loader import weights_only_loading
+from maple_mm.engine.checkpoint_loader import safe_checkpoint_loading
 from maple_mm.errors import MapleUserError
 
 
@@ -67,8 +67,8 @@ def main(argv=None) -> None:
             else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
 
-    runner = build_runner(cfg)
-    with weights_only_loading():  # mmengine's own objects load under any runner_type
+    with safe_checkpoint_loading():  # whichever runner the config names
+        runner = build_runner(cfg)
         runner.test()
     finish_distributed()
 

@@ -10,9 +10,13 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
+from maple_mm.engine.checkpoint_loader import safe_checkpoint_loading
 from maple_mm.engine.runner import check_dataset_sources, dataset_configs
 from maple_mm.errors import ConfigError, MapleUserError, WorkDirError
-from maple_mm.run_layout import checkpoint_files
+from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
+
+#: The work dir of the run, for the line printed on Ctrl-C.
+_started = {}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,9 +46,22 @@ def check_work_dir(work_dir: str, resume) -> None:
             'Pass --resume to continue it, or --work-dir to train into a new folder.')
 
 
+def interrupted_note() -> str:
+    """What Ctrl-C kept of the run, and how to continue it."""
+    work_dir = _started.get('work_dir')
+    if work_dir is None:
+        return 'nothing was started.'
+    latest = latest_complete_checkpoint(work_dir)[0]
+    if latest is None:
+        return f'no checkpoint was saved yet in {work_dir}; run the command again to start over.'
+    return (f'{latest} is kept (the last complete checkpoint); run the same command with '
+            '--resume to continue.')
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args)
+    _started['work_dir'] = cfg.work_dir
     check_work_dir(cfg.work_dir, args.resume)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
@@ -66,12 +83,13 @@ def main(argv=None) -> None:
     # The training set's folder before any CLIP is built or downloaded (the runner checks
     # the test sets' when it is built).
     check_dataset_sources(dataset_configs(cfg.get('train_dataloader')))
-    runner = build_runner(cfg)
-    runner.train()
-    if not args.no_test and cfg.get('test_dataloader'):
-        runner.test()
+    with safe_checkpoint_loading():  # whichever runner the config names
+        runner = build_runner(cfg)
+        runner.train()
+        if not args.no_test and cfg.get('test_dataloader'):
+            runner.test()
     finish_distributed()
 
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_cli(main, interrupted=interrupted_note)

@@ -16,8 +16,9 @@ from mmpretrain.datasets import remove_transform
 
 from maple_mm.datasets.image_check import image_problem
 from maple_mm.datasets.image_loading import read_image
-from maple_mm.engine.checkpoint_loader import check_checkpoint_file, weights_only_loading
-from maple_mm.errors import ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError
+from maple_mm.engine.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
+from maple_mm.errors import (ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError,
+                             NonFiniteOutputError)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
 
@@ -27,13 +28,15 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     """The config's model with the checkpoint's prompts and class names (weights-only).
 
     ``classes`` replaces the saved class names. A model that learns nothing
-    (zero-shot CLIP) needs no checkpoint.
+    (zero-shot CLIP) needs no checkpoint. The checkpoint is loaded weights-only
+    whatever torch's environment switches say, and refused (one error) if its
+    learned weights hold NaN or Inf or its class names are malformed.
     """
     if isinstance(config, str) and not os.path.isfile(config):
         raise ConfigError(f'Config {config} does not exist; the configs are in configs/<method>/.')
     if checkpoint:
         check_checkpoint_file(checkpoint)
-    with weights_only_loading():
+    with safe_checkpoint_loading():
         model = get_model(config, pretrained=checkpoint or False, device=device)
     if not checkpoint and any(p.requires_grad for p in model.parameters()):
         raise ConfigError(f'{type(model).__name__} learns prompts: give the checkpoint of a '
@@ -58,7 +61,7 @@ class PromptedCLIPInferencer(ImageClassificationInferencer):
 
     def __init__(self, model, pretrained: Union[bool, str] = True, device=None,
                  classes: Optional[Sequence[str]] = None, **kwargs) -> None:
-        with weights_only_loading():
+        with safe_checkpoint_loading():
             super().__init__(model, pretrained=pretrained, device=device, **kwargs)
         if classes is not None:
             self.set_classes(classes)
@@ -115,6 +118,10 @@ def classify_images(model, images: Sequence[str], topk: int = 5,
         chunk = list(images[start:start + batch_size])
         predictions = inferencer(chunk, batch_size=batch_size, return_datasamples=True)
         for path, sample in zip(chunk, predictions):
+            if not bool(torch.isfinite(sample.pred_score).all()):
+                raise NonFiniteOutputError(
+                    f'The model gives NaN or Inf scores for {path}: its weights or inputs '
+                    'are broken, so no prediction is reported. Check the checkpoint.')
             scores, labels = sample.pred_score.topk(min(topk, len(model.class_names)))
             results.append(dict(image=path, labels=[
                 (model.class_names[int(i)], float(s)) for s, i in zip(scores, labels)]))

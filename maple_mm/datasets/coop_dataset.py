@@ -18,6 +18,7 @@ from .catalog import BENCHMARKS, dataset_key_of_type
 from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
 from .few_shot_cache import cache_file_name, cached_few_shot
 from .image_check import MISSING, image_problem
+from .links import OutsideLinks, missing_reason
 
 Item = Tuple[str, int, str]  # (image path relative to data_root, label, class name)
 
@@ -55,6 +56,11 @@ class CoOpDataset(BaseDataset):
             ``data_root`` unless absolute; None turns the cache off.
         ann_file: Index file of the dataset, relative to ``data_root``.
         image_dir: Image folder, relative to ``data_root`` ('' for itself).
+        allow_outside_links: Follow symbolic links (of images or image
+            folders) that lead outside ``data_root``, e.g. to images kept on
+            another disk. False (default): such a link is an error, as a split
+            file path leaving the dataset folder is. A ``data_root`` that is
+            itself a link is always fine.
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`. Class
             names given via ``classes`` / ``metainfo`` replace the dataset's
             and must be as many; ``metainfo=dict(prompt_template=...)`` gives
@@ -78,6 +84,7 @@ class CoOpDataset(BaseDataset):
                  fewshot_cache_dir: Optional[str] = 'split_fewshot',
                  ann_file: str = '',
                  image_dir: str = '',
+                 allow_outside_links: bool = False,
                  **kwargs) -> None:
         if split not in self.splits:
             only = ' (it is a test set)' if self.splits == ('test',) else ''
@@ -98,6 +105,7 @@ class CoOpDataset(BaseDataset):
         self.seed = seed
         self.subsample = subsample
         self.fewshot_cache_dir = fewshot_cache_dir
+        self.allow_outside_links = allow_outside_links
         kwargs.setdefault('test_mode', split != 'train')
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=image_dir,
                          pipeline=pipeline, **kwargs)
@@ -169,12 +177,12 @@ class CoOpDataset(BaseDataset):
         if not osp.isdir(self.data_root):
             where = '' if osp.isabs(self.data_root) else f' ({osp.abspath(self.data_root)})'
             raise DatasetNotFoundError(
-                f'Dataset folder {self.data_root}{where} not found: prepare '
-                f'{self.dataset_name} there ({self._fix_hint()}) or set data_root.')
+                f'Dataset folder {self.data_root}{where} {missing_reason(self.data_root)}: '
+                f'prepare {self.dataset_name} there ({self._fix_hint()}) or set data_root.')
         if not osp.isdir(self.image_dir):
             raise DatasetNotFoundError(
-                f'Image folder {self.image_dir} not found under dataset folder '
-                f'{self.data_root}: the {self.dataset_name} images are not (all) there '
+                f'Image folder {self.image_dir} {missing_reason(self.image_dir)} under dataset '
+                f'folder {self.data_root}: the {self.dataset_name} images are not (all) there '
                 f'({self._fix_hint()}), or image_dir is wrong.')
 
     def checked_items(self, split: str) -> List[Item]:
@@ -313,10 +321,25 @@ class CoOpDataset(BaseDataset):
         if missing:
             more = (f' (and {len(missing) - 1} more of its {len(data_list)} images)'
                     if len(missing) > 1 else '')
+            reason = missing_reason(missing[0])
+            fix = ('replace the link by the image' if 'link' in reason else
+                   'the image folder is incomplete or image_dir is wrong')
             raise DatasetNotFoundError(
-                f'Image {missing[0]} listed in {self.describe_source(self.split)} not '
-                f'found{more}: the image folder is incomplete or image_dir is wrong '
-                f'({self._fix_hint()}; tools/verify_datasets.py lists every missing file).')
+                f'Image {missing[0]} listed in {self.describe_source(self.split)} '
+                f'{reason}{more}: {fix} ({self._fix_hint()}; tools/verify_datasets.py lists '
+                'every missing file).')
+        if self.allow_outside_links:
+            return
+        links = OutsideLinks(self.data_root)
+        for info in data_list:
+            target = links.target(info['img_path'])
+            if target is not None:
+                raise DatasetFormatError(
+                    f'Image {info["img_path"]} listed in {self.describe_source(self.split)} '
+                    f'is a symbolic link to {target}, outside the dataset folder '
+                    f'{osp.abspath(self.data_root)}: replace the link by the image, or set '
+                    'allow_outside_links=True on the dataset if its images are kept on '
+                    'another disk.')
 
     def extra_repr(self) -> List[str]:
         return super().extra_repr() + [

@@ -17,6 +17,7 @@ import tempfile
 import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from maple_mm.atomic_files import remove_stale_temporaries, umask_mode
 from maple_mm.errors import DatasetCacheWarning
 
 from .few_shot import sample_few_shot
@@ -111,6 +112,7 @@ def save_selection(path: str, selection: Mapping[str, Sequence[Item]],
                                          prefix='.' + osp.basename(path), suffix='.tmp') as f:
             tmp_path = f.name
             json.dump(content, f)
+        os.chmod(tmp_path, umask_mode())  # mkstemp's 0600 would hide it from a shared root
         os.replace(tmp_path, path)
     except OSError as err:
         if tmp_path is not None and osp.exists(tmp_path):
@@ -130,6 +132,9 @@ def cached_few_shot(cache_path: Optional[str], sources: Mapping[str, Sequence[It
     # Hashing every source item is the cache's main cost: do it once per call.
     digest = fingerprint(sources, num_shots, seed) if cache_path is not None else None
     if cache_path is not None:
+        folder = osp.dirname(cache_path) or '.'
+        if osp.isdir(folder):  # what killed writes of this cache file left
+            remove_stale_temporaries(folder, f'.{osp.basename(cache_path)}*.tmp')
         cached = load_selection(cache_path, sources, num_shots, seed, digest)
         if cached is not None:
             return cached

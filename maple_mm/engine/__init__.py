@@ -1,6 +1,7 @@
 """Runner, hooks, loops and the LR schedule that drive the models through mmengine."""
 from .amp_optim_wrapper import MixedPrecisionOptimWrapper, mixed_precision_config
-from .checkpoint_loader import load_checkpoint_file, weights_only_loading
+from .checkpoint_loader import (load_checkpoint_file, safe_checkpoint_loading,
+                                weights_only_loading)
 from .class_names_hook import ClassNamesHook, dataset_class_names
 from .divergence_hook import DivergenceHook
 from .epoch_seed_hook import EpochSeedHook
@@ -14,4 +15,5 @@ from .work_dir_lock import WorkDirLock
 __all__ = ['ClassNamesHook', 'dataset_class_names', 'EpochSeedHook', 'MultiSetTestLoop',
            'MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MapleRunner',
            'SafeCheckpointHook', 'DivergenceHook', 'WorkDirLock', 'load_checkpoint_file',
-           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR']
+           'safe_checkpoint_loading', 'weights_only_loading', 'WeightsOnlyCheckpointHook',
+           'ConstantWarmupCosineLR']

@@ -7,7 +7,7 @@ from mmengine.evaluator import Evaluator
 from mmengine.runner import TestLoop
 from mmpretrain.registry import LOOPS
 
-from maple_mm.errors import InvalidTestSetsError
+from maple_mm.errors import InvalidTestSetsError, NonFiniteOutputError
 from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import write_test_metrics
 from maple_mm.run_layout import METRICS_FILE
@@ -37,6 +37,30 @@ def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:
     else:
         cfg['dataset'] = {**cfg['dataset'], **copy.deepcopy(dict(fields))}
     return cfg
+
+
+class FiniteScores:
+    """An evaluator that refuses NaN or Inf scores before they are counted.
+
+    Such scores (broken weights) would be scored as wrong predictions, and
+    reported as a finished test at 0% accuracy.
+    """
+
+    def __init__(self, evaluator: Evaluator, set_name: str) -> None:
+        self.evaluator, self.set_name = evaluator, set_name
+
+    def process(self, data_samples, data_batch=None) -> None:
+        for sample in data_samples:
+            score = sample.get('pred_score') if hasattr(sample, 'get') else None
+            if score is not None and not bool(score.isfinite().all()):
+                raise NonFiniteOutputError(
+                    f'The model gives NaN or Inf scores on test set {self.set_name!r}: its '
+                    'weights are broken, so nothing of this set is reported. Check the '
+                    'checkpoint, or train again with a lower learning rate.')
+        self.evaluator.process(data_samples, data_batch)
+
+    def __getattr__(self, name: str):
+        return getattr(self.evaluator, name)
 
 
 def check_test_sets(name: str, extra_sets: dict, averages: Dict[str, Sequence[str]]) -> None:
@@ -77,6 +101,8 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     sets' results (``"complete": false`` until every set is done); it also
     holds the run's record (method, protocol, dataset, shots, seed), each
     set's class names and the non-scalar metrics (e.g. confusion matrices).
+    NaN or Inf scores stop the test with an error (:class:`FiniteScores`), so
+    broken weights are never reported as a complete result at 0%.
 
     Args:
         runner: The runner.
@@ -131,8 +157,9 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         template, metrics, classes = self.evaluator, {}, {}
         for set_name, dataloader in self.dataloaders.items():
             self.dataloader = dataloader
-            self.evaluator = self._evaluator_for(template, set_name)
-            self.evaluator.dataset_meta = dataloader.dataset.metainfo
+            evaluator = self._evaluator_for(template, set_name)
+            evaluator.dataset_meta = dataloader.dataset.metainfo
+            self.evaluator = FiniteScores(evaluator, set_name)
             classes[set_name] = list(dataloader.dataset.metainfo.get('classes') or [])
             self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} '
                                     f'images, {len(classes[set_name])} classes')
@@ -142,7 +169,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             for idx, data_batch in enumerate(dataloader):
                 self.run_iter(idx, data_batch)
             set_metrics = {f'{set_name}/{k}': v for k, v in
-                           self.evaluator.evaluate(len(dataloader.dataset)).items()}
+                           evaluator.evaluate(len(dataloader.dataset)).items()}
             self.runner.call_hook('after_test_epoch', metrics=set_metrics)
             metrics.update(set_metrics)
             self._write(metrics, classes, complete=False)

@@ -20,11 +20,12 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, HOOKS, RUNNERS
 from torch.utils.data import DataLoader
 
+from maple_mm.atomic_files import remove_stale_temporaries
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.run_layout import latest_complete_checkpoint
 
 from .amp_optim_wrapper import apply_run_precision
-from .checkpoint_loader import check_checkpoint_file, clear_load_errors, weights_only_loading
+from .checkpoint_loader import safe_checkpoint_loading
 from .precision import current_device_type, describe_precision
 from .run_record import variant_name
 from .work_dir_lock import WorkDirLock
@@ -138,6 +139,23 @@ def empty_loader_message(loader: DataLoader) -> str:
             'and --shots, or lower the batch size.')
 
 
+def claim_log_dir(work_dir: str, timestamp: str) -> str:
+    """Create ``work_dir/<timestamp>`` for this run alone; return its name.
+
+    ``os.mkdir`` fails if the folder exists, so two runs started in the same
+    second (or any later run) never share a log folder: the second gets
+    ``<timestamp>_2``, and so on.
+    """
+    name, number = timestamp, 1
+    while True:
+        try:
+            os.mkdir(os.path.join(work_dir, name))
+            return name
+        except FileExistsError:
+            number += 1
+            name = f'{timestamp}_{number}'
+
+
 def check_writable(work_dir: str) -> None:
     """One clear error if the work dir cannot be created or written."""
     try:
@@ -213,13 +231,22 @@ class MapleRunner(Runner):
       (Dassl's rule); a loader of 0 iterations is an error (:meth:`build_dataloader`).
     - The visualizer gets the config's ``vis_backends`` unless it names its own,
       so ``vis_backends = [..., dict(type='TensorboardVisBackend')]`` adds TensorBoard.
+    - Temporary files that killed writes left in the work dir (older than a
+      minute) are removed when a run starts.
+    - Every run (each start of a tool) gets a log folder of its own, created
+      atomically: ``<timestamp>``, or ``<timestamp>_2``, ... when it exists.
+    - Resuming with another number of processes is allowed, with one warning
+      saying what changes.
     - Without an accelerator, distributed runs use gloo on CPU processes: no
       ``torch.cuda.set_device`` while the process group starts, and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        check_writable(os.path.abspath(kwargs['work_dir']))
+        work_dir = os.path.abspath(kwargs['work_dir'])
+        check_writable(work_dir)
+        for pattern in ('.*.tmp', '*/.*.tmp'):  # killed writes (pointer, test metrics)
+            remove_stale_temporaries(work_dir, pattern)
         check_dataset_types(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
                             kwargs.get('test_dataloader'))
         main_test_type = ((kwargs.get('test_dataloader') or {}).get('dataset') or {}).get('type')
@@ -298,13 +325,19 @@ class MapleRunner(Runner):
             raise ConfigError(empty_loader_message(loader))
         return loader
 
-    # -- distributed processes on CPUs -------------------------------------------
+    # -- distributed processes on CPUs, one log folder per run ----------------------
     def setup_env(self, env_cfg: dict) -> None:
         if self._distributed and not is_distributed() and not _accelerator_available():
             # mmengine's launchers select a CUDA device for every process.
             with mock.patch.object(torch.cuda, 'set_device', lambda device: None):
-                return super().setup_env(env_cfg)
-        return super().setup_env(env_cfg)
+                super().setup_env(env_cfg)
+        else:
+            super().setup_env(env_cfg)
+        # mmengine names the log folder by the second the run started, and shares it.
+        name = [claim_log_dir(self._work_dir, self._timestamp) if get_rank() == 0 else None]
+        if is_distributed():
+            broadcast_object_list(name)
+        self._timestamp = name[0]
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
         on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
@@ -318,10 +351,36 @@ class MapleRunner(Runner):
 
     # -- checkpoints ---------------------------------------------------------------
     def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
-        if not filename.startswith(('http://', 'https://', 'open-mmlab://', 'torchvision://')):
-            check_checkpoint_file(filename)
-        with clear_load_errors(filename), weights_only_loading():
-            return super().load_checkpoint(filename, *args, **kwargs)
+        with safe_checkpoint_loading():
+            checkpoint = super().load_checkpoint(filename, *args, **kwargs)
+        if getattr(self, '_resuming', False):
+            self._warn_other_world_size(checkpoint.get('meta') or {})
+        return checkpoint
+
+    def resume(self, *args, **kwargs) -> None:
+        self._resuming = True
+        try:
+            super().resume(*args, **kwargs)
+        finally:
+            self._resuming = False
+
+    def save_checkpoint(self, *args, **kwargs) -> None:
+        kwargs['meta'] = dict(kwargs.get('meta') or {}, world_size=self.world_size)
+        super().save_checkpoint(*args, **kwargs)
+
+    def _warn_other_world_size(self, meta: dict) -> None:
+        """One line when a run resumes on another number of processes."""
+        saved = meta.get('world_size')
+        if not isinstance(saved, int) or saved == self.world_size:
+            return
+        batch = getattr(getattr(self, 'train_dataloader', None), 'batch_size', None)
+        if not isinstance(batch, int):
+            return
+        self.logger.warning(
+            f'Resuming a run of {saved} processes with {self.world_size}: the total batch is '
+            f'now {self.world_size * batch} (was {saved * batch}), so an epoch has '
+            f'{saved / self.world_size:.3g}x the iterations it had; the learning rate and '
+            f'its schedule continue as saved (set for a total batch of {saved * batch}).')
 
     def load_or_resume(self) -> None:
         if self._resume and self._load_from is None and not self._has_loaded:

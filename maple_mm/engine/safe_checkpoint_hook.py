@@ -1,9 +1,12 @@
-"""mmengine's CheckpointHook, with saves that a kill or a full disk cannot break."""
+"""mmengine's CheckpointHook, with saves that a kill, Ctrl-C or a full disk cannot break."""
+import contextlib
 import errno
 import os
+import signal
+import threading
 from collections import deque
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
@@ -12,6 +15,29 @@ from mmpretrain.registry import HOOKS
 from maple_mm.atomic_files import fsync_file, write_text_atomically
 from maple_mm.errors import TrainingDivergedError, WorkDirError
 from maple_mm.run_layout import POINTER_FILE, checkpoint_files, partial_files, partial_path
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT) during the block takes effect when the block ends.
+
+    A save is then never cut in the middle: mmengine formats the config while
+    saving and turns an interrupt there into a ``SyntaxError`` with the whole
+    config dumped. The process's own SIGINT handler runs after the block.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, received[-1])
+        elif received and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 @HOOKS.register_module()
@@ -24,7 +50,8 @@ class SafeCheckpointHook(CheckpointHook):
     then ``last_checkpoint`` is replaced, and only then are checkpoints beyond
     ``max_keep_ckpts`` removed. A kill or a full disk at any moment leaves the
     previous checkpoint complete, and ``--resume`` continues from it; a
-    half-written file from an earlier crash is removed at the next start. A
+    half-written file from an earlier crash is removed at the next start.
+    Ctrl-C during a save takes effect once the save is complete. A
     state dict holding NaN or Inf is never saved. Arguments are those of
     :class:`mmengine.hooks.CheckpointHook` (local folders only).
     """
@@ -48,6 +75,10 @@ class SafeCheckpointHook(CheckpointHook):
                 'Inf values. The last complete checkpoint is kept; lower the learning rate.')
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
+        with sigint_deferred():
+            self._save_whole(runner, step, meta)
+
+    def _save_whole(self, runner, step: int, meta: dict) -> None:
         filename = self.filename_tmpl.format(step)
         final = Path(self.out_dir) / filename
         partial = partial_path(final)

@@ -7,14 +7,14 @@ from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmpretrain.registry import HOOKS
 
-_BUFFER_TAG = '__history_buffer__'
+BUFFER_TAG = '__history_buffer__'
 
 
 def to_plain(value: Any) -> Any:
     """Recursively turn HistoryBuffers and NumPy values into tensors and plain types."""
     if isinstance(value, HistoryBuffer):
         logs, counts = value.data
-        return {_BUFFER_TAG: True, 'logs': torch.from_numpy(np.asarray(logs, dtype=np.float64)),
+        return {BUFFER_TAG: True, 'logs': torch.from_numpy(np.asarray(logs, dtype=np.float64)),
                 'counts': torch.from_numpy(np.asarray(counts, dtype=np.float64)),
                 'max_length': int(value.max_length)}
     if isinstance(value, dict):
@@ -31,7 +31,7 @@ def to_plain(value: Any) -> Any:
 def from_plain(value: Any) -> Any:
     """Inverse of :func:`to_plain` for the message hub's HistoryBuffers."""
     if isinstance(value, dict):
-        if value.get(_BUFFER_TAG):
+        if value.get(BUFFER_TAG):
             return HistoryBuffer(value['logs'].numpy(), value['counts'].numpy(),
                                  value['max_length'])
         return type(value)((k, from_plain(v)) for k, v in value.items())

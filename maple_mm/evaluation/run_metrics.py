@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from maple_mm.atomic_files import write_text_atomically
 from maple_mm.errors import RunMetricsError
-from maple_mm.run_layout import METRICS_FILE, checkpoint_files
+from maple_mm.run_layout import METRICS_FILE, checkpoint_files, log_folder_order
 
 _LOG_FOLDER = re.compile(r'^\d{8}_\d{6}$')
 
@@ -105,7 +105,7 @@ def read_test_metrics(path: Path) -> Tuple[bool, dict, Dict[str, float]]:
 def finished_test_metrics(work_dir: Union[str, Path]) -> Optional[Path]:
     """The newest ``test_metrics.json`` of ``work_dir`` whose every test set finished."""
     for path in reversed(sorted(Path(work_dir).glob(f'*/{METRICS_FILE}'),
-                                key=lambda p: p.parent.name)):
+                                key=lambda p: log_folder_order(p.parent.name))):
         if read_test_metrics(path)[0]:
             return path
     return None
@@ -166,7 +166,8 @@ def collect_runs(roots: Iterable[Union[str, Path]]) -> CollectedRuns:
             run = RunMetrics(path, metrics, record)
             other = runs.get(run.key)
             if other is not None:
-                older, run = sorted([other, run], key=lambda r: r.path.parent.name)
+                older, run = sorted([other, run],
+                                    key=lambda r: log_folder_order(r.path.parent.name))
                 replaced.append(older.path)
                 duplicates.append((older, run))
             runs[run.key] = run

@@ -1,15 +1,17 @@
 """One mmpretrain classifier for every prompting method over a frozen open_clip CLIP."""
-import json
+import logging
 import warnings
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from maple_mm.class_names import check_class_name_bounds, decode_class_names, encode_class_names
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
 
 from .class_prompts import ClassPrompts, splice_context
@@ -120,6 +122,7 @@ class PromptedCLIP(BaseClassifier):
         ``dataset_meta`` (the dataset's metainfo) lets a method take what it
         needs from the dataset, e.g. zero-shot CLIP its prompt template.
         """
+        check_class_name_bounds(class_names, 'The class list')
         reconfigured = self.prompt_learner.configure_for_dataset(dataset_meta or {})
         if reconfigured or list(class_names) != self.class_names:
             self.prompt_learner.set_class_names(class_names, self.backbone)
@@ -133,8 +136,18 @@ class PromptedCLIP(BaseClassifier):
 
     @_dataset_meta.setter
     def _dataset_meta(self, meta: dict) -> None:
-        if (meta or {}).get('classes'):
-            self.set_class_names(meta['classes'], dataset_meta=meta)
+        names = list((meta or {}).get('classes') or [])
+        if not names:
+            return
+        saved = self.__dict__.get('_loaded_class_names')  # set when a state dict was loaded
+        if saved is not None and names != saved:  # mmpretrain's get_model: meta wins
+            saved = (f'instead of the {len(saved)} saved with the prompts' if saved
+                     else 'as none are saved with the prompts (_extra_state is empty)')
+            shown = ', '.join(map(str, names[:5])) + (', ...' if len(names) > 5 else '')
+            print_log(f'Using the {len(names)} class names of the checkpoint\'s '
+                      f'meta.dataset_meta ({shown}) {saved}.', logger='current',
+                      level=logging.WARNING)
+        self.set_class_names(names, dataset_meta=meta)
 
     @property
     def _metainfo(self):
@@ -152,11 +165,11 @@ class PromptedCLIP(BaseClassifier):
         tools that treat a state dict as tensors (mmengine broadcasts it
         between processes) must keep working.
         """
-        data = json.dumps(list(self.class_names)).encode('utf-8')
-        return torch.tensor(list(data), dtype=torch.uint8)
+        return encode_class_names(self.class_names)
 
     def set_extra_state(self, state: torch.Tensor) -> None:
-        names = json.loads(bytes(state.tolist()).decode('utf-8')) if len(state) else []
+        names = decode_class_names(state)
+        self.__dict__['_loaded_class_names'] = names
         if names:
             self.set_class_names(names)
 

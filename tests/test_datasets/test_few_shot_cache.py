@@ -1,7 +1,9 @@
 """Few-shot draws of the benchmarks and their portable JSON cache."""
 import contextlib
 import json
+import os
 import shutil
+import time
 import warnings
 
 import pytest
@@ -166,3 +168,18 @@ def test_imagenet_caches_train_only(tmp_path):
     assert [p for p, _, _ in cache['train']] == relative_paths(train, folder)
     assert relative_paths(train, folder)[:2] == [
         'images/train/n01440764/n01440764_1.JPEG', 'images/train/n01440764/n01440764_3.JPEG']
+
+
+def test_killed_cache_writes_are_removed_and_the_cache_follows_the_umask(caltech):
+    folder = caltech / 'split_fewshot'
+    folder.mkdir()
+    leftover = folder / '.shot_2-seed_1.jsonab12cd.tmp'  # a write killed before its rename
+    leftover.write_text('{"format"')
+    os.utime(leftover, (time.time() - 3600, ) * 2)
+    old_mask = os.umask(0o022)
+    try:
+        build(caltech, num_shots=2, seed=1)
+    finally:
+        os.umask(old_mask)
+    assert not leftover.exists()
+    assert (folder / 'shot_2-seed_1.json').stat().st_mode & 0o777 == 0o644  # was 0600

@@ -1,6 +1,8 @@
 """SplitFileDataset on a tiny on-disk dataset in the CoOp split-file format."""
 import json
+import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from PIL import Image
 
 import maple_mm  # noqa: F401  (registers SplitFileDataset)
 from maple_mm.datasets import sample_few_shot
+from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
 from mmpretrain.registry import DATASETS
 
 CLASSES = ('ant', 'bee', 'cat', 'dog', 'eel', 'fox')
@@ -141,3 +144,25 @@ def test_bad_split_and_subsample(data_root):
         build(data_root, split='trainval')
     with pytest.raises(ValueError, match="subsample='half' is not supported"):
         build(data_root, subsample='half')
+
+
+def test_symlink_loops_and_links_leaving_the_dataset_are_named(data_root, tmp_path):
+    root = tmp_path / 'data'
+    shutil.copytree(data_root, root)
+    image = root / 'images' / 'ant' / 'train_0.png'
+    outside = tmp_path / 'elsewhere.png'
+    shutil.move(image, outside)
+    image.symlink_to(outside)  # e.g. a link to a system file
+    with pytest.raises(DatasetFormatError, match='is a symbolic link to .*elsewhere.png, outside '
+                       'the dataset folder .*allow_outside_links=True'):
+        build(str(root), split='train')
+    assert len(build(str(root), split='train', allow_outside_links=True)) == 24
+    image.unlink()
+    image.symlink_to(image.name)  # a link to itself
+    with pytest.raises(DatasetNotFoundError, match='train_0.png listed in .* is a symbolic link '
+                       'loop'):
+        build(str(root), split='train', allow_outside_links=True)
+    os.remove(image)
+    (root / 'loop').symlink_to(root / 'loop')
+    with pytest.raises(DatasetNotFoundError, match='loop is a symbolic link loop'):
+        build(str(root / 'loop'))

@@ -1,8 +1,9 @@
 """A hook that breaks a checkpoint save on purpose, for the crash-safety tests.
 
 Imported by test configs (``custom_imports``); set ``MAPLE_FAULT`` to ``kill``
-(SIGKILL in the middle of writing the checkpoint) or ``enospc`` (the disk
-fills up half way) and ``MAPLE_FAULT_EPOCH`` to the epoch whose save fails.
+(SIGKILL in the middle of writing the checkpoint), ``enospc`` (the disk
+fills up half way) or ``sigint`` (Ctrl-C during the save) and
+``MAPLE_FAULT_EPOCH`` to the epoch whose save fails.
 """
 import errno
 import os
@@ -33,4 +34,7 @@ class CheckpointFaultHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         fault = os.environ.get('MAPLE_FAULT')
         if fault and runner.epoch + 1 == int(os.environ.get('MAPLE_FAULT_EPOCH', 2)):
+            if fault == 'sigint':
+                os.kill(os.getpid(), signal.SIGINT)
+                return
             LocalBackend.put = _broken_put(fault)

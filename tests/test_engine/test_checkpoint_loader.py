@@ -106,3 +106,25 @@ def test_unreadable_files_are_named_with_what_they_are(tmp_path, kind, expected)
     with pytest.raises(CheckpointFormatError, match=expected.replace('(', r'\(').replace(')', r'\)')):
         load_checkpoint_file(str(path))
     assert unreadable_reason(str(whole)) is None
+
+
+def test_mmengine_loads_are_weights_only_inside_the_block_and_restored_after(tmp_path,
+                                                                               monkeypatch):
+    """Relies on mmengine's CheckpointLoader._schemes (a private attribute): this test fails
+    first if a new mmengine keeps its loaders elsewhere."""
+    from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+
+    from maple_mm.engine import safe_checkpoint_loading
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    path = tmp_path / 'payload.pth'
+    torch.save({'state_dict': {}, 'extra': _Payload()}, path)
+    before = dict(CheckpointLoader._schemes)
+    assert '' in before  # mmengine's local-file loader
+    with safe_checkpoint_loading():
+        with pytest.raises(CheckpointFormatError, match='pickles Python objects'):
+            _load_checkpoint(str(path))
+        with pytest.raises(CheckpointFormatError, match='is neither a local file nor an http'
+                           r'\(s\) URL'):
+            _load_checkpoint('s3://bucket/model.pth')
+    assert dict(CheckpointLoader._schemes) == before
+    assert list(CheckpointLoader._schemes) == list(before)  # '' still matched last

@@ -208,3 +208,15 @@ def test_a_dataset_without_type_is_one_error_line(setup, tmp_path):
             f"error: {key}.dataset has no type: name its dataset class, e.g. "
             f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
             "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
+
+
+def test_ctrl_c_during_a_save_keeps_it_and_says_how_to_continue(setup):
+    tmp, config = setup
+    work = tmp / 'interrupted'
+    proc = train(config, work, fault='sigint')  # Ctrl-C while epoch_2.pth is saved
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr and 'SyntaxError' not in proc.stderr
+    assert last_line(proc) == (f'interrupted: {work / "epoch_2.pth"} is kept (the last complete '
+                               'checkpoint); run the same command with --resume to continue.')
+    assert is_complete_checkpoint(work / 'epoch_2.pth')  # the save was finished first
+    assert not list(work.glob('.*partial')) and not (work / LOCK_FILE).exists()

@@ -18,9 +18,11 @@ gradients of their mean losses, which is the gradient of the mean loss over the
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -344,3 +346,41 @@ def test_finish_distributed_closes_the_process_group(monkeypatch):
     finish_distributed()
     assert not torch.distributed.is_initialized()
     finish_distributed()  # nothing to close: a no-op
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_killing_the_launcher_stops_every_worker(tmp_path):
+    """torchrun starts each worker in a session of its own: a kill of dist_train.sh's process
+    group (SIGKILL: nothing can clean up) must not leave them training and saving."""
+    config = tiny_config(tmp_path, write_split_dataset(tmp_path / 'toy', train=4, test=1))
+    with open(config, 'a') as f:
+        f.write("custom_hooks = [dict(type='ClassNamesHook'), "
+                "dict(type='SlowTrainingProbeHook', seconds=2)]\n")
+    work = tmp_path / 'work'
+    env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
+    env.update(HF_HUB_OFFLINE='1', PYTHON=sys.executable, PORT=str(free_port()))
+    launcher = subprocess.Popen(
+        ['bash', str(TOOLS / 'dist_train.sh'), str(config), '2', '--work-dir', str(work)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / 'log', 'w'),
+        start_new_session=True)
+    pid_files = [work / f'pid_rank{rank}' for rank in (0, 1)]
+    deadline = time.time() + 300
+    while not all(p.exists() and p.read_text() for p in pid_files):
+        assert launcher.poll() is None and time.time() < deadline, \
+            (tmp_path / 'log').read_text()[-3000:]
+        time.sleep(0.5)
+    workers = [int(p.read_text()) for p in pid_files]
+    os.killpg(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    deadline = time.time() + 60
+    while any(map(_alive, workers)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not any(map(_alive, workers)), 'workers outlived their launcher'
+    assert not list(work.glob('*.pth')) and not list(work.glob('*/test_metrics.json'))

@@ -7,10 +7,15 @@ the training runs they start are subprocesses, as in real use.
 """
 import contextlib
 import io
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from maple_mm.evaluation import harmonic_mean
@@ -198,3 +203,34 @@ def test_methods_sharing_config_names_do_not_share_work_dirs(tmp_path):
     log = run(run_sweep.main, CONFIGS / '*/base2novel_dtd.py', '--seeds', '1', '--work-root',
               tmp_path, '--dry-run')
     assert log.count('--work-dir') == 7
+
+
+def test_ctrl_c_stops_the_sweep_with_one_line(tmp_path):
+    """Ctrl-C reaches the sweep and its run (one process group): the run ends as it does
+    alone (quietly), the sweep says what was kept and how to continue."""
+    work, ready = tmp_path / 'maple' / 'base2novel_dtd' / 'seed1', tmp_path / 'ready'
+    work.mkdir(parents=True)
+    torch.save({'state_dict': {}}, work / 'epoch_1.pth')
+    run_stand_in = (f'import pathlib, sys, time\npathlib.Path({str(ready)!r}).touch()\n'
+                    'try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n')
+    sweep = f'''
+import sys
+from pathlib import Path
+sys.path.insert(0, {str(REPO_ROOT / 'tools')!r})
+import _cli, run_sweep
+run = run_sweep.Run({str(tmp_path / 'maple' / 'base2novel_dtd.py')!r}, 1, None,
+                    Path({str(work)!r}), 'resume', [sys.executable, '-c', {run_stand_in!r}])
+_cli.run_cli(lambda argv: run_sweep.run_command(run, 3, 8))
+'''
+    proc = subprocess.Popen([sys.executable, '-c', sweep], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not ready.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and 'Traceback' not in err, err
+    assert err.strip().splitlines() == [
+        'interrupted: the sweep stopped in run 3 of 8 (maple/base2novel_dtd seed 1); its last '
+        f'complete checkpoint, {work / "epoch_1.pth"}, is kept. Run the same command again to '
+        'continue: finished runs are skipped and this one continues with --resume.']

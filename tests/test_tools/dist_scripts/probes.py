@@ -3,7 +3,9 @@
 A test config imports this module (``custom_imports``); the records land in the
 work dir, where the test reads them after the processes have ended.
 """
+import os
 import os.path as osp
+import time
 from typing import List, Optional, Sequence
 
 import torch
@@ -90,3 +92,21 @@ class EvaluatedImagesProbe(BaseMetric):
 
     def compute_metrics(self, results: list) -> dict:
         return dict(images=len(results), distinct_images=len(set(results)))
+
+
+@HOOKS.register_module()
+class SlowTrainingProbeHook(Hook):
+    """Write ``pid_rank<R>`` into the work dir when training starts; sleep after every step.
+
+    Lets a test stop a distributed run while its workers are training.
+    """
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self.seconds = seconds
+
+    def before_train(self, runner) -> None:
+        with open(osp.join(runner.work_dir, f'pid_rank{get_rank()}'), 'w') as f:
+            f.write(str(os.getpid()))
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        time.sleep(self.seconds)
