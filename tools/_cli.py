@@ -69,7 +69,7 @@ def set_dataset_option(cfg: Config, option: str, value, complete_sets: bool = Tr
     if they are a complete dataset of such a type. Other sets inherit the main
     test set's value.
     """
-    from maple_mm.engine.runner import dataset_takes
+    from maple_mm.engine.runners.maple_runner import dataset_takes
     changed = 0
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         dataset = (cfg.get(key) or {}).get('dataset')

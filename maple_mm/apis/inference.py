@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer, get_model
 
 from maple_mm.datasets.image_check import image_problem
-from maple_mm.engine.checkpoint_loader import check_checkpoint_file, weights_only_loading
+from maple_mm.engine.runners.checkpoint_loader import check_checkpoint_file, weights_only_loading
 from maple_mm.errors import ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')

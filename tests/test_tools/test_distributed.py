@@ -285,7 +285,7 @@ def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_pa
                                                              accelerator, backend):
     from mmengine.runner import Runner
 
-    from maple_mm.engine import runner as runner_module
+    from maple_mm.engine.runners import maple_runner as runner_module
     seen = {}
     monkeypatch.setattr(runner_module, '_accelerator_available', lambda: accelerator)
     monkeypatch.setattr(Runner, '__init__', lambda self, *a, **kw: seen.update(kw))
@@ -296,7 +296,7 @@ def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_pa
 
 def test_cpu_ddp_wrapper_gets_no_device_ids(monkeypatch, tmp_path):
     """DDP refuses device_ids for a CPU module; MapleRunner passes None."""
-    from maple_mm.engine.runner import MapleRunner
+    from maple_mm.engine.runners.maple_runner import MapleRunner
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('LOCAL_RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '1')

@@ -1,0 +1,8 @@
+"""MapleRunner, its checkpoint loading and work-dir lock, and the multi-set test loop."""
+from .checkpoint_loader import load_checkpoint_file, weights_only_loading
+from .maple_runner import MapleRunner
+from .multi_set_test_loop import MultiSetTestLoop
+from .work_dir_lock import WorkDirLock
+
+__all__ = ['load_checkpoint_file', 'weights_only_loading', 'MapleRunner', 'MultiSetTestLoop',
+           'WorkDirLock']
