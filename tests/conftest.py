@@ -40,13 +40,28 @@ def tiny_maple() -> Callable[..., MaPLe]:
 
 
 def load_tool(relative_path: str):
-    """A script of ``tools/`` imported as a module (they are not a package)."""
+    """A script of ``tools/`` imported as a module (they are not a package), once.
+
+    Scripts import their shared helpers as ``_cli`` (from their own folder when
+    run); ``tools/_cli.py`` is loaded under that name first, so no folder is
+    put on ``sys.path``.
+    """
     import importlib.util
+    import sys
     path = REPO_ROOT / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = '_cli' if path.name == '_cli.py' else f'maple_tools.{path.stem}'
+    if name not in sys.modules:
+        if name != '_cli':
+            load_tool('tools/_cli.py')
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 @pytest.fixture(scope='module')

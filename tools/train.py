@@ -9,8 +9,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.errors import MapleUserError, WorkDirError
-from maple_mm.run_layout import checkpoint_files
+from maple_mm.errors import MapleUserError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,19 +30,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_work_dir(work_dir: str, resume) -> None:
-    """Never overwrite a previous run silently."""
-    existing = checkpoint_files(work_dir)
-    if existing and not resume:
-        raise WorkDirError(
-            f'{work_dir} already holds checkpoints of a run ({existing[-1].name}, ...). '
-            'Pass --resume to continue it, or --work-dir to train into a new folder.')
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args)
-    check_work_dir(cfg.work_dir, args.resume)
+    from maple_mm.engine.runners.maple_runner import check_no_overwrite
+    check_no_overwrite(cfg.work_dir, args.resume)  # MapleRunner checks it too; before the CLIP
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -1,6 +1,5 @@
 """Inference on any class names, through mmpretrain's API and tools/infer.py."""
 import json
-import sys
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ from mmpretrain.registry import RUNNERS
 from maple_mm.apis import PromptedCLIPInferencer, classify_images, image_files, load_model
 from maple_mm.errors import ClassNameError, ImageDecodeError
 
-from ..conftest import REPO_ROOT, write_split_dataset
+from ..conftest import load_tool, write_split_dataset
 from ..test_tools.test_train_test_e2e import tiny_config
 
 BASE = ['red_square', 'green circle', 'blue']
@@ -73,12 +72,8 @@ def test_text_features_are_computed_once_per_class_list(trained, monkeypatch):
 
 def run_tool_in_process(tool: str, *argv) -> None:
     """``python tools/<tool>.py ARGV`` in this process (user errors raise SystemExit)."""
-    import importlib
-    tools = str(REPO_ROOT / 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    import _cli
-    _cli.run_cli(importlib.import_module(tool).main, [str(a) for a in argv])
+    load_tool('tools/_cli.py').run_cli(load_tool(f'tools/{tool}.py').main,
+                                       [str(a) for a in argv])
 
 
 def run_infer(*argv):

@@ -28,7 +28,7 @@ import torch
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 
-from ..conftest import REPO_ROOT, write_split_dataset
+from ..conftest import REPO_ROOT, load_tool, write_split_dataset
 
 TOOLS = REPO_ROOT / 'tools'
 FAKE_SLURM_BIN = Path(__file__).parent / 'dist_scripts' / 'bin'
@@ -335,8 +335,7 @@ def test_completed_runs_exit_0_under_load(tmp_path):
 
 
 def test_finish_distributed_closes_the_process_group(monkeypatch):
-    sys.path.insert(0, str(TOOLS))
-    from _cli import finish_distributed
+    finish_distributed = load_tool('tools/_cli.py').finish_distributed
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
     monkeypatch.setenv('MASTER_PORT', str(free_port()))
     torch.distributed.init_process_group('gloo', rank=0, world_size=1)

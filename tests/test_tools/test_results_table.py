@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import math
-import sys
 
 import pytest
 from mmpretrain.registry import RUNNERS
@@ -18,12 +17,11 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
 
-from ..conftest import REPO_ROOT
+from ..conftest import load_tool
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS
 
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import results_table  # noqa: E402
+results_table = load_tool('tools/results_table.py')
 
 TOP1 = 'accuracy/top1'
 

@@ -7,7 +7,6 @@ the training runs they start are subprocesses, as in real use.
 """
 import contextlib
 import io
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,11 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import read_test_metrics
 from maple_mm.run_layout import newest_test_metrics
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, load_tool
 from ..miniature_datasets import write_miniature
 
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import results_table  # noqa: E402
-import run_sweep  # noqa: E402
+results_table = load_tool('tools/results_table.py')
+run_sweep = load_tool('tools/run_sweep.py')
 
 DATASETS = {'dtd': 'CoOpDTD', 'eurosat': 'CoOpEuroSAT'}
 SEEDS = ('1', '2')

@@ -5,6 +5,7 @@ so mmpretrain's own tools get it too. Everything here applies to this runner
 only; other runners and models in the process are untouched.
 """
 import contextlib
+import copy
 import inspect
 import logging
 import os
@@ -18,7 +19,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, RUNNERS
 
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
-from maple_mm.run_layout import latest_complete_checkpoint
+from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 
 from .checkpoint_loader import check_checkpoint_file, clear_load_errors, weights_only_loading
 from .work_dir_lock import WorkDirLock
@@ -103,6 +104,17 @@ def check_writable(work_dir: str) -> None:
                            f'{err.strerror or err}. Choose another --work-dir.') from None
 
 
+def check_no_overwrite(work_dir: str, resume) -> None:
+    """Never overwrite a previous run silently: training into a work dir that holds
+    checkpoints needs ``resume``. (:meth:`MapleRunner.train` checks it; the tools
+    call it before the CLIP is built.)"""
+    existing = checkpoint_files(work_dir)
+    if existing and not resume:
+        raise WorkDirError(
+            f'{work_dir} already holds checkpoints of a run ({existing[-1].name}, ...). '
+            'Pass --resume to continue it, or --work-dir to train into a new folder.')
+
+
 @RUNNERS.register_module()
 class MapleRunner(Runner):
     """A Runner whose runs cannot silently lose or overwrite work.
@@ -118,8 +130,12 @@ class MapleRunner(Runner):
       *complete* checkpoint of the work dir (the ``last_checkpoint`` pointer
       may be missing, empty or stale); a work dir holding only incomplete
       checkpoints is an error, not a silent restart.
-    - :meth:`train` holds a lock on the work dir, so a second training into
-      the same folder stops at once.
+    - :meth:`train` never overwrites a previous run: a work dir holding
+      checkpoints trains only with ``resume``; and it holds a lock on the work
+      dir, so a second training into the same folder stops at once.
+    - A top-level ``shots = K`` entry (``--cfg-options shots=K`` with
+      mmpretrain's tools) sets K shots per class and the epochs the config
+      gives K, as maple_mm's ``--shots K`` (:mod:`.run_config`).
     - ``before_run`` hooks run once per runner: a test right after training
       tests what the training produced (mmengine's EMAHook would otherwise
       rebuild its average from the raw weights when ``test()`` starts, and the
@@ -128,6 +144,14 @@ class MapleRunner(Runner):
       ``torch.cuda.set_device`` while the process group starts, and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'MapleRunner':
+        if cfg.get('shots') is not None:
+            from .run_config import apply_shots
+            cfg = copy.deepcopy(cfg)
+            apply_shots(cfg, cfg.shots)
+        return super().from_cfg(cfg)
 
     def __init__(self, *args, **kwargs) -> None:
         check_writable(os.path.abspath(kwargs['work_dir']))
@@ -226,5 +250,6 @@ class MapleRunner(Runner):
             lock.release()
 
     def train(self):
+        check_no_overwrite(self.work_dir, self._resume)
         with self._work_dir_lock():
             return super().train()
