@@ -6,7 +6,8 @@ one name per label, paths inside the dataset folder), every listed image
 (present and readable; ``--decode`` decodes it fully, which also finds
 truncated files), its class count and the size of each split against the
 official CoOp splits. Every dataset is checked, and every missing or broken
-image counted; the exit status is 1 if anything is wrong.
+image counted; the exit status is 1 if anything is wrong. Reading the images
+shows progress (done / total, rate, ETA) on stderr.
 
     python tools/verify_datasets.py --data-root data
     python tools/verify_datasets.py --data-root data --datasets caltech101 dtd
@@ -29,6 +30,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 from maple_mm.datasets import BENCHMARKS, Benchmark  # noqa: E402
 from maple_mm.datasets.image_check import MISSING, image_problem  # noqa: E402
 from maple_mm.errors import DatasetWarning, MapleUserError  # noqa: E402
+from maple_mm.progress import track  # noqa: E402
 from mmpretrain.registry import DATASETS  # noqa: E402
 
 DOCS = 'docs/datasets.md'
@@ -139,7 +141,8 @@ class DatasetReport:
                       decode: bool, workers: int) -> None:
         new = [path for path in dict.fromkeys(paths) if path not in checked]
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            checked.update(zip(new, pool.map(lambda p: unreadable_image(p, decode), new)))
+            found = pool.map(lambda p: unreadable_image(p, decode), new)
+            checked.update(zip(new, track(found, len(new), f'{self.key} {split}', 'images')))
         missing = [p for p in paths if checked[p] == MISSING]
         broken = [f'{p} {checked[p]}' for p in paths if checked[p] not in (None, MISSING)]
         if missing:

@@ -7,7 +7,9 @@ runner_type = 'MapleRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20),
+    # mmengine's log lines (done/total, time per iteration, ETA) every 20 iterations or
+    # 10 seconds of work, whichever comes first: slow test batches are never silent.
+    logger=dict(type='ProgressLoggerHook', interval=20, interval_s=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Keep the latest checkpoint only: it holds all that --resume needs. Each is
     # written under a temporary name and renamed, so a kill never loses the last one.

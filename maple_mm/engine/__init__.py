@@ -3,8 +3,8 @@
 Grouped as mmpretrain's engine: ``hooks/``, ``optimizers/`` (mixed precision),
 ``runners/`` (MapleRunner, checkpoint loading, the test loop) and ``schedulers/``.
 """
-from .hooks import (ClassNamesHook, DivergenceHook, EpochSeedHook, SafeCheckpointHook,
-                    WeightsOnlyCheckpointHook, dataset_class_names)
+from .hooks import (ClassNamesHook, DivergenceHook, EpochSeedHook, ProgressLoggerHook,
+                    SafeCheckpointHook, WeightsOnlyCheckpointHook, dataset_class_names)
 from .optimizers import MixedPrecisionOptimWrapper, mixed_precision_config
 from .runners import (MapleRunner, MultiSetTestLoop, WorkDirLock, apply_seed, apply_shots,
                       load_checkpoint_file, load_run_config, weights_only_loading)
@@ -13,5 +13,5 @@ from .schedulers import ConstantWarmupCosineLR
 __all__ = ['ClassNamesHook', 'dataset_class_names', 'EpochSeedHook', 'MultiSetTestLoop',
            'MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MapleRunner',
            'SafeCheckpointHook', 'DivergenceHook', 'WorkDirLock', 'load_checkpoint_file',
-           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR',
+           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR', 'ProgressLoggerHook',
            'apply_seed', 'apply_shots', 'load_run_config']

@@ -90,11 +90,16 @@ def test_every_run_lands_in_its_seed_folder_with_its_seed(sweep):
             assert set(metrics_of(sweep['root'], key, seed)) == {
                 'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
     assert sweep['log'].count(': train') == 4
+    assert sweep['log'].splitlines()[-2:] == [
+        'Sweep: 4 runs: 4 done, 0 skipped (finished earlier), 0 failed.',
+        f'Results: {sweep["root"]}; the table: python tools/results_table.py {sweep["root"]} '
+        '[--paper] [--plot DIR]']
 
 
 def test_rerun_skips_finished_runs(sweep):
     log = run(run_sweep.main, *sweep['configs'], '--seeds', *SEEDS, '--work-root', sweep['root'])
     assert log.count(': skip (finished') == 4 and ': train' not in log
+    assert 'Sweep: 4 runs: 0 done, 4 skipped (finished earlier), 0 failed.' in log
 
 
 def test_dry_run_prints_commands_and_runs_nothing(sweep, tmp_path):
@@ -148,10 +153,15 @@ def test_table_of_the_sweep(sweep):
 
 
 def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
+    out = io.StringIO()
     with pytest.raises(run_sweep.SweepError,
-                       match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'):
-        run(run_sweep.main, sweep['configs'][0], '--seeds', '5', '--work-root', tmp_path,
-            '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path / "none"}')
+                       match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'), \
+            contextlib.redirect_stdout(out):
+        run_sweep.main([str(sweep['configs'][0]), '--seeds', '5', '6', '--work-root',
+                        str(tmp_path), '--cfg-options',
+                        f'train_dataloader.dataset.data_root={tmp_path / "none"}'])
+    assert ('Sweep: 2 runs: 0 done, 0 skipped (finished earlier), 1 failed, 1 not started.\n'
+            f'  failed: maple/base2novel_dtd seed 5 (log in {tmp_path}') in out.getvalue()
 
 
 def test_missing_config_is_a_clear_error():
