@@ -1,7 +1,8 @@
 """Files replaced whole: a reader (or a crash) sees the old file or the new one, never half."""
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Union
 
 PathLike = Union[str, Path]
 
@@ -15,10 +16,22 @@ def fsync_file(path: PathLike) -> None:
         os.close(fd)
 
 
-def write_text_atomically(path: PathLike, text: str) -> None:
-    """Replace ``path`` by a file holding ``text``: written beside it, flushed, renamed."""
+@contextmanager
+def replaced_atomically(path: PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; flushed and renamed onto ``path`` when
+    the block ends, removed if it raises (``path`` is then left as it was)."""
     path = Path(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(text, encoding='utf-8')
-    fsync_file(tmp)
-    os.replace(tmp, path)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomically(path: PathLike, text: str) -> None:
+    """Replace ``path`` by a file holding ``text``: written beside it, flushed, renamed."""
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text, encoding='utf-8')

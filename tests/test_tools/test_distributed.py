@@ -342,3 +342,18 @@ def test_finish_distributed_closes_the_process_group(monkeypatch):
     finish_distributed()
     assert not torch.distributed.is_initialized()
     finish_distributed()  # nothing to close: a no-op
+
+
+def test_scripts_use_the_environment_maple_mm_is_installed_in(tmp_path):
+    """Without PYTHON: the checkout's .venv (as `make` creates it), not the system python."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    pick = ['bash', '-c', f'set -eu; TOOLS={TOOLS}; . "$TOOLS/_python.sh"; echo "$PYTHON"']
+    proc = subprocess.run(pick, capture_output=True, text=True, env=env)
+    venv_python = TOOLS / '..' / '.venv' / 'bin' / 'python'
+    expected = str(venv_python) if os.access(venv_python, os.X_OK) else 'python'
+    assert proc.returncode == 0 and proc.stdout.strip() == expected
+    proc = subprocess.run(['bash', str(TOOLS / 'dist_train.sh'), 'cfg.py', '2'],
+                          capture_output=True, text=True, env=dict(env, PYTHON='false'))
+    assert proc.returncode == 1 and proc.stderr.startswith(
+        'error: false (') and 'cannot import torch; set PYTHON=/path/to/env/bin/python' in \
+        proc.stderr

@@ -1,18 +1,15 @@
 """tools/verify_datasets.py on miniature data roots."""
-import importlib.util
 import json
 import os
-import os.path as osp
 import shutil
 
 import pytest
 
+from tests.conftest import load_tool, write_split_dataset
 from tests.miniature_datasets import write_miniature
+from tests.test_tools.test_train_test_e2e import tiny_config
 
-SCRIPT = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'verify_datasets.py')
-spec = importlib.util.spec_from_file_location('verify_datasets', SCRIPT)
-verify_datasets = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(verify_datasets)
+verify_datasets = load_tool('tools/verify_datasets.py')
 
 KEYS = ['caltech101', 'imagenet', 'imagenet_r', 'fgvc_aircraft']
 
@@ -127,3 +124,17 @@ def test_symlinked_dataset_folder(data_root, tmp_path_factory, capsys):
     shutil.move(str(data_root / 'caltech-101'), str(other / 'caltech-101'))
     os.symlink(other / 'caltech-101', data_root / 'caltech-101')
     assert run(data_root, '--datasets', 'caltech101', '--skip-counts') == 0
+
+
+def test_your_own_split_file_and_config(tmp_path, capsys):
+    toy = write_split_dataset(tmp_path / 'toy', train=2, val=1, test=1)
+    split_file = toy / 'split_zhou_Toy.json'
+    assert verify_datasets.main(['--split-file', str(split_file), '--image-dir', 'images']) == 0
+    out = capsys.readouterr().out
+    assert f'[ok] {split_file} ({toy}): 6 classes, train 12, val 6, test 6' in out
+    os.remove(toy / 'images' / 'blue' / 'test_0.png')
+    config = tiny_config(tmp_path, toy)  # the demo config (SplitFileDataset) on this data
+    assert verify_datasets.main(['--config', str(config), '--workers', '2']) == 1
+    out = capsys.readouterr().out
+    assert out.count('[PROBLEMS] split_zhou_Toy.json') == 1  # train and test sets: one dataset
+    assert f'test: 1 of 6 listed images missing: {toy}/images/blue/test_0.png' in out
