@@ -240,3 +240,27 @@ def test_sweep_table_equals_the_recorded_metrics(sweep):
             assert runs[0]['HM'] == pytest.approx(harmonic_mean(base, novel))
         average = rows['Average (1 dataset)']
         assert average[f'{method} HM'] == cells[f'{method} HM']
+
+
+def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):
+    """--plot: base-to-novel bars (CoOp and MaPLe with 2 seeds each), each run's curves and
+    few-shot lines, as PNG and SVG from the same records as the tables."""
+    plots = tmp_path / 'plots'
+    run(sweep, '--paper', '--plot', plots)
+    names = {p.relative_to(plots).as_posix() for p in plots.rglob('*') if p.is_file()}
+    for stem in ['base2novel_16shots'] + [f'curves/{m}_base2novel_dtd_16shots_seed{s}'
+                                          for m in ('CoOp', 'MaPLe') for s in (1, 2)]:
+        for fmt in ('png', 'svg'):
+            assert f'{stem}.{fmt}' in names
+            assert (plots / f'{stem}.{fmt}').stat().st_size > 5000, stem
+    assert not any(name.endswith('.tmp') or '/.' in name for name in names)
+    # Trained runs have loss and lr lines; a zero-shot one only its test.
+    from maple_mm.evaluation.figures import read_scalars
+    train, tests = read_scalars(sweep / 'maple' / 'base2novel_dtd' / 'seed1')
+    assert train and all('loss' in e and 'lr' in e for e in train)
+    assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= set(tests[-1])
+    with pytest.raises(MapleUserError, match='already exists; pass --overwrite'):
+        run(sweep, '--plot', plots)
+    run(root, '--plot', tmp_path / 'few')
+    for name in ('few_shot.png', 'few_shot.svg', 'base2novel_16shots.png'):
+        assert (tmp_path / 'few' / name).stat().st_size > 5000
