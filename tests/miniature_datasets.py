@@ -13,14 +13,13 @@ The ImageNet variants share wnids and class names with the miniature ImageNet
 of the same ``num_classes``: V2 and Sketch have all its classes, ImageNet-A
 the odd-indexed ones and ImageNet-R the even-indexed ones.
 """
-import json
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 from PIL import Image
 
-from tests.conftest import colour_image
+from tests.conftest import colour_image, write_split_file
 
 DATASET_FOLDERS: Dict[str, str] = {
     'imagenet': 'imagenet',
@@ -170,10 +169,9 @@ def _write_split_file_dataset(folder: Path, key: str, num_classes: int, per_clas
         for split in SPLITS:
             for _ in range(per_class):
                 counter += 1
-                rel = _relative_path(key, class_folder, split, counter)
-                write(folder / image_dir / rel, label)
-                splits[split].append([rel, label, name])
-    (folder / split_file).write_text(json.dumps(splits, indent=1))
+                splits[split].append(
+                    [_relative_path(key, class_folder, split, counter), label, name])
+    write_split_file(folder, splits, split_file, image_dir, image=write)
 
 
 def _write_fgvc_aircraft(folder: Path, key: str, num_classes: int, per_class: int,
