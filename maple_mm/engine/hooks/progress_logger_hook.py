@@ -1,4 +1,4 @@
-"""mmengine's LoggerHook that also logs after a given time of work, so long loops are never silent."""
+"""mmengine's LoggerHook that also logs after some seconds of work: long loops are never silent."""
 import time
 
 from mmengine.hooks import LoggerHook
