@@ -18,6 +18,7 @@ from maple_mm.run_layout import newest_test_metrics
 
 from ..conftest import REPO_ROOT, load_tool
 from ..miniature_datasets import write_miniature
+from ..test_configs.tiny_runs import load, tiny
 
 results_table = load_tool('tools/results_table.py')
 run_sweep = load_tool('tools/run_sweep.py')
@@ -29,23 +30,12 @@ KEEP_ALL = ['--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
 
 
 def tiny_config(folder: Path, key: str, data_root: Path) -> Path:
-    """configs/maple/base2novel_<key>.py on the tiny CLIP, 32-pixel miniatures, 2 epochs."""
-    pipeline = '''[dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale=32),
-                   dict(type='CenterCrop', crop_size=32), dict(type='PackInputs')]'''
+    """configs/maple/base2novel_<key>.py shrunk as every zoo test shrinks it (tiny CLIP,
+    32-pixel miniatures under ``data_root``), 2 epochs, written out for the tools."""
     path = folder / 'maple' / f'base2novel_{key}.py'  # folder and stem name the runs
     path.parent.mkdir(exist_ok=True)
-    path.write_text(f'''
-_base_ = [{str(REPO_ROOT / f'configs/maple/base2novel_{key}.py')!r}]
-from maple_mm.models import TINY_CLIP_CFG
-model = dict(backbone=dict(_delete_=True, type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-             prompt_learner=dict(depth=3))
-train_dataloader = dict(num_workers=0, dataset=dict(data_root={str(data_root)!r},
-                                                    pipeline={pipeline}))
-test_dataloader = dict(num_workers=0, dataset=dict(data_root={str(data_root)!r},
-                                                   pipeline={pipeline}))
-train_cfg = dict(max_epochs=2)
-param_scheduler = dict(T_max=2)
-''')
+    cfg = tiny(load(CONFIGS / 'maple' / f'base2novel_{key}.py'), data_root, folder, epochs=2)
+    cfg.dump(path)
     return path
 
 
@@ -60,7 +50,9 @@ def run(main, *args) -> str:
 @pytest.fixture(scope='module')
 def sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('sweep')
-    configs = [tiny_config(tmp, key, write_miniature(tmp / 'data', key)) for key in DATASETS]
+    for key in DATASETS:
+        write_miniature(tmp / 'data', key)
+    configs = [tiny_config(tmp, key, tmp / 'data') for key in DATASETS]
     root = tmp / 'work'
     with pytest.MonkeyPatch.context() as patch:
         # One thread per run: several busy torch threads starve on a shared 2-core machine.
