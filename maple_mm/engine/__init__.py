@@ -13,5 +13,5 @@ from .schedulers import ConstantWarmupCosineLR
 __all__ = ['ClassNamesHook', 'dataset_class_names', 'EpochSeedHook', 'MultiSetTestLoop',
            'MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MapleRunner',
            'SafeCheckpointHook', 'DivergenceHook', 'WorkDirLock', 'load_checkpoint_file',
-           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR', 'ProgressLoggerHook',
-           'apply_seed', 'apply_shots', 'load_run_config']
+           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR',
+           'ProgressLoggerHook', 'apply_seed', 'apply_shots', 'load_run_config']
