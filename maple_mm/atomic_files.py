@@ -1,8 +1,9 @@
 """Files replaced whole: a reader (or a crash) sees the old file or the new one, never half."""
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Union
+from typing import Iterator, List, Union
 
 PathLike = Union[str, Path]
 
@@ -16,13 +17,25 @@ def fsync_file(path: PathLike) -> None:
         os.close(fd)
 
 
-def write_text_atomically(path: PathLike, text: str) -> None:
-    """Replace ``path`` by a file holding ``text``: written beside it, flushed, renamed."""
+@contextmanager
+def replaced_atomically(path: PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; flushed and renamed onto ``path`` when
+    the block ends, removed if it raises (``path`` is then left as it was)."""
     path = Path(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(text, encoding='utf-8')
-    fsync_file(tmp)
-    os.replace(tmp, path)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomically(path: PathLike, text: str) -> None:
+    """Replace ``path`` by a file holding ``text``: written beside it, flushed, renamed."""
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text, encoding='utf-8')
 
 
 #: A temporary file older than this was left by a write that never finished
@@ -44,8 +57,3 @@ def remove_stale_temporaries(folder: PathLike, pattern: str,
     return removed
 
 
-def umask_mode(mode: int = 0o666) -> int:
-    """``mode`` as the process's umask lets a new file have it (what ``open`` gives)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mode & ~mask

@@ -2,7 +2,7 @@
 import json
 import os
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')  # tests never touch the network
 
@@ -40,13 +40,28 @@ def tiny_maple() -> Callable[..., MaPLe]:
 
 
 def load_tool(relative_path: str):
-    """A script of ``tools/`` imported as a module (they are not a package)."""
+    """A script of ``tools/`` imported as a module (they are not a package), once.
+
+    Scripts import their shared helpers as ``_cli`` (from their own folder when
+    run); ``tools/_cli.py`` is loaded under that name first, so no folder is
+    put on ``sys.path``.
+    """
     import importlib.util
+    import sys
     path = REPO_ROOT / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = '_cli' if path.name == '_cli.py' else f'maple_tools.{path.stem}'
+    if name not in sys.modules:
+        if name != '_cli':
+            load_tool('tools/_cli.py')
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 @pytest.fixture(scope='module')
@@ -70,21 +85,38 @@ def colour_image(label: int, rng: np.random.Generator, size: int = 32) -> np.nda
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+ImageWriter = Callable[[Path, int], None]
+
+
+def write_split_file(root: Path, splits: Dict[str, list], split_file: str = 'split_zhou_Toy.json',
+                     image_dir: str = 'images', image: Optional[ImageWriter] = None) -> Path:
+    """The one writer of CoOp-format datasets in the tests: ``root/split_file`` listing
+    ``splits`` (``{split: [[path, label, class name], ...]}``) and an image for every listed
+    path inside ``root`` (``image(path, label)`` writes one; by default a 32-pixel PNG
+    coloured by class). Images are written class by class, in list order."""
+    rng = np.random.default_rng(0)
+    write = image or (lambda path, label: Image.fromarray(colour_image(label, rng)).save(path))
+    entries = [e for items in splits.values() for e in items  # malformed ones get no image
+               if isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[0], str)]
+    label_of = {id(e): e[1] if type(e[1]) is int else -1 for e in entries}
+    for entry in sorted(entries, key=lambda e: label_of[id(e)]):  # stable: class by class
+        path = root / image_dir / entry[0]
+        if not entry[0].startswith(('/', '..')) and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path, label_of[id(entry)])
+    (root / split_file).write_text(json.dumps(splits))
+    return root
+
+
 def write_split_dataset(root: Path, class_names: List[str] = CLASS_NAMES, train: int = 8,
                         val: int = 2, test: int = 5, seed: int = 0) -> Path:
     """A CoOp-format dataset: ``images/<class>/*.png`` and ``split_zhou_Toy.json``."""
     rng = np.random.default_rng(seed)
-    split = {'train': [], 'val': [], 'test': []}
-    for label, name in enumerate(class_names):
-        folder = root / 'images' / name.replace(' ', '_')
-        folder.mkdir(parents=True, exist_ok=True)
-        for part, count in (('train', train), ('val', val), ('test', test)):
-            for i in range(count):
-                rel = f'{folder.name}/{part}_{i}.png'
-                Image.fromarray(colour_image(label, rng)).save(root / 'images' / rel)
-                split[part].append([rel, label, name])
-    (root / 'split_zhou_Toy.json').write_text(json.dumps(split))
-    return root
+    splits = {part: [[f'{name.replace(" ", "_")}/{part}_{i}.png', label, name]
+                     for label, name in enumerate(class_names) for i in range(count)]
+              for part, count in (('train', train), ('val', val), ('test', test))}
+    return write_split_file(root, splits, image=lambda path, label: Image.fromarray(
+        colour_image(label, rng)).save(path))
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ The ImageNet variants share wnids and class names with the miniature ImageNet
 of the same ``num_classes``: V2 and Sketch have all its classes, ImageNet-A
 the odd-indexed ones and ImageNet-R the even-indexed ones.
 """
-import json
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 from PIL import Image
 
-from tests.conftest import colour_image
+from tests.conftest import colour_image, write_split_file
 
 DATASET_FOLDERS: Dict[str, str] = {
     'imagenet': 'imagenet',
@@ -126,27 +125,18 @@ def expected_class_names(key: str, num_classes: int = 4) -> List[str]:
     return [name for _, name in table]
 
 
+#: Image paths relative to the image folder, named as in the real datasets.
+_PATHS = dict(caltech101='{folder}/image_{n:04d}.jpg', oxford_pets='{folder}_{n}.jpg',
+              stanford_cars='cars_{part}/{n:05d}.jpg', oxford_flowers='image_{n:05d}.jpg',
+              food101='{folder}/{food_id}.jpg', sun397='{folder}/sun_{n:05d}.jpg',
+              dtd='{folder}/{folder}_{n:04d}.jpg', eurosat='{folder}/{folder}_{n}.jpg',
+              ucf101='{folder}/v_{bare}_g{n:02d}_c01.jpg')
+
+
 def _relative_path(key: str, folder: str, split: str, n: int) -> str:
     """Image path relative to the image folder, named as in the real dataset."""
-    if key == 'caltech101':
-        return f'{folder}/image_{n:04d}.jpg'
-    if key == 'oxford_pets':
-        return f'{folder}_{n}.jpg'
-    if key == 'stanford_cars':
-        return f'cars_{"test" if split == "test" else "train"}/{n:05d}.jpg'
-    if key == 'oxford_flowers':
-        return f'image_{n:05d}.jpg'
-    if key == 'food101':
-        return f'{folder}/{100000 + n}.jpg'
-    if key == 'sun397':
-        return f'{folder}/sun_{n:05d}.jpg'
-    if key == 'dtd':
-        return f'{folder}/{folder}_{n:04d}.jpg'
-    if key == 'eurosat':
-        return f'{folder}/{folder}_{n}.jpg'
-    if key == 'ucf101':
-        return f'{folder}/v_{folder.replace("_", "")}_g{n:02d}_c01.jpg'
-    raise KeyError(key)
+    return _PATHS[key].format(folder=folder, n=n, part='test' if split == 'test' else 'train',
+                              food_id=100000 + n, bare=folder.replace('_', ''))
 
 
 class _ImageWriter:
@@ -170,10 +160,9 @@ def _write_split_file_dataset(folder: Path, key: str, num_classes: int, per_clas
         for split in SPLITS:
             for _ in range(per_class):
                 counter += 1
-                rel = _relative_path(key, class_folder, split, counter)
-                write(folder / image_dir / rel, label)
-                splits[split].append([rel, label, name])
-    (folder / split_file).write_text(json.dumps(splits, indent=1))
+                splits[split].append(
+                    [_relative_path(key, class_folder, split, counter), label, name])
+    write_split_file(folder, splits, split_file, image_dir, image=write)
 
 
 def _write_fgvc_aircraft(folder: Path, key: str, num_classes: int, per_class: int,

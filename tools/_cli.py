@@ -18,7 +18,6 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 from maple_mm.errors import ConfigError, MapleUserError, RunInterrupted  # noqa: E402
-from maple_mm.run_layout import default_work_dir  # noqa: E402
 
 
 def add_common_args(parser) -> None:
@@ -46,100 +45,24 @@ def add_common_args(parser) -> None:
 
 
 def load_config(args) -> Config:
-    """Read the config, apply --cfg-options, --seed, --shots, --precision, --launcher and
-    --work-dir."""
-    if not os.path.isfile(args.config):
-        raise MapleUserError(f'Config {args.config} does not exist; the configs are in '
-                             'configs/<method>/.')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    seed = getattr(args, 'seed', None)
-    if seed is not None:
-        apply_seed(cfg, seed)
-    shots = getattr(args, 'shots', None)
-    if shots is not None:
-        apply_shots(cfg, shots)
+    """Read the config, apply --cfg-options, --seed, --shots, --precision, --launcher and --work-dir."""
+    from maple_mm.engine.runners.run_config import load_run_config
+    cfg = load_run_config(args.config, args.cfg_options, getattr(args, 'seed', None),
+                          getattr(args, 'shots', None), args.work_dir)
     precision = getattr(args, 'precision', None)
     if precision is not None:
         cfg.precision = precision
     cfg.launcher = args.launcher
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config, seed, shots)
     return cfg
-
-
-def set_dataset_option(cfg: Config, option: str, value, complete_sets: bool = True) -> int:
-    """Set ``option`` on the datasets of the run that have it; return how many loaders'.
-
-    The train / val / test datasets get it if their type takes it; the test
-    loop's extra sets if they set the option themselves, or (``complete_sets``)
-    if they are a complete dataset of such a type. Other sets inherit the main
-    test set's value.
-    """
-    from maple_mm.engine.runner import dataset_takes
-    changed = 0
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset = (cfg.get(key) or {}).get('dataset')
-        if dataset is not None and dataset_takes(dataset.get('type', ''), option):
-            dataset[option] = value
-            changed += 1
-    for fields in ((cfg.get('test_cfg') or {}).get('extra_sets') or {}).values():
-        if option in fields or (complete_sets and 'type' in fields
-                                and dataset_takes(fields['type'], option)):
-            fields[option] = value
-    return changed
-
-
-def apply_seed(cfg: Config, seed: int) -> None:
-    """Set ``randomness.seed``, and the few-shot ``seed`` of every dataset that has one.
-
-    Datasets without a few-shot draw (mmpretrain's own) are left alone.
-    """
-    cfg.setdefault('randomness', {})
-    cfg.randomness.seed = seed
-    set_dataset_option(cfg, 'seed', seed)
-
-
-def apply_shots(cfg: Config, shots: int) -> None:
-    """Set K shots per class, and the epochs the config gives K.
-
-    ``num_shots`` of the train / val / test datasets whose type takes it, and
-    of the test loop's extra sets that name it (other test sets keep all their
-    items). With an ``epochs_by_shots`` entry (``{K: epochs}``, e.g. CoOp's),
-    ``train_cfg.max_epochs``, ``max_epochs`` and the ``T_max`` of the lr
-    schedule become its epochs for K.
-    """
-    if shots < 1:
-        raise ConfigError(f'--shots must be at least 1, got {shots}.')
-    if not set_dataset_option(cfg, 'num_shots', shots, complete_sets=False):
-        raise ConfigError('--shots: no dataset of this config draws few-shot subsets '
-                          '(none takes num_shots).')
-    table = cfg.get('epochs_by_shots')
-    if not table:
-        return
-    if shots not in table:
-        raise ConfigError(f'--shots {shots}: the config\'s epochs_by_shots gives epochs for '
-                          f'{sorted(table)} shots only; add {shots} to it.')
-    epochs = table[shots]
-    cfg.train_cfg.max_epochs = epochs
-    if 'max_epochs' in cfg:
-        cfg.max_epochs = epochs
-    schedulers = cfg.get('param_scheduler') or []
-    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-        if 'T_max' in scheduler:
-            scheduler.T_max = epochs
 
 
 def build_runner(cfg: Config):
     """The config's runner (``runner_type``, MapleRunner in maple_mm's runtime)."""
     from mmengine.runner import Runner
 
-    from maple_mm.engine.runner import check_dataset_types
+    from maple_mm.engine.runners.maple_runner import check_dataset_types
     check_dataset_types(cfg.get('train_dataloader'), cfg.get('val_dataloader'),
                         cfg.get('test_dataloader'))  # whatever the runner
     if 'runner_type' not in cfg:

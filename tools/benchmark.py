@@ -142,7 +142,7 @@ def measure_train(model, opts: dict) -> dict:
 def measure_eval(model, opts: dict) -> dict:
     import torch
 
-    from maple_mm.engine.precision import precision_context
+    from maple_mm.engine.optimizers.precision import precision_context
     size = model.backbone.clip.visual.image_size[0]
     generator = torch.Generator().manual_seed(1)
     images = torch.randn(opts['eval_batch'], 3, size, size, generator=generator)

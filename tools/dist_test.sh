@@ -15,8 +15,9 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
+# PYTHON: the interpreter (default: the checkout's .venv, else python on PATH).
+. "$TOOLS/_python.sh"
 
 # exec: the launcher is torchrun itself, so stopping it (kill, Ctrl-C) stops every worker.
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" exec \

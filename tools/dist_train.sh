@@ -2,7 +2,7 @@
 # Train on GPUS processes of this node with torchrun (mmengine's pytorch launcher):
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args]
 # Several nodes: run it on every node with the same NNODES, MASTER_ADDR (node 0's
-# address) and PORT, and NODE_RANK = 0 .. NNODES-1. PYTHON picks the interpreter.
+# address) and PORT, and NODE_RANK = 0 .. NNODES-1.
 # Without CUDA the processes run on CPUs with the gloo backend (maple_mm's MapleRunner).
 set -euo pipefail
 if [ $# -lt 2 ]; then
@@ -15,8 +15,9 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
+# PYTHON: the interpreter (default: the checkout's .venv, else python on PATH).
+. "$TOOLS/_python.sh"
 
 # exec: the launcher is torchrun itself, so stopping it (kill, Ctrl-C) stops every worker.
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" exec \

@@ -7,6 +7,7 @@
 CHECKPOINT is loaded weights-only; 'none' for zero-shot CLIP. Without
 --classes the class names saved in the checkpoint are used. The text features
 of the class list are computed once; images are classified in batches.
+Progress (done / total, rate, ETA) goes to stderr, the results to stdout.
 """
 import argparse
 import json
@@ -86,10 +87,11 @@ def main(argv=None) -> None:
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = load_model(load_config(args), checkpoint, args.device, class_names(args))
-    results = classify_images(model, images, topk=args.topk, batch_size=args.batch_size)
+    results = classify_images(model, images, topk=args.topk, batch_size=args.batch_size,
+                              progress=True)  # on stderr: stdout holds only the results
     for result in results:
         labels = ', '.join(f'{name} {score:.3f}' for name, score in result['labels'])
-        print(f'{result["image"]}: {labels}')
+        print(f'{result["image"]}: {labels}', flush=True)
     if args.out:
         write_text_atomically(args.out, json.dumps(dict(classes=model.class_names,
                                                         results=results), indent=2))

@@ -11,11 +11,11 @@ test_metrics.json; one PNG per set (confusion_matrix_<set>.png) is written.
 """
 import argparse
 import json
-import os
 from pathlib import Path
 
 from _cli import run_cli
 
+from maple_mm.atomic_files import replaced_atomically
 from maple_mm.errors import RunMetricsError, WorkDirError
 from maple_mm.run_layout import METRICS_FILE, newest_test_metrics
 
@@ -55,17 +55,20 @@ def main(argv=None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     import matplotlib
     matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
     import torch
     from mmpretrain.evaluation import ConfusionMatrix
     for name in args.sets or available:
-        figure = ConfusionMatrix.plot(torch.tensor(arrays[f'{name}/{KEY}']),
-                                      include_values=args.values, classes=classes.get(name),
-                                      show=False)
+        # Counts: test_metrics.json stores numbers as floats; the cell labels need ints.
+        counts = torch.tensor(arrays[f'{name}/{KEY}']).round().long()
+        figure = ConfusionMatrix.plot(counts, include_values=args.values,
+                                      classes=classes.get(name), show=False)
         out = out_dir / f'confusion_matrix_{name}.png'
         if out.exists():
             raise WorkDirError(f'{out} already exists; choose another --out-dir.')
-        figure.savefig(f'{out}.tmp.png', bbox_inches='tight')
-        os.replace(f'{out}.tmp.png', out)
+        with replaced_atomically(out) as tmp:
+            figure.savefig(tmp, format='png', bbox_inches='tight')
+        plt.close(figure)
         print(f'{name}: {out}')
 
 

@@ -1,7 +1,7 @@
 """Summarise finished runs as the papers' tables, methods side by side.
 
     python tools/results_table.py WORK_ROOT [WORK_ROOT ...] [--paper]
-                                  [--markdown FILE] [--csv FILE] [--overwrite]
+                                  [--markdown FILE] [--csv FILE] [--plot DIR] [--overwrite]
 
 Every run folder under the roots counts, whatever its name: what a run is
 (method, protocol, dataset, shots, seed, and the experiment: its config and what
@@ -13,7 +13,10 @@ for each method (means over seeds +- std) and each method's Average row (HM of
 the mean Base and mean Novel); few-shot runs a dataset x shots table per
 method; other runs (cross-dataset, domain generalisation) their accuracy per
 test set, one row per method. --paper adds the published numbers (zero-shot
-CLIP, CoOp, CoCoOp, MaPLe, and the ablations' average HM).
+CLIP, CoOp, CoCoOp, MaPLe, and the ablations' average HM). --plot DIR draws
+the same numbers as figures (PNG and SVG): base2novel (Base / Novel bars, HM
+marked, published numbers as marks with --paper), few_shot (top-1 against
+shots per method) and curves/<run> (each run's loss, lr and test accuracies).
 """
 import argparse
 import csv
@@ -38,8 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--markdown', help='also write the Markdown tables to this file')
     parser.add_argument('--csv', help='write every number as CSV rows (table, row, column, '
                         'value, std, num_seeds) to this file')
+    parser.add_argument('--plot', metavar='DIR',
+                        help='also draw the results as figures (PNG and SVG) into DIR')
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace existing --markdown / --csv files')
+                        help='replace existing --markdown / --csv files and figures')
     return parser.parse_args(argv)
 
 
@@ -111,6 +116,10 @@ def main(argv=None) -> None:
     if args.csv:
         with open(args.csv, 'w', encoding='utf-8') as f:
             f.write(to_csv(tables))
+    if args.plot:
+        from maple_mm.evaluation.figures import plot_results
+        written = plot_results(runs, args.plot, paper=args.paper, overwrite=args.overwrite)
+        print(f'\nFigures: {len(written)} files in {args.plot}', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -213,18 +213,34 @@ def run_command(run: Run, index: int, total: int) -> int:
             'with --resume.') from None
 
 
+def summary(total: int, done: List[Run], skipped: List[Run], failed: List[Run],
+            work_root: str, dry_run: bool = False) -> str:
+    """The sweep's last lines: runs done, skipped and failed, and where the table comes from."""
+    if dry_run:
+        return (f'Dry run: {total} runs, {len(skipped)} finished earlier; nothing was run.')
+    left = total - len(done) - len(skipped) - len(failed)
+    counts = (f'{len(done)} done, {len(skipped)} skipped (finished earlier), '
+              f'{len(failed)} failed' + (f', {left} not started' if left else ''))
+    lines = [f'Sweep: {total} runs: {counts}.']
+    lines += [f'  failed: {r.name} (log in {r.work_dir})' for r in failed]
+    lines.append(f'Results: {work_root}; the table: python tools/results_table.py '
+                 f'{shlex.quote(str(work_root))} [--paper] [--plot DIR]')
+    return '\n'.join(lines)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.gpus < 1:
         raise SweepError('--gpus must be at least 1.')
     jobs = [(config, shots, seed) for config in expand_configs(args.configs, args.exclude)
             for shots in (args.shots or [None]) for seed in args.seeds]
-    failed = []
+    done, skipped, failed = [], [], []
     for index, (config, shots, seed) in enumerate(jobs, 1):
         run = plan_run(args, config, seed, shots)  # decided just before it starts
         head = f'[{index}/{len(jobs)}] {run.name}: {run.action}'
         print(f'{head} ({run.reason})' if run.reason else head, flush=True)
         if run.command is None:
+            skipped.append(run)
             continue
         print('  ' + shlex.join(run.command), flush=True)
         if args.dry_run:
@@ -232,8 +248,12 @@ def main(argv=None) -> None:
         if run_command(run, index, len(jobs)) != 0:
             failed.append(run)
             if not args.keep_going:
+                print(summary(len(jobs), done, skipped, failed, args.work_root), flush=True)
                 raise SweepError(f'{run.name} failed (see its log in {run.work_dir}); rerun '
                                  'the sweep to resume it.')
+        else:
+            done.append(run)
+    print(summary(len(jobs), done, skipped, failed, args.work_root, args.dry_run), flush=True)
     if failed:
         names = ', '.join(r.name for r in failed)
         raise SweepError(f'{len(failed)} of {len(jobs)} runs failed: {names}; rerun the sweep '

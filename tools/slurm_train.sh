@@ -16,8 +16,9 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
-PYTHON=${PYTHON:-python}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
+# PYTHON: the interpreter (default: the checkout's .venv, else python on PATH).
+. "$TOOLS/_python.sh"
 
 # SRUN_ARGS is split into words on purpose.
 # shellcheck disable=SC2086

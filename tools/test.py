@@ -13,7 +13,7 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.engine.checkpoint_loader import safe_checkpoint_loading
+from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
 from maple_mm.errors import MapleUserError
 
 

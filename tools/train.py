@@ -10,10 +10,11 @@ import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.engine.checkpoint_loader import safe_checkpoint_loading
-from maple_mm.engine.runner import check_dataset_sources, dataset_configs
-from maple_mm.errors import ConfigError, MapleUserError, WorkDirError
-from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
+from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
+from maple_mm.engine.runners.maple_runner import (check_dataset_sources, check_no_overwrite,
+                                                  dataset_configs)
+from maple_mm.errors import ConfigError, MapleUserError
+from maple_mm.run_layout import latest_complete_checkpoint
 
 #: The work dir of the run, for the line printed on Ctrl-C.
 _started = {}
@@ -37,15 +38,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_work_dir(work_dir: str, resume) -> None:
-    """Never overwrite a previous run silently."""
-    existing = checkpoint_files(work_dir)
-    if existing and not resume:
-        raise WorkDirError(
-            f'{work_dir} already holds checkpoints of a run ({existing[-1].name}, ...). '
-            'Pass --resume to continue it, or --work-dir to train into a new folder.')
-
-
 def interrupted_note() -> str:
     """What Ctrl-C kept of the run, and how to continue it."""
     work_dir = _started.get('work_dir')
@@ -62,7 +54,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args)
     _started['work_dir'] = cfg.work_dir
-    check_work_dir(cfg.work_dir, args.resume)
+    check_no_overwrite(cfg.work_dir, args.resume)  # MapleRunner checks it too; before the CLIP
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -1,4 +1,4 @@
-"""Check a data root of CoOp benchmarks in one pass and say how to fix what is wrong.
+"""Check a data root of CoOp benchmarks, or your own dataset, and say how to fix what is wrong.
 
 For every dataset asked for: its folder, its split file or index files (by the
 rules the datasets apply when they are built: no empty split, labels 0 .. n-1,
@@ -6,10 +6,16 @@ one name per label, paths inside the dataset folder), every listed image
 (present and readable; ``--decode`` decodes it fully, which also finds
 truncated files), its class count and the size of each split against the
 official CoOp splits. Every dataset is checked, and every missing or broken
-image counted; the exit status is 1 if anything is wrong.
+image counted; the exit status is 1 if anything is wrong. Reading the images
+shows progress (done / total, rate, ETA) on stderr.
 
     python tools/verify_datasets.py --data-root data
     python tools/verify_datasets.py --data-root data --datasets caltech101 dtd
+    python tools/verify_datasets.py --config configs/maple/demo_base2novel_fashion_mnist.py
+    python tools/verify_datasets.py --split-file data/mine/split_zhou_Mine.json --image-dir images
+
+--config checks every dataset a run of the config reads (e.g. your own
+SplitFileDataset); --split-file checks one split file and the images it lists.
 
 The messages are those the datasets raise when a training run is started on
 incomplete data; docs/datasets.md says how to prepare each dataset.
@@ -26,9 +32,12 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, REPO_ROOT)
 
+from mmengine.config import DictAction  # noqa: E402
+
 from maple_mm.datasets import BENCHMARKS, Benchmark  # noqa: E402
 from maple_mm.datasets.image_check import MISSING, image_problem  # noqa: E402
 from maple_mm.errors import DatasetWarning, MapleUserError  # noqa: E402
+from maple_mm.progress import track  # noqa: E402
 from mmpretrain.registry import DATASETS  # noqa: E402
 
 DOCS = 'docs/datasets.md'
@@ -38,8 +47,17 @@ NUM_NAMED = 5
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--data-root', required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--data-root',
                         help='folder holding the dataset folders (imagenet/, caltech-101/, ...)')
+    source.add_argument('--config', help='check the datasets of this experiment config')
+    source.add_argument('--split-file', help='check this CoOp-format split file '
+                        '(split_zhou_<Name>.json; image paths relative to --image-dir)')
+    parser.add_argument('--image-dir', default='',
+                        help='with --split-file: the folder the image paths are relative to, '
+                        'under the split file\'s folder (default: that folder itself)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='with --config: override config entries, as the tools do')
     parser.add_argument('--datasets', nargs='+', choices=sorted(BENCHMARKS), metavar='NAME',
                         default=list(BENCHMARKS),
                         help=f'datasets to check (default: all): {", ".join(BENCHMARKS)}')
@@ -73,19 +91,32 @@ def _named(paths: List[str], what: str, total: int) -> str:
 
 
 class DatasetReport:
-    """The checks of one dataset; ``problems`` lists what is wrong."""
+    """The checks of one dataset; ``problems`` lists what is wrong.
 
-    def __init__(self, key: str, benchmark: Benchmark, data_root: str) -> None:
+    ``options`` are constructor arguments besides the folder and split (e.g. a
+    SplitFileDataset's ``split_file``); class and image counts are compared
+    with ``benchmark``'s official ones, if given.
+    """
+
+    def __init__(self, key: str, folder: str, dataset_type: str,
+                 benchmark: Optional[Benchmark] = None, options: Optional[dict] = None) -> None:
         self.key = key
         self.benchmark = benchmark
-        self.folder = osp.join(data_root, benchmark.folder)
-        self.dataset_type = DATASETS.get(benchmark.type)
+        self.folder = folder
+        self.dataset_type = DATASETS.get(dataset_type)
+        self.options = dict(options or {})
         self.problems: List[str] = []
         self.notes: List[str] = []  # warnings: usable, but probably not what was meant
         self.summary: List[str] = []
 
+    @classmethod
+    def of_benchmark(cls, key: str, data_root: str) -> 'DatasetReport':
+        benchmark = BENCHMARKS[key]
+        return cls(key, osp.join(data_root, benchmark.folder), benchmark.type, benchmark)
+
     def _build(self, split: str):
-        return self.dataset_type(data_root=self.folder, split=split, lazy_init=True)
+        return self.dataset_type(data_root=self.folder, split=split, lazy_init=True,
+                                 **self.options)
 
     def check(self, skip_counts: bool, decode: bool, workers: int) -> None:
         if not osp.isdir(self.folder):
@@ -122,14 +153,14 @@ class DatasetReport:
     def _check_classes(self, dataset, skip_counts: bool) -> None:
         num_classes = len(dataset.class_names())
         self.summary.append(f'{num_classes} classes')
-        if not skip_counts and num_classes != self.benchmark.num_classes:
+        if not skip_counts and self.benchmark and num_classes != self.benchmark.num_classes:
             self.problems.append(f'{num_classes} classes where the official split has '
                                  f'{self.benchmark.num_classes}: wrong or partial split file '
                                  f'or class folders ({DOCS}#{dataset.docs_anchor})')
 
     def _check_count(self, split: str, count: int, skip_counts: bool) -> None:
         self.summary.append(f'{split} {count}')
-        official = self.benchmark.count(split)
+        official = self.benchmark.count(split) if self.benchmark else None
         if not skip_counts and official is not None and count != official:
             self.problems.append(f'{split} lists {count} images where the official split has '
                                  f'{official}: the split file or image folders are not the '
@@ -139,7 +170,8 @@ class DatasetReport:
                       decode: bool, workers: int) -> None:
         new = [path for path in dict.fromkeys(paths) if path not in checked]
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            checked.update(zip(new, pool.map(lambda p: unreadable_image(p, decode), new)))
+            found = pool.map(lambda p: unreadable_image(p, decode), new)
+            checked.update(zip(new, track(found, len(new), f'{self.key} {split}', 'images')))
         missing = [p for p in paths if checked[p] == MISSING]
         broken = [f'{p} {checked[p]}' for p in paths if checked[p] not in (None, MISSING)]
         if missing:
@@ -148,12 +180,42 @@ class DatasetReport:
             self.problems.append(f'{split}: ' + _named(broken, 'unreadable', len(paths)))
 
 
-def verify(data_root: str, keys: Iterable[str], skip_counts: bool = False,
-           decode: bool = False, workers: int = 8) -> List[DatasetReport]:
-    """Check the datasets ``keys`` under ``data_root``, printing one report each."""
-    reports = []
-    for key in keys:
-        report = DatasetReport(key, BENCHMARKS[key], data_root)
+#: Dataset arguments that choose what a run draws, not where the data is: every split is checked.
+_RUN_OPTIONS = ('type', 'data_root', 'split', 'pipeline', 'num_shots', 'seed', 'subsample',
+                'lazy_init', 'fewshot_cache_dir', 'serialize_data', 'test_mode')
+
+
+def reports_of_config(cfg) -> List[DatasetReport]:
+    """One report per distinct CoOp-format dataset the config's run reads."""
+    from maple_mm.engine.runners.maple_runner import dataset_configs
+    reports, seen = [], set()
+    for dataset in dataset_configs(cfg.get('train_dataloader'), cfg.get('val_dataloader'),
+                                   cfg.get('test_dataloader'), cfg.get('test_cfg')):
+        dataset_type = dataset.get('type')
+        dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else None
+        if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
+            print(f'note: {dataset_type} is not a CoOp-format dataset; not checked here')
+            continue
+        options = {k: v for k, v in dataset.items() if k not in _RUN_OPTIONS}
+        source = (dataset_type, dataset.get('data_root'), repr(sorted(options.items())))
+        if source in seen:
+            continue
+        seen.add(source)
+        key = options.get('split_file') or dataset_type
+        benchmark = next((b for b in BENCHMARKS.values() if b.type == dataset_type), None)
+        reports.append(DatasetReport(key, dataset['data_root'], dataset_type, benchmark,
+                                     options))
+    return reports
+
+
+def verify(data_root: Optional[str] = None, keys: Iterable[str] = (), skip_counts: bool = False,
+           decode: bool = False, workers: int = 8,
+           reports: Optional[List[DatasetReport]] = None) -> List[DatasetReport]:
+    """Check the datasets ``keys`` under ``data_root`` (or ``reports``), printing each."""
+    if reports is None:
+        reports = [DatasetReport.of_benchmark(key, data_root) for key in keys]
+    for report in reports:
+        key = report.key
         report.check(skip_counts, decode, workers)
         status = 'ok' if not report.problems else 'PROBLEMS'
         print(f'[{status}] {key} ({report.folder}): {", ".join(report.summary) or "-"}')
@@ -161,25 +223,46 @@ def verify(data_root: str, keys: Iterable[str], skip_counts: bool = False,
             print(f'    - {problem}')
         for note in report.notes:
             print(f'    note: {note}')
-        reports.append(report)
     return reports
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     import maple_mm  # noqa: F401  (registers the datasets)
     args = parse_args(argv)
-    if not osp.isdir(args.data_root):
+    if args.split_file:
+        reports = [DatasetReport(args.split_file, osp.dirname(args.split_file) or '.',
+                                 'SplitFileDataset', options=dict(
+                                     split_file=osp.basename(args.split_file),
+                                     image_dir=args.image_dir))]
+    elif args.config:
+        if not osp.isfile(args.config):
+            print(f'error: config {args.config} does not exist.')
+            return 1
+        from mmengine.config import Config
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        reports = reports_of_config(cfg)
+        if not reports:
+            print(f'error: {args.config} reads no CoOp-format dataset (CoOp benchmark or '
+                  'SplitFileDataset) to check.')
+            return 1
+    elif not osp.isdir(args.data_root):
         print(f'error: data root {args.data_root} ({osp.abspath(args.data_root)}) does not '
               f'exist; create it and prepare the datasets in it as {DOCS} describes.')
         return 1
-    reports = verify(args.data_root, args.datasets, args.skip_counts, args.decode, args.workers)
+    else:
+        reports = [DatasetReport.of_benchmark(key, args.data_root) for key in args.datasets]
+    reports = verify(skip_counts=args.skip_counts, decode=args.decode, workers=args.workers,
+                     reports=reports)
     bad = [r.key for r in reports if r.problems]
     if bad:
         print(f'\n{len(bad)} of {len(reports)} datasets need fixing ({", ".join(bad)}); '
               f'{DOCS} says where each comes from and how it is laid out. (Stand-in or '
               'custom copies differ in size from the official splits: --skip-counts.)')
         return 1
-    print(f'\nAll {len(reports)} datasets are complete under {os.path.abspath(args.data_root)}.')
+    where = f' under {os.path.abspath(args.data_root)}' if args.data_root else ''
+    print(f'\nAll {len(reports)} datasets are complete{where}.')
     return 0
 
 

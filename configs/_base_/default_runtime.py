@@ -7,7 +7,9 @@ runner_type = 'MapleRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20),
+    # mmengine's log lines (done/total, time per iteration, ETA) every 20 iterations or
+    # 10 seconds of work, whichever comes first: slow test batches are never silent.
+    logger=dict(type='ProgressLoggerHook', interval=20, interval_s=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Keep the latest checkpoint only: it holds all that --resume needs. Each is
     # written under a temporary name and renamed, so a kill never loses the last one.
@@ -15,7 +17,7 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
-# MapleRunner also registers the hooks every run needs (maple_mm.engine.runner.REQUIRED_HOOKS:
+# MapleRunner also registers the hooks every run needs (maple_mm.engine.runners.maple_runner.REQUIRED_HOOKS:
 # ClassNamesHook, EpochSeedHook, WeightsOnlyCheckpointHook, DivergenceHook) unless a config's
 # hooks list them, so custom_hooks = [dict(type='EMAHook')] in a config keeps them.
 # List one in custom_hooks to give it options (e.g. DivergenceHook's max_abs).

@@ -16,9 +16,10 @@ from mmpretrain.datasets import remove_transform
 
 from maple_mm.datasets.image_check import image_problem
 from maple_mm.datasets.image_loading import read_image
-from maple_mm.engine.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
+from maple_mm.engine.runners.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
 from maple_mm.errors import (ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError,
                              NonFiniteOutputError)
+from maple_mm.progress import Progress
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
 
@@ -109,14 +110,22 @@ def image_files(inputs: Sequence[str]) -> List[str]:
 
 
 @torch.no_grad()
-def classify_images(model, images: Sequence[str], topk: int = 5,
-                    batch_size: int = 32) -> List[dict]:
-    """``[{'image', 'labels': [(class name, score), ...]}]``, the top ``topk`` per image."""
+def classify_images(model, images: Sequence[str], topk: int = 5, batch_size: int = 32,
+                    progress: bool = False) -> List[dict]:
+    """``[{'image', 'labels': [(class name, score), ...]}]``, the top ``topk`` per image.
+
+    ``progress`` reports done / total images, rate and ETA on stderr
+    (:mod:`maple_mm.progress`); nothing is written to stdout.
+    """
     inferencer = PromptedCLIPInferencer(model)
     results = []
+    report = Progress(len(images), 'classify', 'images') if progress else None
     for start in range(0, len(images), batch_size):
         chunk = list(images[start:start + batch_size])
-        predictions = inferencer(chunk, batch_size=batch_size, return_datasamples=True)
+        # The inferencer's own __call__ draws a rich bar on stdout, where the results go.
+        predictions = []
+        for data in inferencer.preprocess(chunk, batch_size=batch_size):
+            predictions.extend(inferencer.forward(data))
         for path, sample in zip(chunk, predictions):
             if not bool(torch.isfinite(sample.pred_score).all()):
                 raise NonFiniteOutputError(
@@ -125,4 +134,8 @@ def classify_images(model, images: Sequence[str], topk: int = 5,
             scores, labels = sample.pred_score.topk(min(topk, len(model.class_names)))
             results.append(dict(image=path, labels=[
                 (model.class_names[int(i)], float(s)) for s, i in zip(scores, labels)]))
+        if report is not None:
+            report.update(len(chunk))
+    if report is not None:
+        report.close()
     return results

@@ -13,11 +13,10 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from maple_mm.atomic_files import remove_stale_temporaries, umask_mode
+from maple_mm.atomic_files import remove_stale_temporaries, write_text_atomically
 from maple_mm.errors import DatasetCacheWarning
 
 from .few_shot import sample_few_shot
@@ -104,19 +103,10 @@ def save_selection(path: str, selection: Mapping[str, Sequence[Item]],
                    fingerprint=digest or fingerprint(sources, num_shots, seed),
                    **{split: [list(item) for item in items]
                       for split, items in selection.items()})
-    folder = osp.dirname(path) or '.'
-    tmp_path = None
     try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile('w', encoding='utf-8', dir=folder, delete=False,
-                                         prefix='.' + osp.basename(path), suffix='.tmp') as f:
-            tmp_path = f.name
-            json.dump(content, f)
-        os.chmod(tmp_path, umask_mode())  # mkstemp's 0600 would hide it from a shared root
-        os.replace(tmp_path, path)
+        os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+        write_text_atomically(path, json.dumps(content))
     except OSError as err:
-        if tmp_path is not None and osp.exists(tmp_path):
-            os.remove(tmp_path)
         warnings.warn(f'Cannot write the few-shot cache {path} ({err}); continuing without '
                       'it. Set fewshot_cache_dir to a writable folder to keep the '
                       'selection.', DatasetCacheWarning)

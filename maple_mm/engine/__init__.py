@@ -1,19 +1,19 @@
-"""Runner, hooks, loops and the LR schedule that drive the models through mmengine."""
-from .amp_optim_wrapper import MixedPrecisionOptimWrapper, mixed_precision_config
-from .checkpoint_loader import (load_checkpoint_file, safe_checkpoint_loading,
-                                weights_only_loading)
-from .class_names_hook import ClassNamesHook, dataset_class_names
-from .divergence_hook import DivergenceHook
-from .epoch_seed_hook import EpochSeedHook
-from .multi_set_test_loop import MultiSetTestLoop
-from .runner import MapleRunner
-from .safe_checkpoint_hook import SafeCheckpointHook
-from .warmup_cosine_lr import ConstantWarmupCosineLR
-from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
-from .work_dir_lock import WorkDirLock
+"""Runner, hooks, loops and the LR schedule that drive the models through mmengine.
+
+Grouped as mmpretrain's engine: ``hooks/``, ``optimizers/`` (mixed precision),
+``runners/`` (MapleRunner, checkpoint loading, the test loop) and ``schedulers/``.
+"""
+from .hooks import (ClassNamesHook, DivergenceHook, EpochSeedHook, ProgressLoggerHook,
+                    SafeCheckpointHook, WeightsOnlyCheckpointHook, dataset_class_names)
+from .optimizers import MixedPrecisionOptimWrapper, mixed_precision_config
+from .runners import (MapleRunner, MultiSetTestLoop, WorkDirLock, apply_seed, apply_shots,
+                      load_checkpoint_file, load_run_config, safe_checkpoint_loading,
+                      weights_only_loading)
+from .schedulers import ConstantWarmupCosineLR
 
 __all__ = ['ClassNamesHook', 'dataset_class_names', 'EpochSeedHook', 'MultiSetTestLoop',
            'MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MapleRunner',
            'SafeCheckpointHook', 'DivergenceHook', 'WorkDirLock', 'load_checkpoint_file',
            'safe_checkpoint_loading', 'weights_only_loading', 'WeightsOnlyCheckpointHook',
-           'ConstantWarmupCosineLR']
+           'ConstantWarmupCosineLR', 'ProgressLoggerHook', 'apply_seed', 'apply_shots',
+           'load_run_config']

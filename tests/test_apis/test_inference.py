@@ -1,6 +1,6 @@
 """Inference on any class names, through mmpretrain's API and tools/infer.py."""
 import json
-import sys
+import re
 
 import mmcv
 import numpy as np
@@ -13,7 +13,7 @@ from mmpretrain.registry import RUNNERS
 from maple_mm.apis import PromptedCLIPInferencer, classify_images, image_files, load_model
 from maple_mm.errors import ClassNameError, ImageDecodeError
 
-from ..conftest import REPO_ROOT, write_split_dataset
+from ..conftest import load_tool, write_split_dataset
 from ..test_tools.test_train_test_e2e import tiny_config
 
 BASE = ['red_square', 'green circle', 'blue']
@@ -75,25 +75,36 @@ def test_text_features_are_computed_once_per_class_list(trained, monkeypatch):
 
 def run_tool_in_process(tool: str, *argv) -> None:
     """``python tools/<tool>.py ARGV`` in this process (user errors raise SystemExit)."""
-    import importlib
-    tools = str(REPO_ROOT / 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    import _cli
-    _cli.run_cli(importlib.import_module(tool).main, [str(a) for a in argv])
+    load_tool('tools/_cli.py').run_cli(load_tool(f'tools/{tool}.py').main,
+                                       [str(a) for a in argv])
 
 
 def run_infer(*argv):
     run_tool_in_process('infer', *argv)
 
 
-def test_infer_tool_prints_top_k_and_writes_json(trained, capsys):
+def test_infer_tool_prints_top_k_and_writes_json(trained, capsys, monkeypatch):
+    import functools
+
+    import maple_mm.apis.inference
+    from maple_mm.progress import Progress
+    # A progress line after every batch (every 10 s of work by default).
+    monkeypatch.setattr(maple_mm.apis.inference, 'Progress',
+                        functools.partial(Progress, interval_s=0))
     out = trained['tmp'] / 'results.json'
     folder = trained['tmp'] / 'toy' / 'images' / 'blue'
     run_infer(trained['config'], trained['checkpoint'], folder, trained['images'][1],
-              '--classes', 'blue, red square ,frog', '--topk', '2', '--out', out)
-    lines = [line for line in capsys.readouterr().out.splitlines() if '.png: ' in line]
-    assert len(lines) == len(image_files([folder])) + 1
+              '--classes', 'blue, red square ,frog', '--topk', '2', '--out', out,
+              '--batch-size', '4')
+    printed = capsys.readouterr()
+    lines = [line for line in printed.out.splitlines() if '.png: ' in line]
+    # Whole result lines: nothing glued to a progress line, which goes to stderr.
+    assert all(re.fullmatch(r'\S+\.png: [a-z ]+ [\d.]+, [a-z ]+ [\d.]+', line) for line in lines)
+    assert len(lines) == len(image_files([folder])) + 1 == 16 and 'classify' not in printed.out
+    progress = printed.err.splitlines()
+    assert progress[0].startswith('classify: 4/16 images (25%), ') and 'ETA' in progress[0]
+    assert progress[-1].startswith('classify: 16/16 images (100%), ') and 'done in' in progress[-1]
+    assert len(progress) == 4
     assert all(line.count(',') == 1 for line in lines)  # two labels each
     saved = json.loads(out.read_text())
     assert saved['classes'] == ['blue', 'red square', 'frog']

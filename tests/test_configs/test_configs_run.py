@@ -11,6 +11,7 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.datasets.catalog import IMAGENET_VARIANTS
 
+from ..conftest import load_tool
 from .tiny_runs import NUM_CLASSES, fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from .zoo import CONFIGS, DATASETS, METHODS
 
@@ -93,7 +94,7 @@ def test_coop_few_shot_with_two_shots(data_root, tmp_path):
 
 
 def test_zero_shot_clip_tests_without_checkpoint(data_root, tmp_path):
-    import test as test_tool
+    test_tool = load_tool('tools/test.py')
     cfg = tiny(load(CONFIGS / 'zero_shot_clip' / 'base2novel_dtd.py'), data_root, tmp_path)
     config = tmp_path / 'zero_shot.py'
     cfg.dump(config)
@@ -104,7 +105,7 @@ def test_zero_shot_clip_tests_without_checkpoint(data_root, tmp_path):
 
 
 def test_test_tool_needs_a_checkpoint_for_a_model_that_learns(data_root, tmp_path):
-    import test as test_tool
+    test_tool = load_tool('tools/test.py')
     from maple_mm.errors import MapleUserError
     cfg = tiny(load(CONFIGS / 'maple' / 'base2novel_dtd.py'), data_root, tmp_path)
     config = tmp_path / 'maple.py'

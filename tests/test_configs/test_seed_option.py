@@ -1,27 +1,29 @@
-"""--seed and --shots (tools/_cli.py): the run's seed, every dataset's few-shot draw, the
-epochs CoOp gives K shots, and the default work dir work_dirs/<method>/<config>[_<K>shots]."""
+"""--seed and --shots (maple_mm/engine/runners/run_config.py, what every tool's options go
+through): the run's seed, every dataset's few-shot draw, the epochs CoOp gives K shots, and
+the default work dir work_dirs/<method>/<config>[_<K>shots]."""
 import argparse
 import os
-import sys
 
 import pytest
+from mmengine.config import DictAction
 
+from maple_mm.engine import apply_shots, load_run_config
 from maple_mm.errors import ConfigError
 
-from ..conftest import REPO_ROOT
 from .zoo import CONFIGS
-
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import _cli  # noqa: E402
 
 DTD = CONFIGS / 'maple' / 'base2novel_dtd.py'
 
 
 def load(config, *argv):
+    """load_run_config with the tools' options, parsed as the tools parse them."""
     parser = argparse.ArgumentParser()
-    parser.add_argument('config')
-    _cli.add_common_args(parser)
-    return _cli.load_config(parser.parse_args([str(config), *argv]))
+    parser.add_argument('--seed', type=int)
+    parser.add_argument('--shots', type=int)
+    parser.add_argument('--work-dir')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(argv)
+    return load_run_config(str(config), args.cfg_options, args.seed, args.shots, args.work_dir)
 
 
 def dataset_values(cfg, key: str) -> dict:
@@ -95,3 +97,27 @@ def test_shots_without_epochs_for_them_are_a_clear_error():
         load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--shots', '3')
     with pytest.raises(ConfigError, match='at least 1'):
         load(DTD, '--shots', '0')
+
+
+def test_shots_from_cfg_options_and_from_a_built_runner_as_from_the_tools(tmp_path):
+    """mmpretrain's tools and Runner.from_cfg: a top-level ``shots`` entry is --shots."""
+    cfg = load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--cfg-options', 'shots=2')
+    assert cfg.train_dataloader.dataset.num_shots == 2 and cfg.train_cfg.max_epochs == 100
+    assert cfg.work_dir == os.path.join('work_dirs', 'coop', 'few_shot_dtd_2shots')
+    from mmengine.config import Config
+
+    from maple_mm.engine import MapleRunner
+    raw = Config.fromfile(CONFIGS / 'coop' / 'few_shot_dtd.py')
+    raw.shots, raw.work_dir = 4, str(tmp_path)
+    seen = {}
+    original = MapleRunner.__init__
+    try:  # what from_cfg hands the runner; nothing is built
+        MapleRunner.__init__ = lambda self, **kwargs: seen.update(kwargs)
+        MapleRunner.from_cfg(raw)
+    finally:
+        MapleRunner.__init__ = original
+    assert seen['train_dataloader']['dataset']['num_shots'] == 4
+    assert seen['train_cfg']['max_epochs'] == 100 and raw.train_dataloader.dataset.num_shots == 16
+    apply_shots(raw, 4)
+    apply_shots(raw, 4)  # the tools apply it, then the runner again: the same
+    assert raw.train_cfg.max_epochs == 100

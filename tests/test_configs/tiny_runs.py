@@ -6,7 +6,6 @@ redirected from ``data/`` to miniature copies, train batches of at most 2 (the
 miniatures hold 2 images per class), one epoch, no workers.
 """
 import itertools
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -16,13 +15,10 @@ import torch
 import yapf.yapflib.yapf_api
 from mmengine.config import Config
 
+from maple_mm.engine import load_run_config
 from maple_mm.models import TINY_CLIP_CFG
 
-from ..conftest import REPO_ROOT
 from ..miniature_datasets import DATASET_FOLDERS, write_miniature
-
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import _cli  # noqa: E402
 
 SIZE = 32
 NUM_CLASSES = 4
@@ -53,12 +49,12 @@ def write_miniatures(root: Path) -> Path:
 
 
 def load(config: Path, *argv: str) -> Config:
-    """The config as tools/train.py loads it, with --seed / --shots applied."""
-    import argparse
-    parser = argparse.ArgumentParser()
-    parser.add_argument('config')
-    _cli.add_common_args(parser)
-    return _cli.load_config(parser.parse_args([str(config), *argv]))
+    """The config as tools/train.py loads it, with ``--seed S`` / ``--shots K`` applied."""
+    options = dict(zip(argv[::2], argv[1::2]))
+    seed, shots = options.pop('--seed', None), options.pop('--shots', None)
+    assert not options, f'only --seed and --shots: {options}'
+    return load_run_config(str(config), seed=None if seed is None else int(seed),
+                           shots=None if shots is None else int(shots))
 
 
 def _shrink(node, data_root: Path) -> None:

@@ -11,6 +11,7 @@ from PIL import Image
 import maple_mm  # noqa: F401  (registers the datasets)
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, DatasetWarning
 from mmpretrain.registry import DATASETS
+from tests.conftest import write_split_file
 from tests.miniature_datasets import write_miniature
 
 NAMES = ('ant', 'bee', 'cat', 'dog')
@@ -21,13 +22,8 @@ SPLITS = {split: [[f'{name}/{split}_{i}.png', label, name]
 
 def write_dataset(root, splits):
     """``split.json`` and a 2x2 PNG under images/ for each path that stays inside root."""
-    for items in splits.values():
-        for path, _, _ in items:
-            if not path.startswith(('/', '..')):
-                (root / 'images' / path).parent.mkdir(parents=True, exist_ok=True)
-                Image.new('RGB', (2, 2)).save(root / 'images' / path)
-    (root / 'split.json').write_text(json.dumps(splits))
-    return root
+    return write_split_file(root, splits, 'split.json',
+                            image=lambda path, label: Image.new('RGB', (2, 2)).save(path))
 
 
 def build(root, type='SplitFileDataset', **kwargs):

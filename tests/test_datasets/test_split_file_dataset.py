@@ -13,6 +13,7 @@ import maple_mm  # noqa: F401  (registers SplitFileDataset)
 from maple_mm.datasets import sample_few_shot
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
 from mmpretrain.registry import DATASETS
+from tests.conftest import write_split_file
 
 CLASSES = ('ant', 'bee', 'cat', 'dog', 'eel', 'fox')
 PER_CLASS = dict(train=4, val=3, test=2)
@@ -24,17 +25,11 @@ PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 def data_root(tmp_path_factory):
     """6 classes; 4 train, 3 val and 2 test 8x8 PNGs per class under images/."""
     root = tmp_path_factory.mktemp('tiny')
-    splits = {}
-    for split, count in PER_CLASS.items():
-        splits[split] = []
-        for label, name in enumerate(CLASSES):
-            (root / 'images' / name).mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                rel = f'{name}/{split}_{i}.png'
-                pixels = np.full((8, 8, 3), 10 * label + i, dtype=np.uint8)
-                Image.fromarray(pixels).save(root / 'images' / rel)
-                splits[split].append([rel, label, name])
-    (root / SPLIT_FILE).write_text(json.dumps(splits))
+    splits = {split: [[f'{name}/{split}_{i}.png', label, name]
+                      for label, name in enumerate(CLASSES) for i in range(count)]
+              for split, count in PER_CLASS.items()}
+    write_split_file(root, splits, SPLIT_FILE, image=lambda path, label: Image.fromarray(
+        np.full((8, 8, 3), 10 * label + int(path.stem.split('_')[-1]), dtype=np.uint8)).save(path))
     return str(root)
 
 

@@ -9,7 +9,8 @@ from mmpretrain.registry import OPTIM_WRAPPERS
 from mmpretrain.structures import DataSample
 
 from maple_mm.engine import MixedPrecisionOptimWrapper, mixed_precision_config
-from maple_mm.engine.mixed_precision_test import MixedPrecisionTestMixin, training_precision
+from maple_mm.engine.optimizers.mixed_precision_test_loop import (MixedPrecisionTestMixin,
+                                                                 training_precision)
 
 from ..conftest import build_tiny_maple
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from maple_mm.engine.checkpoint_loader import (CONVERTER_HINT, load_checkpoint_file,
+from maple_mm.engine.runners.checkpoint_loader import (CONVERTER_HINT, load_checkpoint_file,
                                                unreadable_reason, weights_only_loading)
-from maple_mm.engine.weights_only_checkpoint_hook import from_plain, to_plain
+from maple_mm.engine.hooks.weights_only_checkpoint_hook import from_plain, to_plain
 from maple_mm.errors import CheckpointFormatError, CheckpointNotFoundError
 
 

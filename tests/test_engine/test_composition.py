@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmpretrain.registry import RUNNERS
 
-from maple_mm.engine.runner import REQUIRED_HOOKS
+from maple_mm.engine.runners.maple_runner import REQUIRED_HOOKS
 from maple_mm.errors import ConfigError
 
 from ..conftest import write_split_dataset

@@ -64,7 +64,7 @@ SOURCE = [
     (HistoryBuffer, 'self.max_length', 'WeightsOnlyCheckpointHook saves it'),
 ]
 
-#: What HistoryBuffer pickles by name (maple_mm.engine.checkpoint_loader allows these).
+#: What HistoryBuffer pickles by name (maple_mm.engine.runners.checkpoint_loader allows these).
 HISTORY_BUFFER_STATISTICS = {'min', 'max', 'current', 'mean'}
 
 

@@ -4,7 +4,7 @@ The loop's runs on real configs are covered by tests/test_configs/test_configs_r
 """
 import pytest
 
-from maple_mm.engine.multi_set_test_loop import (InvalidTestSetsError, check_test_sets,
+from maple_mm.engine.runners.multi_set_test_loop import (InvalidTestSetsError, check_test_sets,
                                                  extra_set_dataloader, summary_metrics)
 from maple_mm.errors import MapleUserError
 

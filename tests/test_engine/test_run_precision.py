@@ -9,8 +9,8 @@ import copy
 import pytest
 import torch
 
-from maple_mm.engine.amp_optim_wrapper import apply_run_precision
-from maple_mm.engine.precision import run_precision
+from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
+from maple_mm.engine.optimizers.precision import run_precision
 from maple_mm.errors import ConfigError
 
 from ..test_configs.zoo import CONFIGS, built

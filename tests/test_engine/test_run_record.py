@@ -4,8 +4,8 @@ import argparse
 
 from mmengine.config import Config
 
-from maple_mm.engine.amp_optim_wrapper import apply_run_precision
-from maple_mm.engine.run_record import run_record, variant_name
+from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
+from maple_mm.evaluation.run_record import run_record, variant_name
 
 from ..conftest import REPO_ROOT, load_tool
 from ..test_configs.zoo import CONFIGS

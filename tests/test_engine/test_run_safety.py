@@ -5,7 +5,6 @@ what is left in the work dir and the one ``error:`` line printed.
 """
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ import torch
 from maple_mm.engine import WorkDirLock
 from maple_mm.run_layout import LOCK_FILE, POINTER_FILE, is_complete_checkpoint
 
-from ..conftest import write_split_dataset
+from ..conftest import load_tool, write_split_dataset
 from ..test_tools.test_train_test_e2e import run_tool, tiny_config
 
 
@@ -46,14 +45,9 @@ def last_line(proc) -> str:
 
 def train_error(*argv) -> str:
     """The ``error:`` line tools/train.py exits with, run in this process (fast)."""
-    import sys
-    tools = str(Path(__file__).resolve().parents[2] / 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    import _cli
-    import train as train_tool
     with pytest.raises(SystemExit) as exit_info:
-        _cli.run_cli(train_tool.main, [str(a) for a in argv])
+        load_tool('tools/_cli.py').run_cli(load_tool('tools/train.py').main,
+                                            [str(a) for a in argv])
     return str(exit_info.value.code)
 
 
@@ -107,6 +101,24 @@ def test_resume_never_restarts_silently(setup):
     assert 'Pass --resume to continue it' in train_error(config, '--work-dir', work)
     assert 'missing.pth to resume from does not exist' in train_error(
         config, '--work-dir', work, '--resume', tmp / 'missing.pth')
+
+
+def test_the_runner_itself_never_overwrites_a_run(setup):
+    """MapleRunner's promise, kept for mmpretrain's tools and Runner.from_cfg too."""
+    from mmengine.config import Config
+    from mmpretrain.registry import RUNNERS
+
+    from maple_mm.errors import WorkDirError
+    tmp, config = setup
+    work = tmp / 'earlier_run'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(b'a checkpoint of an earlier run')
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(work)
+    runner = RUNNERS.build(cfg)
+    with pytest.raises(WorkDirError, match='Pass --resume to continue it'):
+        runner.train()
+    assert (work / 'epoch_1.pth').read_bytes() == b'a checkpoint of an earlier run'
 
 
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(setup):

@@ -30,7 +30,7 @@ import torch
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 
-from ..conftest import REPO_ROOT, write_split_dataset
+from ..conftest import REPO_ROOT, load_tool, write_split_dataset
 
 TOOLS = REPO_ROOT / 'tools'
 FAKE_SLURM_BIN = Path(__file__).parent / 'dist_scripts' / 'bin'
@@ -288,7 +288,7 @@ def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_pa
                                                              accelerator, backend):
     from mmengine.runner import Runner
 
-    from maple_mm.engine import runner as runner_module
+    from maple_mm.engine.runners import maple_runner as runner_module
     seen = {}
     monkeypatch.setattr(runner_module, '_accelerator_available', lambda: accelerator)
     monkeypatch.setattr(Runner, '__init__', lambda self, *a, **kw: seen.update(kw))
@@ -299,7 +299,7 @@ def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_pa
 
 def test_cpu_ddp_wrapper_gets_no_device_ids(monkeypatch, tmp_path):
     """DDP refuses device_ids for a CPU module; MapleRunner passes None."""
-    from maple_mm.engine.runner import MapleRunner
+    from maple_mm.engine.runners.maple_runner import MapleRunner
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('LOCAL_RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '1')
@@ -338,8 +338,7 @@ def test_completed_runs_exit_0_under_load(tmp_path):
 
 
 def test_finish_distributed_closes_the_process_group(monkeypatch):
-    sys.path.insert(0, str(TOOLS))
-    from _cli import finish_distributed
+    finish_distributed = load_tool('tools/_cli.py').finish_distributed
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
     monkeypatch.setenv('MASTER_PORT', str(free_port()))
     torch.distributed.init_process_group('gloo', rank=0, world_size=1)
@@ -384,3 +383,18 @@ def test_killing_the_launcher_stops_every_worker(tmp_path):
         time.sleep(0.5)
     assert not any(map(_alive, workers)), 'workers outlived their launcher'
     assert not list(work.glob('*.pth')) and not list(work.glob('*/test_metrics.json'))
+
+
+def test_scripts_use_the_environment_maple_mm_is_installed_in(tmp_path):
+    """Without PYTHON: the checkout's .venv (as `make` creates it), not the system python."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    pick = ['bash', '-c', f'set -eu; TOOLS={TOOLS}; . "$TOOLS/_python.sh"; echo "$PYTHON"']
+    proc = subprocess.run(pick, capture_output=True, text=True, env=env)
+    venv_python = TOOLS / '..' / '.venv' / 'bin' / 'python'
+    expected = str(venv_python) if os.access(venv_python, os.X_OK) else 'python'
+    assert proc.returncode == 0 and proc.stdout.strip() == expected
+    proc = subprocess.run(['bash', str(TOOLS / 'dist_train.sh'), 'cfg.py', '2'],
+                          capture_output=True, text=True, env=dict(env, PYTHON='false'))
+    assert proc.returncode == 1 and proc.stderr.startswith(
+        'error: false (') and 'cannot import torch; set PYTHON=/path/to/env/bin/python' in \
+        proc.stderr

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import math
-import sys
 
 import pytest
 from mmpretrain.registry import RUNNERS
@@ -18,12 +17,11 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
 
-from ..conftest import REPO_ROOT
+from ..conftest import load_tool
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS
 
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import results_table  # noqa: E402
+results_table = load_tool('tools/results_table.py')
 
 TOP1 = 'accuracy/top1'
 
@@ -274,3 +272,27 @@ def test_two_variants_of_one_method_side_by_side_and_no_result_silently_replaced
             f'{tmp_path / "deep1"}') in err
     assert 'their records differ in processes (None vs 4)' in err
     assert f'The tables show the newest, {tmp_path / "copy_of_deep1"}' in err
+
+
+def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):
+    """--plot: base-to-novel bars (CoOp and MaPLe with 2 seeds each), each run's curves and
+    few-shot lines, as PNG and SVG from the same records as the tables."""
+    plots = tmp_path / 'plots'
+    run(sweep, '--paper', '--plot', plots)
+    names = {p.relative_to(plots).as_posix() for p in plots.rglob('*') if p.is_file()}
+    for stem in ['base2novel_16shots'] + [f'curves/{m}_base2novel_dtd_16shots_seed{s}'
+                                          for m in ('CoOp', 'MaPLe') for s in (1, 2)]:
+        for fmt in ('png', 'svg'):
+            assert f'{stem}.{fmt}' in names
+            assert (plots / f'{stem}.{fmt}').stat().st_size > 5000, stem
+    assert not any(name.endswith('.tmp') or '/.' in name for name in names)
+    # Trained runs have loss and lr lines; a zero-shot one only its test.
+    from maple_mm.evaluation.figures import read_scalars
+    train, tests = read_scalars(sweep / 'maple' / 'base2novel_dtd' / 'seed1')
+    assert train and all('loss' in e and 'lr' in e for e in train)
+    assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= set(tests[-1])
+    with pytest.raises(MapleUserError, match='already exists; pass --overwrite'):
+        run(sweep, '--plot', plots)
+    run(root, '--plot', tmp_path / 'few')
+    for name in ('few_shot.png', 'few_shot.svg', 'base2novel_16shots.png'):
+        assert (tmp_path / 'few' / name).stat().st_size > 5000

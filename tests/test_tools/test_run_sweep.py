@@ -22,12 +22,12 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import read_test_metrics
 from maple_mm.run_layout import newest_test_metrics
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, load_tool
 from ..miniature_datasets import write_miniature
+from ..test_configs.tiny_runs import load, tiny
 
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import results_table  # noqa: E402
-import run_sweep  # noqa: E402
+results_table = load_tool('tools/results_table.py')
+run_sweep = load_tool('tools/run_sweep.py')
 
 DATASETS = {'dtd': 'CoOpDTD', 'eurosat': 'CoOpEuroSAT'}
 SEEDS = ('1', '2')
@@ -36,23 +36,12 @@ KEEP_ALL = ['--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
 
 
 def tiny_config(folder: Path, key: str, data_root: Path) -> Path:
-    """configs/maple/base2novel_<key>.py on the tiny CLIP, 32-pixel miniatures, 2 epochs."""
-    pipeline = '''[dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale=32),
-                   dict(type='CenterCrop', crop_size=32), dict(type='PackInputs')]'''
+    """configs/maple/base2novel_<key>.py shrunk as every zoo test shrinks it (tiny CLIP,
+    32-pixel miniatures under ``data_root``), 2 epochs, written out for the tools."""
     path = folder / 'maple' / f'base2novel_{key}.py'  # folder and stem name the runs
     path.parent.mkdir(exist_ok=True)
-    path.write_text(f'''
-_base_ = [{str(REPO_ROOT / f'configs/maple/base2novel_{key}.py')!r}]
-from maple_mm.models import TINY_CLIP_CFG
-model = dict(backbone=dict(_delete_=True, type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-             prompt_learner=dict(depth=3))
-train_dataloader = dict(num_workers=0, dataset=dict(data_root={str(data_root)!r},
-                                                    pipeline={pipeline}))
-test_dataloader = dict(num_workers=0, dataset=dict(data_root={str(data_root)!r},
-                                                   pipeline={pipeline}))
-train_cfg = dict(max_epochs=2)
-param_scheduler = dict(T_max=2)
-''')
+    cfg = tiny(load(CONFIGS / 'maple' / f'base2novel_{key}.py'), data_root, folder, epochs=2)
+    cfg.dump(path)
     return path
 
 
@@ -67,7 +56,9 @@ def run(main, *args) -> str:
 @pytest.fixture(scope='module')
 def sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('sweep')
-    configs = [tiny_config(tmp, key, write_miniature(tmp / 'data', key)) for key in DATASETS]
+    for key in DATASETS:
+        write_miniature(tmp / 'data', key)
+    configs = [tiny_config(tmp, key, tmp / 'data') for key in DATASETS]
     root = tmp / 'work'
     with pytest.MonkeyPatch.context() as patch:
         # One thread per run: several busy torch threads starve on a shared 2-core machine.
@@ -97,11 +88,16 @@ def test_every_run_lands_in_its_seed_folder_with_its_seed(sweep):
             assert set(metrics_of(sweep['root'], key, seed)) == {
                 'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
     assert sweep['log'].count(': train') == 4
+    assert sweep['log'].splitlines()[-2:] == [
+        'Sweep: 4 runs: 4 done, 0 skipped (finished earlier), 0 failed.',
+        f'Results: {sweep["root"]}; the table: python tools/results_table.py {sweep["root"]} '
+        '[--paper] [--plot DIR]']
 
 
 def test_rerun_skips_finished_runs(sweep):
     log = run(run_sweep.main, *sweep['configs'], '--seeds', *SEEDS, '--work-root', sweep['root'])
     assert log.count(': skip (finished') == 4 and ': train' not in log
+    assert 'Sweep: 4 runs: 0 done, 4 skipped (finished earlier), 0 failed.' in log
 
 
 def test_dry_run_prints_commands_and_runs_nothing(sweep, tmp_path):
@@ -155,10 +151,15 @@ def test_table_of_the_sweep(sweep):
 
 
 def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
+    out = io.StringIO()
     with pytest.raises(run_sweep.SweepError,
-                       match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'):
-        run(run_sweep.main, sweep['configs'][0], '--seeds', '5', '--work-root', tmp_path,
-            '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path / "none"}')
+                       match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'), \
+            contextlib.redirect_stdout(out):
+        run_sweep.main([str(sweep['configs'][0]), '--seeds', '5', '6', '--work-root',
+                        str(tmp_path), '--cfg-options',
+                        f'train_dataloader.dataset.data_root={tmp_path / "none"}'])
+    assert ('Sweep: 2 runs: 0 done, 0 skipped (finished earlier), 1 failed, 1 not started.\n'
+            f'  failed: maple/base2novel_dtd seed 5 (log in {tmp_path}') in out.getvalue()
 
 
 def test_missing_config_is_a_clear_error():

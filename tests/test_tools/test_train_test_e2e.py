@@ -84,12 +84,19 @@ def test_checkpoint_holds_only_prompts_and_loads_weights_only(trained):
     assert ckpt['meta']['dataset_meta']['classes'] == ('red_square', 'green circle', 'blue')
 
 
-def test_test_tool_reproduces_the_metrics(trained):
+def test_test_tool_reproduces_the_metrics_and_shows_progress_while_it_runs(trained):
     work = trained['work_dir']
     # Testing reads only the test sets: the training data may be gone.
-    run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir', work / 'eval',
-             '--cfg-options', f'train_dataloader.dataset.data_root={work / "absent"}')
+    # interval_s=0: a progress line after every batch, as every 10 s of work by default.
+    proc = run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir',
+                    work / 'eval', '--cfg-options', 'default_hooks.logger.interval_s=0',
+                    f'train_dataloader.dataset.data_root={work / "absent"}')
     assert read_test_metrics(work / 'eval') == read_test_metrics(work)
+    log = proc.stdout + proc.stderr
+    # 15 base images in batches of 8: the first batch is reported before the set is done.
+    first, result = log.index('Epoch(test) [1/2]'), log.index('Top-1 accuracy (%)')
+    assert first < result and 'eta: ' in log[first:result]
+    assert log.count('Epoch(test) [1/2]') == 2  # the base set, then the novel set
 
 
 def test_checkpoint_that_does_not_fit_the_config_is_refused_clearly(trained):

@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import torch
 from mmengine.runner import TestLoop
 
-from .amp_optim_wrapper import MixedPrecisionOptimWrapper
+from .mixed_precision_optim_wrapper import MixedPrecisionOptimWrapper
 from .precision import precision_context
 
 

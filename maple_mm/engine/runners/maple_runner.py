@@ -22,12 +22,13 @@ from torch.utils.data import DataLoader
 
 from maple_mm.atomic_files import remove_stale_temporaries
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
-from maple_mm.run_layout import latest_complete_checkpoint
+from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 
-from .amp_optim_wrapper import apply_run_precision
+from maple_mm.evaluation.run_record import variant_name
+
+from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
+from ..optimizers.precision import current_device_type, describe_precision
 from .checkpoint_loader import safe_checkpoint_loading
-from .precision import current_device_type, describe_precision
-from .run_record import variant_name
 from .work_dir_lock import WorkDirLock
 
 
@@ -195,6 +196,17 @@ def missing_required_hooks(default_hooks: Optional[Dict[str, Union[Hook, dict]]]
             if not any(issubclass(cls, HOOKS.get(name)) for cls in present)]
 
 
+def check_no_overwrite(work_dir: str, resume) -> None:
+    """Never overwrite a previous run silently: training into a work dir that holds
+    checkpoints needs ``resume``. (:meth:`MapleRunner.train` checks it; the tools
+    call it before the CLIP is built.)"""
+    existing = checkpoint_files(work_dir)
+    if existing and not resume:
+        raise WorkDirError(
+            f'{work_dir} already holds checkpoints of a run ({existing[-1].name}, ...). '
+            'Pass --resume to continue it, or --work-dir to train into a new folder.')
+
+
 @RUNNERS.register_module()
 class MapleRunner(Runner):
     """A Runner whose runs cannot silently lose or overwrite work.
@@ -212,8 +224,12 @@ class MapleRunner(Runner):
       *complete* checkpoint of the work dir (the ``last_checkpoint`` pointer
       may be missing, empty or stale); a work dir holding only incomplete
       checkpoints is an error, not a silent restart.
-    - :meth:`train` holds a lock on the work dir, so a second training into
-      the same folder stops at once.
+    - :meth:`train` never overwrites a previous run: a work dir holding
+      checkpoints trains only with ``resume``; and it holds a lock on the work
+      dir, so a second training into the same folder stops at once.
+    - A top-level ``shots = K`` entry (``--cfg-options shots=K`` with
+      mmpretrain's tools) sets K shots per class and the epochs the config
+      gives K, as maple_mm's ``--shots K`` (:mod:`.run_config`).
     - The hooks maple_mm needs (:data:`REQUIRED_HOOKS`: class names from each
       dataset, per-epoch seeds, weights-only checkpoints, divergence checks)
       are registered when neither ``default_hooks`` nor ``custom_hooks``
@@ -277,8 +293,13 @@ class MapleRunner(Runner):
 
         ``cfg.variant`` becomes the name of the experiment (:func:`variant_name`), which
         every test records and the config saved in the work dir keeps.
+        A top-level ``shots = K`` (``--cfg-options shots=K`` with mmpretrain's tools)
+        sets K shots and the epochs the config gives K, as ``--shots K`` does.
         """
         cfg = copy.deepcopy(cfg)
+        if cfg.get('shots') is not None:
+            from .run_config import apply_shots
+            apply_shots(cfg, cfg.shots)
         cfg.variant = variant_name(cfg)  # before the device's precision changes the config
         precision = apply_run_precision(cfg)
         runner = super().from_cfg(cfg)
@@ -429,5 +450,6 @@ class MapleRunner(Runner):
 
     def train(self):
         check_dataset_sources(self._train_set_configs)
+        check_no_overwrite(self.work_dir, self._resume)
         with self._work_dir_lock():
             return super().train()

@@ -12,9 +12,9 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import write_test_metrics
 from maple_mm.run_layout import METRICS_FILE
 
-from .class_names_hook import check_model_classes
-from .mixed_precision_test import MixedPrecisionTestMixin
-from .run_record import run_record
+from ..hooks.class_names_hook import check_model_classes
+from ..optimizers.mixed_precision_test_loop import MixedPrecisionTestMixin
+from maple_mm.evaluation.run_record import run_record
 
 #: The metric the summary line, the harmonic mean and the averages use.
 TOP1 = 'accuracy/top1'

@@ -1,0 +1,4 @@
+"""Learning-rate schedules of the recipes."""
+from .warmup_cosine_lr import ConstantWarmupCosineLR
+
+__all__ = ['ConstantWarmupCosineLR']
