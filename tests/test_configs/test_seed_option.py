@@ -2,6 +2,7 @@
 through): the run's seed, every dataset's few-shot draw, the epochs CoOp gives K shots, and
 the default work dir work_dirs/<method>/<config>[_<K>shots]."""
 import argparse
+import logging
 import os
 
 import pytest
@@ -112,7 +113,10 @@ def test_shots_from_cfg_options_and_from_a_built_runner_as_from_the_tools(tmp_pa
     seen = {}
     original = MapleRunner.__init__
     try:  # what from_cfg hands the runner; nothing is built
-        MapleRunner.__init__ = lambda self, **kwargs: seen.update(kwargs)
+        def probe(self, **kwargs):
+            seen.update(kwargs)
+            self.logger = logging.getLogger('probe')
+        MapleRunner.__init__ = probe
         MapleRunner.from_cfg(raw)
     finally:
         MapleRunner.__init__ = original

@@ -189,7 +189,7 @@ def non_finite_entries(state_dict: dict) -> List[str]:
 
 def _buffer_problem(buffer) -> Optional[str]:
     """What is wrong with one logged-scalar history, as mmengine's LoggerHook would meet it."""
-    from .weights_only_checkpoint_hook import BUFFER_TAG
+    from ..hooks.weights_only_checkpoint_hook import BUFFER_TAG
     if isinstance(buffer, HistoryBuffer):
         fields = vars(buffer)
         arrays = (fields.get('_log_history'), fields.get('_count_history'))
