@@ -18,9 +18,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 from maple_mm.errors import CheckpointFormatError, CheckpointNotFoundError
+from maple_mm.models.reference_checkpoint import REFERENCE_MODULES
 
-#: Reference-code checkpoints pickle Dassl objects under these module names.
-_REFERENCE_MODULES = ('dassl.', )
 CONVERTER_HINT = ('it is a checkpoint of the reference code (Dassl): convert it with '
                   'tools/model_converters/reference_to_mm.py first')
 
@@ -91,7 +90,7 @@ def _pickled_globals(path: str) -> List[str]:
 def refused_reason(path: str) -> str:
     """Why weights-only loading refuses ``path``, and what to do."""
     found = _pickled_globals(path)
-    if any(name.startswith(_REFERENCE_MODULES) for name in found):
+    if any(name.startswith(REFERENCE_MODULES) for name in found):
         return CONVERTER_HINT
     listed = ', '.join(found[:5]) + (', ...' if len(found) > 5 else '')
     return (f'it pickles Python objects besides weights ({listed or "unknown objects"}), '

@@ -16,17 +16,13 @@ from .clip import OpenCLIPBackbone
 from .fast.text import TextLayout, encode_class_prompts, supports_fast_text, text_layout
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
+from .reference_checkpoint import looks_like_reference
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
 EXTRA_STATE = '_extra_state'
 #: mmpretrain model-zoo metadata of a model built from a config: its task.
 _IMAGE_CLASSIFICATION = SimpleNamespace(results=[SimpleNamespace(task='Image Classification')])
-#: Keys only the reference code saves (its CustomCLIP, or CoOp / CoCoOp's bare
-#: prompt learner), never maple_mm.
-_REFERENCE_KEY_PREFIXES = ('prompt_learner.token_', 'prompt_learner.proj.',
-                           'prompt_learner.compound_', 'image_encoder.', 'text_encoder.',
-                           'token_prefix', 'token_suffix', 'meta_net.')
 CONVERT_HINT = 'convert it with tools/model_converters/reference_to_mm.py'
 
 
@@ -371,7 +367,7 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
     if not own:
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
-    reference = _looks_like_reference([k[len(prefix):] for k in state_dict
+    reference = looks_like_reference([k[len(prefix):] for k in state_dict
                                        if k.startswith(prefix)])
     if not present:
         hint = (f'it looks like a checkpoint of the reference code: {CONVERT_HINT}'
@@ -392,11 +388,6 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
             + (f'It looks like a checkpoint of the reference code: {CONVERT_HINT}.'
                if reference else 'Use the config the checkpoint was trained with.'))
 
-
-
-def _looks_like_reference(keys) -> bool:
-    return any(k.startswith(_REFERENCE_KEY_PREFIXES) or k in ('ctx', 'logit_scale')
-               for k in keys)
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:

@@ -25,7 +25,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, _LRScheduler
 import maple_mm  # noqa: F401
 from maple_mm.engine import load_checkpoint_file
 from maple_mm.errors import CheckpointMismatchError, ClassNameError
-from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone
+from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone, reference_checkpoint
 from tests import reference_trainers as ref_trainers
 from tests.conftest import load_tool
 from tests.reference_trainers import dassl_saved_state_dict
@@ -37,7 +37,8 @@ CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'cra
 DASSL_MODULE = 'dassl.optim.lr_scheduler'
 
 
-conv = load_tool('tools/model_converters/reference_to_mm.py')
+conv = reference_checkpoint
+tool = load_tool('tools/model_converters/reference_to_mm.py')
 pytestmark = pytest.mark.usefixtures('one_thread')
 
 
@@ -196,7 +197,7 @@ def build_model(case='maple', **overrides):
 
 def convert(tmp_path, ref_path, name='converted.pth', extra_args=()):
     out = tmp_path / name
-    assert conv.main([str(ref_path), str(out), *extra_args]) == str(out)
+    assert tool.main([str(ref_path), str(out), *extra_args]) == str(out)
     return out
 
 
@@ -418,7 +419,7 @@ def test_unconverted_state_dict_points_to_the_converter(backbone, case):
 # -- errors -----------------------------------------------------------------------------
 def test_missing_input(tmp_path):
     with pytest.raises(conv.InputNotFoundError, match='does not exist'):
-        conv.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')])
     assert not (tmp_path / 'out.pth').exists()
 
 
@@ -427,19 +428,19 @@ def test_existing_output_needs_force(tmp_path, backbone):
     out = tmp_path / 'out.pth'
     out.write_bytes(b'keep me')
     with pytest.raises(conv.OutputExistsError, match='--force'):
-        conv.main([str(tmp_path / 'ref.pth'), str(out)])
+        tool.main([str(tmp_path / 'ref.pth'), str(out)])
     assert out.read_bytes() == b'keep me'
-    conv.main([str(tmp_path / 'ref.pth'), str(out), '--force'])
+    tool.main([str(tmp_path / 'ref.pth'), str(out), '--force'])
     assert torch.load(out, weights_only=True)['meta']['n_ctx'] == 2
     with pytest.raises(conv.OutputExistsError, match='input'):
-        conv.main([str(out), str(out), '--force'])
+        tool.main([str(out), str(out), '--force'])
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out.pth', 'ref.pth']  # no temp left
 
 
 def test_not_a_reference_checkpoint(tmp_path, backbone):
     torch.save({'state_dict': {'encoder.weight': torch.zeros(2)}}, tmp_path / 'other.pth')
     with pytest.raises(conv.ConversionError) as info:
-        conv.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
     message = str(info.value)
     assert 'No prompt weights of any reference trainer' in message
     for key in ('image_encoder.VPT', 'prompt_learner.compound_prompts_text.<i>',
@@ -449,10 +450,10 @@ def test_not_a_reference_checkpoint(tmp_path, backbone):
 
     torch.save({'weights': 1}, tmp_path / 'other.pth')
     with pytest.raises(conv.ConversionError, match='state_dict'):
-        conv.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
     (tmp_path / 'junk.pth').write_bytes(b'not a checkpoint')
     with pytest.raises(conv.ConversionError):
-        conv.main([str(tmp_path / 'junk.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'junk.pth'), str(tmp_path / 'out.pth')])
 
 
 def test_unknown_keys(backbone):
@@ -545,6 +546,6 @@ def test_os_system_payload_is_refused(tmp_path, monkeypatch, backbone):
                                          saved_state_dict(backbone, 'maple')[1],
                                          monkeypatch, extra={'optimizer': _SystemPayload(marker)})
     with pytest.raises(conv.ConversionError, match='Refusing'):
-        conv.main([str(ref_path), str(tmp_path / 'out.pth')])
+        tool.main([str(ref_path), str(tmp_path / 'out.pth')])
     assert not marker.exists()
     assert not (tmp_path / 'out.pth').exists()
