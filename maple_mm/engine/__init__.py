@@ -4,6 +4,7 @@ from .checkpoint_loader import load_checkpoint_file, weights_only_loading
 from .class_names_hook import ClassNamesHook, dataset_class_names
 from .divergence_hook import DivergenceHook
 from .epoch_seed_hook import EpochSeedHook
+from .gpa_hook import GaussianPromptAggregationHook
 from .multi_set_test_loop import MultiSetTestLoop
 from .runner import MapleRunner
 from .safe_checkpoint_hook import SafeCheckpointHook
@@ -14,4 +15,5 @@ from .work_dir_lock import WorkDirLock
 __all__ = ['ClassNamesHook', 'dataset_class_names', 'EpochSeedHook', 'MultiSetTestLoop',
            'MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MapleRunner',
            'SafeCheckpointHook', 'DivergenceHook', 'WorkDirLock', 'load_checkpoint_file',
-           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR']
+           'weights_only_loading', 'WeightsOnlyCheckpointHook', 'ConstantWarmupCosineLR',
+           'GaussianPromptAggregationHook']
