@@ -183,6 +183,8 @@ class PromptedCLIP(BaseClassifier):
         clip, ctx = self.backbone.clip, prompts.text_ctx
         per_image = ctx is not None and self.prompt_learner.image_conditional
         embeddings, positions = class_prompts.embeddings, class_prompts.ctx_positions
+        if embeddings is None:  # a rarely encoded set (frozen templates): embedded now
+            embeddings = self.backbone.embed_tokens(class_prompts.token_ids)
         if self.efficient and supports_fast_text(clip):
             shared = ctx is None or ctx.dim() == 2 or per_image
             layout = self._layout(class_prompts, shared)

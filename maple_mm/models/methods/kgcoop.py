@@ -66,7 +66,7 @@ class KgCoOpPromptLearner(CoOpPromptLearner):
     def build_frozen_prompts(self, class_names, clip):
         template = self.current_template()
         return [tokenize_prompts(clip, [template.format(name.replace('_', ' '))
-                                        for name in class_names])]
+                                        for name in class_names], embed=False)]
 
 
 @MODELS.register_module()

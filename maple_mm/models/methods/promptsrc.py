@@ -42,7 +42,9 @@ class PromptSRCPromptLearner(IVLPPromptLearner):
 
     def build_frozen_prompts(self, class_names, clip):
         names = [name.replace('_', ' ') for name in class_names]
-        return [tokenize_prompts(clip, [template.format(name) for name in names])
+        # Token ids only (60 templates x 1000 classes of embeddings would take ~9 GB):
+        # each set is embedded when encoded, once per class set.
+        return [tokenize_prompts(clip, [template.format(name) for name in names], embed=False)
                 for template in PROMPTSRC_TEMPLATES]
 
 
