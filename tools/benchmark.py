@@ -9,7 +9,10 @@ recipe: its model config (configs/_base_/models/<method>.py: prompt sizes, depth
 loss weights) and the training batch of its base-to-novel config (CoOp 32, CoCoOp
 1, KgCoOp 128, the others 4; zero-shot CLIP is not trained). The training loss is
 the method's (the sum of its loss terms); the first step's loss of both paths is
-printed side by side.
+printed side by side. The frozen CLIP's text features of methods that compare with
+them (KgCoOp, PromptSRC: 60 templates per class) are computed once per class set,
+as the reference computes them at start-up, so they are not part of a step: both
+paths get them from the efficient path before the timed steps.
 The reference path (``efficient=False``) is the computation of the reference
 code: all 77 text positions of every prompt at every forward (for CoCoOp, every
 class for every image).
@@ -136,6 +139,10 @@ def measure_train(model, opts: dict) -> dict:
     images = images.to(opts['device'])
     samples = [DataSample().set_gt_label(int(y)) for y in labels]
     model.train()
+    if model.prompt_learner.frozen_prompts:  # once per class set: not part of a step
+        efficient, model.efficient = model.efficient, True
+        model.frozen_text_features()
+        model.efficient = efficient
     losses = []
 
     def step():

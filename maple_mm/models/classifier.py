@@ -254,13 +254,15 @@ class PromptedCLIP(BaseClassifier):
         The un-normalised features of the learner's frozen prompt sets
         (``prompt_learner.frozen_prompts``, one per template) are averaged,
         then L2-normalised. They depend only on the class names: computed once
-        per class set, without gradients, keyed on the prompt sets' token ids.
+        per class set (by the current computation path), without gradients,
+        keyed on the prompt sets' token ids; ``frozen_text_cache.clear()``
+        recomputes them.
         """
         sets = self.prompt_learner.frozen_prompts
         if not sets:
             raise RuntimeError(f'{type(self.prompt_learner).__name__} builds no frozen prompts.')
         device = self.backbone.clip.token_embedding.weight.device
-        key = (_set_keys(sets), self.efficient, device, autocast_state(device.type))
+        key = (_set_keys(sets), device, autocast_state(device.type))
 
         def compute() -> torch.Tensor:
             total = sum(self.encode_prompt_set(p, Prompts())[0] for p in sets)

@@ -60,6 +60,7 @@ def assert_parity(model, theirs: Dict[str, torch.Tensor], ref_learned, terms: Di
     model.efficient = efficient
     model.zero_grad(set_to_none=True)
     model.text_cache.clear()
+    model.frozen_text_cache.clear()  # each path computes its own
     where = f'efficient={efficient}'
     losses = model.loss(imgs, samples())
     assert set(losses) == set(terms), where
