@@ -57,3 +57,11 @@ def remove_stale_temporaries(folder: PathLike, pattern: str,
     return removed
 
 
+def save_torch_atomically(obj, path: PathLike) -> None:
+    """Replace ``path`` by ``torch.save(obj)``: written beside it, flushed, renamed; an
+    existing ``path`` stays intact until the rename."""
+    import torch
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(path) as tmp:
+        torch.save(obj, tmp)

@@ -118,6 +118,15 @@ def _names(classnames: Sequence[str]) -> List[str]:
     return [name.replace('_', ' ') for name in classnames]
 
 
+def _half(x: torch.Tensor) -> torch.Tensor:
+    """The reference's ``.half()`` cast: values rounded to fp16 (promoted back by ``torch.cat``).
+
+    Gradients pass unrounded, as an fp32 transcription of the backward pass
+    (the successors' parity tests compare gradients).
+    """
+    return x + (x.half().float() - x).detach()
+
+
 def _project_text(clip, x: torch.Tensor) -> torch.Tensor:
     if isinstance(clip.text_projection, torch.nn.Linear):
         return clip.text_projection(x)
@@ -135,7 +144,7 @@ def _text_features(clip, tokens: torch.Tensor, prompts: torch.Tensor, deep=(),
     n = x.shape[0]
     for k, block in enumerate(clip.transformer.resblocks):
         if 1 <= k <= len(deep):
-            x = torch.cat([x[:, :1], deep[k - 1].expand(n, -1, -1).half(), x[:, 1 + n_ctx:]],
+            x = torch.cat([x[:, :1], _half(deep[k - 1]).expand(n, -1, -1), x[:, 1 + n_ctx:]],
                           dim=1)
         x = block(x, attn_mask=clip.attn_mask)
     x = clip.ln_final(x)
@@ -161,11 +170,11 @@ def _image_features(clip, images: torch.Tensor, shallow: Optional[torch.Tensor] 
     n = 0
     if shallow is not None:
         n = shallow.shape[0]
-        y = torch.cat([y, shallow.expand(batch, -1, -1).half()], dim=1)
+        y = torch.cat([y, _half(shallow).expand(batch, -1, -1)], dim=1)
     y = visual.ln_pre(y)
     for k, block in enumerate(visual.transformer.resblocks):
         if 1 <= k <= len(deep):
-            y = torch.cat([y[:, :y.shape[1] - n], deep[k - 1].expand(batch, -1, -1).half()],
+            y = torch.cat([y[:, :y.shape[1] - n], _half(deep[k - 1]).expand(batch, -1, -1)],
                           dim=1)
         y = block(y)
     return visual.ln_post(y[:, 0]) @ visual.proj

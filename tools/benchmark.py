@@ -1,12 +1,18 @@
 """Compare each method's reference and efficient paths: step time, eval throughput, memory.
 
-    python tools/benchmark.py [--method maple|coop|cocoop|vpt|ivlp|language_prompting|
-                                        zero_shot_clip|all] [--classes 10 100 1000]
+    python tools/benchmark.py [--method maple|coop|...|all] [--classes 10 100 1000]
                               [--device cpu|cuda] [--precision fp32|bf16|fp16]
                               [--model ViT-B-16|tiny] ...
 
-Each method is built with its reference recipe (prompt sizes and depths, and its
-training batch: CoOp 32, CoCoOp 1, the others 4; zero-shot CLIP is not trained).
+Each method (a config folder: maple_mm.method_zoo) is built with its reference
+recipe: its model config (configs/_base_/models/<method>.py: prompt sizes, depths,
+loss weights) and the training batch of its base-to-novel config (CoOp 32, CoCoOp
+1, KgCoOp 128, the others 4; zero-shot CLIP is not trained). The training loss is
+the method's (the sum of its loss terms); the first step's loss of both paths is
+printed side by side. The frozen CLIP's text features of methods that compare with
+them (KgCoOp, PromptSRC: 60 templates per class) are computed once per class set,
+as the reference computes them at start-up, so they are not part of a step: both
+paths get them from the efficient path before the timed steps.
 The reference path (``efficient=False``) is the computation of the reference
 code: all 77 text positions of every prompt at every forward (for CoCoOp, every
 class for every image).
@@ -40,20 +46,28 @@ import time
 from typing import Dict, List, Optional
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+from maple_mm.method_zoo import (base2novel_config_file, method_folders,  # noqa: E402
+                                 model_config_file)
+
 PATHS = ('reference', 'efficient')
 KINDS = ('train', 'eval')
-#: Each method's model and its reference training batch (None: not trained).
-METHODS = {
-    'zero_shot_clip': (dict(type='ZeroShotCLIP'), None),
-    'coop': (dict(type='CoOp', prompt_learner=dict(n_ctx=16)), 32),
-    'cocoop': (dict(type='CoCoOp', prompt_learner=dict(n_ctx=4, ctx_init='a photo of a')), 1),
-    'vpt': (dict(type='VPT', prompt_learner=dict(n_ctx=8, depth=12)), 4),
-    'ivlp': (dict(type='IVLP', prompt_learner=dict(n_ctx_text=2, n_ctx_vision=2, depth_text=12,
-                                                   depth_vision=12)), 4),
-    'language_prompting': (dict(type='LanguagePrompting', prompt_learner=dict(n_ctx=4,
-                                                                              depth=12)), 4),
-    'maple': (dict(type='MaPLe', prompt_learner=dict(n_ctx=2, depth=9)), 4),
-}
+#: Every method's config folder (its model and recipe are read from its configs).
+METHODS = list(method_folders())
+
+
+def method_model(method: str) -> dict:
+    """The method's model config (type, prompt learner, loss weights), without data parts."""
+    from mmengine.config import Config
+    model = Config.fromfile(str(model_config_file(method))).model.to_dict()
+    return {k: v for k, v in model.items() if k not in ('backbone', 'data_preprocessor')}
+
+
+def method_train_batch(method: str) -> Optional[int]:
+    """The training batch of the method's base-to-novel recipe (None: nothing is trained)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(base2novel_config_file(method)))
+    return cfg.train_dataloader.batch_size if cfg.get('train_dataloader') else None
 #: Bytes of saved activations per (class, position, text width, text layer) when
 #: the reference trains in fp32; measured on ViT-B/16 (~56), rounded up.
 REFERENCE_TRAIN_BYTES = 60
@@ -79,7 +93,7 @@ def build_model(opts: dict):
     backbone = dict(type='OpenCLIPBackbone', model_name=opts['model'])
     if opts['model'] == 'tiny':
         backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
-    model_cfg, _ = METHODS[opts['method']]
+    model_cfg = method_model(opts['method'])
     learner = dict(model_cfg.get('prompt_learner', {}))
     for key in ('depth', 'depth_text', 'depth_vision'):  # e.g. the tiny CLIP has 4 blocks
         if key in learner and opts['depth']:
@@ -125,17 +139,21 @@ def measure_train(model, opts: dict) -> dict:
     images = images.to(opts['device'])
     samples = [DataSample().set_gt_label(int(y)) for y in labels]
     model.train()
+    if model.prompt_learner.frozen_prompts:  # once per class set: not part of a step
+        efficient, model.efficient = model.efficient, True
+        model.frozen_text_features()
+        model.efficient = efficient
     losses = []
 
     def step():
         with wrapper.optim_context(model):
-            loss = model.loss(images, samples)['loss']
+            loss = sum(model.loss(images, samples).values())  # the method's terms
         wrapper.update_params(loss)
         losses.append(float(loss))
 
     clock = Clock(opts['device'])
     times = [clock.time(step) for _ in range(opts['warmup'] + opts['steps'])]
-    return dict(step_s=statistics.median(times[opts['warmup']:]),
+    return dict(step_s=statistics.median(times[opts['warmup']:]), first_loss=losses[0],
                 finite=all(math.isfinite(x) for x in losses))
 
 
@@ -268,7 +286,8 @@ def run_all(args, method: str) -> dict:
     limit = args.memory_limit_gib * 1024 if args.memory_limit_gib else \
         0.9 * memory_limit_mib(args.device)
     results = {}
-    train_batch = args.train_batch or METHODS[method][1]
+    train_batch = method_train_batch(method) and (args.train_batch or
+                                                  method_train_batch(method))
     kinds = KINDS if train_batch else ('eval', )
     for classes in sorted(args.classes):
         for path in args.paths:
@@ -334,7 +353,8 @@ def print_table(results: dict, args, method: str) -> None:
             (f'eval memory ({unit})', 'eval', 'peak_mib', '.0f', False)]
     import torch
     threads = args.threads or torch.get_num_threads()
-    train_batch = args.train_batch or METHODS[method][1]
+    train_batch = method_train_batch(method) and (args.train_batch or
+                                                  method_train_batch(method))
     print(f'\n{method} benchmark: {args.model} (random weights), {args.device}'
           + (f' ({threads} threads)' if args.device == 'cpu' else '')
           + f', {args.precision}; train batch {train_batch or "-"}, eval batch '
@@ -350,6 +370,12 @@ def print_table(results: dict, args, method: str) -> None:
                   f'{ratio(ref, eff, invert=higher_is_better):>9s}')
     print('ratio: reference / efficient for time and memory, efficient / reference for '
           'images/s; ~ marks figures extrapolated linearly in the number of classes.')
+    for classes in sorted(args.classes):
+        losses = [results.get((p, 'train', classes), {}).get('first_loss') for p in PATHS]
+        if None not in losses:
+            print(f'{classes:5d} classes: training loss of the first step, reference '
+                  f'{losses[0]:.6f}, efficient {losses[1]:.6f} (|difference| '
+                  f'{abs(losses[0] - losses[1]):.1e})')
     finite = [r['finite'] for r in results.values() if 'finite' in r]
     print(f'training losses finite in every measurement: {"yes" if all(finite) else "NO"}')
     for classes in sorted(args.classes):

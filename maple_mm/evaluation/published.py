@@ -5,14 +5,18 @@ keyed by the method names runs record (each method's ``method`` in
 ``configs/_base_/models/``) and by the dataset keys of the catalog
 (:mod:`maple_mm.datasets.catalog`), or the test-set names of the
 cross-dataset / domain generalisation configs. The zero-shot CLIP, CoOp and
-CoCoOp rows are the CoCoOp paper's, reprinted by MaPLe.
+CoCoOp rows are the CoCoOp paper's, reprinted by MaPLe. The successors' rows are
+their own papers' averages, as their repositories' READMEs print them
+(muzairkhattak/PromptSRC, htyao89/KgCoOp); their per-dataset tables are not
+transcribed here.
 """
 from typing import Dict, Optional, Tuple
 
 Triple = Tuple[Optional[float], Optional[float], float]  # (Base, Novel, HM)
 
-#: The methods in the order of the tables (the paper's, then its ablations).
-METHODS = ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'VPT', 'LanguagePrompting', 'IVLP', 'MaPLe')
+#: The methods in the order of the tables (the paper's, then its ablations, then its successors).
+METHODS = ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'VPT', 'LanguagePrompting', 'IVLP', 'MaPLe',
+           'KgCoOp', 'PromptSRC')
 
 #: Base-to-novel generalisation: method -> dataset key -> (Base, Novel, HM).
 BASE2NOVEL: Dict[str, Dict[str, Triple]] = {
@@ -81,6 +85,8 @@ BASE2NOVEL_AVERAGE: Dict[str, Triple] = {
     'LanguagePrompting': (None, None, 77.56),
     'IVLP': (None, None, 77.90),
     'MaPLe': (82.28, 75.14, 78.55),
+    'KgCoOp': (80.73, 73.60, 77.00),
+    'PromptSRC': (84.26, 76.10, 79.97),
 }
 
 #: Cross-dataset transfer (train ImageNet): method -> {ImageNet source, mean

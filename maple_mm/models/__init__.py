@@ -3,8 +3,10 @@ from .class_prompts import ClassPrompts
 from .classifier import PromptedCLIP
 from .clip import TINY_CLIP_CFG, OpenCLIPBackbone, build_open_clip
 from .methods import (IVLP, VPT, CoCoOp, CoCoOpPromptLearner, CoOp, CoOpPromptLearner,
-                      IVLPPromptLearner, LanguagePrompting, LanguagePromptLearner, MaPLe,
-                      MaPLePromptLearner, VPTPromptLearner, ZeroShotCLIP, ZeroShotPromptLearner)
+                      IVLPPromptLearner, KgCoOp, KgCoOpPromptLearner, LanguagePrompting,
+                      LanguagePromptLearner, MaPLe, MaPLePromptLearner, PromptSRC,
+                      PromptSRCPromptLearner, VPTPromptLearner, ZeroShotCLIP,
+                      ZeroShotPromptLearner)
 from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
@@ -13,5 +15,6 @@ __all__ = [
     'Prompts', 'ClassPrompts', 'encode_image', 'encode_text', 'ZeroShotCLIP',
     'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner',
     'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting',
-    'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner'
+    'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner', 'KgCoOp', 'KgCoOpPromptLearner',
+    'PromptSRC', 'PromptSRCPromptLearner'
 ]

@@ -7,6 +7,7 @@ embeddings at some positions (``ctx_positions``) by learned vectors. The
 positions are usually ``1 .. n`` right after SOS; CoOp can put the class name
 before or around the context, which only changes the positions.
 """
+import hashlib
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -17,16 +18,44 @@ from .clip import OpenCLIPBackbone
 
 @dataclass
 class ClassPrompts:
-    """Token ids (C, L), token embeddings (C, L, D) and learned-context slots (C, n)."""
+    """Token ids (C, L), token embeddings (C, L, D) and learned-context slots (C, n).
+
+    ``embeddings`` may be None for prompt sets that are encoded rarely (the
+    frozen CLIP's template sets): they are then embedded when encoded, so many
+    templates of a large class set never hold their embeddings at once.
+
+    ``key`` identifies the prompt set (a digest of its token ids and context
+    slots, computed once when it is built): text layouts and cached features
+    are keyed on it, so two prompt sets never share an entry.
+    """
 
     token_ids: torch.Tensor
-    embeddings: torch.Tensor
+    embeddings: Optional[torch.Tensor]
     ctx_positions: Optional[torch.Tensor] = None
+    key: bytes = b''
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = prompt_set_key(self.token_ids, self.ctx_positions)
 
     def to(self, fn) -> 'ClassPrompts':
         """Apply a tensor function (device or dtype move) to every tensor."""
-        return ClassPrompts(fn(self.token_ids), fn(self.embeddings),
-                            None if self.ctx_positions is None else fn(self.ctx_positions))
+        return ClassPrompts(fn(self.token_ids),
+                            None if self.embeddings is None else fn(self.embeddings),
+                            None if self.ctx_positions is None else fn(self.ctx_positions),
+                            key=self.key)
+
+
+def prompt_set_key(token_ids: torch.Tensor, ctx_positions: Optional[torch.Tensor]) -> bytes:
+    """A digest of what a prompt set's layout and frozen features depend on."""
+    digest = hashlib.sha256()
+    for tensor in (token_ids, ctx_positions):
+        if tensor is not None:
+            array = tensor.detach().to('cpu', torch.int64).contiguous().numpy()
+            digest.update(repr(array.shape).encode())
+            digest.update(array.tobytes())
+        digest.update(b'|')
+    return digest.digest()
 
 
 def class_sentence(prefix: str, class_name: str) -> str:
@@ -36,13 +65,16 @@ def class_sentence(prefix: str, class_name: str) -> str:
 
 @torch.no_grad()
 def tokenize_prompts(clip: OpenCLIPBackbone, sentences: Sequence[str],
-                     n_ctx: int = 0) -> ClassPrompts:
-    """Prompts whose learned context, if any, fills token positions ``1 .. n_ctx``."""
+                     n_ctx: int = 0, embed: bool = True) -> ClassPrompts:
+    """Prompts whose learned context, if any, fills token positions ``1 .. n_ctx``.
+
+    ``embed=False`` leaves the embeddings to be computed when encoded.
+    """
     token_ids = clip.tokenize(sentences)
     positions = None
     if n_ctx:
         positions = torch.arange(1, 1 + n_ctx).expand(len(sentences), -1).clone()
-    return ClassPrompts(token_ids, clip.embed_tokens(token_ids), positions)
+    return ClassPrompts(token_ids, clip.embed_tokens(token_ids) if embed else None, positions)
 
 
 def move_class_tokens(prompts: ClassPrompts, name_lengths: List[int],

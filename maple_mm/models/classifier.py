@@ -2,7 +2,7 @@
 import logging
 import warnings
 from types import SimpleNamespace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,18 +20,26 @@ from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks,
                         supports_fast_text, text_layout)
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
+from .reference_checkpoint import looks_like_reference
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
 EXTRA_STATE = '_extra_state'
 #: mmpretrain model-zoo metadata of a model built from a config: its task.
 _IMAGE_CLASSIFICATION = SimpleNamespace(results=[SimpleNamespace(task='Image Classification')])
-#: Keys only the reference code saves (its CustomCLIP, or CoOp / CoCoOp's bare
-#: prompt learner), never maple_mm.
-_REFERENCE_KEY_PREFIXES = ('prompt_learner.token_', 'prompt_learner.proj.',
-                           'prompt_learner.compound_', 'image_encoder.', 'text_encoder.',
-                           'token_prefix', 'token_suffix', 'meta_net.')
 CONVERT_HINT = 'convert it with tools/model_converters/reference_to_mm.py'
+
+
+class PromptedFeatures(NamedTuple):
+    """What a forward with the learned prompts computes; a method's objective reads it."""
+
+    #: (B, C) cosine logits scaled by CLIP's frozen temperature.
+    logits: torch.Tensor
+    #: (B, embed_dim) L2-normalised image features (with the vision prompts).
+    image: torch.Tensor
+    #: (C, embed_dim), or (B, C, embed_dim) for an image-conditional method:
+    #: L2-normalised text features of the current class prompts.
+    text: torch.Tensor
 
 
 @MODELS.register_module()
@@ -42,7 +50,10 @@ class PromptedCLIP(BaseClassifier):
     vision tower (with the learner's vision prompts), text features of one
     prompt per class (with its text context and deep text prompts). An
     image-conditional learner (CoCoOp) gets the plain image features and
-    returns a text context per image. Only the learner is trained: the state
+    returns a text context per image. The training objective is the method's
+    (:meth:`objective`, cross-entropy by default): it reads the prompted
+    features and, where it asks, the frozen CLIP's (:meth:`frozen_image_features`,
+    :meth:`frozen_text_features`). Only the learner is trained: the state
     dict holds its parameters and the class names; the frozen CLIP is rebuilt
     from the config. Each method is a subclass naming its learner
     (:mod:`maple_mm.models.methods`).
@@ -102,6 +113,8 @@ class PromptedCLIP(BaseClassifier):
                 f'{open_clip.__version__}.', SlowPathWarning, stacklevel=2)
         self.text_chunk_size = text_chunk_size
         self.text_cache = TextFeatureCache()
+        #: The frozen CLIP's text features of the learner's frozen prompt sets.
+        self.frozen_text_cache = TextFeatureCache()
         self._layouts: Dict[tuple, TextLayout] = {}
         if class_names:
             self.set_class_names(class_names)
@@ -128,6 +141,7 @@ class PromptedCLIP(BaseClassifier):
             self.prompt_learner.set_class_names(class_names, self.backbone)
             self._layouts.clear()
             self.text_cache.clear()
+            self.frozen_text_cache.clear()
 
     @property
     def _dataset_meta(self) -> dict:
@@ -174,26 +188,32 @@ class PromptedCLIP(BaseClassifier):
             self.set_class_names(names)
 
     # -- features --------------------------------------------------------------------
-    def _layout(self, index: int, prompts: ClassPrompts, ctx_shared: bool) -> TextLayout:
-        """The text layout of one class-prompt set, computed once per class set.
+    def _layout(self, prompts: ClassPrompts, ctx_shared: bool) -> TextLayout:
+        """The text layout of one prompt set, computed once per prompt set.
 
         Computing it reads token ids back to the host, which would stall a GPU
-        at every training step.
+        at every training step. Keyed on the prompt set's own key (its token
+        ids and context slots), so two prompt sets never share a layout.
         """
-        key = (tuple(self.class_names), index, prompts.token_ids.device, ctx_shared)
+        key = (prompts.key, prompts.token_ids.device, ctx_shared)
         if key not in self._layouts:
             self._layouts[key] = text_layout(self.backbone.clip, prompts.token_ids,
                                              prompts.ctx_positions, ctx_shared)
         return self._layouts[key]
 
-    def _encode(self, index: int, class_prompts: ClassPrompts, prompts: Prompts) -> torch.Tensor:
-        """(P, C, embed_dim) features: P = 1, or one row per image's text context."""
+    def encode_prompt_set(self, class_prompts: ClassPrompts, prompts: Prompts) -> torch.Tensor:
+        """(P, C, embed_dim) un-normalised features of one prompt set with ``prompts``.
+
+        P = 1, or one row per image's text context (image-conditional methods).
+        """
         clip, ctx = self.backbone.clip, prompts.text_ctx
         per_image = ctx is not None and self.prompt_learner.image_conditional
         embeddings, positions = class_prompts.embeddings, class_prompts.ctx_positions
+        if embeddings is None:  # a rarely encoded set (frozen templates): embedded now
+            embeddings = self.backbone.embed_tokens(class_prompts.token_ids)
         if self.efficient and supports_fast_text(clip):
             shared = ctx is None or ctx.dim() == 2 or per_image
-            layout = self._layout(index, class_prompts, shared)
+            layout = self._layout(class_prompts, shared)
             start = layout.shared_len
             if per_image and int(positions.max()) < start:
                 first = embeddings[:1, :start].expand(ctx.shape[0], -1, -1)
@@ -225,8 +245,8 @@ class PromptedCLIP(BaseClassifier):
         normalised again), as CLIP's prompt ensembles are.
         """
         self.prompt_learner.require_class_names()
-        features = [F.normalize(self._encode(i, p, prompts), dim=-1)
-                    for i, p in enumerate(self.prompt_learner.class_prompts)]
+        features = [F.normalize(self.encode_prompt_set(p, prompts), dim=-1)
+                    for p in self.prompt_learner.class_prompts]
         features = features[0] if len(features) == 1 else \
             F.normalize(torch.stack(features).mean(dim=0), dim=-1)
         return features if self.prompt_learner.image_conditional else features[0]
@@ -238,8 +258,8 @@ class PromptedCLIP(BaseClassifier):
         is computed once per class set, without gradients, in training too.
         Other text features are reused only without gradients: the cache is
         keyed on the class names, the storage and version counter of every
-        learner tensor (in-place optimizer steps bump them) and the autocast
-        state, and is cleared by :meth:`train` / ``eval()``,
+        learner tensor (in-place optimizer steps bump them), the prompt sets'
+        keys and the autocast state, and is cleared by :meth:`train` / ``eval()``,
         :meth:`set_class_names` and ``load_state_dict``. Writes through
         ``param.data`` or fused optimizers bypass version counters: call
         ``text_cache.clear()`` (or ``eval()``) after those outside mmengine's loops.
@@ -249,9 +269,33 @@ class PromptedCLIP(BaseClassifier):
             return self.text_features(prompts)
         device = self.backbone.clip.token_embedding.weight.device
         state = () if fixed else tensor_state(self.prompt_learner)
-        key = (tuple(self.class_names), state, autocast_state(device.type))
+        key = (tuple(self.class_names), _set_keys(self.prompt_learner.class_prompts), state,
+               autocast_state(device.type))
         with torch.no_grad():
             return self.text_cache.get(key, lambda: self.text_features(prompts))
+
+    def frozen_text_features(self) -> torch.Tensor:
+        """(C, embed_dim) text features of the frozen CLIP for the method's objective.
+
+        The un-normalised features of the learner's frozen prompt sets
+        (``prompt_learner.frozen_prompts``, one per template) are averaged,
+        then L2-normalised. They depend only on the class names: computed once
+        per class set (by the current computation path), without gradients,
+        keyed on the prompt sets' token ids; ``frozen_text_cache.clear()``
+        recomputes them.
+        """
+        sets = self.prompt_learner.frozen_prompts
+        if not sets:
+            raise RuntimeError(f'{type(self.prompt_learner).__name__} builds no frozen prompts.')
+        device = self.backbone.clip.token_embedding.weight.device
+        key = (_set_keys(sets), device, autocast_state(device.type))
+
+        def compute() -> torch.Tensor:
+            total = sum(self.encode_prompt_set(p, Prompts())[0] for p in sets)
+            return F.normalize(total / len(sets), dim=-1)
+
+        with torch.no_grad():
+            return self.frozen_text_cache.get(key, compute)
 
     def image_features(self, images: torch.Tensor, prompts: Prompts) -> torch.Tensor:
         """L2-normalised (B, embed_dim) features of (prompted) images."""
@@ -259,23 +303,32 @@ class PromptedCLIP(BaseClassifier):
                                 prompts.deep_vision, efficient=self.efficient)
         return F.normalize(features, dim=-1)
 
+    def frozen_image_features(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised (B, embed_dim) features of the prompt-free image tower, without gradients."""
+        with torch.no_grad():
+            return self.image_features(images, Prompts())
+
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """Image features (B, embed_dim) as the logits see them."""
         learner = self.prompt_learner
         return self.image_features(inputs, Prompts() if learner.image_conditional
                                    else learner())
 
-    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(B, C) cosine logits scaled by CLIP's frozen temperature."""
+    def prompted_features(self, inputs: torch.Tensor) -> PromptedFeatures:
+        """Logits with the image and text features they are computed from."""
         learner, scale = self.prompt_learner, self.backbone.logit_scale
         if learner.image_conditional:
             image = self.image_features(inputs, Prompts())
             text = self.text_features(learner(image))
-            return scale * torch.einsum('be,bce->bc', image, text)
+            return PromptedFeatures(scale * torch.einsum('be,bce->bc', image, text), image, text)
         prompts = learner()
         text = self.current_text_features(prompts)
         image = self.image_features(inputs, prompts)
-        return scale * image @ text.t()
+        return PromptedFeatures(scale * image @ text.t(), image, text)
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, C) cosine logits scaled by CLIP's frozen temperature."""
+        return self.prompted_features(inputs).logits
 
     def train(self, mode: bool = True) -> 'PromptedCLIP':
         """Switch mode; cached text features are dropped at every switch.
@@ -301,9 +354,20 @@ class PromptedCLIP(BaseClassifier):
         raise RuntimeError(f'Invalid mode "{mode}".')
 
     def loss(self, inputs: torch.Tensor, data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
-        """Cross-entropy over the current classes."""
+        """The method's loss terms on a batch (:meth:`objective`)."""
         labels = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
-        return dict(loss=F.cross_entropy(self.logits(inputs), labels))
+        return self.objective(inputs, self.prompted_features(inputs), labels)
+
+    def objective(self, inputs: torch.Tensor, features: PromptedFeatures,
+                  labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The training loss terms, one key per term (mmengine sums the keys holding 'loss').
+
+        Cross-entropy over the current classes; a method with its own
+        objective overrides this, reading ``features`` and, where it needs
+        them, :meth:`frozen_image_features` of ``inputs`` and
+        :meth:`frozen_text_features`.
+        """
+        return dict(loss=F.cross_entropy(features.logits, labels))
 
     def predict(self,
                 inputs: torch.Tensor,
@@ -318,6 +382,10 @@ class PromptedCLIP(BaseClassifier):
         return data_samples
 
 
+def _set_keys(sets: Sequence[ClassPrompts]) -> tuple:
+    return tuple(p.key for p in sets)
+
+
 def _own_keys(model: PromptedCLIP) -> Dict[str, torch.Tensor]:
     """What the state-dict hook keeps, without walking the frozen CLIP."""
     return model.prompt_learner.state_dict(prefix=LEARNER_PREFIX)
@@ -329,7 +397,7 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
     if not own:
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
-    reference = _looks_like_reference([k[len(prefix):] for k in state_dict
+    reference = looks_like_reference([k[len(prefix):] for k in state_dict
                                        if k.startswith(prefix)])
     if not present:
         hint = (f'it looks like a checkpoint of the reference code: {CONVERT_HINT}'
@@ -350,11 +418,6 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
             + (f'It looks like a checkpoint of the reference code: {CONVERT_HINT}.'
                if reference else 'Use the config the checkpoint was trained with.'))
 
-
-
-def _looks_like_reference(keys) -> bool:
-    return any(k.startswith(_REFERENCE_KEY_PREFIXES) or k in ('ctx', 'logit_scale')
-               for k in keys)
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:

@@ -56,12 +56,24 @@ class PromptLearner(nn.Module):
         #: keeps the model's class names) always see the current names.
         self.class_names: List[str] = []
         self.class_prompts: List[ClassPrompts] = []
+        #: Prompt sets of the frozen CLIP that a method's objective compares
+        #: with (hand-written templates); empty for most methods.
+        self.frozen_prompts: List[ClassPrompts] = []
 
     # -- what a method defines ---------------------------------------------------
     def build_class_prompts(self, class_names: Sequence[str],
                             clip: OpenCLIPBackbone) -> List[ClassPrompts]:
         """The tokenised prompts of ``class_names`` (one entry per template)."""
         raise NotImplementedError
+
+    def build_frozen_prompts(self, class_names: Sequence[str],
+                             clip: OpenCLIPBackbone) -> List[ClassPrompts]:
+        """Prompt sets the frozen CLIP encodes for the method's objective (default: none).
+
+        Their features are averaged un-normalised, then normalised
+        (:meth:`~maple_mm.models.classifier.PromptedCLIP.frozen_text_features`).
+        """
+        return []
 
     def forward(self, image_features: Optional[torch.Tensor] = None) -> Prompts:
         """The learned tokens of this step (``image_features`` for image-conditional methods)."""
@@ -74,8 +86,10 @@ class PromptLearner(nn.Module):
         if not names:
             raise ClassNameError('At least one class name is needed to build prompts.')
         prompts = self.build_class_prompts(names, clip)
+        frozen = self.build_frozen_prompts(names, clip)
         device = clip.clip.token_embedding.weight.device
         self.class_prompts = [p.to(lambda t: t.to(device)) for p in prompts]
+        self.frozen_prompts = [p.to(lambda t: t.to(device)) for p in frozen]
         self.class_names[:] = names
 
     def configure_for_dataset(self, dataset_meta: dict) -> bool:
@@ -95,4 +109,5 @@ class PromptLearner(nn.Module):
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
         self.class_prompts = [p.to(fn) for p in self.class_prompts]
+        self.frozen_prompts = [p.to(fn) for p in self.frozen_prompts]
         return self

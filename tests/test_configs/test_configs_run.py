@@ -16,8 +16,12 @@ from .tiny_runs import NUM_CLASSES, fast_cpu_runs, load, tiny, write_miniatures 
 from .zoo import CONFIGS, DATASETS, METHODS
 
 TOP1 = 'accuracy/top1'
-BASE2NOVEL = {'coop': 'dtd', 'cocoop': 'caltech101', 'vpt': 'eurosat', 'ivlp': 'oxford_pets',
-              'language_prompting': 'fgvc_aircraft', 'maple': 'imagenet'}
+#: Every trained method once on base-to-novel, each on another dataset layout where it can.
+LAYOUTS = {'coop': 'dtd', 'cocoop': 'caltech101', 'vpt': 'eurosat', 'ivlp': 'oxford_pets',
+           'language_prompting': 'fgvc_aircraft', 'maple': 'imagenet', 'kgcoop': 'food101',
+           'promptsrc': 'ucf101'}
+BASE2NOVEL = {folder: LAYOUTS.get(folder, 'dtd') for folder in METHODS
+              if folder != 'zero_shot_clip'}
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -6,8 +6,9 @@ import pytest
 from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
 
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
-from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, METHODS, PUBLISHED_LRS,
-                  SCHEDULES, all_leaf_configs, built, protocol_of)
+from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, LOSS_WEIGHTS, METHODS,
+                  PROMPTSRC_FINE_GRAINED_GPA, PROMPTSRC_GPA, PUBLISHED_LRS, SCHEDULES,
+                  all_leaf_configs, built, protocol_of)
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
@@ -59,11 +60,27 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
     learner = dict(LEARNERS[folder])
-    if (folder, protocol) in (('maple', 'cross_dataset'), ('maple', 'domain_generalization')):
+    transfer = protocol in ('cross_dataset', 'domain_generalization')
+    if folder == 'maple' and transfer:
         learner['depth'] = 3  # the reference's cross-dataset depth
     if folder == 'coop' and protocol != 'few_shot':  # CoOp's ctxv1 configs
         learner.update(n_ctx=4, ctx_init='a photo of a')
+    if folder == 'promptsrc' and transfer:  # vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml
+        learner.update(depth_text=3, depth_vision=3)
+    if folder == 'kgcoop' and dataset == 'dtd':  # KgCoOp's CUSTOM_TEMPLATES (kgcoop.py)
+        learner['template'] = 'a photo of a {}, a type of texture.'
     assert cfg.model.prompt_learner == learner
+    for key, value in LOSS_WEIGHTS.get(folder, {}).items():
+        assert cfg.model[key] == value
+    gpa = cfg.default_hooks.get('gpa')
+    if folder == 'promptsrc':
+        mean_std = PROMPTSRC_GPA['cross_dataset' if transfer else protocol]
+        if protocol == 'few_shot' and dataset in PROMPTSRC_FINE_GRAINED_GPA[1]:
+            mean_std = PROMPTSRC_FINE_GRAINED_GPA[0]
+        assert gpa == dict(type='GaussianPromptAggregationHook', mean=mean_std[0],
+                           std=mean_std[1])
+    else:
+        assert gpa is None
 
     # Data protocol.
     train_subsample, test_subsample, shots, main_set = PROTOCOLS[protocol]
@@ -87,6 +104,10 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     lr, epochs, batch = schedule
     if (folder, dataset) == ('coop', 'imagenet') and protocol in ('few_shot', 'base2novel'):
         epochs = 50  # CoOp: ImageNet 50 epochs
+    if (folder, protocol, dataset) == ('coop', 'few_shot', 'imagenet'):
+        epochs = 50  # CoOp: ImageNet 50 epochs at every K
+    if folder == 'kgcoop' and transfer:
+        shots = 4  # KgCoOp's scripts/xd_train.sh: SHOTS=4
     train = cfg.train_dataloader
     assert (train.batch_size, train.drop_last, train.sampler.shuffle) == (batch, True, True)
     assert train.dataset.pipeline == TRAIN_PIPELINE

@@ -16,6 +16,8 @@ from .zoo import CONFIGS, DATASETS, METHODS, built
 
 MMPL = 'muzairkhattak/multimodal-prompt-learning'
 COOP = 'KaiyangZhou/CoOp'
+KGCOOP = 'htyao89/KgCoOp'
+PROMPTSRC = 'muzairkhattak/PromptSRC'
 DASSL_SGD = dict(type='SGD', momentum=0.9, weight_decay=5e-4, nesterov=False)
 
 
@@ -38,6 +40,8 @@ IVLP = dict(n_ctx_text=2, n_ctx_vision=2, depth_text=12, depth_vision=12,
             ctx_init='a photo of a')
 LP = dict(n_ctx=4, depth=12, ctx_init='a photo of a')
 VPT = dict(n_ctx=8, depth=12)
+KG = dict(n_ctx=4, ctx_init='a photo of a')
+SRC = dict(n_ctx_text=4, n_ctx_vision=4, depth_text=9, depth_vision=9, ctx_init='a photo of a')
 NO_FEW_SHOT = 'the reference ships no few-shot recipe: its base-to-novel one, 50 epochs'
 
 #: (method folder, protocol[, dataset]) -> the reference recipe. A dataset entry
@@ -114,6 +118,24 @@ RECIPES = {
     ('vpt', 'few_shot'): Recipe(
         0.0025, 4, 50, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
         NO_FEW_SHOT),
+    ('kgcoop', 'base2novel'): Recipe(
+        0.002, 128, 100, KG, 'fp16', f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
+        f'{KGCOOP} scripts/base2new_train.sh'),
+    ('kgcoop', 'cross_dataset'): Recipe(
+        0.002, 128, 100, KG, 'fp16', f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
+        f'{KGCOOP} scripts/xd_train.sh (4 shots)'),
+    ('kgcoop', 'few_shot'): Recipe(
+        0.002, 128, 100, KG, 'fp16', f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
+        'the reference ships no few-shot script: its base-to-novel config'),
+    ('promptsrc', 'base2novel'): Recipe(
+        0.0025, 4, 20, SRC, 'fp16',
+        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml'),
+    ('promptsrc', 'cross_dataset'): Recipe(
+        0.0025, 4, 20, dict(SRC, depth_text=3, depth_vision=3), 'fp16',
+        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml'),
+    ('promptsrc', 'few_shot'): Recipe(
+        0.0025, 4, 50, SRC, 'fp16',
+        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep50_batch4_4+4ctx_few_shot.yaml'),
 }
 
 
@@ -157,14 +179,13 @@ def test_coop_published_rows_train_4_words_not_16_random_vectors():
     assert built(CONFIGS / 'coop' / 'base2novel_dtd.py').train_cfg.max_epochs == 200
 
 
-def test_auto_scale_lr_without_the_recipes_base_batch_is_a_clear_error(tmp_path, monkeypatch):
+def test_auto_scale_lr_without_the_recipes_base_batch_is_a_clear_error(tmp_path):
     """A config of one's own without base_batch_size: no silent factor from another batch."""
     from mmengine.config import Config
 
     from maple_mm.errors import ConfigError
 
-    from ..conftest import REPO_ROOT, load_tool
-    monkeypatch.syspath_prepend(str(REPO_ROOT / 'tools'))
+    from ..conftest import load_tool
     assert 'base_batch_size' not in Config.fromfile(
         CONFIGS / '_base_' / 'default_runtime.py').auto_scale_lr
     config = tmp_path / 'mine.py'

@@ -12,15 +12,14 @@ from typing import Dict, List, Set
 from mmengine.config import Config
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL
+from maple_mm.method_zoo import method_folders
 
 from ..conftest import REPO_ROOT
 
 CONFIGS = REPO_ROOT / 'configs'
 BASE_DIR = CONFIGS / '_base_'
-#: Method folder -> the method every config in it records.
-METHODS: Dict[str, str] = {
-    'zero_shot_clip': 'ZeroShotCLIP', 'coop': 'CoOp', 'cocoop': 'CoCoOp', 'vpt': 'VPT',
-    'ivlp': 'IVLP', 'language_prompting': 'LanguagePrompting', 'maple': 'MaPLe'}
+#: Method folder -> the method every config in it records (from each folder's metafile.yml).
+METHODS: Dict[str, str] = method_folders(REPO_ROOT / 'configs')
 DATASETS = BASE_TO_NOVEL
 DEMO = CONFIGS / 'maple' / 'demo_base2novel_fashion_mnist.py'  # `make demo`
 #: Every method's demo on Fashion-MNIST (its base-to-novel recipe + the demo data and CLIP).
@@ -39,7 +38,21 @@ LEARNERS: Dict[str, dict] = {
     'language_prompting': dict(type='LanguagePromptLearner', n_ctx=4, depth=12,
                                ctx_init='a photo of a'),
     'maple': dict(type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9),
+    # configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml (muzairkhattak/PromptSRC)
+    'promptsrc': dict(type='PromptSRCPromptLearner', n_ctx_text=4, n_ctx_vision=4,
+                      depth_text=9, depth_vision=9, ctx_init='a photo of a'),
+    # KgCoOp/configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml: CTX_INIT True = "a photo of a"
+    'kgcoop': dict(type='KgCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'),
 }
+#: The loss weights of the methods with their own objective (reference configs / scripts).
+LOSS_WEIGHTS: Dict[str, dict] = {
+    'promptsrc': dict(text_weight=25.0, image_weight=10.0),  # TEXT_/IMAGE_LOSS_WEIGHT
+    'kgcoop': dict(weight=8.0),  # scripts/base2new_train.sh TRAINER.COOP.W 8.0
+}
+#: PromptSRC's GPA (mean, std) by protocol; few-shot: by dataset (its few-shot yaml's comment).
+PROMPTSRC_GPA = {'base2novel': (15, 1), 'cross_dataset': (6, 10), 'few_shot': (30, 30)}
+PROMPTSRC_FINE_GRAINED_GPA = ((45, 5), {'stanford_cars', 'oxford_flowers', 'fgvc_aircraft',
+                                        'dtd', 'eurosat'})
 
 #: (method folder, protocol) -> (lr, epochs, train batch); None: nothing is trained.
 #: 'cross_dataset' covers domain generalisation, which trains alike.
@@ -64,6 +77,12 @@ SCHEDULES = {
     ('maple', 'base2novel'): (0.0035, 5, 4),
     ('maple', 'few_shot'): (0.0035, 50, 4),
     ('maple', 'cross_dataset'): (0.0026, 2, 4),
+    ('promptsrc', 'base2novel'): (0.0025, 20, 4),
+    ('promptsrc', 'few_shot'): (0.0025, 50, 4),
+    ('promptsrc', 'cross_dataset'): (0.0025, 20, 4),
+    ('kgcoop', 'base2novel'): (0.002, 100, 128),
+    ('kgcoop', 'few_shot'): (0.002, 100, 128),
+    ('kgcoop', 'cross_dataset'): (0.002, 100, 128),
 }
 #: CoOp's epochs by shots (docs/CoOp.md of the reference); ImageNet: 50 at every K.
 COOP_EPOCHS_BY_SHOTS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}

@@ -3,7 +3,7 @@
 For each method (and each prompt layout of it) a reference state dict with
 fp16-exact values is built by tests/reference_trainers.py under the reference's
 names, mapped onto our model by the checkpoint converter
-(tools/model_converters/reference_to_mm.py), and our logits must equal the
+(maple_mm/models/reference_checkpoint.py), and our logits must equal the
 transcription's, on both code paths (``efficient`` True and False). Every
 learned tensor is checked to matter, so that the equality checks where it goes.
 Gradients must reach exactly the parameters the reference trains, and no CLIP
@@ -24,7 +24,6 @@ from maple_mm.datasets.catalog import BENCHMARKS
 from maple_mm.engine import ClassNamesHook
 from maple_mm.models import TINY_CLIP_CFG
 from tests import reference_trainers as ref_trainers
-from tests.conftest import load_tool
 from tests.reference_trainers import CUSTOM_TEMPLATES, zsclip2_templates, zsclip_logits
 from tests.miniature_datasets import write_miniature
 
@@ -37,7 +36,7 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 
 
-conv = load_tool('tools/model_converters/reference_to_mm.py')
+from maple_mm.models import reference_checkpoint as conv  # noqa: E402
 pytestmark = pytest.mark.usefixtures('one_thread')
 
 

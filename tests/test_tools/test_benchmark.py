@@ -4,6 +4,7 @@ import json
 import pytest
 
 from ..conftest import load_tool
+from ..test_configs.zoo import METHODS
 from .test_train_test_e2e import run_tool
 
 
@@ -65,13 +66,18 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
     proc = run_tool('benchmark.py', '--model', 'tiny', '--method', 'all', '--classes', '5',
                     '--steps', '1', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
                     '--in-process', '--json', out)
-    for method in ('zero_shot_clip', 'coop', 'cocoop', 'vpt', 'ivlp', 'language_prompting',
-                   'maple'):
+    for method in METHODS:  # every method folder
         assert f'\n{method} benchmark: tiny' in proc.stdout
     results = json.loads(out.read_text())
     trained = {r['method'] for r in results if r['kind'] == 'train'}
-    assert trained == {'coop', 'cocoop', 'vpt', 'ivlp', 'language_prompting', 'maple'}
+    assert trained == set(METHODS) - {'zero_shot_clip'}
     assert all(r['finite'] for r in results if r['kind'] == 'train')
+    for method in trained:  # the method's own loss, the same on both paths
+        ref, eff = ([r['first_loss'] for r in results if r['method'] == method
+                     and r['kind'] == 'train' and r['path'] == path]
+                    for path in ('reference', 'efficient'))
+        assert ref == pytest.approx(eff, rel=1e-5), method
+    assert 'training loss of the first step' in proc.stdout
     compared = [r for r in results if 'max_logit_diff' in r]
-    assert len(compared) == 7 and all(r['max_logit_diff'] < 1e-4 for r in compared)
+    assert len(compared) == len(METHODS) and all(r['max_logit_diff'] < 1e-4 for r in compared)
     assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)

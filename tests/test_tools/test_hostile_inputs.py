@@ -45,9 +45,7 @@ class FileCreatingPayload:
 
 def run_tool(tool: str, *argv) -> str:
     """The last line ``tools/<tool>.py`` ends with, run in this process ('' if it succeeds)."""
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
-    import _cli
+    _cli = load_tool('tools/_cli.py')
     module = load_tool(f'tools/{tool}.py')
     try:
         _cli.run_cli(module.main, [str(a) for a in argv])
@@ -270,8 +268,6 @@ def test_two_concurrent_tests_keep_both_results(files, tmp_path):
 
 
 def test_a_class_names_file_is_bounded_before_any_prompt_is_built(tmp_path):
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
     infer = load_tool('tools/infer.py')
     path = tmp_path / 'names.txt'
     path.write_text('\n'.join(f'class {i}' for i in range(100_001)))

@@ -25,7 +25,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, _LRScheduler
 import maple_mm  # noqa: F401
 from maple_mm.engine import load_checkpoint_file
 from maple_mm.errors import CheckpointMismatchError, ClassNameError
-from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone
+from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone, reference_checkpoint
 from tests import reference_trainers as ref_trainers
 from tests.conftest import load_tool
 from tests.reference_trainers import dassl_saved_state_dict
@@ -37,7 +37,8 @@ CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'cra
 DASSL_MODULE = 'dassl.optim.lr_scheduler'
 
 
-conv = load_tool('tools/model_converters/reference_to_mm.py')
+conv = reference_checkpoint
+tool = load_tool('tools/model_converters/reference_to_mm.py')
 pytestmark = pytest.mark.usefixtures('one_thread')
 
 
@@ -196,7 +197,7 @@ def build_model(case='maple', **overrides):
 
 def convert(tmp_path, ref_path, name='converted.pth', extra_args=()):
     out = tmp_path / name
-    assert conv.main([str(ref_path), str(out), *extra_args]) == str(out)
+    assert tool.main([str(ref_path), str(out), *extra_args]) == str(out)
     return out
 
 
@@ -418,7 +419,7 @@ def test_unconverted_state_dict_points_to_the_converter(backbone, case):
 # -- errors -----------------------------------------------------------------------------
 def test_missing_input(tmp_path):
     with pytest.raises(conv.InputNotFoundError, match='does not exist'):
-        conv.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')])
     assert not (tmp_path / 'out.pth').exists()
 
 
@@ -427,19 +428,19 @@ def test_existing_output_needs_force(tmp_path, backbone):
     out = tmp_path / 'out.pth'
     out.write_bytes(b'keep me')
     with pytest.raises(conv.OutputExistsError, match='--force'):
-        conv.main([str(tmp_path / 'ref.pth'), str(out)])
+        tool.main([str(tmp_path / 'ref.pth'), str(out)])
     assert out.read_bytes() == b'keep me'
-    conv.main([str(tmp_path / 'ref.pth'), str(out), '--force'])
+    tool.main([str(tmp_path / 'ref.pth'), str(out), '--force'])
     assert torch.load(out, weights_only=True)['meta']['n_ctx'] == 2
     with pytest.raises(conv.OutputExistsError, match='input'):
-        conv.main([str(out), str(out), '--force'])
+        tool.main([str(out), str(out), '--force'])
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out.pth', 'ref.pth']  # no temp left
 
 
 def test_not_a_reference_checkpoint(tmp_path, backbone):
     torch.save({'state_dict': {'encoder.weight': torch.zeros(2)}}, tmp_path / 'other.pth')
     with pytest.raises(conv.ConversionError) as info:
-        conv.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
     message = str(info.value)
     assert 'No prompt weights of any reference trainer' in message
     for key in ('image_encoder.VPT', 'prompt_learner.compound_prompts_text.<i>',
@@ -449,10 +450,10 @@ def test_not_a_reference_checkpoint(tmp_path, backbone):
 
     torch.save({'weights': 1}, tmp_path / 'other.pth')
     with pytest.raises(conv.ConversionError, match='state_dict'):
-        conv.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
     (tmp_path / 'junk.pth').write_bytes(b'not a checkpoint')
     with pytest.raises(conv.ConversionError):
-        conv.main([str(tmp_path / 'junk.pth'), str(tmp_path / 'out.pth')])
+        tool.main([str(tmp_path / 'junk.pth'), str(tmp_path / 'out.pth')])
 
 
 def test_unknown_keys(backbone):
@@ -545,6 +546,79 @@ def test_os_system_payload_is_refused(tmp_path, monkeypatch, backbone):
                                          saved_state_dict(backbone, 'maple')[1],
                                          monkeypatch, extra={'optimizer': _SystemPayload(marker)})
     with pytest.raises(conv.ConversionError, match='Refusing'):
-        conv.main([str(ref_path), str(tmp_path / 'out.pth')])
+        tool.main([str(ref_path), str(tmp_path / 'out.pth')])
     assert not marker.exists()
     assert not (tmp_path / 'out.pth').exists()
+
+
+# -- the successors: PromptSRC (IVLP's keys) and KgCoOp (CoOp's plus unused weights) --------
+def test_successor_checkpoints_give_the_reference_logits_and_loss_terms(
+        tmp_path, monkeypatch, capsys, backbone):
+    """``VLPromptLearner/model.pth.tar-N`` of PromptSRC and ``prompt_learner/model.pth.tar-N``
+    of KgCoOp, as Dassl writes them: converted, the model built from the printed config
+    gives the reference's logits, and ``mode='loss'`` its loss terms, each under its key."""
+    from mmpretrain.structures import DataSample
+
+    from tests import reference_successors as successors
+    labels = [0, 3, 4]
+    samples = [DataSample().set_gt_label(label) for label in labels]
+    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    template = 'a photo of a {}, a type of pet.'
+    prompts = dict(n_ctx_text=4, n_ctx_vision=4, depth_text=3, depth_vision=3)
+    clip, tokenizer = backbone.clip, backbone.tokenizer
+
+    ivlp = ref_trainers.ivlp_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2,
+                                                  **prompts)
+    src_saved = dassl_saved_state_dict('ivlp', ivlp, clip)
+    for key, value in clip.visual.state_dict().items():
+        src_saved['prompt_learner.ZS_image_encoder.' + key] = value.half()
+    kg = successors.kgcoop_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2)
+    cases = {
+        'promptsrc': ('VLPromptLearner', src_saved, ivlp, {},
+                      lambda ref: successors.promptsrc_forward(
+                          clip, tokenizer, ref, images, CLASS_NAMES, torch.tensor(labels),
+                          **prompts),
+                      {'loss_ce': 'ce', 'loss_text': 'text', 'loss_image': 'image',
+                       'loss_logits': 'logits_kl'}),
+        'kgcoop': ('prompt_learner', dassl_saved_state_dict('coop', kg), kg,
+                   dict(prompt_template=template),
+                   lambda ref: dict(successors.kgcoop_forward(
+                       clip, tokenizer, ref, images, CLASS_NAMES, torch.tensor(labels),
+                       template), kg=None),
+                   {'loss_ce': 'ce', 'loss_kg': 'score'}),
+    }
+    for method, (folder, saved, ref, meta, forward, terms) in cases.items():
+        (tmp_path / method / folder).mkdir(parents=True)
+        ref_path = save_reference_checkpoint(tmp_path / method / folder / 'model.pth.tar-20',
+                                             saved, monkeypatch, epoch=20)
+        out = convert(tmp_path / method, ref_path)
+        printed = capsys.readouterr().out
+        assert torch.load(out, weights_only=True)['meta']['method'] == method
+        config = printed_model_config(printed)
+        model = MODELS.build(dict(config, backbone=dict(type='OpenCLIPBackbone',
+                                                        model_cfg=TINY_CLIP_CFG)))
+        model.load_state_dict(load_checkpoint_file(str(out))['state_dict'])
+        model.set_class_names(CLASS_NAMES, dataset_meta=meta)
+        with torch.no_grad():
+            theirs = forward(ref)
+        if method == 'kgcoop':
+            theirs['score'] = 8.0 * theirs['score']  # W x score: the term's value
+            assert 'bias_vectors' in printed and 'never used' in printed
+        model.train()
+        with torch.no_grad():
+            losses = model(images, samples, mode='loss')
+        assert set(losses) == set(terms)
+        for ours, their_key in terms.items():
+            torch.testing.assert_close(losses[ours], theirs[their_key], rtol=1e-5, atol=1e-5)
+        model.eval()
+        with torch.no_grad():
+            torch.testing.assert_close(model(images), theirs['logits'], rtol=1e-5, atol=1e-5)
+
+    # Without its frozen image tower a PromptSRC state dict has IVLP's keys: --method says it.
+    bare = {k: v for k, v in src_saved.items() if 'ZS_image_encoder' not in k}
+    save_reference_checkpoint(tmp_path / 'bare.pth', bare, monkeypatch)
+    assert torch.load(convert(tmp_path, tmp_path / 'bare.pth', 'auto.pth'),
+                      weights_only=True)['meta']['method'] == 'ivlp'
+    assert torch.load(convert(tmp_path, tmp_path / 'bare.pth', 'src.pth',
+                              ['--method', 'promptsrc']),
+                      weights_only=True)['meta']['method'] == 'promptsrc'

@@ -215,10 +215,14 @@ def test_ctrl_c_stops_the_sweep_with_one_line(tmp_path):
     run_stand_in = (f'import pathlib, sys, time\npathlib.Path({str(ready)!r}).touch()\n'
                     'try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n')
     sweep = f'''
-import sys
+import importlib.util, sys
 from pathlib import Path
-sys.path.insert(0, {str(REPO_ROOT / 'tools')!r})
-import _cli, run_sweep
+def load(name):  # as tools/ scripts see each other, without touching sys.path
+    spec = importlib.util.spec_from_file_location(name, {str(REPO_ROOT / 'tools')!r} + f'/{{name}}.py')
+    sys.modules[name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+_cli, run_sweep = load('_cli'), load('run_sweep')
 run = run_sweep.Run({str(tmp_path / 'maple' / 'base2novel_dtd.py')!r}, 1, None,
                     Path({str(work)!r}), 'resume', [sys.executable, '-c', {run_stand_in!r}])
 _cli.run_cli(lambda argv: run_sweep.run_command(run, 3, 8))

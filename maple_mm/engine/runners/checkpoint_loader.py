@@ -37,8 +37,6 @@ from maple_mm.errors import (CheckpointFormatError, CheckpointNotFoundError, Cla
 
 #: Where :class:`~maple_mm.models.PromptedCLIP` saves its class names in a state dict.
 EXTRA_STATE = '_extra_state'
-#: Reference-code checkpoints pickle Dassl objects under these module names.
-_REFERENCE_MODULES = ('dassl.', )
 CONVERTER_HINT = ('it is a checkpoint of the reference code (Dassl): convert it with '
                   'tools/model_converters/reference_to_mm.py first')
 
@@ -120,7 +118,7 @@ def refused_reason(path: str) -> str:
     """Why weights-only loading refuses ``path``, and what to do."""
     pickled = _pickled_globals(path)
     found = [name for name in pickled if name not in _allowed_names()] or pickled
-    if any(name.startswith(_REFERENCE_MODULES) for name in found):
+    if any(name.startswith(REFERENCE_MODULES) for name in found):
         return CONVERTER_HINT
     listed = ', '.join(found[:5]) + (', ...' if len(found) > 5 else '')
     return (f'it pickles Python objects besides weights ({listed or "unknown objects"}), '

@@ -2,10 +2,13 @@
 from .cocoop import CoCoOp, CoCoOpPromptLearner
 from .coop import CoOp, CoOpPromptLearner
 from .ivlp import IVLP, IVLPPromptLearner, LanguagePrompting, LanguagePromptLearner
+from .kgcoop import KgCoOp, KgCoOpPromptLearner
 from .maple import MaPLe, MaPLePromptLearner
+from .promptsrc import PromptSRC, PromptSRCPromptLearner
 from .vpt import VPT, VPTPromptLearner
 from .zero_shot import ZeroShotCLIP, ZeroShotPromptLearner
 
 __all__ = ['ZeroShotCLIP', 'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp',
            'CoCoOpPromptLearner', 'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner',
-           'LanguagePrompting', 'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner']
+           'LanguagePrompting', 'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner', 'KgCoOp',
+           'KgCoOpPromptLearner', 'PromptSRC', 'PromptSRCPromptLearner']

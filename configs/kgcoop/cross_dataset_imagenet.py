@@ -1,0 +1,3 @@
+# KgCoOp cross-dataset transfer: train on ImageNet (all classes, 16 shots), then test
+# ImageNet and the 10 other datasets with the same prompts.
+_base_ = ['../_base_/recipes/kgcoop_cross_dataset.py']

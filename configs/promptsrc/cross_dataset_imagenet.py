@@ -1,0 +1,3 @@
+# PromptSRC cross-dataset transfer: train on ImageNet (all classes, 16 shots), then test
+# ImageNet and the 10 other datasets with the same prompts.
+_base_ = ['../_base_/recipes/promptsrc_cross_dataset.py']
