@@ -11,7 +11,7 @@ import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import RUNNERS
 
-from maple_mm.engine.gpa_hook import gaussian_epoch_weights
+from maple_mm.engine.hooks.gpa_hook import gaussian_epoch_weights
 from tests.reference_successors import gpa_weights
 
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401

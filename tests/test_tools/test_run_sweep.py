@@ -8,6 +8,7 @@ the training runs they start are subprocesses, as in real use.
 import contextlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from mmengine.config import Config
 
 from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import read_test_metrics
+from maple_mm.method_zoo import method_folders
 from maple_mm.run_layout import newest_test_metrics
 
 from ..conftest import REPO_ROOT, load_tool
@@ -203,7 +205,8 @@ def test_configs_with_nothing_to_train_are_tested_without_checkpoint(tmp_path):
 def test_methods_sharing_config_names_do_not_share_work_dirs(tmp_path):
     log = run(run_sweep.main, CONFIGS / '*/base2novel_dtd.py', '--seeds', '1', '--work-root',
               tmp_path, '--dry-run')
-    assert log.count('--work-dir') == 7
+    work_dirs = re.findall(r'--work-dir (\S+)', log)
+    assert len(work_dirs) == len(set(work_dirs)) == len(method_folders(CONFIGS))
 
 
 def test_ctrl_c_stops_the_sweep_with_one_line(tmp_path):

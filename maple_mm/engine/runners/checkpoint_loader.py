@@ -34,6 +34,7 @@ from mmengine.logging import HistoryBuffer
 from maple_mm.class_names import check_class_name_bounds, decode_class_names
 from maple_mm.errors import (CheckpointFormatError, CheckpointNotFoundError, ClassNameError,
                              ConfigError, NonFiniteWeightsError)
+from maple_mm.models.reference_checkpoint import REFERENCE_MODULES
 
 #: Where :class:`~maple_mm.models.PromptedCLIP` saves its class names in a state dict.
 EXTRA_STATE = '_extra_state'

@@ -6,7 +6,7 @@ prompted and the frozen normalised text features (the frozen ones averaged
 over 60 templates), L1 between the prompted and the frozen normalised image
 features, and KL between the prompted and the zero-shot logits. The final
 prompts are a Gaussian-weighted average over epochs
-(:class:`~maple_mm.engine.gpa_hook.GaussianPromptAggregationHook`).
+(:class:`~maple_mm.engine.hooks.gpa_hook.GaussianPromptAggregationHook`).
 Inference is IVLP's. Reference: ``trainers/promptsrc.py`` of
 muzairkhattak/PromptSRC.
 """
