@@ -45,11 +45,18 @@ def _more(count: int, what: str) -> str:
     return f' ({count - 1} more {what})' if count > 1 else ''
 
 
+def _offenders(lists: Lists, field: int, is_bad: Callable[[object], bool],
+               splits: Optional[Sequence[str]] = None) -> List[Tuple[str, int, object]]:
+    """``(split, index, value)`` of every item whose ``field`` (0 path, 1 label) is bad."""
+    return [(split, i, item[field]) for split, items in lists.items()
+            if splits is None or split in splits
+            for i, item in enumerate(items) if is_bad(item[field])]
+
+
 def path_problem(lists: Lists, where: Where, data_root: str) -> Optional[str]:
     """An image path that is absolute or leaves the dataset folder with '..'."""
-    bad = [(split, i, path) for split, items in lists.items()
-           for i, (path, _, _) in enumerate(items)
-           if posixpath.isabs(path) or posixpath.normpath(path).split('/')[0] == '..']
+    bad = _offenders(lists, 0, lambda path: posixpath.isabs(path)
+                     or posixpath.normpath(path).split('/')[0] == '..')
     if not bad:
         return None
     split, index, path = bad[0]
@@ -60,8 +67,7 @@ def path_problem(lists: Lists, where: Where, data_root: str) -> Optional[str]:
 
 def negative_label_problem(lists: Lists, where: Where) -> Optional[str]:
     """A label below 0."""
-    bad = [(split, i, label) for split, items in lists.items()
-           for i, (_, label, _) in enumerate(items) if label < 0]
+    bad = _offenders(lists, 1, lambda label: label < 0)
     if not bad:
         return None
     split, index, label = bad[0]
@@ -111,8 +117,8 @@ def untrained_label_problem(lists: Lists, where: Where) -> Optional[str]:
     labels = {label for _, label, _ in train}
     if not labels:
         return None
-    bad = [(split, i, label) for split, items in lists.items() if split != 'train'
-           for i, (_, label, _) in enumerate(items) if label not in labels]
+    bad = _offenders(lists, 1, lambda label: label not in labels,
+                     [split for split in lists if split != 'train'])
     if not bad:
         return None
     split, index, label = bad[0]
