@@ -45,7 +45,8 @@ def add_common_args(parser) -> None:
 
 
 def load_config(args) -> Config:
-    """Read the config, apply --cfg-options, --seed, --shots, --precision, --launcher and --work-dir."""
+    """Read the config; apply --cfg-options, --seed, --shots, --precision, --launcher and
+    --work-dir."""
     from maple_mm.engine.runners.run_config import load_run_config
     cfg = load_run_config(args.config, args.cfg_options, getattr(args, 'seed', None),
                           getattr(args, 'shots', None), args.work_dir)

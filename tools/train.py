@@ -33,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by (processes x batch per process) / '
                         'auto_scale_lr.base_batch_size, the batch the recipe\'s lr is for '
-                        '(each recipe sets it: 32 for CoOp, 1 for CoCoOp, 4 for the others)')
+                        '(each recipe sets it to its own training batch)')
     add_common_args(parser)
     return parser.parse_args(argv)
 

@@ -17,9 +17,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
-# MapleRunner also registers the hooks every run needs (maple_mm.engine.runners.maple_runner.REQUIRED_HOOKS:
-# ClassNamesHook, EpochSeedHook, WeightsOnlyCheckpointHook, DivergenceHook) unless a config's
-# hooks list them, so custom_hooks = [dict(type='EMAHook')] in a config keeps them.
+# MapleRunner also registers the hooks every run needs (REQUIRED_HOOKS in
+# maple_mm/engine/runners/maple_runner.py: ClassNamesHook, EpochSeedHook,
+# WeightsOnlyCheckpointHook, DivergenceHook) unless a config's hooks list them, so
+# custom_hooks = [dict(type='EMAHook')] in a config keeps them.
 # List one in custom_hooks to give it options (e.g. DivergenceHook's max_abs).
 
 env_cfg = dict(

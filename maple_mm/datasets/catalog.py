@@ -2,9 +2,9 @@
 
 A record holds the registered dataset type, the folder under the data root,
 the display name of the papers' tables, the official split sizes and the
-zero-shot CLIP template (and whether the template ensemble adds it). Sizes are those of the CoOp split files as the CoOp
-paper reports them (Zhou et al., IJCV 2022, dataset table); ImageNet's are the
-official ILSVRC-2012 train and val sets (val serving as test); ``None``: no
+zero-shot CLIP template (and whether the template ensemble adds it). Sizes
+are those of the CoOp split files as the CoOp paper reports them (Zhou et
+al., IJCV 2022, dataset table); ImageNet's are the official ILSVRC-2012 train and val sets (val serving as test); ``None``: no
 such split. Templates are the CoOp family's ``CUSTOM_TEMPLATES`` (reference
 ``trainers/zsclip.py``), used by zero-shot CLIP through the dataset's metainfo
 (``prompt_template``).

@@ -40,8 +40,8 @@ class CoOpDataset(BaseDataset):
     ``metainfo['classes']`` holds their names by label; a benchmark of
     :mod:`.catalog` also puts its zero-shot CLIP template in
     ``metainfo['prompt_template']`` (and ``'prompt_template_in_ensemble'``, False
-    for ImageNet, whose template the reference's ensemble leaves out). Building checks the index files (all
-    their lists at once), that the lists the build uses are not empty and that
+    for ImageNet, whose template the reference's ensemble leaves out). Building
+    checks the index files (all their lists at once), that the lists the build uses are not empty and that
     the images exist; :meth:`check_source` only checks that the folders and
     index files are there.
 

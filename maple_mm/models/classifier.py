@@ -304,7 +304,7 @@ class PromptedCLIP(BaseClassifier):
         return F.normalize(features, dim=-1)
 
     def frozen_image_features(self, images: torch.Tensor) -> torch.Tensor:
-        """L2-normalised (B, embed_dim) features of the prompt-free image tower, without gradients."""
+        """L2-normalised (B, embed_dim) features of the prompt-free image tower (no gradients)."""
         with torch.no_grad():
             return self.image_features(images, Prompts())
 
@@ -398,7 +398,7 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
     reference = looks_like_reference([k[len(prefix):] for k in state_dict
-                                       if k.startswith(prefix)])
+                                      if k.startswith(prefix)])
     if not present:
         hint = (f'it looks like a checkpoint of the reference code: {CONVERT_HINT}'
                 if reference else 'it is not a checkpoint of this method')
