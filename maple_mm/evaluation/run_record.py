@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.dist import get_world_size
 
 from maple_mm.datasets.catalog import dataset_key_of_type
+from maple_mm.run_layout import method_folder
 
 #: The config entries that define an experiment, besides its dataset, shots and seed.
 EXPERIMENT_KEYS = ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'custom_hooks',
@@ -87,7 +88,7 @@ def config_name(filename: Optional[str], dataset: Optional[str]) -> Optional[str
     stem = osp.splitext(osp.basename(filename))[0]
     if dataset and f'_{dataset}' in stem:
         stem = stem.replace(f'_{dataset}', '', 1)
-    folder = osp.basename(osp.dirname(osp.abspath(filename)))
+    folder = method_folder(filename)
     return f'{folder}/{stem}' if folder else stem
 
 
