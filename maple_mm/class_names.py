@@ -13,6 +13,8 @@ import torch
 
 from maple_mm.errors import ClassNameError
 
+#: The state-dict key under which :class:`~maple_mm.models.PromptedCLIP` saves its class names.
+EXTRA_STATE = '_extra_state'
 #: Far above any benchmark (ImageNet-21k has 21,841 classes), far below what
 #: exhausts memory when one prompt is built per name.
 MAX_CLASSES = 100_000

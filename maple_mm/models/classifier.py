@@ -11,7 +11,8 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from maple_mm.class_names import check_class_name_bounds, decode_class_names, encode_class_names
+from maple_mm.class_names import (EXTRA_STATE, check_class_name_bounds, decode_class_names,
+                                  encode_class_names)
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
 
 from .class_prompts import ClassPrompts, splice_context
@@ -24,7 +25,6 @@ from .reference_checkpoint import looks_like_reference
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
-EXTRA_STATE = '_extra_state'
 #: mmpretrain model-zoo metadata of a model built from a config: its task.
 _IMAGE_CLASSIFICATION = SimpleNamespace(results=[SimpleNamespace(task='Image Classification')])
 CONVERT_HINT = 'convert it with tools/model_converters/reference_to_mm.py'

@@ -31,15 +31,13 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-from maple_mm.class_names import check_class_name_bounds, decode_class_names
+from maple_mm.class_names import EXTRA_STATE, check_class_name_bounds, decode_class_names
 from maple_mm.errors import (CheckpointFormatError, CheckpointNotFoundError, ClassNameError,
                              ConfigError, NonFiniteWeightsError)
+from maple_mm.models.classifier import CONVERT_HINT
 from maple_mm.models.reference_checkpoint import REFERENCE_MODULES
 
-#: Where :class:`~maple_mm.models.PromptedCLIP` saves its class names in a state dict.
-EXTRA_STATE = '_extra_state'
-CONVERTER_HINT = ('it is a checkpoint of the reference code (Dassl): convert it with '
-                  'tools/model_converters/reference_to_mm.py first')
+CONVERTER_HINT = f'it is a checkpoint of the reference code (Dassl): {CONVERT_HINT} first'
 
 
 def _history_buffer_method(owner, name: str):
