@@ -9,7 +9,7 @@ DEMO_CONFIG := configs/maple/demo_base2novel_fashion_mnist.py
 DEMO_WORK_DIR ?= work_dirs/demo
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: demo test test-forks install clean-venv
+.PHONY: demo test lint format test-forks install clean-venv
 
 install: $(STAMP)
 
@@ -34,8 +34,21 @@ $(DEMO_DATA): $(STAMP) $(FASHION_MNIST)
 demo: $(STAMP) $(DEMO_DATA)
 	HF_HUB_OFFLINE=1 $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) --resume
 
-test: $(STAMP)
+# Lint first (mmpretrain's flake8 / isort / yapf set; settings in setup.cfg), then the tests.
+test: lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q
+
+LINTED := maple_mm tools tests configs setup.py
+
+lint: $(STAMP)
+	$(PY) -m flake8 $(LINTED)
+	$(PY) -m isort --check-only --diff $(LINTED)
+	$(PY) -m yapf --diff --recursive $(LINTED)
+
+# Rewrites the files as lint wants them (imports sorted, yapf's layout).
+format: $(STAMP)
+	$(PY) -m isort $(LINTED)
+	$(PY) -m yapf --in-place --recursive --parallel $(LINTED)
 
 # The same suite on the maintained forks (onedl-mmengine, onedl-mmpretrain, onedl-mmcv) in
 # their own venv: the lock file without the three originals, plus requirements-forks.txt.

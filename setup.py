@@ -16,8 +16,14 @@ setup(
     # pass (requirements-forks.txt, `make test-forks`); install maple_mm there with
     # `pip install --no-deps`, as their distribution names differ.
     install_requires=[
-        'torch>=2.6', 'torchvision', 'numpy<2.4', 'setuptools<81', 'mmengine>=0.10.7,<0.11',
-        'mmcv-lite>=2.2.0,<2.3', 'mmpretrain>=1.2.0,<1.3', 'open_clip_torch>=3.3,<3.4',
+        'torch>=2.6',
+        'torchvision',
+        'numpy<2.4',
+        'setuptools<81',
+        'mmengine>=0.10.7,<0.11',
+        'mmcv-lite>=2.2.0,<2.3',
+        'mmpretrain>=1.2.0,<1.3',
+        'open_clip_torch>=3.3,<3.4',
     ],
     license='Apache-2.0',
 )

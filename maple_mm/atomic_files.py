@@ -43,7 +43,8 @@ def write_text_atomically(path: PathLike, text: str) -> None:
 STALE_AFTER_S = 60.0
 
 
-def remove_stale_temporaries(folder: PathLike, pattern: str,
+def remove_stale_temporaries(folder: PathLike,
+                             pattern: str,
                              older_than: float = STALE_AFTER_S) -> List[Path]:
     """Delete the files of ``folder`` matching ``pattern`` left by killed writes; list them."""
     removed, now = [], time.time()

@@ -38,8 +38,8 @@ def encode_class_names(names: Sequence[str]) -> torch.Tensor:
     return torch.tensor(list(json.dumps(list(names)).encode('utf-8')), dtype=torch.uint8)
 
 
-def decode_class_names(state, source: str = "The checkpoint's class names (_extra_state)"
-                       ) -> List[str]:
+def decode_class_names(state,
+                       source: str = "The checkpoint's class names (_extra_state)") -> List[str]:
     """The class names saved by :func:`encode_class_names`; [] when none were saved.
 
     Size is checked before decoding; anything but a JSON list of non-empty

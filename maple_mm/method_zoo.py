@@ -26,16 +26,15 @@ def method_folders(configs_dir: Optional[Path] = None) -> Dict[str, str]:
 
     folders = {}
     for metafile in sorted(Path(configs_dir or CONFIGS_DIR).glob('*/metafile.yml')):
-        collections = (yaml.safe_load(metafile.read_text(encoding='utf-8')) or {}).get(
-            'Collections') or []
+        collections = (yaml.safe_load(metafile.read_text(encoding='utf-8'))
+                       or {}).get('Collections') or []
         if len(collections) != 1 or not collections[0].get('Name'):
             raise ValueError(f'{metafile} must name one collection: the method it holds.')
         folders[metafile.parent.name] = collections[0]['Name']
 
     def rank(folder: str):
         method = folders[folder]
-        return (TABLE_ORDER.index(method) if method in TABLE_ORDER else len(TABLE_ORDER),
-                method)
+        return (TABLE_ORDER.index(method) if method in TABLE_ORDER else len(TABLE_ORDER), method)
 
     return {folder: folders[folder] for folder in sorted(folders, key=rank)}
 
@@ -45,7 +44,8 @@ def model_config_file(folder: str, configs_dir: Optional[Path] = None) -> Path:
     return Path(configs_dir or CONFIGS_DIR) / '_base_' / 'models' / f'{folder}.py'
 
 
-def base2novel_config_file(folder: str, dataset: str = 'imagenet',
+def base2novel_config_file(folder: str,
+                           dataset: str = 'imagenet',
                            configs_dir: Optional[Path] = None) -> Path:
     """The method's base-to-novel config of ``dataset`` (its reference recipe)."""
     return Path(configs_dir or CONFIGS_DIR) / folder / f'base2novel_{dataset}.py'

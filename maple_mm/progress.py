@@ -29,7 +29,11 @@ class Progress:
         stream: Where to write (default: ``sys.stderr``).
     """
 
-    def __init__(self, total: int, desc: str, unit: str = 'items', interval_s: float = 10.0,
+    def __init__(self,
+                 total: int,
+                 desc: str,
+                 unit: str = 'items',
+                 interval_s: float = 10.0,
                  stream: Optional[IO[str]] = None) -> None:
         self.total, self.desc, self.unit, self.interval_s = total, desc, unit, interval_s
         self.stream = stream or sys.stderr
@@ -82,8 +86,12 @@ class Progress:
         self.close()
 
 
-def track(items: Iterable[T], total: int, desc: str, unit: str = 'items',
-          interval_s: float = 10.0, stream: Optional[IO[str]] = None) -> Iterator[T]:
+def track(items: Iterable[T],
+          total: int,
+          desc: str,
+          unit: str = 'items',
+          interval_s: float = 10.0,
+          stream: Optional[IO[str]] = None) -> Iterator[T]:
     """Yield ``items``, reporting one more done after each."""
     with Progress(total, desc, unit, interval_s, stream) as progress:
         for item in items:

@@ -49,14 +49,17 @@ def run_name(config_file: PathLike, shots: Optional[int] = None) -> Path:
     return Path(method_folder(config_file)) / (stem if shots is None else f'{stem}_{shots}shots')
 
 
-def default_work_dir(config_file: PathLike, seed: Optional[int] = None,
+def default_work_dir(config_file: PathLike,
+                     seed: Optional[int] = None,
                      shots: Optional[int] = None) -> str:
     """``work_dirs/<run name>[/seed<S>]``, where the tools put a run by default."""
     work_dir = os.path.join('work_dirs', run_name(config_file, shots))
     return work_dir if seed is None else os.path.join(work_dir, f'seed{seed}')
 
 
-def sweep_work_dir(work_root: PathLike, config_file: PathLike, seed: int,
+def sweep_work_dir(work_root: PathLike,
+                   config_file: PathLike,
+                   seed: int,
                    shots: Optional[int] = None) -> Path:
     """``<work_root>/<run name>/seed<S>``: one run of a sweep."""
     return Path(work_root) / run_name(config_file, shots) / f'seed{seed}'
@@ -129,6 +132,6 @@ def log_folder_order(name: str) -> Tuple[str, int]:
 
 def newest_test_metrics(work_dir: PathLike) -> Optional[Path]:
     """The ``test_metrics.json`` of the newest log folder in ``work_dir``, if any."""
-    found = sorted(Path(work_dir).glob(f'*/{METRICS_FILE}'),
-                   key=lambda p: log_folder_order(p.parent.name))
+    found = sorted(
+        Path(work_dir).glob(f'*/{METRICS_FILE}'), key=lambda p: log_folder_order(p.parent.name))
     return found[-1] if found else None

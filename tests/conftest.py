@@ -22,16 +22,19 @@ _COLOURS = [(220, 30, 30), (30, 200, 30), (30, 30, 220), (220, 220, 30), (30, 22
             (220, 30, 220)]
 
 
-def build_tiny_maple(n_ctx: int = 2, depth: int = 3, ctx_init: str = 'a photo of a',
+def build_tiny_maple(n_ctx: int = 2,
+                     depth: int = 3,
+                     ctx_init: str = 'a photo of a',
                      class_names=None) -> MaPLe:
     """MaPLe on the tiny CLIP of ``TINY_CLIP_CFG`` (random weights, seed 0)."""
     from mmpretrain.registry import MODELS
-    return MODELS.build(dict(
-        type='MaPLe',
-        backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-        prompt_learner=dict(type='MaPLePromptLearner', n_ctx=n_ctx, ctx_init=ctx_init,
-                            depth=depth),
-        class_names=class_names))
+    return MODELS.build(
+        dict(
+            type='MaPLe',
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            prompt_learner=dict(
+                type='MaPLePromptLearner', n_ctx=n_ctx, ctx_init=ctx_init, depth=depth),
+            class_names=class_names))
 
 
 @pytest.fixture
@@ -88,16 +91,21 @@ def colour_image(label: int, rng: np.random.Generator, size: int = 32) -> np.nda
 ImageWriter = Callable[[Path, int], None]
 
 
-def write_split_file(root: Path, splits: Dict[str, list], split_file: str = 'split_zhou_Toy.json',
-                     image_dir: str = 'images', image: Optional[ImageWriter] = None) -> Path:
+def write_split_file(root: Path,
+                     splits: Dict[str, list],
+                     split_file: str = 'split_zhou_Toy.json',
+                     image_dir: str = 'images',
+                     image: Optional[ImageWriter] = None) -> Path:
     """The one writer of CoOp-format datasets in the tests: ``root/split_file`` listing
     ``splits`` (``{split: [[path, label, class name], ...]}``) and an image for every listed
     path inside ``root`` (``image(path, label)`` writes one; by default a 32-pixel PNG
     coloured by class). Images are written class by class, in list order."""
     rng = np.random.default_rng(0)
     write = image or (lambda path, label: Image.fromarray(colour_image(label, rng)).save(path))
-    entries = [e for items in splits.values() for e in items  # malformed ones get no image
-               if isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[0], str)]
+    entries = [
+        e for items in splits.values() for e in items  # malformed ones get no image
+        if isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[0], str)
+    ]
     label_of = {id(e): e[1] if type(e[1]) is int else -1 for e in entries}
     for entry in sorted(entries, key=lambda e: label_of[id(e)]):  # stable: class by class
         path = root / image_dir / entry[0]
@@ -108,15 +116,23 @@ def write_split_file(root: Path, splits: Dict[str, list], split_file: str = 'spl
     return root
 
 
-def write_split_dataset(root: Path, class_names: List[str] = CLASS_NAMES, train: int = 8,
-                        val: int = 2, test: int = 5, seed: int = 0) -> Path:
+def write_split_dataset(root: Path,
+                        class_names: List[str] = CLASS_NAMES,
+                        train: int = 8,
+                        val: int = 2,
+                        test: int = 5,
+                        seed: int = 0) -> Path:
     """A CoOp-format dataset: ``images/<class>/*.png`` and ``split_zhou_Toy.json``."""
     rng = np.random.default_rng(seed)
-    splits = {part: [[f'{name.replace(" ", "_")}/{part}_{i}.png', label, name]
-                     for label, name in enumerate(class_names) for i in range(count)]
-              for part, count in (('train', train), ('val', val), ('test', test))}
-    return write_split_file(root, splits, image=lambda path, label: Image.fromarray(
-        colour_image(label, rng)).save(path))
+    splits = {
+        part: [[f'{name.replace(" ", "_")}/{part}_{i}.png', label, name]
+               for label, name in enumerate(class_names) for i in range(count)]
+        for part, count in (('train', train), ('val', val), ('test', test))
+    }
+    return write_split_file(
+        root,
+        splits,
+        image=lambda path, label: Image.fromarray(colour_image(label, rng)).save(path))
 
 
 @pytest.fixture

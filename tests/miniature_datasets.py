@@ -44,45 +44,48 @@ SPLITS = ('train', 'val', 'test')
 # (folder or file stem, class name) of the first classes, in label order.
 _CLASSES: Dict[str, List[Tuple[str, str]]] = {
     'caltech101': [('Faces', 'face'), ('Leopards', 'leopard'), ('Motorbikes', 'motorbike'),
-                   ('accordion', 'accordion'), ('airplanes', 'airplane'),
-                   ('anchor', 'anchor'), ('ant', 'ant'), ('barrel', 'barrel')],
-    'oxford_pets': [(b, b.lower()) for b in (
-        'Abyssinian', 'american_bulldog', 'american_pit_bull_terrier', 'basset_hound',
-        'beagle', 'Bengal', 'Birman', 'Bombay')],
-    'stanford_cars': [('', n) for n in (
-        '2012 AM General Hummer SUV', '2012 Acura RL Sedan', '2012 Acura TL Sedan',
-        '2008 Acura TL Type-S', '2012 Acura TSX Sedan', '2001 Acura Integra Type R',
-        '2012 Acura ZDX Hatchback', '2012 Aston Martin V8 Vantage Convertible')],
-    'oxford_flowers': [('', n) for n in (
-        'pink primrose', 'hard-leaved pocket orchid', 'canterbury bells', 'sweet pea',
-        'english marigold', 'tiger lily', 'moon orchid', 'bird of paradise')],
-    'food101': [(n, n) for n in (
-        'apple_pie', 'baby_back_ribs', 'baklava', 'beef_carpaccio', 'beef_tartare',
-        'beet_salad', 'beignets', 'bibimbap')],
-    'fgvc_aircraft': [('', n) for n in (
-        '707-320', '727-200', '737-200', 'A300B4', 'ATR-42', 'Cessna 172', 'DC-10', 'F/A-18')],
+                   ('accordion', 'accordion'), ('airplanes', 'airplane'), ('anchor', 'anchor'),
+                   ('ant', 'ant'), ('barrel', 'barrel')],
+    'oxford_pets': [(b, b.lower())
+                    for b in ('Abyssinian', 'american_bulldog', 'american_pit_bull_terrier',
+                              'basset_hound', 'beagle', 'Bengal', 'Birman', 'Bombay')],
+    'stanford_cars':
+    [('', n) for n in ('2012 AM General Hummer SUV', '2012 Acura RL Sedan', '2012 Acura TL Sedan',
+                       '2008 Acura TL Type-S', '2012 Acura TSX Sedan', '2001 Acura Integra Type R',
+                       '2012 Acura ZDX Hatchback', '2012 Aston Martin V8 Vantage Convertible')],
+    'oxford_flowers':
+    [('', n)
+     for n in ('pink primrose', 'hard-leaved pocket orchid', 'canterbury bells', 'sweet pea',
+               'english marigold', 'tiger lily', 'moon orchid', 'bird of paradise')],
+    'food101': [(n, n) for n in ('apple_pie', 'baby_back_ribs', 'baklava', 'beef_carpaccio',
+                                 'beef_tartare', 'beet_salad', 'beignets', 'bibimbap')],
+    'fgvc_aircraft': [('', n) for n in ('707-320', '727-200', '737-200', 'A300B4', 'ATR-42',
+                                        'Cessna 172', 'DC-10', 'F/A-18')],
     'sun397': [('a/abbey', 'abbey'), ('a/airplane_cabin', 'airplane_cabin'),
                ('a/apse/indoor', 'indoor apse'), ('b/bakery/shop', 'shop bakery'),
-               ('b/bedroom', 'bedroom'), ('c/campus', 'campus'),
-               ('d/dining_room', 'dining_room'), ('e/elevator/door', 'door elevator')],
-    'dtd': [(n, n) for n in (
-        'banded', 'blotchy', 'braided', 'bubbly', 'bumpy', 'chequered', 'cobwebbed',
-        'cracked')],
+               ('b/bedroom', 'bedroom'), ('c/campus', 'campus'), ('d/dining_room', 'dining_room'),
+               ('e/elevator/door', 'door elevator')],
+    'dtd': [(n, n) for n in ('banded', 'blotchy', 'braided', 'bubbly', 'bumpy', 'chequered',
+                             'cobwebbed', 'cracked')],
     'eurosat': [('AnnualCrop', 'Annual Crop Land'), ('Forest', 'Forest'),
                 ('HerbaceousVegetation', 'Herbaceous Vegetation Land'),
                 ('Highway', 'Highway or Road'), ('Industrial', 'Industrial Buildings'),
                 ('Pasture', 'Pasture Land'), ('PermanentCrop', 'Permanent Crop Land'),
                 ('Residential', 'Residential Buildings'), ('River', 'River'),
                 ('SeaLake', 'Sea or Lake')],
-    'ucf101': [(a, a) for a in (
-        'Apply_Eye_Makeup', 'Apply_Lipstick', 'Archery', 'Baby_Crawling', 'Balance_Beam',
-        'Band_Marching', 'Baseball_Pitch', 'Basketball')],
+    'ucf101': [(a, a) for a in ('Apply_Eye_Makeup', 'Apply_Lipstick', 'Archery', 'Baby_Crawling',
+                                'Balance_Beam', 'Band_Marching', 'Baseball_Pitch', 'Basketball')],
 }
 
 _IMAGENET_CLASSES = [
-    ('n01440764', 'tench'), ('n01443537', 'goldfish'), ('n01484850', 'great white shark'),
-    ('n01491361', 'tiger shark'), ('n01494475', 'hammerhead shark'),
-    ('n01496331', 'electric ray'), ('n01498041', 'stingray'), ('n01514668', 'rooster'),
+    ('n01440764', 'tench'),
+    ('n01443537', 'goldfish'),
+    ('n01484850', 'great white shark'),
+    ('n01491361', 'tiger shark'),
+    ('n01494475', 'hammerhead shark'),
+    ('n01496331', 'electric ray'),
+    ('n01498041', 'stingray'),
+    ('n01514668', 'rooster'),
 ]
 
 # Split file name and image folder of the datasets described by a split file.
@@ -126,17 +129,26 @@ def expected_class_names(key: str, num_classes: int = 4) -> List[str]:
 
 
 #: Image paths relative to the image folder, named as in the real datasets.
-_PATHS = dict(caltech101='{folder}/image_{n:04d}.jpg', oxford_pets='{folder}_{n}.jpg',
-              stanford_cars='cars_{part}/{n:05d}.jpg', oxford_flowers='image_{n:05d}.jpg',
-              food101='{folder}/{food_id}.jpg', sun397='{folder}/sun_{n:05d}.jpg',
-              dtd='{folder}/{folder}_{n:04d}.jpg', eurosat='{folder}/{folder}_{n}.jpg',
-              ucf101='{folder}/v_{bare}_g{n:02d}_c01.jpg')
+_PATHS = dict(
+    caltech101='{folder}/image_{n:04d}.jpg',
+    oxford_pets='{folder}_{n}.jpg',
+    stanford_cars='cars_{part}/{n:05d}.jpg',
+    oxford_flowers='image_{n:05d}.jpg',
+    food101='{folder}/{food_id}.jpg',
+    sun397='{folder}/sun_{n:05d}.jpg',
+    dtd='{folder}/{folder}_{n:04d}.jpg',
+    eurosat='{folder}/{folder}_{n}.jpg',
+    ucf101='{folder}/v_{bare}_g{n:02d}_c01.jpg')
 
 
 def _relative_path(key: str, folder: str, split: str, n: int) -> str:
     """Image path relative to the image folder, named as in the real dataset."""
-    return _PATHS[key].format(folder=folder, n=n, part='test' if split == 'test' else 'train',
-                              food_id=100000 + n, bare=folder.replace('_', ''))
+    return _PATHS[key].format(
+        folder=folder,
+        n=n,
+        part='test' if split == 'test' else 'train',
+        food_id=100000 + n,
+        bare=folder.replace('_', ''))
 
 
 class _ImageWriter:
@@ -194,8 +206,7 @@ def _write_imagenet(folder: Path, key: str, num_classes: int, per_class: int,
         for i in range(per_class):
             write(folder / 'images' / 'train' / wnid / f'{wnid}_{i + 1}.JPEG', label)
             counter += 1
-            write(folder / 'images' / 'val' / wnid / f'ILSVRC2012_val_{counter:08d}.JPEG',
-                  label)
+            write(folder / 'images' / 'val' / wnid / f'ILSVRC2012_val_{counter:08d}.JPEG', label)
 
 
 def _write_imagenet_variant(folder: Path, key: str, num_classes: int, per_class: int,
@@ -206,9 +217,12 @@ def _write_imagenet_variant(folder: Path, key: str, num_classes: int, per_class:
         table = table[1::2]
     elif key == 'imagenet_r':
         table = table[0::2]
-    image_dir = {'imagenetv2': 'imagenetv2-matched-frequency-format-val',
-                 'imagenet_sketch': 'images', 'imagenet_a': 'imagenet-a',
-                 'imagenet_r': 'imagenet-r'}[key]
+    image_dir = {
+        'imagenetv2': 'imagenetv2-matched-frequency-format-val',
+        'imagenet_sketch': 'images',
+        'imagenet_a': 'imagenet-a',
+        'imagenet_r': 'imagenet-r'
+    }[key]
     for imagenet_label, (wnid, _) in table:
         class_folder = str(imagenet_label) if key == 'imagenetv2' else wnid
         for i in range(per_class):
@@ -219,7 +233,10 @@ def _write_imagenet_variant(folder: Path, key: str, num_classes: int, per_class:
 
 
 _WRITERS: Dict[str, Callable] = {
-    **{key: _write_split_file_dataset for key in _SPLIT_FILES},
+    **{
+        key: _write_split_file_dataset
+        for key in _SPLIT_FILES
+    },
     'fgvc_aircraft': _write_fgvc_aircraft,
     'imagenet': _write_imagenet,
     'imagenetv2': _write_imagenet_variant,
@@ -229,8 +246,11 @@ _WRITERS: Dict[str, Callable] = {
 }
 
 
-def write_miniature(data_root: Path, key: str, num_classes: int = 4,
-                    images_per_class: int = 2, image_size: int = 32) -> Path:
+def write_miniature(data_root: Path,
+                    key: str,
+                    num_classes: int = 4,
+                    images_per_class: int = 2,
+                    image_size: int = 32) -> Path:
     """Write a miniature ``key`` dataset under ``data_root``; returns its folder."""
     if key not in DATASET_FOLDERS:
         raise KeyError(f'{key!r} is not one of {sorted(DATASET_FOLDERS)}')

@@ -30,13 +30,16 @@ from tests.reference_trainers import (IMAGENET_TEMPLATES, PL, _image_features, _
 KGCOOP_DTD_TEMPLATE = 'a photo of a {}, a type of texture.'
 
 
-def kgcoop_reference_state_dict(clip, tokenizer, classnames, seed: int = 0,
+def kgcoop_reference_state_dict(clip,
+                                tokenizer,
+                                classnames,
+                                seed: int = 0,
                                 prec: str = 'fp16') -> Dict[str, torch.Tensor]:
     """KgCoOp's prompt learner: CoOp's ctx from "a photo of a" (CTX_INIT: True), token
     buffers, and the ``bias_vectors`` (1, 512) and ``meta_net.linear1`` (512 -> 512) it
     creates but never uses in its forward."""
-    sd = coop_reference_state_dict(clip, tokenizer, classnames, n_ctx=4,
-                                   ctx_init='a photo of a', seed=seed, prec=prec)
+    sd = coop_reference_state_dict(
+        clip, tokenizer, classnames, n_ctx=4, ctx_init='a photo of a', seed=seed, prec=prec)
     gen = torch.Generator().manual_seed(seed + 1)
     dtype = sd[PL + 'ctx'].dtype
     sd[PL + 'bias_vectors'] = _randn(gen, 1, 512, std=0.02).to(dtype)
@@ -45,7 +48,13 @@ def kgcoop_reference_state_dict(clip, tokenizer, classnames, seed: int = 0,
     return sd
 
 
-def kgcoop_forward(clip, tokenizer, ref, images, classnames, labels, template: str,
+def kgcoop_forward(clip,
+                   tokenizer,
+                   ref,
+                   images,
+                   classnames,
+                   labels,
+                   template: str,
                    weight: float = 8.0) -> Dict[str, torch.Tensor]:
     """Logits, CE, the score ``1 - mean cos`` and ``CE + W * score`` of one training batch.
 
@@ -77,24 +86,39 @@ def kgcoop_forward(clip, tokenizer, ref, images, classnames, labels, template: s
 #: trainers/imagenet_templates.py IMAGENET_TEMPLATES of PromptSRC: 60 templates, "a photo
 #: of a {}." first, then the first 60 of OpenAI's 80 without it, in order.
 PROMPTSRC_TEMPLATES: List[str] = ['a photo of a {}.'] + [
-    t for t in IMAGENET_TEMPLATES[:60] if t != 'a photo of a {}.']
+    t for t in IMAGENET_TEMPLATES[:60] if t != 'a photo of a {}.'
+]
 
 
-def promptsrc_frozen_text(clip, tokenizer, classnames,
+def promptsrc_frozen_text(clip,
+                          tokenizer,
+                          classnames,
                           templates: Sequence[str] = PROMPTSRC_TEMPLATES) -> torch.Tensor:
     """``fixed_embeddings``: the mean over templates of the UN-normalised features, normalised."""
     with torch.no_grad():
-        feats = [clip.encode_text(tokenizer([t.replace('{}', c) for c in _names(classnames)]))
-                 .unsqueeze(1) for t in templates]
+        feats = [
+            clip.encode_text(tokenizer([t.replace('{}', c)
+                                        for c in _names(classnames)])).unsqueeze(1)
+            for t in templates
+        ]
         fixed = torch.cat(feats, dim=1).mean(dim=1)
     return fixed / fixed.norm(dim=-1, keepdim=True)
 
 
-def promptsrc_forward(clip, tokenizer, ref, images, classnames, labels, n_ctx_text: int = 4,
-                      n_ctx_vision: int = 4, depth_text: int = 9, depth_vision: int = 9,
-                      ctx_init: str = 'a photo of a', text_weight: float = 25.0,
-                      image_weight: float = 10.0, templates=PROMPTSRC_TEMPLATES
-                      ) -> Dict[str, torch.Tensor]:
+def promptsrc_forward(clip,
+                      tokenizer,
+                      ref,
+                      images,
+                      classnames,
+                      labels,
+                      n_ctx_text: int = 4,
+                      n_ctx_vision: int = 4,
+                      depth_text: int = 9,
+                      depth_vision: int = 9,
+                      ctx_init: str = 'a photo of a',
+                      text_weight: float = 25.0,
+                      image_weight: float = 10.0,
+                      templates=PROMPTSRC_TEMPLATES) -> Dict[str, torch.Tensor]:
     """Logits and each loss term of one training batch (forward_backward, PREC != amp).
 
     IVLP prompts ("a photo of a" kept in the prompt when n_ctx_text <= 4); the
@@ -107,10 +131,14 @@ def promptsrc_forward(clip, tokenizer, ref, images, classnames, labels, n_ctx_te
     emb = clip.token_embedding(tokens)
     n_cls = tokens.shape[0]
     prompts = torch.cat([emb[:, :1], ctx.expand(n_cls, -1, -1), emb[:, 1 + n_ctx:]], dim=1)
-    deep_text = [ref[f'text_encoder.transformer.resblocks.{i}.VPT_shallow'].float()
-                 for i in range(1, min(depth_text, len(clip.transformer.resblocks)))]
-    deep_vision = [ref[f'image_encoder.transformer.resblocks.{i}.VPT_shallow'].float()
-                   for i in range(1, min(depth_vision, len(clip.visual.transformer.resblocks)))]
+    deep_text = [
+        ref[f'text_encoder.transformer.resblocks.{i}.VPT_shallow'].float()
+        for i in range(1, min(depth_text, len(clip.transformer.resblocks)))
+    ]
+    deep_vision = [
+        ref[f'image_encoder.transformer.resblocks.{i}.VPT_shallow'].float()
+        for i in range(1, min(depth_vision, len(clip.visual.transformer.resblocks)))
+    ]
     shallow = ref['image_encoder.VPT'].float()
     assert shallow.shape[0] == n_ctx_vision
     text = _text_features(clip, tokens, prompts, deep_text, n_ctx)
@@ -127,14 +155,22 @@ def promptsrc_forward(clip, tokenizer, ref, images, classnames, labels, n_ctx_te
     ce = F.cross_entropy(logits, labels)
     scl_text = F.l1_loss(text, fixed, reduction='mean') * text_weight
     scl_image = F.l1_loss(image, zs, reduction='mean') * image_weight
-    scl_logits = F.kl_div(F.log_softmax(logits / 1, dim=1), F.log_softmax(zs_logits / 1, dim=1),
-                          reduction='sum', log_target=True) * (1 * 1) / logits.numel()
-    return dict(logits=logits, ce=ce, text=scl_text, image=scl_image, logits_kl=scl_logits,
-                loss=ce + (scl_logits + scl_text + scl_image))
+    scl_logits = F.kl_div(
+        F.log_softmax(logits / 1, dim=1),
+        F.log_softmax(zs_logits / 1, dim=1),
+        reduction='sum',
+        log_target=True) * (1 * 1) / logits.numel()
+    return dict(
+        logits=logits,
+        ce=ce,
+        text=scl_text,
+        image=scl_image,
+        logits_kl=scl_logits,
+        loss=ce + (scl_logits + scl_text + scl_image))
 
 
 def gpa_weights(max_epochs: int, mean: float, std: float) -> np.ndarray:
     """GPA's epoch weights: the Gaussian density at epochs 1..N, normalised to sum 1."""
     epochs = np.arange(1, max_epochs + 1)
-    density = (1 / (std * np.sqrt(2 * np.pi))) * np.exp(-0.5 * ((epochs - mean) / std) ** 2)
+    density = (1 / (std * np.sqrt(2 * np.pi))) * np.exp(-0.5 * ((epochs - mean) / std)**2)
     return density / density.sum()

@@ -83,12 +83,21 @@ CUSTOM_TEMPLATES: Dict[str, str] = {
 
 #: cfg.DATASET.NAME of the reference (configs/datasets/<key>.yaml) for each key.
 REFERENCE_DATASET_NAMES: Dict[str, str] = {
-    'imagenet': 'ImageNet', 'caltech101': 'Caltech101', 'oxford_pets': 'OxfordPets',
-    'stanford_cars': 'StanfordCars', 'oxford_flowers': 'OxfordFlowers',
-    'food101': 'Food101', 'fgvc_aircraft': 'FGVCAircraft', 'sun397': 'SUN397',
-    'dtd': 'DescribableTextures', 'eurosat': 'EuroSAT', 'ucf101': 'UCF101',
-    'imagenetv2': 'ImageNetV2', 'imagenet_sketch': 'ImageNetSketch',
-    'imagenet_a': 'ImageNetA', 'imagenet_r': 'ImageNetR',
+    'imagenet': 'ImageNet',
+    'caltech101': 'Caltech101',
+    'oxford_pets': 'OxfordPets',
+    'stanford_cars': 'StanfordCars',
+    'oxford_flowers': 'OxfordFlowers',
+    'food101': 'Food101',
+    'fgvc_aircraft': 'FGVCAircraft',
+    'sun397': 'SUN397',
+    'dtd': 'DescribableTextures',
+    'eurosat': 'EuroSAT',
+    'ucf101': 'UCF101',
+    'imagenetv2': 'ImageNetV2',
+    'imagenet_sketch': 'ImageNetSketch',
+    'imagenet_a': 'ImageNetA',
+    'imagenet_r': 'ImageNetR',
 }
 
 #: The 80 templates of OpenAI's ImageNet notebook (trainers/imagenet_templates.py
@@ -133,7 +142,10 @@ def _project_text(clip, x: torch.Tensor) -> torch.Tensor:
     return x @ clip.text_projection
 
 
-def _text_features(clip, tokens: torch.Tensor, prompts: torch.Tensor, deep=(),
+def _text_features(clip,
+                   tokens: torch.Tensor,
+                   prompts: torch.Tensor,
+                   deep=(),
                    n_ctx: int = 0) -> torch.Tensor:
     """The reference TextEncoder on prompt embeddings (n, L, width).
 
@@ -144,15 +156,16 @@ def _text_features(clip, tokens: torch.Tensor, prompts: torch.Tensor, deep=(),
     n = x.shape[0]
     for k, block in enumerate(clip.transformer.resblocks):
         if 1 <= k <= len(deep):
-            x = torch.cat([x[:, :1], _half(deep[k - 1]).expand(n, -1, -1), x[:, 1 + n_ctx:]],
-                          dim=1)
+            x = torch.cat([x[:, :1], _half(deep[k - 1]).expand(n, -1, -1), x[:, 1 + n_ctx:]], dim=1)
         x = block(x, attn_mask=clip.attn_mask)
     x = clip.ln_final(x)
     x = x[torch.arange(n), tokens.argmax(dim=-1)]
     return _project_text(clip, x)
 
 
-def _image_features(clip, images: torch.Tensor, shallow: Optional[torch.Tensor] = None,
+def _image_features(clip,
+                    images: torch.Tensor,
+                    shallow: Optional[torch.Tensor] = None,
                     deep=()) -> torch.Tensor:
     """The reference image encoder with appended (and replaced) prompt tokens.
 
@@ -174,8 +187,7 @@ def _image_features(clip, images: torch.Tensor, shallow: Optional[torch.Tensor] 
     y = visual.ln_pre(y)
     for k, block in enumerate(visual.transformer.resblocks):
         if 1 <= k <= len(deep):
-            y = torch.cat([y[:, :y.shape[1] - n], _half(deep[k - 1]).expand(batch, -1, -1)],
-                          dim=1)
+            y = torch.cat([y[:, :y.shape[1] - n], _half(deep[k - 1]).expand(batch, -1, -1)], dim=1)
         y = block(y)
     return visual.ln_post(y[:, 0]) @ visual.proj
 
@@ -218,8 +230,10 @@ def _check(ref: Dict[str, torch.Tensor], expected: Sequence[str], what: str) -> 
     Learned = what the reference trains ('prompt_learner' or 'VPT' in the name);
     frozen-CLIP entries of a whole saved model are ignored (``clip`` is used).
     """
-    learned = sorted(k for k in ref if ('prompt_learner' in k or 'VPT' in k)
-                     and not k.endswith(('token_prefix', 'token_suffix')))
+    learned = sorted(
+        k for k in ref
+        if ('prompt_learner' in k or 'VPT' in k) and not k.endswith(('token_prefix',
+                                                                     'token_suffix')))
     if learned != sorted(expected):
         raise KeyError(f'{what}: state dict has {learned}, the config implies {sorted(expected)}')
 
@@ -278,8 +292,15 @@ def _coop_prompts(clip, tokenizer, ctx, classnames, n_ctx, prefix, position):
     return tokens, torch.cat(rows, dim=0)
 
 
-def coop_logits(clip, tokenizer, ref, images, classnames, n_ctx: int = 16, ctx_init: str = '',
-                csc: bool = False, class_token_position: str = 'end') -> torch.Tensor:
+def coop_logits(clip,
+                tokenizer,
+                ref,
+                images,
+                classnames,
+                n_ctx: int = 16,
+                ctx_init: str = '',
+                csc: bool = False,
+                class_token_position: str = 'end') -> torch.Tensor:
     """CoOp: learned context after SOS; class token at the end, middle or front.
 
     With ``ctx_init`` the prompt is "<ctx_init> <name>." and n_ctx is the number
@@ -299,11 +320,18 @@ def coop_logits(clip, tokenizer, ref, images, classnames, n_ctx: int = 16, ctx_i
 
 # -- CoCoOp (trainers/cocoop.py) ----------------------------------------------------------
 def cocoop_trained_names() -> List[str]:
-    return [PL + 'ctx'] + [f'{PL}meta_net.{layer}.{part}' for layer in ('linear1', 'linear2')
-                           for part in ('weight', 'bias')]
+    return [PL + 'ctx'] + [
+        f'{PL}meta_net.{layer}.{part}' for layer in ('linear1', 'linear2')
+        for part in ('weight', 'bias')
+    ]
 
 
-def cocoop_logits(clip, tokenizer, ref, images, classnames, n_ctx: int = 4,
+def cocoop_logits(clip,
+                  tokenizer,
+                  ref,
+                  images,
+                  classnames,
+                  n_ctx: int = 4,
                   ctx_init: str = 'a photo of a') -> torch.Tensor:
     """CoCoOp: ctx + meta_net(normalised image feature), text features per image."""
     ref = _fp32(ref)
@@ -318,8 +346,8 @@ def cocoop_logits(clip, tokenizer, ref, images, classnames, n_ctx: int = 4,
 
     image = _image_features(clip, images)
     image = image / image.norm(dim=-1, keepdim=True)
-    hidden = torch.relu(image @ ref[PL + 'meta_net.linear1.weight'].t()
-                        + ref[PL + 'meta_net.linear1.bias'])
+    hidden = torch.relu(image @ ref[PL + 'meta_net.linear1.weight'].t() +
+                        ref[PL + 'meta_net.linear1.bias'])
     bias = hidden @ ref[PL + 'meta_net.linear2.weight'].t() + ref[PL + 'meta_net.linear2.bias']
     shifted = ctx.unsqueeze(0) + bias.unsqueeze(1)  # (batch, n_ctx, width)
     scale = clip.logit_scale.exp()
@@ -337,8 +365,8 @@ def vpt_trained_names(clip, depth_vision: int = 12) -> List[str]:
     """Parameters whose name contains 'VPT' (there is no prompt_learner)."""
     assert depth_vision >= 1
     blocks = _num_blocks(depth_vision, len(clip.visual.transformer.resblocks))
-    return ['image_encoder.VPT'] + [
-        f'image_encoder.transformer.resblocks.{i}.VPT_shallow' for i in blocks]
+    return ['image_encoder.VPT'
+            ] + [f'image_encoder.transformer.resblocks.{i}.VPT_shallow' for i in blocks]
 
 
 def _vision_prompts(ref, clip, depth_vision):
@@ -347,7 +375,12 @@ def _vision_prompts(ref, clip, depth_vision):
     return ref['image_encoder.VPT'], deep
 
 
-def vpt_logits(clip, tokenizer, ref, images, classnames, n_ctx_vision: int = 8,
+def vpt_logits(clip,
+               tokenizer,
+               ref,
+               images,
+               classnames,
+               n_ctx_vision: int = 8,
                depth_vision: int = 12) -> torch.Tensor:
     """VPT: vision prompts at the input and before blocks 1..depth-1; fixed text.
 
@@ -374,15 +407,26 @@ def ivlp_trained_names(clip, depth_text: int = 12, depth_vision: int = 12) -> Li
     names = [PL + 'ctx']
     if depth_vision != 0:
         names.append('image_encoder.VPT')
-        names += [f'image_encoder.transformer.resblocks.{i}.VPT_shallow'
-                  for i in _num_blocks(depth_vision, len(clip.visual.transformer.resblocks))]
-    names += [f'text_encoder.transformer.resblocks.{i}.VPT_shallow'
-              for i in _num_blocks(depth_text, len(clip.transformer.resblocks))]
+        names += [
+            f'image_encoder.transformer.resblocks.{i}.VPT_shallow'
+            for i in _num_blocks(depth_vision, len(clip.visual.transformer.resblocks))
+        ]
+    names += [
+        f'text_encoder.transformer.resblocks.{i}.VPT_shallow'
+        for i in _num_blocks(depth_text, len(clip.transformer.resblocks))
+    ]
     return names
 
 
-def ivlp_logits(clip, tokenizer, ref, images, classnames, n_ctx_text: int = 2,
-                n_ctx_vision: int = 2, depth_text: int = 12, depth_vision: int = 12,
+def ivlp_logits(clip,
+                tokenizer,
+                ref,
+                images,
+                classnames,
+                n_ctx_text: int = 2,
+                n_ctx_vision: int = 2,
+                depth_text: int = 12,
+                depth_vision: int = 12,
                 ctx_init: str = 'a photo of a') -> torch.Tensor:
     """IVLP: independent text and vision prompts, deep on both sides.
 
@@ -399,8 +443,10 @@ def ivlp_logits(clip, tokenizer, ref, images, classnames, n_ctx_text: int = 2,
     emb = clip.token_embedding(tokens)
     n_cls = tokens.shape[0]
     prompts = torch.cat([emb[:, :1], ctx.expand(n_cls, -1, -1), emb[:, 1 + n_ctx:]], dim=1)
-    deep_text = [ref[f'text_encoder.transformer.resblocks.{i}.VPT_shallow']
-                 for i in _num_blocks(depth_text, len(clip.transformer.resblocks))]
+    deep_text = [
+        ref[f'text_encoder.transformer.resblocks.{i}.VPT_shallow']
+        for i in _num_blocks(depth_text, len(clip.transformer.resblocks))
+    ]
     text = _text_features(clip, tokens, prompts, deep_text, n_ctx)
     if depth_vision == 0:
         image = _image_features(clip, images)
@@ -415,13 +461,20 @@ def ivlp_logits(clip, tokenizer, ref, images, classnames, n_ctx_text: int = 2,
 def maple_trained_names(depth: int = 9) -> List[str]:
     """Every parameter under prompt_learner, in named_parameters() order."""
     assert depth >= 1
-    return ([PL + 'ctx', PL + 'proj.weight', PL + 'proj.bias']
-            + [f'{PL}compound_prompts_text.{i}' for i in range(depth - 1)]
-            + [f'{PL}compound_prompt_projections.{i}.{part}' for i in range(depth - 1)
-               for part in ('weight', 'bias')])
+    return ([PL + 'ctx', PL + 'proj.weight', PL + 'proj.bias'] +
+            [f'{PL}compound_prompts_text.{i}' for i in range(depth - 1)] + [
+                f'{PL}compound_prompt_projections.{i}.{part}' for i in range(depth - 1)
+                for part in ('weight', 'bias')
+            ])
 
 
-def maple_logits(clip, tokenizer, ref, images, classnames, n_ctx: int = 2, depth: int = 9,
+def maple_logits(clip,
+                 tokenizer,
+                 ref,
+                 images,
+                 classnames,
+                 n_ctx: int = 2,
+                 depth: int = 9,
                  ctx_init: str = 'a photo of a') -> torch.Tensor:
     """MaPLe: coupled prompts; vision prompt = proj(text prompt) at every depth.
 
@@ -439,8 +492,9 @@ def maple_logits(clip, tokenizer, ref, images, classnames, n_ctx: int = 2, depth
         return x @ ref[name + '.weight'].t() + ref[name + '.bias']
 
     deep_text = [ref[f'{PL}compound_prompts_text.{i}'] for i in range(depth - 1)]
-    deep_vision = [linear(deep_text[i], f'{PL}compound_prompt_projections.{i}')
-                   for i in range(depth - 1)]
+    deep_vision = [
+        linear(deep_text[i], f'{PL}compound_prompt_projections.{i}') for i in range(depth - 1)
+    ]
     shallow_vision = linear(ctx, PL + 'proj')
 
     tokens = _prompt_tokens(tokenizer, prefix, classnames)
@@ -487,8 +541,10 @@ def _token_buffers(clip, tokenizer, classnames, prefix, n_ctx, dtype) -> Dict[st
     """What the reference registers as token_prefix / token_suffix (SOS; name, '.', EOS...)."""
     with torch.no_grad():
         emb = clip.token_embedding(_prompt_tokens(tokenizer, prefix, classnames)).to(dtype)
-    return {PL + 'token_prefix': emb[:, :1].clone(),
-            PL + 'token_suffix': emb[:, 1 + n_ctx:].clone()}
+    return {
+        PL + 'token_prefix': emb[:, :1].clone(),
+        PL + 'token_suffix': emb[:, 1 + n_ctx:].clone()
+    }
 
 
 def _clip_dtype(prec: str) -> torch.dtype:
@@ -496,8 +552,13 @@ def _clip_dtype(prec: str) -> torch.dtype:
     return torch.float16 if prec == 'fp16' else torch.float32
 
 
-def coop_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 16, ctx_init: str = '',
-                              csc: bool = False, seed: int = 0,
+def coop_reference_state_dict(clip,
+                              tokenizer,
+                              classnames,
+                              n_ctx: int = 16,
+                              ctx_init: str = '',
+                              csc: bool = False,
+                              seed: int = 0,
                               prec: str = 'fp16') -> Dict[str, torch.Tensor]:
     """CoOp's 'prompt_learner.ctx' (+ token buffers), as CustomCLIP.state_dict() names them."""
     gen = torch.Generator().manual_seed(seed)
@@ -510,8 +571,12 @@ def coop_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 16, ctx_
     return sd
 
 
-def cocoop_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 4,
-                                ctx_init: str = 'a photo of a', seed: int = 0,
+def cocoop_reference_state_dict(clip,
+                                tokenizer,
+                                classnames,
+                                n_ctx: int = 4,
+                                ctx_init: str = 'a photo of a',
+                                seed: int = 0,
                                 prec: str = 'fp16') -> Dict[str, torch.Tensor]:
     """CoCoOp's ctx, meta-net (vis_dim -> vis_dim // 16 -> text width) and token buffers."""
     gen = torch.Generator().manual_seed(seed)
@@ -532,19 +597,29 @@ def cocoop_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 4,
     return sd
 
 
-def vpt_reference_state_dict(clip, n_ctx_vision: int = 8, depth_vision: int = 12,
+def vpt_reference_state_dict(clip,
+                             n_ctx_vision: int = 8,
+                             depth_vision: int = 12,
                              seed: int = 0) -> Dict[str, torch.Tensor]:
     """VPT's image_encoder.VPT and per-block VPT_shallow tokens (fp32, fp16-representable)."""
     gen = torch.Generator().manual_seed(seed)
     width = clip.visual.transformer.width
-    return {name: _randn(gen, n_ctx_vision, width, std=0.5)
-            for name in vpt_trained_names(clip, depth_vision)}
+    return {
+        name: _randn(gen, n_ctx_vision, width, std=0.5)
+        for name in vpt_trained_names(clip, depth_vision)
+    }
 
 
-def ivlp_reference_state_dict(clip, tokenizer, classnames, n_ctx_text: int = 2,
-                              n_ctx_vision: int = 2, depth_text: int = 12,
-                              depth_vision: int = 12, ctx_init: str = 'a photo of a',
-                              seed: int = 0, prec: str = 'fp16') -> Dict[str, torch.Tensor]:
+def ivlp_reference_state_dict(clip,
+                              tokenizer,
+                              classnames,
+                              n_ctx_text: int = 2,
+                              n_ctx_vision: int = 2,
+                              depth_text: int = 12,
+                              depth_vision: int = 12,
+                              ctx_init: str = 'a photo of a',
+                              seed: int = 0,
+                              prec: str = 'fp16') -> Dict[str, torch.Tensor]:
     """IVLP's ctx (+ token buffers) and its VPT / VPT_shallow tokens."""
     gen = torch.Generator().manual_seed(seed)
     dtype = _clip_dtype(prec)
@@ -562,8 +637,13 @@ def ivlp_reference_state_dict(clip, tokenizer, classnames, n_ctx_text: int = 2,
     return sd
 
 
-def maple_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 2, depth: int = 9,
-                               ctx_init: str = 'a photo of a', seed: int = 0,
+def maple_reference_state_dict(clip,
+                               tokenizer,
+                               classnames,
+                               n_ctx: int = 2,
+                               depth: int = 9,
+                               ctx_init: str = 'a photo of a',
+                               seed: int = 0,
                                prec: str = 'fp16') -> Dict[str, torch.Tensor]:
     """MaPLe's prompt learner (+ token buffers), values on an fp16-exact grid.
 
@@ -576,8 +656,11 @@ def maple_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 2, dept
     text_width, vision_width = clip.transformer.width, clip.visual.transformer.width
     ctx = _grid(gen, n_ctx, text_width, step=1 / 16, max_steps=8)
     weight, bias = _exact_projection(gen, [ctx], vision_width)
-    sd = {PL + 'ctx': ctx.to(dtype), PL + 'proj.weight': weight.half(),
-          PL + 'proj.bias': bias.half()}
+    sd = {
+        PL + 'ctx': ctx.to(dtype),
+        PL + 'proj.weight': weight.half(),
+        PL + 'proj.bias': bias.half()
+    }
     deep = [_grid(gen, n_ctx, text_width, step=1 / 16, max_steps=8) for _ in range(depth - 1)]
     for i, prompt in enumerate(deep):
         sd[f'{PL}compound_prompts_text.{i}'] = prompt
@@ -592,15 +675,21 @@ def maple_reference_state_dict(clip, tokenizer, classnames, n_ctx: int = 2, dept
 # -- what Dassl writes to disk ----------------------------------------------------------------
 #: Sub-folder of the output dir (the name given to register_model) per trainer;
 #: the file is <output_dir>/<sub-folder>/model.pth.tar-<epoch>.
-DASSL_MODEL_NAMES = {'coop': 'prompt_learner', 'cocoop': 'prompt_learner',
-                     'vpt': 'prompt_learner', 'ivlp': 'VLPromptLearner',
-                     'maple': 'MultiModalPromptLearner'}
+DASSL_MODEL_NAMES = {
+    'coop': 'prompt_learner',
+    'cocoop': 'prompt_learner',
+    'vpt': 'prompt_learner',
+    'ivlp': 'VLPromptLearner',
+    'maple': 'MultiModalPromptLearner'
+}
 _FP16_IN_CLIP = ('conv1.weight', 'in_proj_weight', 'in_proj_bias', 'out_proj.weight',
                  'out_proj.bias', 'c_fc.weight', 'c_fc.bias', 'c_proj.weight', 'c_proj.bias',
                  'proj', 'text_projection')
 
 
-def dassl_saved_state_dict(method: str, ref: Dict[str, torch.Tensor], clip=None,
+def dassl_saved_state_dict(method: str,
+                           ref: Dict[str, torch.Tensor],
+                           clip=None,
                            prec: str = 'fp16') -> Dict[str, torch.Tensor]:
     """The 'state_dict' entry of the reference's checkpoint file for ``method``.
 

@@ -20,8 +20,9 @@ import pytest
 
 from .conftest import REPO_ROOT, load_tool
 
-PAGES = sorted({REPO_ROOT / 'README.md', *REPO_ROOT.glob('docs/**/*.md'),
-                *REPO_ROOT.glob('configs/*/README.md')})
+PAGES = sorted({
+    REPO_ROOT / 'README.md', *REPO_ROOT.glob('docs/**/*.md'), *REPO_ROOT.glob('configs/*/README.md')
+})
 SHELL_BLOCKS = {'', 'bash', 'sh', 'shell', 'console'}
 _FENCE = re.compile(r'^```(\w*)\s*$')
 _LINK = re.compile(r'\[[^\]]*\]\(([^)\s]+)\)')
@@ -129,8 +130,10 @@ def problems_of(argv: List[str]) -> List[str]:
                 if option.startswith('--') and len(option) > 2 and option not in accepted:
                     found.append(f'{args[0]} has no option {option}')
     elif program == 'make':
-        found += [f'Makefile has no target {t}' for t in args
-                  if not t.startswith('-') and '=' not in t and t not in make_targets()]
+        found += [
+            f'Makefile has no target {t}' for t in args
+            if not t.startswith('-') and '=' not in t and t not in make_targets()
+        ]
     elif program == 'bash' and args and args[0].startswith('tools/'):
         pass  # the path check above covers the script
     return found
@@ -138,9 +141,10 @@ def problems_of(argv: List[str]) -> List[str]:
 
 @pytest.mark.parametrize('page', PAGES, ids=page_id)
 def test_every_command_of_the_page_exists(page):
-    problems = [f'{page_id(page)}:{number}: {problem}  [{command}]'
-                for number, command in commands(page)
-                for argv in words(command) for problem in problems_of(argv)]
+    problems = [
+        f'{page_id(page)}:{number}: {problem}  [{command}]' for number, command in commands(page)
+        for argv in words(command) for problem in problems_of(argv)
+    ]
     assert not problems, '\n'.join(problems)
 
 
@@ -177,5 +181,7 @@ def test_the_check_finds_what_is_wrong(tmp_path):
                     '    --work-dir w   # comment --nope\nbash tools/no_such.sh\nmake demoo\n```\n'
                     'Inline: `python tools/test.py configs/none.py`.\n')
     found = [p for _, c in commands(page) for argv in words(c) for p in problems_of(argv)]
-    assert found == ['tools/train.py has no option --sed', 'tools/no_such.sh does not exist',
-                     'Makefile has no target demoo', 'configs/none.py does not exist']
+    assert found == [
+        'tools/train.py has no option --sed', 'tools/no_such.sh does not exist',
+        'Makefile has no target demoo', 'configs/none.py does not exist'
+    ]

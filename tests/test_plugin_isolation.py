@@ -44,8 +44,11 @@ print('unchanged')
 
 
 def test_import_changes_nothing_outside_maple_mm():
-    proc = subprocess.run([sys.executable, '-c', PROBE], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run([sys.executable, '-c', PROBE],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith('unchanged')
 
@@ -56,9 +59,11 @@ def test_a_plain_mmpretrain_model_loads_as_without_maple_mm(tmp_path):
     from mmengine.runner import load_checkpoint
     from mmpretrain.registry import MODELS
 
-    cfg = dict(type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
-               neck=dict(type='GlobalAveragePooling'),
-               head=dict(type='LinearClsHead', num_classes=3, in_channels=512))
+    cfg = dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=18),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=512))
     model = MODELS.build(cfg)
     path = tmp_path / 'resnet.pth'
     torch.save({'state_dict': model.state_dict()}, path)

@@ -10,6 +10,7 @@ LINE = re.compile(r'^decode: (\d+)/10 images \(\d+%\), [\d.]+ images/s, (ETA \d+
 
 
 class Terminal(io.StringIO):
+
     def isatty(self) -> bool:
         return True
 

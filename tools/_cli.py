@@ -23,25 +23,38 @@ from maple_mm.errors import ConfigError, MapleUserError, RunInterrupted  # noqa:
 def add_common_args(parser) -> None:
     """Arguments both tools take, as in mmpretrain's tools."""
     parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. model.prompt_learner.depth=3')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. model.prompt_learner.depth=3')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parser.add_argument('--seed', type=int,
-                        help='seed of the run and of every dataset\'s few-shot draw; the '
-                        'default work dir becomes work_dirs/<method>/<config>/seed<SEED>')
-    parser.add_argument('--precision', choices=['fp32', 'fp16', 'bf16', 'amp'],
-                        help='force the precision on every device: fp32, or mixed precision '
-                        '(fp16 autocast with dynamic loss scaling, or bf16 autocast; amp: bf16 '
-                        'where the device has it, else fp16). Default: the recipe\'s, fp16 '
-                        'mixed precision on CUDA (VPT fp32) and fp32 on CPUs; testing runs in '
-                        'the training precision (docs/benchmarks.md#precision)')
-    parser.add_argument('--shots', type=int, metavar='K',
-                        help='shots per class K of every dataset that draws them (the '
-                        'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
-                        'epochs_by_shots gives K; the default work dir becomes '
-                        'work_dirs/<method>/<config>_<K>shots')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        help='seed of the run and of every dataset\'s few-shot draw; the '
+        'default work dir becomes work_dirs/<method>/<config>/seed<SEED>')
+    parser.add_argument(
+        '--precision',
+        choices=['fp32', 'fp16', 'bf16', 'amp'],
+        help='force the precision on every device: fp32, or mixed precision '
+        '(fp16 autocast with dynamic loss scaling, or bf16 autocast; amp: bf16 '
+        'where the device has it, else fp16). Default: the recipe\'s, fp16 '
+        'mixed precision on CUDA (VPT fp32) and fp32 on CPUs; testing runs in '
+        'the training precision (docs/benchmarks.md#precision)')
+    parser.add_argument(
+        '--shots',
+        type=int,
+        metavar='K',
+        help='shots per class K of every dataset that draws them (the '
+        'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
+        'epochs_by_shots gives K; the default work dir becomes '
+        'work_dirs/<method>/<config>_<K>shots')
 
 
 def load_config(args) -> Config:
@@ -64,8 +77,9 @@ def build_runner(cfg: Config):
     from mmengine.runner import Runner
 
     from maple_mm.engine.runners.maple_runner import check_dataset_types
-    check_dataset_types(cfg.get('train_dataloader'), cfg.get('val_dataloader'),
-                        cfg.get('test_dataloader'))  # whatever the runner
+    check_dataset_types(
+        cfg.get('train_dataloader'), cfg.get('val_dataloader'),
+        cfg.get('test_dataloader'))  # whatever the runner
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     from mmpretrain.registry import RUNNERS
@@ -116,8 +130,10 @@ def _options_of(class_name: str) -> List[str]:
         cls = getattr(registry, name).get(class_name)
         if cls is not None:
             params = inspect.signature(cls.__init__).parameters.values()
-            return [p.name for p in params if p.name != 'self'
-                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            return [
+                p.name for p in params
+                if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
     return []
 
 
@@ -132,9 +148,10 @@ def user_error_message(err: BaseException) -> Optional[str]:
     if match:
         options = _options_of(match.group('cls'))
         known = f' Its options: {", ".join(options)}.' if options else ''
-        return str(ConfigError(f'Unknown option {match.group("key")!r} for '
-                               f'{match.group("cls")} (in the config or --cfg-options); '
-                               f'check the spelling.{known}'))
+        return str(
+            ConfigError(f'Unknown option {match.group("key")!r} for '
+                        f'{match.group("cls")} (in the config or --cfg-options); '
+                        f'check the spelling.{known}'))
     return None
 
 
@@ -142,7 +159,8 @@ def user_error_message(err: BaseException) -> Optional[str]:
 QUIET_INTERRUPT = 'MAPLE_QUIET_INTERRUPT'
 
 
-def run_cli(main: Callable[[Optional[List[str]]], None], argv=None,
+def run_cli(main: Callable[[Optional[List[str]]], None],
+            argv=None,
             interrupted: Optional[Callable[[], str]] = None) -> None:
     """Run ``main``; user errors end with one ``error:`` line instead of a traceback.
 
@@ -160,8 +178,9 @@ def run_cli(main: Callable[[Optional[List[str]]], None], argv=None,
         raise KeyboardInterrupt
 
     stop_with_launcher()
-    own_handler = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
-                   and threading.current_thread() is threading.main_thread())
+    own_handler = (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        and threading.current_thread() is threading.main_thread())
     if own_handler:
         signal.signal(signal.SIGINT, on_sigint)
     try:

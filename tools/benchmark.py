@@ -47,8 +47,8 @@ from typing import Dict, List, Optional
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
-from maple_mm.method_zoo import (base2novel_config_file, method_folders,  # noqa: E402
-                                 model_config_file)
+from maple_mm.method_zoo import (  # noqa: E402  isort: skip
+    base2novel_config_file, method_folders, model_config_file)
 
 PATHS = ('reference', 'efficient')
 KINDS = ('train', 'eval')
@@ -68,6 +68,8 @@ def method_train_batch(method: str) -> Optional[int]:
     from mmengine.config import Config
     cfg = Config.fromfile(str(base2novel_config_file(method)))
     return cfg.train_dataloader.batch_size if cfg.get('train_dataloader') else None
+
+
 #: Bytes of saved activations per (class, position, text width, text layer) when
 #: the reference trains in fp32; measured on ViT-B/16 (~56), rounded up.
 REFERENCE_TRAIN_BYTES = 60
@@ -99,9 +101,13 @@ def build_model(opts: dict):
         if key in learner and opts['depth']:
             learner[key] = min(learner[key], opts['depth'])
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        model_cfg, backbone=backbone, prompt_learner=learner,
-        class_names=class_names(opts['classes']), efficient=opts['path'] == 'efficient'))
+    model = MODELS.build(
+        dict(
+            model_cfg,
+            backbone=backbone,
+            prompt_learner=learner,
+            class_names=class_names(opts['classes']),
+            efficient=opts['path'] == 'efficient'))
     return model.to(opts['device'])
 
 
@@ -153,8 +159,10 @@ def measure_train(model, opts: dict) -> dict:
 
     clock = Clock(opts['device'])
     times = [clock.time(step) for _ in range(opts['warmup'] + opts['steps'])]
-    return dict(step_s=statistics.median(times[opts['warmup']:]), first_loss=losses[0],
-                finite=all(math.isfinite(x) for x in losses))
+    return dict(
+        step_s=statistics.median(times[opts['warmup']:]),
+        first_loss=losses[0],
+        finite=all(math.isfinite(x) for x in losses))
 
 
 def measure_eval(model, opts: dict) -> dict:
@@ -170,8 +178,9 @@ def measure_eval(model, opts: dict) -> dict:
     device_type = torch.device(opts['device']).type
     result = {}
     with torch.no_grad(), precision_context(opts['precision'], device_type):
-        times = [clock.time(lambda: model(images))
-                 for _ in range(opts['warmup'] + opts['eval_batches'])]
+        times = [
+            clock.time(lambda: model(images)) for _ in range(opts['warmup'] + opts['eval_batches'])
+        ]
         batch_s = statistics.median(times[opts['warmup']:])
         if opts['path'] == 'reference' or model.prompt_learner.image_conditional:
             result.update(batch_s=batch_s, images_per_s=opts['eval_batch'] / batch_s)
@@ -202,9 +211,9 @@ def compare_paths(model, opts: dict) -> dict:
                 if learner.image_conditional else learner()
             outputs[efficient] = (model(images), model.text_features(prompts))
     (logits, text), (ref_logits, ref_text) = outputs[True], outputs[False]
-    return dict(max_logit_diff=float((logits - ref_logits).abs().max()),
-                max_text_rel_diff=float(((text - ref_text).norm(dim=-1)
-                                         / ref_text.norm(dim=-1)).max()))
+    return dict(
+        max_logit_diff=float((logits - ref_logits).abs().max()),
+        max_text_rel_diff=float(((text - ref_text).norm(dim=-1) / ref_text.norm(dim=-1)).max()))
 
 
 def peak_memory_mib(device: str) -> float:
@@ -234,8 +243,12 @@ def run_worker(opts: dict) -> dict:
     if opts['in_process']:
         return worker(opts)
     env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONPATH=REPO_ROOT)
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), '--worker', json.dumps(opts)],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), '--worker',
+         json.dumps(opts)],
+        env=env,
+        capture_output=True,
+        text=True)
     text = proc.stdout + proc.stderr
     if proc.returncode == 0:
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -273,8 +286,11 @@ def reference_train_estimate_mib(opts: dict) -> float:
 
 
 def estimated_peak(opts: dict, results: dict) -> Optional[float]:
-    peaks = {c: r['peak_mib'] for (p, k, c), r in results.items()
-             if p == opts['path'] and k == opts['kind'] and 'peak_mib' in r}
+    peaks = {
+        c: r['peak_mib']
+        for (p, k, c), r in results.items()
+        if p == opts['path'] and k == opts['kind'] and 'peak_mib' in r
+    }
     estimate = extrapolate(peaks, opts['classes'])
     if estimate is None and opts['path'] == 'reference' and opts['kind'] == 'train':
         base = max((r['peak_mib'] for r in results.values() if 'peak_mib' in r), default=0)
@@ -286,28 +302,43 @@ def run_all(args, method: str) -> dict:
     limit = args.memory_limit_gib * 1024 if args.memory_limit_gib else \
         0.9 * memory_limit_mib(args.device)
     results = {}
-    train_batch = method_train_batch(method) and (args.train_batch or
-                                                  method_train_batch(method))
+    train_batch = method_train_batch(method) and (args.train_batch or method_train_batch(method))
     kinds = KINDS if train_batch else ('eval', )
     for classes in sorted(args.classes):
         for path in args.paths:
             for kind in kinds:
-                opts = dict(kind=kind, path=path, classes=classes, model=args.model,
-                            method=method, depth=args.depth, device=args.device,
-                            precision=args.precision, train_batch=train_batch,
-                            eval_batch=args.eval_batch, steps=args.steps,
-                            eval_batches=args.eval_batches, warmup=args.warmup,
-                            images_per_class=args.images_per_class, threads=args.threads,
-                            compare=not args.no_compare, in_process=args.in_process)
+                opts = dict(
+                    kind=kind,
+                    path=path,
+                    classes=classes,
+                    model=args.model,
+                    method=method,
+                    depth=args.depth,
+                    device=args.device,
+                    precision=args.precision,
+                    train_batch=train_batch,
+                    eval_batch=args.eval_batch,
+                    steps=args.steps,
+                    eval_batches=args.eval_batches,
+                    warmup=args.warmup,
+                    images_per_class=args.images_per_class,
+                    threads=args.threads,
+                    compare=not args.no_compare,
+                    in_process=args.in_process)
                 estimate = estimated_peak(opts, results)
                 if estimate is not None and estimate > limit:
-                    result = dict(oom=True, note=f'needs ~{estimate / 1024:.1f} GiB > '
-                                  f'{limit / 1024:.1f} GiB', estimated_peak_mib=estimate)
+                    result = dict(
+                        oom=True,
+                        note=f'needs ~{estimate / 1024:.1f} GiB > '
+                        f'{limit / 1024:.1f} GiB',
+                        estimated_peak_mib=estimate)
                 else:
                     result = run_worker(opts)
                 results[(path, kind, classes)] = result
-                print(f'  {path:9s} {kind:5s} {classes:5d} classes: {summary(result)}',
-                      file=sys.stderr, flush=True)
+                print(
+                    f'  {path:9s} {kind:5s} {classes:5d} classes: {summary(result)}',
+                    file=sys.stderr,
+                    flush=True)
     return results
 
 
@@ -319,8 +350,7 @@ def summary(result: dict) -> str:
 
 
 def estimated(results: dict, path: str, kind: str, key: str, classes: int) -> Optional[float]:
-    points = {c: r[key] for (p, k, c), r in results.items()
-              if p == path and k == kind and key in r}
+    points = {c: r[key] for (p, k, c), r in results.items() if p == path and k == kind and key in r}
     return extrapolate(points, classes)
 
 
@@ -330,8 +360,9 @@ def cell(results: dict, path: str, kind: str, key: str, classes: int, fmt: str) 
     if result is None:
         return '-', None, False
     if result.get('oom'):
-        value = (result.get('estimated_peak_mib') if key == 'peak_mib'
-                 else estimated(results, path, kind, key, classes))
+        value = (
+            result.get('estimated_peak_mib') if key == 'peak_mib' else estimated(
+                results, path, kind, key, classes))
         if value is None:
             return 'OOM', None, False
         return f'OOM/~{value:{fmt}}', value, True
@@ -353,11 +384,10 @@ def print_table(results: dict, args, method: str) -> None:
             (f'eval memory ({unit})', 'eval', 'peak_mib', '.0f', False)]
     import torch
     threads = args.threads or torch.get_num_threads()
-    train_batch = method_train_batch(method) and (args.train_batch or
-                                                  method_train_batch(method))
-    print(f'\n{method} benchmark: {args.model} (random weights), {args.device}'
-          + (f' ({threads} threads)' if args.device == 'cpu' else '')
-          + f', {args.precision}; train batch {train_batch or "-"}, eval batch '
+    train_batch = method_train_batch(method) and (args.train_batch or method_train_batch(method))
+    print(f'\n{method} benchmark: {args.model} (random weights), {args.device}' +
+          (f' ({threads} threads)' if args.device == 'cpu' else '') +
+          f', {args.precision}; train batch {train_batch or "-"}, eval batch '
           f'{args.eval_batch}, {args.images_per_class} test images per class')
     header = f'{"measure":34s} {"classes":>7s} {"reference":>14s} {"efficient":>12s} {"ratio":>9s}'
     print(header)
@@ -391,35 +421,49 @@ def print_table(results: dict, args, method: str) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--method', nargs='+', default=['maple'], choices=[*METHODS, 'all'],
-                        help='methods to benchmark, one table each (all: every method)')
+    parser.add_argument(
+        '--method',
+        nargs='+',
+        default=['maple'],
+        choices=[*METHODS, 'all'],
+        help='methods to benchmark, one table each (all: every method)')
     parser.add_argument('--classes', type=int, nargs='+', default=[10, 100, 1000])
     parser.add_argument('--paths', nargs='+', choices=PATHS, default=list(PATHS))
-    parser.add_argument('--model', default='ViT-B-16',
-                        help="open_clip ViT name (random weights) or 'tiny' (test CLIP)")
-    parser.add_argument('--depth', type=int,
-                        help='cap on prompt depths (default: the recipe\'s; 3 for tiny)')
+    parser.add_argument(
+        '--model',
+        default='ViT-B-16',
+        help="open_clip ViT name (random weights) or 'tiny' (test CLIP)")
+    parser.add_argument(
+        '--depth', type=int, help='cap on prompt depths (default: the recipe\'s; 3 for tiny)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
-    parser.add_argument('--train-batch', type=int,
-                        help='training batch (default: the method\'s recipe)')
+    parser.add_argument(
+        '--train-batch', type=int, help='training batch (default: the method\'s recipe)')
     parser.add_argument('--eval-batch', type=int, default=100)
     parser.add_argument('--steps', type=int, default=5, help='timed training steps')
     parser.add_argument('--eval-batches', type=int, default=3, help='timed eval batches')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps / batches first')
-    parser.add_argument('--images-per-class', type=int, default=50,
-                        help='test-set size per class for the efficient eval figure '
-                        '(ImageNet val has 50)')
+    parser.add_argument(
+        '--images-per-class',
+        type=int,
+        default=50,
+        help='test-set size per class for the efficient eval figure '
+        '(ImageNet val has 50)')
     parser.add_argument('--threads', type=int, default=0, help='CPU threads (0: torch default)')
-    parser.add_argument('--memory-limit-gib', type=float, default=0,
-                        help='skip (report OOM) above this estimated peak (default: 90%% of '
-                        'available RAM, or of GPU memory)')
-    parser.add_argument('--no-compare', action='store_true',
-                        help='skip the fp32 logit comparison of the two paths')
+    parser.add_argument(
+        '--memory-limit-gib',
+        type=float,
+        default=0,
+        help='skip (report OOM) above this estimated peak (default: 90%% of '
+        'available RAM, or of GPU memory)')
+    parser.add_argument(
+        '--no-compare', action='store_true', help='skip the fp32 logit comparison of the two paths')
     parser.add_argument('--json', help='also write all measurements to this file')
-    parser.add_argument('--in-process', action='store_true',
-                        help='measure in this process (quick checks; peak memory then '
-                        'accumulates across measurements)')
+    parser.add_argument(
+        '--in-process',
+        action='store_true',
+        help='measure in this process (quick checks; peak memory then '
+        'accumulates across measurements)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -436,8 +480,9 @@ def main(argv=None) -> None:
     for method in methods:
         results = run_all(args, method)
         print_table(results, args, method)
-        measured += [dict(method=method, path=p, kind=k, classes=c, **r)
-                     for (p, k, c), r in results.items()]
+        measured += [
+            dict(method=method, path=p, kind=k, classes=c, **r) for (p, k, c), r in results.items()
+        ]
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(measured, f, indent=2)

@@ -33,8 +33,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. model.efficient=False')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. model.efficient=False')
     return parser.parse_args(argv)
 
 
@@ -87,14 +90,15 @@ def main(argv=None) -> None:
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = load_model(load_config(args), checkpoint, args.device, class_names(args))
-    results = classify_images(model, images, topk=args.topk, batch_size=args.batch_size,
-                              progress=True)  # on stderr: stdout holds only the results
+    results = classify_images(
+        model, images, topk=args.topk, batch_size=args.batch_size,
+        progress=True)  # on stderr: stdout holds only the results
     for result in results:
         labels = ', '.join(f'{name} {score:.3f}' for name, score in result['labels'])
         print(f'{result["image"]}: {labels}', flush=True)
     if args.out:
-        write_text_atomically(args.out, json.dumps(dict(classes=model.class_names,
-                                                        results=results), indent=2))
+        write_text_atomically(
+            args.out, json.dumps(dict(classes=model.class_names, results=results), indent=2))
 
 
 if __name__ == '__main__':

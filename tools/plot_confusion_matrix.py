@@ -61,8 +61,8 @@ def main(argv=None) -> None:
     for name in args.sets or available:
         # Counts: test_metrics.json stores numbers as floats; the cell labels need ints.
         counts = torch.tensor(arrays[f'{name}/{KEY}']).round().long()
-        figure = ConfusionMatrix.plot(counts, include_values=args.values,
-                                      classes=classes.get(name), show=False)
+        figure = ConfusionMatrix.plot(
+            counts, include_values=args.values, classes=classes.get(name), show=False)
         out = out_dir / f'confusion_matrix_{name}.png'
         if out.exists():
             raise WorkDirError(f'{out} already exists; choose another --out-dir.')

@@ -34,17 +34,24 @@ from maple_mm.evaluation.benchmark_tables import Cell, Table, benchmark_tables
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('roots', nargs='+', help='folders holding runs at any depth (work '
-                        'roots as given to run_sweep.py, or single runs)')
-    parser.add_argument('--paper', action='store_true',
-                        help='add the published numbers next to these runs')
+    parser.add_argument(
+        'roots',
+        nargs='+',
+        help='folders holding runs at any depth (work '
+        'roots as given to run_sweep.py, or single runs)')
+    parser.add_argument(
+        '--paper', action='store_true', help='add the published numbers next to these runs')
     parser.add_argument('--markdown', help='also write the Markdown tables to this file')
-    parser.add_argument('--csv', help='write every number as CSV rows (table, row, column, '
-                        'value, std, num_seeds) to this file')
-    parser.add_argument('--plot', metavar='DIR',
-                        help='also draw the results as figures (PNG and SVG) into DIR')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace existing --markdown / --csv files and figures')
+    parser.add_argument(
+        '--csv',
+        help='write every number as CSV rows (table, row, column, '
+        'value, std, num_seeds) to this file')
+    parser.add_argument(
+        '--plot', metavar='DIR', help='also draw the results as figures (PNG and SVG) into DIR')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace existing --markdown / --csv files and figures')
     return parser.parse_args(argv)
 
 
@@ -63,9 +70,10 @@ def to_markdown(tables: List[Table]) -> str:
     """All tables as Markdown, each under a bold title and followed by its notes."""
     parts = []
     for table in tables:
-        lines = [f'**{table.title}**', '',
-                 '| ' + ' | '.join(table.header) + ' |',
-                 '|' + '|'.join('---' for _ in table.header) + '|']
+        lines = [
+            f'**{table.title}**', '', '| ' + ' | '.join(table.header) + ' |',
+            '|' + '|'.join('---' for _ in table.header) + '|'
+        ]
         lines += ['| ' + ' | '.join(format_cell(c) for c in row) + ' |' for row in table.rows]
         lines += ['', *table.notes] if table.notes else []
         parts.append('\n'.join(lines))
@@ -81,8 +89,8 @@ def to_csv(tables: List[Table]) -> str:
         for row in table.rows:
             for column, cell in zip(table.header[1:], row[1:]):
                 if isinstance(cell, SeedStatistics):
-                    writer.writerow([table.title, row[0], column, cell.mean, cell.std,
-                                     cell.num_seeds])
+                    writer.writerow(
+                        [table.title, row[0], column, cell.mean, cell.std, cell.num_seeds])
                 elif isinstance(cell, (int, float)) and column != 'Seeds':
                     writer.writerow([table.title, row[0], column, cell, '', ''])
     return out.getvalue()

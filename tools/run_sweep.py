@@ -59,34 +59,59 @@ class Run:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='+', help='config files or globs')
-    parser.add_argument('--exclude', nargs='+', default=[], metavar='GLOB',
-                        help="leave out configs whose file name matches, e.g. '*imagenet*'")
-    parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3],
-                        help='seeds to run (default: the protocol\'s 1 2 3)')
-    parser.add_argument('--shots', nargs='+', type=int, metavar='K',
-                        help='run every config at each K shots per class (tools/train.py '
-                        '--shots K), e.g. 1 2 4 8 16 for the few-shot protocol; default: '
-                        'the configs\' own')
-    parser.add_argument('--work-root', default='work_dirs',
-                        help='runs go to WORK_ROOT/<method folder>/<config stem>[_<K>shots]/'
-                        'seed<S>')
-    parser.add_argument('--gpus', type=int, default=1,
-                        help='GPUs per run; more than 1 runs tools/dist_train.sh (torchrun)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='passed to tools/train.py (e.g. slurm inside an allocation)')
+    parser.add_argument(
+        '--exclude',
+        nargs='+',
+        default=[],
+        metavar='GLOB',
+        help="leave out configs whose file name matches, e.g. '*imagenet*'")
+    parser.add_argument(
+        '--seeds',
+        nargs='+',
+        type=int,
+        default=[1, 2, 3],
+        help='seeds to run (default: the protocol\'s 1 2 3)')
+    parser.add_argument(
+        '--shots',
+        nargs='+',
+        type=int,
+        metavar='K',
+        help='run every config at each K shots per class (tools/train.py '
+        '--shots K), e.g. 1 2 4 8 16 for the few-shot protocol; default: '
+        'the configs\' own')
+    parser.add_argument(
+        '--work-root',
+        default='work_dirs',
+        help='runs go to WORK_ROOT/<method folder>/<config stem>[_<K>shots]/'
+        'seed<S>')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help='GPUs per run; more than 1 runs tools/dist_train.sh (torchrun)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        help='passed to tools/train.py (e.g. slurm inside an allocation)')
     parser.add_argument('--amp', action='store_true', help='passed to tools/train.py')
-    parser.add_argument('--precision', choices=['fp32', 'fp16', 'bf16', 'amp'],
-                        help='passed to tools/train.py and tools/test.py')
+    parser.add_argument(
+        '--precision',
+        choices=['fp32', 'fp16', 'bf16', 'amp'],
+        help='passed to tools/train.py and tools/test.py')
     parser.add_argument('--auto-scale-lr', action='store_true', help='passed to tools/train.py')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='passed to every run, e.g. '
-                        'model.backbone.pretrained=/path/ViT-B-16.pt')
-    parser.add_argument('--test-from', metavar='ROOT',
-                        help='train nothing: test the checkpoint of ROOT/seed<S> for each seed')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='print what would run, run nothing')
-    parser.add_argument('--keep-going', action='store_true',
-                        help='go on with the next run when one fails')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='passed to every run, e.g. '
+        'model.backbone.pretrained=/path/ViT-B-16.pt')
+    parser.add_argument(
+        '--test-from',
+        metavar='ROOT',
+        help='train nothing: test the checkpoint of ROOT/seed<S> for each seed')
+    parser.add_argument('--dry-run', action='store_true', help='print what would run, run nothing')
+    parser.add_argument(
+        '--keep-going', action='store_true', help='go on with the next run when one fails')
     return parser.parse_args(argv)
 
 
@@ -98,8 +123,10 @@ def expand_configs(patterns: List[str], exclude: List[str] = ()) -> List[str]:
         if not matches or not all(os.path.isfile(m) for m in matches):
             raise SweepError(f'No config file matches {pattern!r}; the configs are in '
                              'configs/<method>/.')
-        configs += [m for m in matches if m not in configs
-                    and not any(fnmatch.fnmatch(os.path.basename(m), e) for e in exclude)]
+        configs += [
+            m for m in matches if m not in configs and not any(
+                fnmatch.fnmatch(os.path.basename(m), e) for e in exclude)
+        ]
     if not configs:
         raise SweepError(f'--exclude {" ".join(exclude)} leaves no config to run.')
     names = [run_name(c) for c in configs]
@@ -145,13 +172,16 @@ def test_command(args: argparse.Namespace, config: str, checkpoint: Optional[Pat
     if checkpoint is None:
         return [sys.executable, str(TOOLS / 'test.py'), config, *common]
     if args.gpus > 1:
-        return ['bash', str(TOOLS / 'dist_test.sh'), config, str(checkpoint), str(args.gpus),
-                *common]
+        return [
+            'bash',
+            str(TOOLS / 'dist_test.sh'), config,
+            str(checkpoint),
+            str(args.gpus), *common
+        ]
     return [sys.executable, str(TOOLS / 'test.py'), config, str(checkpoint), *common]
 
 
-def plan_run(args: argparse.Namespace, config: str, seed: int,
-             shots: Optional[int] = None) -> Run:
+def plan_run(args: argparse.Namespace, config: str, seed: int, shots: Optional[int] = None) -> Run:
     """What one (config, seed, shots) needs: nothing, a fresh run, a resume or a test."""
     work_dir = sweep_work_dir(args.work_root, config, seed, shots)
     metrics = finished_test_metrics(work_dir)
@@ -205,16 +235,20 @@ def run_command(run: Run, index: int, total: int) -> int:
             kept = 'its test did not finish'
         else:
             latest = latest_checkpoint(run.work_dir)
-            kept = (f'its last complete checkpoint, {latest}, is kept' if latest else
-                    'it had saved no checkpoint yet')
+            kept = (f'its last complete checkpoint, {latest}, is kept'
+                    if latest else 'it had saved no checkpoint yet')
         raise RunInterrupted(
             f'the sweep stopped in run {index} of {total} ({run.name}); {kept}. Run the same '
             'command again to continue: finished runs are skipped and this one continues '
             'with --resume.') from None
 
 
-def summary(total: int, done: List[Run], skipped: List[Run], failed: List[Run],
-            work_root: str, dry_run: bool = False) -> str:
+def summary(total: int,
+            done: List[Run],
+            skipped: List[Run],
+            failed: List[Run],
+            work_root: str,
+            dry_run: bool = False) -> str:
     """The sweep's last lines: runs done, skipped and failed, and where the table comes from."""
     if dry_run:
         return (f'Dry run: {total} runs, {len(skipped)} finished earlier; nothing was run.')

@@ -20,11 +20,15 @@ from maple_mm.errors import MapleUserError
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='experiment config')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='maple_mm checkpoint (or a converted reference one); not needed '
-                        'by a model without trainable parameters')
-    parser.add_argument('--out', help='also dump every test set\'s predictions (pickle); with '
-                        'several sets, one file each: <stem>_<set>.pkl')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='maple_mm checkpoint (or a converted reference one); not needed '
+        'by a model without trainable parameters')
+    parser.add_argument(
+        '--out',
+        help='also dump every test set\'s predictions (pickle); with '
+        'several sets, one file each: <stem>_<set>.pkl')
     add_common_args(parser)
     return parser.parse_args(argv)
 

@@ -23,17 +23,27 @@ _started = {}
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='experiment config, e.g. configs/maple/...')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='continue the run in the work dir from its latest checkpoint, '
-                        'or from CKPT')
-    parser.add_argument('--amp', nargs='?', const='amp', choices=['auto', 'bf16', 'fp16'],
-                        help='the same as --precision amp (bare --amp), --precision bf16 or '
-                        '--precision fp16')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='continue the run in the work dir from its latest checkpoint, '
+        'or from CKPT')
+    parser.add_argument(
+        '--amp',
+        nargs='?',
+        const='amp',
+        choices=['auto', 'bf16', 'fp16'],
+        help='the same as --precision amp (bare --amp), --precision bf16 or '
+        '--precision fp16')
     parser.add_argument('--no-test', action='store_true', help='skip testing after training')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the learning rate by (processes x batch per process) / '
-                        'auto_scale_lr.base_batch_size, the batch the recipe\'s lr is for '
-                        '(each recipe sets it to its own training batch)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by (processes x batch per process) / '
+        'auto_scale_lr.base_batch_size, the batch the recipe\'s lr is for '
+        '(each recipe sets it to its own training batch)')
     add_common_args(parser)
     return parser.parse_args(argv)
 

@@ -33,12 +33,12 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, REPO_ROOT)
 
 from mmengine.config import DictAction  # noqa: E402
+from mmpretrain.registry import DATASETS  # noqa: E402
 
 from maple_mm.datasets import BENCHMARKS, Benchmark  # noqa: E402
 from maple_mm.datasets.image_check import MISSING, image_problem  # noqa: E402
 from maple_mm.errors import DatasetWarning, MapleUserError  # noqa: E402
 from maple_mm.progress import track  # noqa: E402
-from mmpretrain.registry import DATASETS  # noqa: E402
 
 DOCS = 'docs/datasets.md'
 #: How many missing or unreadable files a report names.
@@ -48,25 +48,40 @@ NUM_NAMED = 5
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument('--data-root',
-                        help='folder holding the dataset folders (imagenet/, caltech-101/, ...)')
+    source.add_argument(
+        '--data-root', help='folder holding the dataset folders (imagenet/, caltech-101/, ...)')
     source.add_argument('--config', help='check the datasets of this experiment config')
-    source.add_argument('--split-file', help='check this CoOp-format split file '
-                        '(split_zhou_<Name>.json; image paths relative to --image-dir)')
-    parser.add_argument('--image-dir', default='',
-                        help='with --split-file: the folder the image paths are relative to, '
-                        'under the split file\'s folder (default: that folder itself)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='with --config: override config entries, as the tools do')
-    parser.add_argument('--datasets', nargs='+', choices=sorted(BENCHMARKS), metavar='NAME',
-                        default=list(BENCHMARKS),
-                        help=f'datasets to check (default: all): {", ".join(BENCHMARKS)}')
-    parser.add_argument('--skip-counts', action='store_true',
-                        help='do not compare class and image counts with the official splits '
-                             '(for stand-in or custom copies)')
-    parser.add_argument('--decode', action='store_true',
-                        help='decode every image fully (slower; also finds truncated files) '
-                             'instead of reading its header')
+    source.add_argument(
+        '--split-file',
+        help='check this CoOp-format split file '
+        '(split_zhou_<Name>.json; image paths relative to --image-dir)')
+    parser.add_argument(
+        '--image-dir',
+        default='',
+        help='with --split-file: the folder the image paths are relative to, '
+        'under the split file\'s folder (default: that folder itself)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='with --config: override config entries, as the tools do')
+    parser.add_argument(
+        '--datasets',
+        nargs='+',
+        choices=sorted(BENCHMARKS),
+        metavar='NAME',
+        default=list(BENCHMARKS),
+        help=f'datasets to check (default: all): {", ".join(BENCHMARKS)}')
+    parser.add_argument(
+        '--skip-counts',
+        action='store_true',
+        help='do not compare class and image counts with the official splits '
+        '(for stand-in or custom copies)')
+    parser.add_argument(
+        '--decode',
+        action='store_true',
+        help='decode every image fully (slower; also finds truncated files) '
+        'instead of reading its header')
     parser.add_argument('--workers', type=int, default=8, help='threads reading images')
     return parser.parse_args(argv)
 
@@ -98,8 +113,12 @@ class DatasetReport:
     with ``benchmark``'s official ones, if given.
     """
 
-    def __init__(self, key: str, folder: str, dataset_type: str,
-                 benchmark: Optional[Benchmark] = None, options: Optional[dict] = None) -> None:
+    def __init__(self,
+                 key: str,
+                 folder: str,
+                 dataset_type: str,
+                 benchmark: Optional[Benchmark] = None,
+                 options: Optional[dict] = None) -> None:
         self.key = key
         self.benchmark = benchmark
         self.folder = folder
@@ -115,8 +134,7 @@ class DatasetReport:
         return cls(key, osp.join(data_root, benchmark.folder), benchmark.type, benchmark)
 
     def _build(self, split: str):
-        return self.dataset_type(data_root=self.folder, split=split, lazy_init=True,
-                                 **self.options)
+        return self.dataset_type(data_root=self.folder, split=split, lazy_init=True, **self.options)
 
     def check(self, skip_counts: bool, decode: bool, workers: int) -> None:
         if not osp.isdir(self.folder):
@@ -189,8 +207,9 @@ def reports_of_config(cfg) -> List[DatasetReport]:
     """One report per distinct CoOp-format dataset the config's run reads."""
     from maple_mm.engine.runners.maple_runner import dataset_configs
     reports, seen = [], set()
-    for dataset in dataset_configs(cfg.get('train_dataloader'), cfg.get('val_dataloader'),
-                                   cfg.get('test_dataloader'), cfg.get('test_cfg')):
+    for dataset in dataset_configs(
+            cfg.get('train_dataloader'), cfg.get('val_dataloader'), cfg.get('test_dataloader'),
+            cfg.get('test_cfg')):
         dataset_type = dataset.get('type')
         dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else None
         if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
@@ -203,13 +222,15 @@ def reports_of_config(cfg) -> List[DatasetReport]:
         seen.add(source)
         key = options.get('split_file') or dataset_type
         benchmark = next((b for b in BENCHMARKS.values() if b.type == dataset_type), None)
-        reports.append(DatasetReport(key, dataset['data_root'], dataset_type, benchmark,
-                                     options))
+        reports.append(DatasetReport(key, dataset['data_root'], dataset_type, benchmark, options))
     return reports
 
 
-def verify(data_root: Optional[str] = None, keys: Iterable[str] = (), skip_counts: bool = False,
-           decode: bool = False, workers: int = 8,
+def verify(data_root: Optional[str] = None,
+           keys: Iterable[str] = (),
+           skip_counts: bool = False,
+           decode: bool = False,
+           workers: int = 8,
            reports: Optional[List[DatasetReport]] = None) -> List[DatasetReport]:
     """Check the datasets ``keys`` under ``data_root`` (or ``reports``), printing each."""
     if reports is None:
@@ -230,10 +251,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import maple_mm  # noqa: F401  (registers the datasets)
     args = parse_args(argv)
     if args.split_file:
-        reports = [DatasetReport(args.split_file, osp.dirname(args.split_file) or '.',
-                                 'SplitFileDataset', options=dict(
-                                     split_file=osp.basename(args.split_file),
-                                     image_dir=args.image_dir))]
+        reports = [
+            DatasetReport(
+                args.split_file,
+                osp.dirname(args.split_file) or '.',
+                'SplitFileDataset',
+                options=dict(split_file=osp.basename(args.split_file), image_dir=args.image_dir))
+        ]
     elif args.config:
         if not osp.isfile(args.config):
             print(f'error: config {args.config} does not exist.')
@@ -253,8 +277,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     else:
         reports = [DatasetReport.of_benchmark(key, args.data_root) for key in args.datasets]
-    reports = verify(skip_counts=args.skip_counts, decode=args.decode, workers=args.workers,
-                     reports=reports)
+    reports = verify(
+        skip_counts=args.skip_counts, decode=args.decode, workers=args.workers, reports=reports)
     bad = [r.key for r in reports if r.problems]
     if bad:
         print(f'\n{len(bad)} of {len(reports)} datasets need fixing ({", ".join(bad)}); '

@@ -1,5 +1,6 @@
 # The frozen CLIP every recipe uses, ViT-B/16 with OpenAI's weights, and how images reach
-# it (the INPUT section of the reference's configs/trainers/*.yaml): CLIP's normalisation, 224-pixel bicubic transforms, loaders.
+# it (the INPUT section of the reference's configs/trainers/*.yaml): CLIP's normalisation, 224-pixel
+# bicubic transforms, loaders.
 # A recipe wires clip_backbone and clip_preprocessor into its model.
 clip_backbone = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
 clip_preprocessor = dict(
@@ -13,15 +14,18 @@ clip_preprocessor = dict(
 # side to 224 and a centre crop.
 train_pipeline = [
     dict(type='LoadImageWithPIL'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
-         interpolation='bicubic', backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.08, 1.0),
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageWithPIL'),
-    dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic',
-         backend='pillow'),
+    dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic', backend='pillow'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]

@@ -12,13 +12,20 @@ demo_backbone = dict(model_name='ViT-B-32', pretrained=None, quick_gelu=True)
 # area, 40% with whole images.
 demo_train_pipeline = [
     dict(type='LoadImageWithPIL'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(1.0, 1.0),
-         interpolation='bicubic', backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(1.0, 1.0),
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 
 # Fashion-MNIST in CoOp format (tools/dataset_converters/fashion_mnist_to_coop.py).
-demo_dataset = dict(type='SplitFileDataset', data_root='data/fashion_mnist',
-                    split_file='split_zhou_FashionMNIST.json', image_dir='images')
+demo_dataset = dict(
+    type='SplitFileDataset',
+    data_root='data/fashion_mnist',
+    split_file='split_zhou_FashionMNIST.json',
+    image_dir='images')
 demo_train_dataset = dict(demo_dataset, pipeline=demo_train_pipeline)

@@ -24,8 +24,10 @@ from maple_mm.progress import Progress
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
 
 
-def load_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-               device: str = 'cpu', classes: Optional[Sequence[str]] = None):
+def load_model(config: Union[str, Config],
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu',
+               classes: Optional[Sequence[str]] = None):
     """The config's model with the checkpoint's prompts and class names (weights-only).
 
     ``classes`` replaces the saved class names. A model that learns nothing
@@ -60,8 +62,12 @@ class PromptedCLIPInferencer(ImageClassificationInferencer):
     were built from. Checkpoints are loaded weights-only.
     """
 
-    def __init__(self, model, pretrained: Union[bool, str] = True, device=None,
-                 classes: Optional[Sequence[str]] = None, **kwargs) -> None:
+    def __init__(self,
+                 model,
+                 pretrained: Union[bool, str] = True,
+                 device=None,
+                 classes: Optional[Sequence[str]] = None,
+                 **kwargs) -> None:
         with safe_checkpoint_loading():
             super().__init__(model, pretrained=pretrained, device=device, **kwargs)
         if classes is not None:
@@ -93,8 +99,9 @@ def image_files(inputs: Sequence[str]) -> List[str]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found += sorted(str(p) for p in path.rglob('*')
-                            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            found += sorted(
+                str(p) for p in path.rglob('*')
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         elif path.is_file():
             found.append(str(path))
         else:
@@ -110,7 +117,10 @@ def image_files(inputs: Sequence[str]) -> List[str]:
 
 
 @torch.no_grad()
-def classify_images(model, images: Sequence[str], topk: int = 5, batch_size: int = 32,
+def classify_images(model,
+                    images: Sequence[str],
+                    topk: int = 5,
+                    batch_size: int = 32,
                     progress: bool = False) -> List[dict]:
     """``[{'image', 'labels': [(class name, score), ...]}]``, the top ``topk`` per image.
 
@@ -132,8 +142,10 @@ def classify_images(model, images: Sequence[str], topk: int = 5, batch_size: int
                     f'The model gives NaN or Inf scores for {path}: its weights or inputs '
                     'are broken, so no prediction is reported. Check the checkpoint.')
             scores, labels = sample.pred_score.topk(min(topk, len(model.class_names)))
-            results.append(dict(image=path, labels=[
-                (model.class_names[int(i)], float(s)) for s, i in zip(scores, labels)]))
+            results.append(
+                dict(
+                    image=path,
+                    labels=[(model.class_names[int(i)], float(s)) for s, i in zip(scores, labels)]))
         if report is not None:
             report.update(len(chunk))
     if report is not None:

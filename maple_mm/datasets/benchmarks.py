@@ -12,7 +12,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmpretrain.registry import DATASETS
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
-
 from .coop_dataset import CoOpDataset, Item
 from .item_checks import Where, check_item_lists
 from .split_file_dataset import SplitFileDataset
@@ -50,8 +49,12 @@ class CoOpSplitFileBenchmark(SplitFileDataset):
             data_root=data_root,
             split_file=self.default_split_file if split_file is None else split_file,
             image_dir=self.default_image_dir if image_dir is None else image_dir,
-            split=split, num_shots=num_shots, seed=seed, subsample=subsample,
-            pipeline=pipeline, **kwargs)
+            split=split,
+            num_shots=num_shots,
+            seed=seed,
+            subsample=subsample,
+            pipeline=pipeline,
+            **kwargs)
 
 
 @DATASETS.register_module()
@@ -139,12 +142,23 @@ class CoOpFGVCAircraft(CoOpDataset):
     docs_anchor = 'fgvcaircraft'
     variants_file = 'variants.txt'
 
-    def __init__(self, data_root: str, split: str = 'train', num_shots: int = -1,
-                 seed: int = 1, subsample: str = 'all', pipeline: Sequence = (),
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 num_shots: int = -1,
+                 seed: int = 1,
+                 subsample: str = 'all',
+                 pipeline: Sequence = (),
                  **kwargs) -> None:
         kwargs.setdefault('image_dir', 'images')
-        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
-                         subsample=subsample, pipeline=pipeline, **kwargs)
+        super().__init__(
+            data_root=data_root,
+            split=split,
+            num_shots=num_shots,
+            seed=seed,
+            subsample=subsample,
+            pipeline=pipeline,
+            **kwargs)
 
     def _index_path(self, name: str) -> str:
         return osp.join(self.data_root, name)
@@ -183,9 +197,10 @@ class CoOpFGVCAircraft(CoOpDataset):
         for split in self.splits:
             if osp.isfile(self.describe_source(split)):
                 lists[split], lines[split] = self._read_split(split, labels)
-        where = Where(file_of=self.describe_source,
-                      position=lambda split, index: f'line {lines[split][index]}',
-                      fix=f'use the files of one FGVCAircraft release ({self._fix_hint()})')
+        where = Where(
+            file_of=self.describe_source,
+            position=lambda split, index: f'line {lines[split][index]}',
+            fix=f'use the files of one FGVCAircraft release ({self._fix_hint()})')
         check_item_lists(lists, where, osp.abspath(self.data_root))
         return lists
 
@@ -221,7 +236,7 @@ class CoOpFGVCAircraft(CoOpDataset):
                         f'{path} line {number}: variant {variant!r} is not in '
                         f'{self.variants_file}; the two files come from different '
                         'FGVCAircraft releases.')
-                items.append((posixpath.join(image_dir, f'{image_id}.jpg'), labels[variant],
-                              variant))
+                items.append((posixpath.join(image_dir,
+                                             f'{image_id}.jpg'), labels[variant], variant))
                 numbers.append(number)
         return items, numbers

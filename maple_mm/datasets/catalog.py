@@ -4,7 +4,8 @@ A record holds the registered dataset type, the folder under the data root,
 the display name of the papers' tables, the official split sizes and the
 zero-shot CLIP template (and whether the template ensemble adds it). Sizes
 are those of the CoOp split files as the CoOp paper reports them (Zhou et
-al., IJCV 2022, dataset table); ImageNet's are the official ILSVRC-2012 train and val sets (val serving as test); ``None``: no
+al., IJCV 2022, dataset table); ImageNet's are the official ILSVRC-2012 train
+and val sets (val serving as test); ``None``: no
 such split. Templates are the CoOp family's ``CUSTOM_TEMPLATES`` (reference
 ``trainers/zsclip.py``), used by zero-shot CLIP through the dataset's metainfo
 (``prompt_template``).
@@ -40,34 +41,50 @@ class Benchmark:
 
 #: In the order of the papers' tables.
 BENCHMARKS: Dict[str, Benchmark] = {
-    'imagenet': Benchmark('CoOpImageNet', 'imagenet', 'ImageNet', 1000, 1281167, None, 50000,
-                          template_in_ensemble=False),
-    'caltech101': Benchmark('CoOpCaltech101', 'caltech-101', 'Caltech101', 100, 4128, 1649,
-                            2465),
-    'oxford_pets': Benchmark('CoOpOxfordPets', 'oxford_pets', 'OxfordPets', 37, 2944, 736, 3669,
-                             'a photo of a {}, a type of pet.'),
-    'stanford_cars': Benchmark('CoOpStanfordCars', 'stanford_cars', 'StanfordCars', 196, 6509,
-                               1635, 8041),
-    'oxford_flowers': Benchmark('CoOpFlowers102', 'oxford_flowers', 'Flowers102', 102, 4093,
-                                1633, 2463, 'a photo of a {}, a type of flower.'),
-    'food101': Benchmark('CoOpFood101', 'food-101', 'Food101', 101, 50500, 20200, 30300,
-                         'a photo of {}, a type of food.'),
-    'fgvc_aircraft': Benchmark('CoOpFGVCAircraft', 'fgvc_aircraft', 'FGVCAircraft', 100, 3334,
-                               3333, 3333, 'a photo of a {}, a type of aircraft.'),
-    'sun397': Benchmark('CoOpSUN397', 'sun397', 'SUN397', 397, 15880, 3970, 19850),
-    'dtd': Benchmark('CoOpDTD', 'dtd', 'DTD', 47, 2820, 1128, 1692, '{} texture.'),
-    'eurosat': Benchmark('CoOpEuroSAT', 'eurosat', 'EuroSAT', 10, 13500, 5400, 8100,
-                         'a centered satellite photo of {}.'),
-    'ucf101': Benchmark('CoOpUCF101', 'ucf101', 'UCF101', 101, 7639, 1898, 3783,
-                        'a photo of a person doing {}.'),
-    'imagenetv2': Benchmark('CoOpImageNetV2', 'imagenetv2', 'ImageNet-V2', 1000, None, None,
-                            10000),
-    'imagenet_sketch': Benchmark('CoOpImageNetSketch', 'imagenet-sketch', 'ImageNet-Sketch',
-                                 1000, None, None, 50889),
-    'imagenet_a': Benchmark('CoOpImageNetA', 'imagenet-adversarial', 'ImageNet-A', 200, None,
-                            None, 7500),
-    'imagenet_r': Benchmark('CoOpImageNetR', 'imagenet-rendition', 'ImageNet-R', 200, None,
-                            None, 30000),
+    'imagenet':
+    Benchmark(
+        'CoOpImageNet',
+        'imagenet',
+        'ImageNet',
+        1000,
+        1281167,
+        None,
+        50000,
+        template_in_ensemble=False),
+    'caltech101':
+    Benchmark('CoOpCaltech101', 'caltech-101', 'Caltech101', 100, 4128, 1649, 2465),
+    'oxford_pets':
+    Benchmark('CoOpOxfordPets', 'oxford_pets', 'OxfordPets', 37, 2944, 736, 3669,
+              'a photo of a {}, a type of pet.'),
+    'stanford_cars':
+    Benchmark('CoOpStanfordCars', 'stanford_cars', 'StanfordCars', 196, 6509, 1635, 8041),
+    'oxford_flowers':
+    Benchmark('CoOpFlowers102', 'oxford_flowers', 'Flowers102', 102, 4093, 1633, 2463,
+              'a photo of a {}, a type of flower.'),
+    'food101':
+    Benchmark('CoOpFood101', 'food-101', 'Food101', 101, 50500, 20200, 30300,
+              'a photo of {}, a type of food.'),
+    'fgvc_aircraft':
+    Benchmark('CoOpFGVCAircraft', 'fgvc_aircraft', 'FGVCAircraft', 100, 3334, 3333, 3333,
+              'a photo of a {}, a type of aircraft.'),
+    'sun397':
+    Benchmark('CoOpSUN397', 'sun397', 'SUN397', 397, 15880, 3970, 19850),
+    'dtd':
+    Benchmark('CoOpDTD', 'dtd', 'DTD', 47, 2820, 1128, 1692, '{} texture.'),
+    'eurosat':
+    Benchmark('CoOpEuroSAT', 'eurosat', 'EuroSAT', 10, 13500, 5400, 8100,
+              'a centered satellite photo of {}.'),
+    'ucf101':
+    Benchmark('CoOpUCF101', 'ucf101', 'UCF101', 101, 7639, 1898, 3783,
+              'a photo of a person doing {}.'),
+    'imagenetv2':
+    Benchmark('CoOpImageNetV2', 'imagenetv2', 'ImageNet-V2', 1000, None, None, 10000),
+    'imagenet_sketch':
+    Benchmark('CoOpImageNetSketch', 'imagenet-sketch', 'ImageNet-Sketch', 1000, None, None, 50889),
+    'imagenet_a':
+    Benchmark('CoOpImageNetA', 'imagenet-adversarial', 'ImageNet-A', 200, None, None, 7500),
+    'imagenet_r':
+    Benchmark('CoOpImageNetR', 'imagenet-rendition', 'ImageNet-R', 200, None, None, 30000),
 }
 
 #: The 11 datasets of the base-to-novel benchmark.

@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmpretrain.datasets import BaseDataset
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, ImageDecodeError
-
 from .catalog import BENCHMARKS, dataset_key_of_type
 from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
 from .few_shot_cache import cache_file_name, cached_few_shot
@@ -41,8 +40,8 @@ class CoOpDataset(BaseDataset):
     :mod:`.catalog` also puts its zero-shot CLIP template in
     ``metainfo['prompt_template']`` (and ``'prompt_template_in_ensemble'``, False
     for ImageNet, whose template the reference's ensemble leaves out). Building
-    checks the index files (all their lists at once), that the lists the build uses are not empty and that
-    the images exist; :meth:`check_source` only checks that the folders and
+    checks the index files (all their lists at once), that the lists the build uses are not
+    empty and that the images exist; :meth:`check_source` only checks that the folders and
     index files are there.
 
     Args:
@@ -87,7 +86,7 @@ class CoOpDataset(BaseDataset):
                  allow_outside_links: bool = False,
                  **kwargs) -> None:
         if split not in self.splits:
-            only = ' (it is a test set)' if self.splits == ('test',) else ''
+            only = ' (it is a test set)' if self.splits == ('test', ) else ''
             raise DatasetFormatError(f'split={split!r} is not supported by '
                                      f'{type(self).__name__}{only}; use one of {self.splits}.')
         if subsample not in SUBSAMPLE_CHOICES:
@@ -107,8 +106,12 @@ class CoOpDataset(BaseDataset):
         self.fewshot_cache_dir = fewshot_cache_dir
         self.allow_outside_links = allow_outside_links
         kwargs.setdefault('test_mode', split != 'train')
-        super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=image_dir,
-                         pipeline=pipeline, **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=image_dir,
+            pipeline=pipeline,
+            **kwargs)
         key = dataset_key_of_type(type(self).__name__)
         if key is not None:  # a benchmark: zero-shot CLIP's template for it
             self._metainfo.setdefault('prompt_template', BENCHMARKS[key].template)
@@ -249,8 +252,9 @@ class CoOpDataset(BaseDataset):
             raise DatasetFormatError(self._none_kept_message(train, kept_train))
         names = self._names_by_label(kept_train)
         root = osp.abspath(self.data_root)
-        data_list = [dict(img_path=osp.join(root, path), gt_label=label)
-                     for path, label, _ in items]
+        data_list = [
+            dict(img_path=osp.join(root, path), gt_label=label) for path, label, _ in items
+        ]
         self._set_classes(names, data_list)
         self._check_images(data_list)
         return data_list
@@ -270,8 +274,7 @@ class CoOpDataset(BaseDataset):
                                      f'{self.subsample!r} classes of '
                                      f'{self.describe_source("train")} are {len(names)}.')
         classes = tuple(given) if given is not None else tuple(names)
-        bad = [info['gt_label'] for info in data_list
-               if not 0 <= info['gt_label'] < len(classes)]
+        bad = [info['gt_label'] for info in data_list if not 0 <= info['gt_label'] < len(classes)]
         if bad:
             raise DatasetFormatError(f'{self.split} items of {self.describe_source(self.split)} '
                                      f'have labels {sorted(set(bad))[:10]} missing from its '
@@ -322,8 +325,8 @@ class CoOpDataset(BaseDataset):
             more = (f' (and {len(missing) - 1} more of its {len(data_list)} images)'
                     if len(missing) > 1 else '')
             reason = missing_reason(missing[0])
-            fix = ('replace the link by the image' if 'link' in reason else
-                   'the image folder is incomplete or image_dir is wrong')
+            fix = ('replace the link by the image'
+                   if 'link' in reason else 'the image folder is incomplete or image_dir is wrong')
             raise DatasetNotFoundError(
                 f'Image {missing[0]} listed in {self.describe_source(self.split)} '
                 f'{reason}{more}: {fix} ({self._fix_hint()}; tools/verify_datasets.py lists '
@@ -346,4 +349,3 @@ class CoOpDataset(BaseDataset):
             f'Split: \t{self.split}', f'Shots: \t{self.num_shots} (seed {self.seed})',
             f'Classes subset: \t{self.subsample}'
         ]
-

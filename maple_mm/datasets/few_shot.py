@@ -25,8 +25,7 @@ def _group_by_label(items: Sequence[Item]) -> Dict[int, List[Item]]:
     return groups
 
 
-def _sample_per_label(items: Sequence[Item], num_shots: int,
-                      rng: random.Random) -> List[Item]:
+def _sample_per_label(items: Sequence[Item], num_shots: int, rng: random.Random) -> List[Item]:
     selected: List[Item] = []
     for group in _group_by_label(items).values():
         if len(group) >= num_shots:
@@ -37,8 +36,7 @@ def _sample_per_label(items: Sequence[Item], num_shots: int,
 
 
 def sample_few_shot(train_items: Sequence[Item], val_items: Sequence[Item],
-                    num_shots: Optional[int], seed: int
-                    ) -> Tuple[Sequence[Item], Sequence[Item]]:
+                    num_shots: Optional[int], seed: int) -> Tuple[Sequence[Item], Sequence[Item]]:
     """K shots per class of train and min(K, 4) of val, as the reference draws them.
 
     One ``random.Random(seed)`` (the same stream as ``random.seed(seed)``
@@ -53,7 +51,8 @@ def sample_few_shot(train_items: Sequence[Item], val_items: Sequence[Item],
     return train_sel, val_sel
 
 
-def subsample_classes(train: Sequence[Item], *others: Sequence[Item],
+def subsample_classes(train: Sequence[Item],
+                      *others: Sequence[Item],
                       subsample: str = 'all') -> Tuple[Sequence[Item], ...]:
     """Keep the base or novel half of the classes of ``train`` in every list.
 
@@ -72,8 +71,7 @@ def subsample_classes(train: Sequence[Item], *others: Sequence[Item],
     num_base = math.ceil(len(labels) / 2)
     kept = labels[:num_base] if subsample == 'base' else labels[num_base:]
     new_label = {label: i for i, label in enumerate(kept)}
-    return tuple([(item[0], new_label[item[1]], item[2])
-                  for item in items if item[1] in new_label]
+    return tuple([(item[0], new_label[item[1]], item[2]) for item in items if item[1] in new_label]
                  for items in lists)
 
 

@@ -18,7 +18,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from maple_mm.atomic_files import remove_stale_temporaries, write_text_atomically
 from maple_mm.errors import DatasetCacheWarning
-
 from .few_shot import sample_few_shot
 
 Item = Tuple[str, int, str]
@@ -47,9 +46,8 @@ def _parse_items(raw, allowed: set) -> Optional[List[Item]]:
         return None
     items = []
     for entry in raw:
-        if not (isinstance(entry, list) and len(entry) == 3
-                and isinstance(entry[0], str) and isinstance(entry[1], int)
-                and isinstance(entry[2], str)):
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                and isinstance(entry[1], int) and isinstance(entry[2], str)):
             return None
         item = tuple(entry)
         if item not in allowed:
@@ -58,8 +56,11 @@ def _parse_items(raw, allowed: set) -> Optional[List[Item]]:
     return items
 
 
-def load_selection(path: str, sources: Mapping[str, Sequence[Item]], num_shots: int,
-                   seed: int, digest: Optional[str] = None) -> Optional[Dict[str, List[Item]]]:
+def load_selection(path: str,
+                   sources: Mapping[str, Sequence[Item]],
+                   num_shots: int,
+                   seed: int,
+                   digest: Optional[str] = None) -> Optional[Dict[str, List[Item]]]:
     """The cached selection at ``path`` if it fits ``sources``; else warn and return None.
 
     ``digest`` is :func:`fingerprint` of the arguments, if already computed.
@@ -70,46 +71,61 @@ def load_selection(path: str, sources: Mapping[str, Sequence[Item]], num_shots: 
         with open(path, encoding='utf-8') as f:
             cached = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        warnings.warn(f'Few-shot cache {path} is unreadable ({err}); drawing the '
-                      'selection again.', DatasetCacheWarning)
+        warnings.warn(
+            f'Few-shot cache {path} is unreadable ({err}); drawing the '
+            'selection again.', DatasetCacheWarning)
         return None
-    expected = dict(format=CACHE_FORMAT, num_shots=num_shots, seed=seed,
-                    fingerprint=digest or fingerprint(sources, num_shots, seed))
+    expected = dict(
+        format=CACHE_FORMAT,
+        num_shots=num_shots,
+        seed=seed,
+        fingerprint=digest or fingerprint(sources, num_shots, seed))
     if not isinstance(cached, dict) or any(cached.get(k) != v for k, v in expected.items()):
-        warnings.warn(f'Few-shot cache {path} is stale (it was drawn from another split '
-                      'file, image listing, shot count or seed); drawing the selection '
-                      'again.', DatasetCacheWarning)
+        warnings.warn(
+            f'Few-shot cache {path} is stale (it was drawn from another split '
+            'file, image listing, shot count or seed); drawing the selection '
+            'again.', DatasetCacheWarning)
         return None
     selection = {}
     for split, items in sources.items():
         parsed = _parse_items(cached.get(split), set(map(tuple, items)))
         if parsed is None:
-            warnings.warn(f'Few-shot cache {path} is corrupt (its {split!r} list is '
-                          'malformed or names items outside the split); drawing the '
-                          'selection again.', DatasetCacheWarning)
+            warnings.warn(
+                f'Few-shot cache {path} is corrupt (its {split!r} list is '
+                'malformed or names items outside the split); drawing the '
+                'selection again.', DatasetCacheWarning)
             return None
         selection[split] = parsed
     return selection
 
 
-def save_selection(path: str, selection: Mapping[str, Sequence[Item]],
-                   sources: Mapping[str, Sequence[Item]], num_shots: int, seed: int,
+def save_selection(path: str,
+                   selection: Mapping[str, Sequence[Item]],
+                   sources: Mapping[str, Sequence[Item]],
+                   num_shots: int,
+                   seed: int,
                    digest: Optional[str] = None) -> None:
     """Write the selection atomically; warn instead of failing if that is impossible.
 
     ``digest`` is :func:`fingerprint` of the sources, shots and seed, if already computed.
     """
-    content = dict(format=CACHE_FORMAT, num_shots=num_shots, seed=seed,
-                   fingerprint=digest or fingerprint(sources, num_shots, seed),
-                   **{split: [list(item) for item in items]
-                      for split, items in selection.items()})
+    content = dict(
+        format=CACHE_FORMAT,
+        num_shots=num_shots,
+        seed=seed,
+        fingerprint=digest or fingerprint(sources, num_shots, seed),
+        **{
+            split: [list(item) for item in items]
+            for split, items in selection.items()
+        })
     try:
         os.makedirs(osp.dirname(path) or '.', exist_ok=True)
         write_text_atomically(path, json.dumps(content))
     except OSError as err:
-        warnings.warn(f'Cannot write the few-shot cache {path} ({err}); continuing without '
-                      'it. Set fewshot_cache_dir to a writable folder to keep the '
-                      'selection.', DatasetCacheWarning)
+        warnings.warn(
+            f'Cannot write the few-shot cache {path} ({err}); continuing without '
+            'it. Set fewshot_cache_dir to a writable folder to keep the '
+            'selection.', DatasetCacheWarning)
 
 
 def cached_few_shot(cache_path: Optional[str], sources: Mapping[str, Sequence[Item]],

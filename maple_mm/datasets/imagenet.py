@@ -15,7 +15,6 @@ from typing import Dict, List, Sequence, Tuple
 from mmpretrain.registry import DATASETS
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
-
 from .coop_dataset import CoOpDataset, Item
 from .listing import list_files, list_subfolders, read_classnames
 
@@ -96,12 +95,23 @@ class CoOpImageNet(_ClassFolderDataset):
     dataset_name, docs_anchor = 'ImageNet', 'imagenet'
     sampled_splits = ('train', )
 
-    def __init__(self, data_root: str, split: str = 'train', num_shots: int = -1,
-                 seed: int = 1, subsample: str = 'all', pipeline: Sequence = (),
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 num_shots: int = -1,
+                 seed: int = 1,
+                 subsample: str = 'all',
+                 pipeline: Sequence = (),
                  **kwargs) -> None:
         kwargs.setdefault('image_dir', 'images')
-        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
-                         subsample=subsample, pipeline=pipeline, **kwargs)
+        super().__init__(
+            data_root=data_root,
+            split=split,
+            num_shots=num_shots,
+            seed=seed,
+            subsample=subsample,
+            pipeline=pipeline,
+            **kwargs)
 
     def _split_dir(self, split: str) -> str:
         return 'train' if split == 'train' else 'val'
@@ -155,12 +165,23 @@ class _ImageNetVariant(_ClassFolderDataset):
     sampled_splits = ()
     default_image_dir = ''
 
-    def __init__(self, data_root: str, split: str = 'test', num_shots: int = -1,
-                 seed: int = 1, subsample: str = 'all', pipeline: Sequence = (),
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'test',
+                 num_shots: int = -1,
+                 seed: int = 1,
+                 subsample: str = 'all',
+                 pipeline: Sequence = (),
                  **kwargs) -> None:
         kwargs.setdefault('image_dir', self.default_image_dir)
-        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
-                         subsample=subsample, pipeline=pipeline, **kwargs)
+        super().__init__(
+            data_root=data_root,
+            split=split,
+            num_shots=num_shots,
+            seed=seed,
+            subsample=subsample,
+            pipeline=pipeline,
+            **kwargs)
 
     def _classnames_path(self) -> str:
         own = osp.join(self.data_root, CLASSNAMES_FILE)

@@ -45,18 +45,21 @@ def _more(count: int, what: str) -> str:
     return f' ({count - 1} more {what})' if count > 1 else ''
 
 
-def _offenders(lists: Lists, field: int, is_bad: Callable[[object], bool],
+def _offenders(lists: Lists,
+               field: int,
+               is_bad: Callable[[object], bool],
                splits: Optional[Sequence[str]] = None) -> List[Tuple[str, int, object]]:
     """``(split, index, value)`` of every item whose ``field`` (0 path, 1 label) is bad."""
     return [(split, i, item[field]) for split, items in lists.items()
-            if splits is None or split in splits
-            for i, item in enumerate(items) if is_bad(item[field])]
+            if splits is None or split in splits for i, item in enumerate(items)
+            if is_bad(item[field])]
 
 
 def path_problem(lists: Lists, where: Where, data_root: str) -> Optional[str]:
     """An image path that is absolute or leaves the dataset folder with '..'."""
-    bad = _offenders(lists, 0, lambda path: posixpath.isabs(path)
-                     or posixpath.normpath(path).split('/')[0] == '..')
+    bad = _offenders(
+        lists, 0,
+        lambda path: posixpath.isabs(path) or posixpath.normpath(path).split('/')[0] == '..')
     if not bad:
         return None
     split, index, path = bad[0]

@@ -7,7 +7,6 @@ from typing import Dict, List, Sequence
 from mmpretrain.registry import DATASETS
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError
-
 from .coop_dataset import SPLITS, CoOpDataset, Item
 from .item_checks import Where, check_item_lists
 
@@ -42,9 +41,16 @@ class SplitFileDataset(CoOpDataset):
                  subsample: str = 'all',
                  pipeline: Sequence = (),
                  **kwargs) -> None:
-        super().__init__(data_root=data_root, split=split, num_shots=num_shots, seed=seed,
-                         subsample=subsample, pipeline=pipeline, ann_file=split_file,
-                         image_dir=image_dir, **kwargs)
+        super().__init__(
+            data_root=data_root,
+            split=split,
+            num_shots=num_shots,
+            seed=seed,
+            subsample=subsample,
+            pipeline=pipeline,
+            ann_file=split_file,
+            image_dir=image_dir,
+            **kwargs)
 
     def describe_source(self, split: str) -> str:
         return f'the {split} list of {self.ann_file}'
@@ -67,11 +73,14 @@ class SplitFileDataset(CoOpDataset):
         """Every list of the split file, parsed and checked together."""
         raw = self._load_json()
         prefix = self.image_dir_under_root()
-        lists = {split: self._parse_list(split, raw[split], prefix)
-                 for split in SPLITS if split in raw}
-        where = Where(file_of=lambda split: f'Split file {self.ann_file}',
-                      position=lambda split, index: f'{split}[{index}]',
-                      fix=f'fix the split file ({self._fix_hint()})')
+        lists = {
+            split: self._parse_list(split, raw[split], prefix)
+            for split in SPLITS if split in raw
+        }
+        where = Where(
+            file_of=lambda split: f'Split file {self.ann_file}',
+            position=lambda split, index: f'{split}[{index}]',
+            fix=f'fix the split file ({self._fix_hint()})')
         check_item_lists(lists, where, osp.abspath(self.data_root))
         return lists
 
@@ -95,9 +104,8 @@ class SplitFileDataset(CoOpDataset):
         return [self._parse_item(split, i, item, prefix) for i, item in enumerate(raw)]
 
     def _parse_item(self, split: str, index: int, item, prefix: str) -> Item:
-        if (not isinstance(item, (list, tuple)) or len(item) != 3
-                or not isinstance(item[0], str) or type(item[1]) is not int
-                or not isinstance(item[2], str)):
+        if (not isinstance(item, (list, tuple)) or len(item) != 3 or not isinstance(item[0], str)
+                or type(item[1]) is not int or not isinstance(item[2], str)):
             raise DatasetFormatError(f'Split file {self.ann_file}: {split}[{index}] = {item!r} '
                                      'is not [rel_impath, label, classname].')
         return (posixpath.join(prefix, item[0]) if prefix else item[0], item[1], item[2])

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
-
 from .harmonic_mean import harmonic_mean
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET
 from .run_metrics import RunMetrics
@@ -27,8 +26,10 @@ Cell = Union[None, str, int, float, SeedStatistics]
 #: The shots of the published numbers.
 PUBLISHED_SHOTS = 16
 #: Titles of the protocols reported per test set.
-PER_SET_TITLES = {'cross_dataset': 'Cross-dataset transfer',
-                  'domain_generalization': 'Domain generalisation'}
+PER_SET_TITLES = {
+    'cross_dataset': 'Cross-dataset transfer',
+    'domain_generalization': 'Domain generalisation'
+}
 
 
 @dataclass
@@ -59,9 +60,11 @@ def _experiment(run: RunMetrics) -> Experiment:
 def _experiment_order(experiments: Iterable[Experiment]) -> List[Experiment]:
     """By method in the papers' order, then by variant name."""
     experiments = set(experiments)
-    return [e for method in _method_order({m for m, _ in experiments})
-            for e in sorted((e for e in experiments if e[0] == method),
-                            key=lambda e: str(e[1]))]
+    return [
+        e for method in _method_order({m
+                                       for m, _ in experiments})
+        for e in sorted((e for e in experiments if e[0] == method), key=lambda e: str(e[1]))
+    ]
 
 
 def experiment_labels(experiments: Iterable[Experiment]) -> Dict[Experiment, str]:
@@ -85,8 +88,7 @@ def _top1_sets(run: RunMetrics) -> List[str]:
 
 
 def _is_base2novel(run: RunMetrics) -> bool:
-    return run.protocol == 'base2novel' and {
-        f'base/{TOP1}', f'novel/{TOP1}'} <= set(run.metrics)
+    return run.protocol == 'base2novel' and {f'base/{TOP1}', f'novel/{TOP1}'} <= set(run.metrics)
 
 
 def _is_few_shot(run: RunMetrics) -> bool:
@@ -118,8 +120,10 @@ def base2novel_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[T
     for run in runs:
         if _is_base2novel(run):
             cells[run.shots][_experiment(run)][run.dataset].append(run)
-    return [_base2novel_table(shots, cells[shots], paper)
-            for shots in sorted(cells, key=lambda k: (k is None, k))]
+    return [
+        _base2novel_table(shots, cells[shots], paper)
+        for shots in sorted(cells, key=lambda k: (k is None, k))
+    ]
 
 
 def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunMetrics]]],
@@ -128,19 +132,23 @@ def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunM
     labels = experiment_labels(experiments)
     methods = {m for m, _ in experiments}
     datasets = _dataset_order({d for per_dataset in by_experiment.values() for d in per_dataset})
-    stats = {(e, d): (_statistics(group, 'base'), _statistics(group, 'novel'))
-             for e in experiments for d, group in by_experiment[e].items()}
+    stats = {
+        (e, d): (_statistics(group, 'base'), _statistics(group, 'novel'))
+        for e in experiments
+        for d, group in by_experiment[e].items()
+    }
     # (label, method or experiment, whose numbers): each variant's runs, then the published.
-    published = [m for m in METHODS if m in BASE2NOVEL_AVERAGE and (
-        m in BASE2NOVEL or m in methods)] if paper and shots == PUBLISHED_SHOTS else []
+    published = [
+        m for m in METHODS if m in BASE2NOVEL_AVERAGE and (m in BASE2NOVEL or m in methods)
+    ] if paper and shots == PUBLISHED_SHOTS else []
     groups = []
     for method in _method_order(methods | set(published)):
         groups += [(labels[e], e, 'runs') for e in experiments if e[0] == method]
         if method in published:
             groups.append((f'{method} (paper)', method, 'paper'))
-    table = Table(f'Base-to-novel generalisation (top-1 %{_shots_label(shots)})',
-                  ['Dataset'] + [f'{label} {column}' for label, _, _ in groups
-                                 for column in ('Base', 'Novel', 'HM')])
+    table = Table(
+        f'Base-to-novel generalisation (top-1 %{_shots_label(shots)})', ['Dataset'] +
+        [f'{label} {column}' for label, _, _ in groups for column in ('Base', 'Novel', 'HM')])
     for dataset in datasets:
         row: List[Cell] = [display_name(dataset)]
         for _, method, numbers in groups:
@@ -165,8 +173,9 @@ def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunM
         else:  # an average over fewer datasets than the row's would mislead
             average += [None] * 3
     table.rows.append(average)
-    table.notes.append(_seeds_note({labels[e]: list(by_experiment[e].values())
-                                    for e in experiments}))
+    table.notes.append(
+        _seeds_note({labels[e]: list(by_experiment[e].values())
+                     for e in experiments}))
     return table
 
 
@@ -190,9 +199,14 @@ def few_shot_tables(runs: Sequence[RunMetrics]) -> List[Table]:
         table = Table(f'{label} few-shot classification (top-1 %, all classes)',
                       ['Dataset', *[f'{k} shot{"s" if k != 1 else ""}' for k in shots]])
         for dataset in _dataset_order(per_dataset):
-            table.rows.append([display_name(dataset), *[
-                SeedStatistics.of([r.metrics[_top1_sets(r)[0]] for r in per_dataset[dataset][k]])
-                if per_dataset[dataset].get(k) else None for k in shots]])
+            table.rows.append([
+                display_name(dataset), *[
+                    SeedStatistics.of(
+                        [r.metrics[_top1_sets(r)[0]]
+                         for r in per_dataset[dataset][k]]) if per_dataset[dataset].get(k) else None
+                    for k in shots
+                ]
+            ])
         # A column is averaged only when every dataset has it, so the whole row
         # covers the datasets its label counts.
         averages: List[Cell] = []
@@ -200,8 +214,10 @@ def few_shot_tables(runs: Sequence[RunMetrics]) -> List[Table]:
             means = [row[col].mean for row in table.rows if row[col] is not None]
             averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
         table.rows.append([_average_label(len(per_dataset)), *averages])
-        table.notes.append(_seeds_note({label: [group for per_shot in per_dataset.values()
-                                                for group in per_shot.values()]}))
+        table.notes.append(
+            _seeds_note({
+                label: [group for per_shot in per_dataset.values() for group in per_shot.values()]
+            }))
         tables.append(table)
     return tables
 
@@ -223,12 +239,10 @@ def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Tabl
     ``target_average``); one row per method (variant) with its seed statistics, and with
     ``paper`` the published rows of the protocol.
     """
-    groups: Dict[tuple, Dict[Experiment, List[RunMetrics]]] = defaultdict(
-        lambda: defaultdict(list))
+    groups: Dict[tuple, Dict[Experiment, List[RunMetrics]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         if not (_is_base2novel(run) or _is_few_shot(run)):
-            groups[run.protocol or run.config, run.dataset, run.shots][_experiment(run)].append(
-                run)
+            groups[run.protocol or run.config, run.dataset, run.shots][_experiment(run)].append(run)
     tables = []
     for (protocol, dataset, shots), by_experiment in sorted(
             groups.items(), key=lambda item: tuple(str(v) for v in item[0])):
@@ -243,12 +257,18 @@ def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Tabl
         for method in _method_order({m for m, _ in experiments} | set(published)):
             for experiment in (e for e in experiments if e[0] == method):
                 group = by_experiment[experiment]
-                table.rows.append([row_labels[experiment], len(group), *[
-                    SeedStatistics.of([r.metrics[c] for r in group if c in r.metrics])
-                    if any(c in r.metrics for r in group) else None for c in columns]])
+                table.rows.append([
+                    row_labels[experiment],
+                    len(group), *[
+                        SeedStatistics.of([r.metrics[c] for r in group
+                                           if c in r.metrics]) if any(c in r.metrics
+                                                                      for r in group) else None
+                        for c in columns
+                    ]
+                ])
             if method in published:
-                table.rows.append([f'{method} (paper)', 3,
-                                   *[published[method].get(label) for label in labels]])
+                table.rows.append(
+                    [f'{method} (paper)', 3, *[published[method].get(label) for label in labels]])
         tables.append(table)
     return tables
 

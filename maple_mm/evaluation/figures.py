@@ -18,7 +18,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from maple_mm.atomic_files import replaced_atomically
 from maple_mm.errors import MapleUserError
-
 from .benchmark_tables import Table, base2novel_tables, few_shot_tables
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from .run_metrics import RunMetrics
@@ -78,8 +77,10 @@ def _base2novel_panels(table: Table) -> Tuple[List[str], Dict[str, Dict[str, tup
         rows = rows[:1]  # the average of one dataset is that dataset's panel again
     for row in rows:
         cells = dict(zip(columns, row[1:]))
-        panels[str(row[0])] = {m: tuple(cells.get(f'{m} {c}') for c in ('Base', 'Novel', 'HM'))
-                               for m in methods}
+        panels[str(row[0])] = {
+            m: tuple(cells.get(f'{m} {c}') for c in ('Base', 'Novel', 'HM'))
+            for m in methods
+        }
     return methods, panels
 
 
@@ -101,8 +102,8 @@ def base2novel_figure(table: Table, dataset_keys: Dict[str, str], paper: bool = 
     methods, panels = _base2novel_panels(table)
     rows, columns = _grid(len(panels))
     width = max(3.2, 0.55 * len(methods) + 1.5)
-    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, 3.6 * rows),
-                                squeeze=False, sharey=True)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, 3.6 * rows), squeeze=False, sharey=True)
     x = list(range(len(methods)))
     for ax, (label, cells) in zip(axes.flat, panels.items()):
         for i, method in enumerate(methods):
@@ -131,19 +132,36 @@ def base2novel_figure(table: Table, dataset_keys: Dict[str, str], paper: bool = 
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel('top-1 accuracy (%)')
-    handles = [plt.Rectangle((0, 0), 1, 1, color=BASE_COLOUR),
-               plt.Rectangle((0, 0), 1, 1, color=NOVEL_COLOUR),
-               plt.Line2D([], [], color=HM_COLOUR, linewidth=2)]
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=BASE_COLOUR),
+        plt.Rectangle((0, 0), 1, 1, color=NOVEL_COLOUR),
+        plt.Line2D([], [], color=HM_COLOUR, linewidth=2)
+    ]
     names = ['Base', 'Novel', 'HM']
     if paper:
-        handles += [plt.Line2D([], [], marker='v', color='white', markeredgecolor='black',
-                               linestyle='', ms=7),
-                    plt.Line2D([], [], marker='*', color='white', markeredgecolor='black',
-                               linestyle='', ms=10)]
+        handles += [
+            plt.Line2D([], [],
+                       marker='v',
+                       color='white',
+                       markeredgecolor='black',
+                       linestyle='',
+                       ms=7),
+            plt.Line2D([], [],
+                       marker='*',
+                       color='white',
+                       markeredgecolor='black',
+                       linestyle='',
+                       ms=10)
+        ]
         names += ['published Base / Novel', 'published HM']
     figure.suptitle(table.title, fontsize=12)
-    figure.legend(handles, names, loc='lower center', ncol=len(names), frameon=False,
-                  bbox_to_anchor=(0.5, -0.02))
+    figure.legend(
+        handles,
+        names,
+        loc='lower center',
+        ncol=len(names),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02))
     figure.tight_layout(rect=(0, 0.05, 1, 0.97))
     return figure
 
@@ -162,8 +180,7 @@ def few_shot_figure(tables: Sequence[Table]):
             if points:
                 series.setdefault(label, {})[method] = tuple(map(list, zip(*points)))
     rows, columns = _grid(len(series))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows),
-                                squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
     for ax, (label, per_method) in zip(axes.flat, series.items()):
         all_shots = sorted({k for ks, _, _ in per_method.values() for k in ks})
         for method, (ks, means, stds) in per_method.items():
@@ -180,8 +197,13 @@ def few_shot_figure(tables: Sequence[Table]):
         ax.set_ylabel('top-1 accuracy (%)')
     handles, names = axes.flat[0].get_legend_handles_labels()
     figure.suptitle('Few-shot classification (top-1 %, all classes)', fontsize=12)
-    figure.legend(handles, names, loc='lower center', ncol=min(len(names), 7), frameon=False,
-                  bbox_to_anchor=(0.5, -0.02))
+    figure.legend(
+        handles,
+        names,
+        loc='lower center',
+        ncol=min(len(names), 7),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02))
     figure.tight_layout(rect=(0, 0.06, 1, 0.96))
     return figure
 
@@ -214,8 +236,8 @@ def training_curve_figure(run_dir: Path, title: str):
     train, tests = read_scalars(run_dir)
     if not train and not tests:
         return None
-    figure, (ax_loss, ax_test) = plt.subplots(1, 2, figsize=(10, 3.6),
-                                              gridspec_kw=dict(width_ratios=(2, 1)))
+    figure, (ax_loss, ax_test) = plt.subplots(
+        1, 2, figsize=(10, 3.6), gridspec_kw=dict(width_ratios=(2, 1)))
     if train:
         per_epoch = train[-1]['step'] / train[-1]['epoch'] if train[-1].get('epoch') else None
         xs = [e['step'] / per_epoch for e in train] if per_epoch else [e['step'] for e in train]
@@ -224,19 +246,24 @@ def training_curve_figure(run_dir: Path, title: str):
         ax_loss.set_xlim(0, max(xs) * 1.05)
         ax_loss.set_ylabel('loss', color=BASE_COLOUR)
         ax_lr = ax_loss.twinx()
-        ax_lr.plot(xs, [e.get('lr', float('nan')) for e in train], color=NOVEL_COLOUR,
-                   linestyle='--', label='lr')
+        ax_lr.plot(
+            xs, [e.get('lr', float('nan')) for e in train],
+            color=NOVEL_COLOUR,
+            linestyle='--',
+            label='lr')
         ax_lr.set_ylabel('learning rate', color=NOVEL_COLOUR)
         ax_lr.ticklabel_format(axis='y', style='sci', scilimits=(-2, 3))
     ax_loss.set_title('training', fontsize=10)
     ax_loss.grid(alpha=0.3)
-    keys = sorted({k for e in tests for k in e if k.startswith('test/')},
+    keys = sorted({k
+                   for e in tests
+                   for k in e if k.startswith('test/')},
                   key=lambda k: (k == 'test/HM', k))
     for key in keys:
         points = [(e['step'], e[key]) for e in tests if key in e]
         name = key[len('test/'):].replace('/accuracy/top1', '')
-        ax_test.plot(*zip(*points), marker='o', linestyle='-' if len(points) > 1 else '',
-                     label=name)
+        ax_test.plot(
+            *zip(*points), marker='o', linestyle='-' if len(points) > 1 else '', label=name)
     ax_test.set_title('test top-1 (%) after epoch', fontsize=10)
     ax_test.set_xlabel('epoch')
     if tests:
@@ -257,13 +284,17 @@ def _shots_text(shots) -> Optional[str]:
 
 
 def _run_stem(run: RunMetrics) -> str:
-    parts = [run.method, run.config, f'{run.shots}shots' if run.shots is not None else None,
-             f'seed{run.seed}' if run.seed is not None else None]
+    parts = [
+        run.method, run.config, f'{run.shots}shots' if run.shots is not None else None,
+        f'seed{run.seed}' if run.seed is not None else None
+    ]
     stem = '_'.join(str(p) for p in parts if p is not None) or run.path.parent.parent.name
     return re.sub(r'[^A-Za-z0-9_.-]+', '-', stem)
 
 
-def plot_results(runs: Sequence[RunMetrics], out_dir, paper: bool = False,
+def plot_results(runs: Sequence[RunMetrics],
+                 out_dir,
+                 paper: bool = False,
                  overwrite: bool = False) -> List[Path]:
     """Every figure the runs give, under ``out_dir``; the paths written."""
     from maple_mm.datasets.catalog import BENCHMARKS, display_name
@@ -284,8 +315,9 @@ def plot_results(runs: Sequence[RunMetrics], out_dir, paper: bool = False,
         stems[stem] = stems.get(stem, 0) + 1
         if stems[stem] > 1:
             stem = f'{stem}_{stems[stem]}'
-        title = ' '.join(str(p) for p in (run.method, run.config, run.dataset,
-                                          _shots_text(run.shots), f'seed {run.seed}') if p)
+        title = ' '.join(
+            str(p) for p in (run.method, run.config, run.dataset, _shots_text(run.shots),
+                             f'seed {run.seed}') if p)
         figure = training_curve_figure(run.path.parent.parent, title)
         if figure is not None:
             written += save_figure(figure, out_dir / 'curves', stem, overwrite)

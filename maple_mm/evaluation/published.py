@@ -15,8 +15,8 @@ from typing import Dict, Optional, Tuple
 Triple = Tuple[Optional[float], Optional[float], float]  # (Base, Novel, HM)
 
 #: The methods in the order of the tables (the paper's, then its ablations, then its successors).
-METHODS = ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'VPT', 'LanguagePrompting', 'IVLP', 'MaPLe',
-           'KgCoOp', 'PromptSRC')
+METHODS = ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'VPT', 'LanguagePrompting', 'IVLP', 'MaPLe', 'KgCoOp',
+           'PromptSRC')
 
 #: Base-to-novel generalisation: method -> dataset key -> (Base, Novel, HM).
 BASE2NOVEL: Dict[str, Dict[str, Triple]] = {
@@ -92,14 +92,22 @@ BASE2NOVEL_AVERAGE: Dict[str, Triple] = {
 #: Cross-dataset transfer (train ImageNet): method -> {ImageNet source, mean
 #: over the 10 targets} (the per-target numbers are not included here).
 CROSS_DATASET: Dict[str, Dict[str, float]] = {
-    'MaPLe': {'imagenet': 70.72, 'target_average': 66.30},
+    'MaPLe': {
+        'imagenet': 70.72,
+        'target_average': 66.30
+    },
 }
 
 #: Domain generalisation: the cross-dataset model on the ImageNet variants
 #: (ImageNet itself is the same model's source accuracy).
 DOMAIN_GENERALIZATION: Dict[str, Dict[str, float]] = {
-    'MaPLe': {'imagenet': 70.72, 'imagenetv2': 64.07, 'imagenet_sketch': 49.15,
-              'imagenet_a': 50.90, 'imagenet_r': 76.98},
+    'MaPLe': {
+        'imagenet': 70.72,
+        'imagenetv2': 64.07,
+        'imagenet_sketch': 49.15,
+        'imagenet_a': 50.90,
+        'imagenet_r': 76.98
+    },
 }
 
 #: Published numbers of the protocols reported per test set.

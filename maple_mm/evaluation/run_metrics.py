@@ -64,9 +64,11 @@ class RunMetrics:
 
     def describe(self) -> str:
         """'MaPLe maple/base2novel, dtd, 16 shots, seed 1'."""
-        parts = [' '.join(str(v) for v in (self.method, self.variant) if v is not None),
-                 self.dataset, None if self.shots is None else f'{self.shots} shots',
-                 None if self.seed is None else f'seed {self.seed}']
+        parts = [
+            ' '.join(str(v) for v in (self.method, self.variant) if v is not None), self.dataset,
+            None if self.shots is None else f'{self.shots} shots',
+            None if self.seed is None else f'seed {self.seed}'
+        ]
         return ', '.join(str(p) for p in parts if p)
 
 
@@ -104,8 +106,10 @@ def read_test_metrics(path: Path) -> Tuple[bool, dict, Dict[str, float]]:
 
 def finished_test_metrics(work_dir: Union[str, Path]) -> Optional[Path]:
     """The newest ``test_metrics.json`` of ``work_dir`` whose every test set finished."""
-    for path in reversed(sorted(Path(work_dir).glob(f'*/{METRICS_FILE}'),
-                                key=lambda p: log_folder_order(p.parent.name))):
+    for path in reversed(
+            sorted(
+                Path(work_dir).glob(f'*/{METRICS_FILE}'),
+                key=lambda p: log_folder_order(p.parent.name))):
         if read_test_metrics(path)[0]:
             return path
     return None
@@ -124,13 +128,17 @@ class CollectedRuns:
 
     def notes(self) -> List[str]:
         """One line for each run left out of the tables, and each result replaced."""
-        lines = [f'note: {d} has no test metrics yet (unfinished run); left out'
-                 for d in self.unfinished]
-        lines += [f'note: {p} was written by an earlier version and does not record what the '
-                  'run is; left out (test the run again to include it)' for p in self.unrecorded]
+        lines = [
+            f'note: {d} has no test metrics yet (unfinished run); left out' for d in self.unfinished
+        ]
+        lines += [
+            f'note: {p} was written by an earlier version and does not record what the '
+            'run is; left out (test the run again to include it)' for p in self.unrecorded
+        ]
         for older, kept in self.duplicates:
-            differ = sorted(k for k in set(older.record) | set(kept.record)
-                            if older.record.get(k) != kept.record.get(k))
+            differ = sorted(
+                k for k in set(older.record) | set(kept.record)
+                if older.record.get(k) != kept.record.get(k))
             how = '; their records differ in ' + ', '.join(
                 f'{k} ({older.record.get(k)} vs {kept.record.get(k)})' for k in differ) \
                 if differ else ''
@@ -198,6 +206,6 @@ def write_test_metrics(path: Union[str, Path], metrics: Dict[str, object], recor
         if isinstance(plain, list) and len(plain) == 1 and not isinstance(plain[0], list):
             plain = plain[0]
         (arrays if isinstance(plain, list) else scalars)[key] = plain
-    content = dict(complete=complete, record=record, metrics=scalars, classes=classes,
-                   arrays=arrays)
+    content = dict(
+        complete=complete, record=record, metrics=scalars, classes=classes, arrays=arrays)
     write_text_atomically(path, json.dumps(content, indent=2))

@@ -103,8 +103,10 @@ def changed_settings(cfg) -> Dict[str, str]:
     except Exception:  # noqa: BLE001  the file changed since: name the run by it alone
         return {}
     ran, written = experiment_settings(cfg), experiment_settings(original)
-    return {key: ran.get(key, 'null') for key in sorted(set(ran) | set(written))
-            if ran.get(key) != written.get(key)}
+    return {
+        key: ran.get(key, 'null')
+        for key in sorted(set(ran) | set(written)) if ran.get(key) != written.get(key)
+    }
 
 
 def _source_dataset(cfg) -> dict:
@@ -122,8 +124,9 @@ def variant_name(cfg) -> Optional[str]:
     there, so the config a run saves in its work dir keeps it when tested again.
     """
     source = _source_dataset(cfg)
-    name = cfg.get('variant') or config_name(getattr(cfg, 'filename', None),
-                                             _dataset_key(source) if source else None)
+    name = cfg.get('variant') or config_name(
+        getattr(cfg, 'filename', None),
+        _dataset_key(source) if source else None)
     changes = changed_settings(cfg)
     if not changes:
         return name

@@ -18,5 +18,5 @@ class SeedStatistics:
         if not values:
             raise ValueError('no values to summarise')
         mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        std = math.sqrt(sum((v - mean)**2 for v in values) / len(values))
         return cls(mean, std, len(values))

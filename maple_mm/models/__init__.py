@@ -5,16 +5,15 @@ from .clip import TINY_CLIP_CFG, OpenCLIPBackbone, build_open_clip
 from .methods import (IVLP, VPT, CoCoOp, CoCoOpPromptLearner, CoOp, CoOpPromptLearner,
                       IVLPPromptLearner, KgCoOp, KgCoOpPromptLearner, LanguagePrompting,
                       LanguagePromptLearner, MaPLe, MaPLePromptLearner, PromptSRC,
-                      PromptSRCPromptLearner, VPTPromptLearner, ZeroShotCLIP,
-                      ZeroShotPromptLearner)
+                      PromptSRCPromptLearner, VPTPromptLearner, ZeroShotCLIP, ZeroShotPromptLearner)
 from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
 __all__ = [
     'OpenCLIPBackbone', 'build_open_clip', 'TINY_CLIP_CFG', 'PromptedCLIP', 'PromptLearner',
     'Prompts', 'ClassPrompts', 'encode_image', 'encode_text', 'ZeroShotCLIP',
-    'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner',
-    'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting',
-    'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner', 'KgCoOp', 'KgCoOpPromptLearner',
-    'PromptSRC', 'PromptSRCPromptLearner'
+    'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner', 'VPT',
+    'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting', 'LanguagePromptLearner',
+    'MaPLe', 'MaPLePromptLearner', 'KgCoOp', 'KgCoOpPromptLearner', 'PromptSRC',
+    'PromptSRCPromptLearner'
 ]

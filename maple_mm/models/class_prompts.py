@@ -40,10 +40,11 @@ class ClassPrompts:
 
     def to(self, fn) -> 'ClassPrompts':
         """Apply a tensor function (device or dtype move) to every tensor."""
-        return ClassPrompts(fn(self.token_ids),
-                            None if self.embeddings is None else fn(self.embeddings),
-                            None if self.ctx_positions is None else fn(self.ctx_positions),
-                            key=self.key)
+        return ClassPrompts(
+            fn(self.token_ids),
+            None if self.embeddings is None else fn(self.embeddings),
+            None if self.ctx_positions is None else fn(self.ctx_positions),
+            key=self.key)
 
 
 def prompt_set_key(token_ids: torch.Tensor, ctx_positions: Optional[torch.Tensor]) -> bytes:
@@ -64,8 +65,10 @@ def class_sentence(prefix: str, class_name: str) -> str:
 
 
 @torch.no_grad()
-def tokenize_prompts(clip: OpenCLIPBackbone, sentences: Sequence[str],
-                     n_ctx: int = 0, embed: bool = True) -> ClassPrompts:
+def tokenize_prompts(clip: OpenCLIPBackbone,
+                     sentences: Sequence[str],
+                     n_ctx: int = 0,
+                     embed: bool = True) -> ClassPrompts:
     """Prompts whose learned context, if any, fills token positions ``1 .. n_ctx``.
 
     ``embed=False`` leaves the embeddings to be computed when encoded.
@@ -108,10 +111,11 @@ def move_class_tokens(prompts: ClassPrompts, name_lengths: List[int],
         orders.append(order)
         slots.append(slot)
     order = torch.tensor(orders)
-    return ClassPrompts(prompts.token_ids.gather(1, order),
-                        prompts.embeddings.gather(
-                            1, order.unsqueeze(-1).expand(-1, -1, prompts.embeddings.shape[-1])),
-                        torch.tensor(slots))
+    return ClassPrompts(
+        prompts.token_ids.gather(1, order),
+        prompts.embeddings.gather(1,
+                                  order.unsqueeze(-1).expand(-1, -1, prompts.embeddings.shape[-1])),
+        torch.tensor(slots))
 
 
 def splice_context(embeddings: torch.Tensor, positions: torch.Tensor,

@@ -14,11 +14,10 @@ from mmpretrain.structures import DataSample
 from maple_mm.class_names import (EXTRA_STATE, check_class_name_bounds, decode_class_names,
                                   encode_class_names)
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
-
 from .class_prompts import ClassPrompts, splice_context
 from .clip import OpenCLIPBackbone
-from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks,
-                        supports_fast_text, text_layout)
+from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks, supports_fast_text,
+                        text_layout)
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
 from .reference_checkpoint import looks_like_reference
@@ -100,8 +99,7 @@ class PromptedCLIP(BaseClassifier):
         else:
             learner_cfg = dict(prompt_learner or {})
             learner_cfg.setdefault('type', self.default_learner)
-            self.prompt_learner: PromptLearner = MODELS.build(
-                dict(learner_cfg, clip=self.backbone))
+            self.prompt_learner: PromptLearner = MODELS.build(dict(learner_cfg, clip=self.backbone))
         self.efficient = efficient
         fallbacks = fast_path_fallbacks(self.backbone.clip) if efficient else []
         if fallbacks:
@@ -110,7 +108,9 @@ class PromptedCLIP(BaseClassifier):
                 f'{type(self).__name__} runs without the fast paths for {"; ".join(fallbacks)}: '
                 f"open_clip's blocks run on every position (same results, 3-10x slower). "
                 f'maple_mm is tested with the open_clip_torch of requirements.txt; this is '
-                f'{open_clip.__version__}.', SlowPathWarning, stacklevel=2)
+                f'{open_clip.__version__}.',
+                SlowPathWarning,
+                stacklevel=2)
         self.text_chunk_size = text_chunk_size
         self.text_cache = TextFeatureCache()
         #: The frozen CLIP's text features of the learner's frozen prompt sets.
@@ -128,7 +128,8 @@ class PromptedCLIP(BaseClassifier):
         """The current class names (the list the prompts were built from)."""
         return self.prompt_learner.class_names
 
-    def set_class_names(self, class_names: Sequence[str],
+    def set_class_names(self,
+                        class_names: Sequence[str],
                         dataset_meta: Optional[dict] = None) -> None:
         """Use ``class_names`` for every following forward (any number of classes).
 
@@ -155,12 +156,14 @@ class PromptedCLIP(BaseClassifier):
             return
         saved = self.__dict__.get('_loaded_class_names')  # set when a state dict was loaded
         if saved is not None and names != saved:  # mmpretrain's get_model: meta wins
-            saved = (f'instead of the {len(saved)} saved with the prompts' if saved
-                     else 'as none are saved with the prompts (_extra_state is empty)')
+            saved = (f'instead of the {len(saved)} saved with the prompts'
+                     if saved else 'as none are saved with the prompts (_extra_state is empty)')
             shown = ', '.join(map(str, names[:5])) + (', ...' if len(names) > 5 else '')
-            print_log(f'Using the {len(names)} class names of the checkpoint\'s '
-                      f'meta.dataset_meta ({shown}) {saved}.', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'Using the {len(names)} class names of the checkpoint\'s '
+                f'meta.dataset_meta ({shown}) {saved}.',
+                logger='current',
+                level=logging.WARNING)
         self.set_class_names(names, dataset_meta=meta)
 
     @property
@@ -227,12 +230,13 @@ class PromptedCLIP(BaseClassifier):
             if prefix is not None:
                 chunk = None if torch.is_grad_enabled() else self.text_chunk_size
                 tails = embeddings[:, start:max(layout.lengths)]
-                return encode_class_prompts(clip, prefix, tails, layout, prompts.deep_text,
-                                            chunk)
+                return encode_class_prompts(clip, prefix, tails, layout, prompts.deep_text, chunk)
         ids = class_prompts.token_ids
         if per_image:  # the reference: every image's prompts for every class
-            return torch.stack([encode_text(clip, splice_context(embeddings, positions, c), ids,
-                                            prompts.deep_text) for c in ctx])
+            return torch.stack([
+                encode_text(clip, splice_context(embeddings, positions, c), ids, prompts.deep_text)
+                for c in ctx
+            ])
         if ctx is not None:
             embeddings = splice_context(embeddings, positions, ctx)
         return encode_text(clip, embeddings, ids, prompts.deep_text).unsqueeze(0)
@@ -245,8 +249,10 @@ class PromptedCLIP(BaseClassifier):
         normalised again), as CLIP's prompt ensembles are.
         """
         self.prompt_learner.require_class_names()
-        features = [F.normalize(self.encode_prompt_set(p, prompts), dim=-1)
-                    for p in self.prompt_learner.class_prompts]
+        features = [
+            F.normalize(self.encode_prompt_set(p, prompts), dim=-1)
+            for p in self.prompt_learner.class_prompts
+        ]
         features = features[0] if len(features) == 1 else \
             F.normalize(torch.stack(features).mean(dim=0), dim=-1)
         return features if self.prompt_learner.image_conditional else features[0]
@@ -299,8 +305,12 @@ class PromptedCLIP(BaseClassifier):
 
     def image_features(self, images: torch.Tensor, prompts: Prompts) -> torch.Tensor:
         """L2-normalised (B, embed_dim) features of (prompted) images."""
-        features = encode_image(self.backbone.clip, images, prompts.vision_ctx,
-                                prompts.deep_vision, efficient=self.efficient)
+        features = encode_image(
+            self.backbone.clip,
+            images,
+            prompts.vision_ctx,
+            prompts.deep_vision,
+            efficient=self.efficient)
         return F.normalize(features, dim=-1)
 
     def frozen_image_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -311,8 +321,7 @@ class PromptedCLIP(BaseClassifier):
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """Image features (B, embed_dim) as the logits see them."""
         learner = self.prompt_learner
-        return self.image_features(inputs, Prompts() if learner.image_conditional
-                                   else learner())
+        return self.image_features(inputs, Prompts() if learner.image_conditional else learner())
 
     def prompted_features(self, inputs: torch.Tensor) -> PromptedFeatures:
         """Logits with the image and text features they are computed from."""
@@ -397,8 +406,7 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
     if not own:
         return  # nothing learned (zero-shot): any checkpoint only brings class names
     present = [k for k in own if prefix + k in state_dict]
-    reference = looks_like_reference([k[len(prefix):] for k in state_dict
-                                      if k.startswith(prefix)])
+    reference = looks_like_reference([k[len(prefix):] for k in state_dict if k.startswith(prefix)])
     if not present:
         hint = (f'it looks like a checkpoint of the reference code: {CONVERT_HINT}'
                 if reference else 'it is not a checkpoint of this method')
@@ -406,25 +414,27 @@ def _check_learner_shapes(model: PromptedCLIP, state_dict, prefix, *args) -> Non
             f'The checkpoint holds none of the {type(model).__name__} prompt weights '
             f'({", ".join(list(own)[:3])}, ...): {hint}.')
     missing = [k for k in own if prefix + k not in state_dict]
-    wrong = [f'{k}: checkpoint {tuple(state_dict[prefix + k].shape)} vs model '
-             f'{tuple(v.shape)}' for k, v in own.items()
-             if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape]
+    wrong = [
+        f'{k}: checkpoint {tuple(state_dict[prefix + k].shape)} vs model '
+        f'{tuple(v.shape)}' for k, v in own.items()
+        if prefix + k in state_dict and state_dict[prefix + k].shape != v.shape
+    ]
     if missing or wrong:
         raise CheckpointMismatchError(
             f'The checkpoint does not fit the {type(model).__name__} model built from this '
-            f'config ({model.prompt_learner.extra_repr()}, CLIP {model.backbone.model_name}). '
-            + (f'Missing: {missing[:4]}. ' if missing else '')
-            + (f'Shape mismatch: {wrong[:4]}. ' if wrong else '')
-            + (f'It looks like a checkpoint of the reference code: {CONVERT_HINT}.'
-               if reference else 'Use the config the checkpoint was trained with.'))
-
+            f'config ({model.prompt_learner.extra_repr()}, CLIP {model.backbone.model_name}). ' +
+            (f'Missing: {missing[:4]}. ' if missing else '') +
+            (f'Shape mismatch: {wrong[:4]}. ' if wrong else '') +
+            (f'It looks like a checkpoint of the reference code: {CONVERT_HINT}.'
+             if reference else 'Use the config the checkpoint was trained with.'))
 
 
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata) -> None:
     """State-dict post-hook: keep the learned prompts and the class names."""
-    for key in [k for k in state_dict if k.startswith(prefix) and
-                not k[len(prefix):].startswith(LEARNER_PREFIX)
-                and k[len(prefix):] != EXTRA_STATE]:
+    for key in [
+            k for k in state_dict if k.startswith(prefix)
+            and not k[len(prefix):].startswith(LEARNER_PREFIX) and k[len(prefix):] != EXTRA_STATE
+    ]:
         del state_dict[key]
 
 

@@ -6,10 +6,9 @@ import open_clip
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
 from open_clip.transformer import VisionTransformer
 from torch import nn
-
-from mmpretrain.registry import MODELS
 
 from maple_mm.errors import ClassNameError, CLIPBuildError
 
@@ -65,17 +64,19 @@ def build_open_clip(model_name: str = 'ViT-B-16',
         else:
             if model_name not in open_clip.list_models():
                 vits = [m for m in open_clip.list_models() if m.startswith('ViT-')]
-                raise CLIPBuildError(
-                    f'Unknown open_clip model {model_name!r}. ViT models include: '
-                    f'{", ".join(vits[:12])}, ...')
+                raise CLIPBuildError(f'Unknown open_clip model {model_name!r}. ViT models include: '
+                                     f'{", ".join(vits[:12])}, ...')
             if quick_gelu is None:
                 quick_gelu = _quick_gelu_for(model_name, pretrained)
             weights = pretrained
             if pretrained and not os.path.isfile(pretrained):
                 weights = _pretrained_weights_file(model_name, pretrained, cache_dir)
-            model = open_clip.create_model(model_name, pretrained=weights,
-                                           force_quick_gelu=quick_gelu, cache_dir=cache_dir,
-                                           weights_only=True)
+            model = open_clip.create_model(
+                model_name,
+                pretrained=weights,
+                force_quick_gelu=quick_gelu,
+                cache_dir=cache_dir,
+                weights_only=True)
     check_prompt_compatible(model, model_name)
     return model.float().eval()
 
@@ -96,8 +97,8 @@ def _pretrained_weights_file(model_name: str, tag: str, cache_dir: Optional[str]
         f'unreachable (offline?). Use a local file instead, pretrained=/path/to/{model_name}.pt '
         '(an open_clip or OpenAI checkpoint), or pretrained=None for random weights.')
     try:
-        path = open_clip.download_pretrained(open_clip.get_pretrained_cfg(model_name, tag),
-                                             cache_dir=cache_dir)
+        path = open_clip.download_pretrained(
+            open_clip.get_pretrained_cfg(model_name, tag), cache_dir=cache_dir)
     except Exception as err:  # noqa: BLE001  whatever the hub client raises
         raise offline from err
     if not path or not os.path.isfile(path):
@@ -150,11 +151,10 @@ class OpenCLIPBackbone(BaseModule):
         self.normalize = normalize
         self.model_name = model_name if model_cfg is None else 'custom'
         self.pretrained = pretrained
-        self.clip = build_open_clip(model_name, pretrained, quick_gelu, model_cfg,
-                                    init_seed, cache_dir)
+        self.clip = build_open_clip(model_name, pretrained, quick_gelu, model_cfg, init_seed,
+                                    cache_dir)
         self.clip.requires_grad_(False)
-        self.tokenizer = open_clip.tokenizer.SimpleTokenizer(
-            context_length=self.context_length)
+        self.tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=self.context_length)
 
     def init_weights(self) -> None:
         """Weights come from open_clip; mmengine's initialisers must not touch them."""
@@ -205,7 +205,8 @@ class OpenCLIPBackbone(BaseModule):
         too_long = [t for t in texts if len(self.tokenizer.encode(t)) + 2 > self.context_length]
         if too_long:
             raise ClassNameError(
-                f'The prompt {too_long[0][:80]!r}... is {len(self.tokenizer.encode(too_long[0])) + 2} '
+                f'The prompt {too_long[0][:80]!r}... is '
+                f'{len(self.tokenizer.encode(too_long[0])) + 2} '
                 f'tokens, longer than the text context of {self.context_length}: shorten '
                 'that class name.')
         return self.tokenizer(list(texts))

@@ -12,7 +12,6 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from maple_mm.errors import CLASS_NAMES_HOOK_HINT, ClassNameError
-
 from .class_prompts import ClassPrompts
 from .clip import OpenCLIPBackbone
 

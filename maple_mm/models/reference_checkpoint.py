@@ -17,19 +17,19 @@ such class or function is then replaced by an inert stub that only holds the
 state it is given (nothing of Dassl needs to be installed). Only the
 ``state_dict`` entry of the checkpoint is used.
 
-Key mapping (reference -> maple_mm, every key under ``prompt_learner.``)::
+Key mapping (reference -> maple_mm, every key under ``prompt_learner.``; method)::
 
     prompt_learner.ctx (CoOp / CoCoOp / KgCoOp files: ctx) -> ctx
-    [prompt_learner.]meta_net.linear{1,2}.*        -> meta_net.linear{1,2}.*      CoCoOp
-    image_encoder.VPT                              -> vision_ctx                  VPT, IVLP, PromptSRC
+    [prompt_learner.]meta_net.linear{1,2}.*  -> meta_net.linear{1,2}.*   CoCoOp
+    image_encoder.VPT                        -> vision_ctx               VPT, IVLP, PromptSRC
     image_encoder.transformer.resblocks.<i>.VPT_shallow
-                                                   -> deep_vision_prompts.<i-1>   VPT, IVLP, PromptSRC
+                                             -> deep_vision_prompts.<i-1>  VPT, IVLP, PromptSRC
     text_encoder.transformer.resblocks.<i>.VPT_shallow
-                                                   -> deep_text_prompts.<i-1>     IVLP, language, PromptSRC
-    prompt_learner.proj.*                          -> ctx_proj.*                  MaPLe
-    prompt_learner.compound_prompts_text.<i>       -> deep_text_prompts.<i>       MaPLe
+                                             -> deep_text_prompts.<i-1>  IVLP, language, PromptSRC
+    prompt_learner.proj.*                    -> ctx_proj.*               MaPLe
+    prompt_learner.compound_prompts_text.<i> -> deep_text_prompts.<i>    MaPLe
     prompt_learner.compound_prompt_projections.<i>.*
-                                                   -> deep_projs.<i>.*            MaPLe
+                                             -> deep_projs.<i>.*         MaPLe
     token_prefix / token_suffix                    dropped (rebuilt from the class names)
     image_encoder.*, text_encoder.*, logit_scale   dropped (frozen CLIP, rebuilt from the config)
     prompt_learner.ZS_image_encoder.*              dropped (PromptSRC's frozen image tower)
@@ -54,13 +54,27 @@ from maple_mm.atomic_files import save_torch_atomically
 
 METHODS = ('coop', 'cocoop', 'vpt', 'ivlp', 'language', 'maple', 'kgcoop', 'promptsrc')
 #: maple_mm's model type per method.
-MODEL_TYPES = {'coop': 'CoOp', 'cocoop': 'CoCoOp', 'vpt': 'VPT', 'ivlp': 'IVLP',
-               'language': 'LanguagePrompting', 'maple': 'MaPLe', 'kgcoop': 'KgCoOp',
-               'promptsrc': 'PromptSRC'}
+MODEL_TYPES = {
+    'coop': 'CoOp',
+    'cocoop': 'CoCoOp',
+    'vpt': 'VPT',
+    'ivlp': 'IVLP',
+    'language': 'LanguagePrompting',
+    'maple': 'MaPLe',
+    'kgcoop': 'KgCoOp',
+    'promptsrc': 'PromptSRC'
+}
 #: The reference trainer (TRAINER.NAME) per method.
-REFERENCE_TRAINERS = {'coop': 'CoOp', 'cocoop': 'CoCoOp', 'vpt': 'VPT', 'ivlp': 'IVLP',
-                      'language': 'IVLP (language only)', 'maple': 'MaPLe',
-                      'kgcoop': 'KgCoOp', 'promptsrc': 'PromptSRC'}
+REFERENCE_TRAINERS = {
+    'coop': 'CoOp',
+    'cocoop': 'CoCoOp',
+    'vpt': 'VPT',
+    'ivlp': 'IVLP',
+    'language': 'IVLP (language only)',
+    'maple': 'MaPLe',
+    'kgcoop': 'KgCoOp',
+    'promptsrc': 'PromptSRC'
+}
 PL = 'prompt_learner.'
 #: Modules whose objects a reference (Dassl) checkpoint pickles.
 REFERENCE_MODULES = ('dassl.', )
@@ -99,9 +113,10 @@ _ALLOWED = {
 }
 _REQUIRED = {
     'coop': ['prompt_learner.ctx'],
-    'cocoop': ['prompt_learner.ctx'] + [f'prompt_learner.meta_net.{layer}.{part}'
-                                        for layer in ('linear1', 'linear2')
-                                        for part in ('weight', 'bias')],
+    'cocoop': ['prompt_learner.ctx'] + [
+        f'prompt_learner.meta_net.{layer}.{part}' for layer in ('linear1', 'linear2')
+        for part in ('weight', 'bias')
+    ],
     'vpt': ['image_encoder.VPT'],
     'ivlp': ['prompt_learner.ctx', 'image_encoder.VPT'],
     'language': ['prompt_learner.ctx'],
@@ -111,23 +126,31 @@ _REQUIRED = {
 }
 #: How each method's keys look, for messages.
 EXPECTED_KEYS = {
-    'coop': 'ctx (prompt_learner.ctx) [+ token_prefix, token_suffix]',
-    'cocoop': 'ctx, meta_net.linear1.weight|bias, meta_net.linear2.weight|bias '
-              '[+ token_prefix, token_suffix] (with or without "prompt_learner.")',
-    'vpt': 'image_encoder.VPT, image_encoder.transformer.resblocks.<i>.VPT_shallow',
-    'ivlp': 'prompt_learner.ctx, image_encoder.VPT, '
-            'image_encoder.transformer.resblocks.<i>.VPT_shallow, '
-            'text_encoder.transformer.resblocks.<i>.VPT_shallow',
-    'language': 'prompt_learner.ctx, text_encoder.transformer.resblocks.<i>.VPT_shallow',
-    'maple': 'prompt_learner.ctx, prompt_learner.proj.weight, prompt_learner.proj.bias, '
-             'prompt_learner.compound_prompts_text.<i>, '
-             'prompt_learner.compound_prompt_projections.<i>.weight|bias',
-    'kgcoop': 'ctx [+ bias_vectors, meta_net.linear1.weight|bias, token_prefix, '
-              'token_suffix] (with or without "prompt_learner.")',
-    'promptsrc': 'prompt_learner.ctx, image_encoder.VPT, '
-                 'image_encoder.transformer.resblocks.<i>.VPT_shallow, '
-                 'text_encoder.transformer.resblocks.<i>.VPT_shallow '
-                 '[+ prompt_learner.ZS_image_encoder.*]',
+    'coop':
+    'ctx (prompt_learner.ctx) [+ token_prefix, token_suffix]',
+    'cocoop':
+    'ctx, meta_net.linear1.weight|bias, meta_net.linear2.weight|bias '
+    '[+ token_prefix, token_suffix] (with or without "prompt_learner.")',
+    'vpt':
+    'image_encoder.VPT, image_encoder.transformer.resblocks.<i>.VPT_shallow',
+    'ivlp':
+    'prompt_learner.ctx, image_encoder.VPT, '
+    'image_encoder.transformer.resblocks.<i>.VPT_shallow, '
+    'text_encoder.transformer.resblocks.<i>.VPT_shallow',
+    'language':
+    'prompt_learner.ctx, text_encoder.transformer.resblocks.<i>.VPT_shallow',
+    'maple':
+    'prompt_learner.ctx, prompt_learner.proj.weight, prompt_learner.proj.bias, '
+    'prompt_learner.compound_prompts_text.<i>, '
+    'prompt_learner.compound_prompt_projections.<i>.weight|bias',
+    'kgcoop':
+    'ctx [+ bias_vectors, meta_net.linear1.weight|bias, token_prefix, '
+    'token_suffix] (with or without "prompt_learner.")',
+    'promptsrc':
+    'prompt_learner.ctx, image_encoder.VPT, '
+    'image_encoder.transformer.resblocks.<i>.VPT_shallow, '
+    'text_encoder.transformer.resblocks.<i>.VPT_shallow '
+    '[+ prompt_learner.ZS_image_encoder.*]',
 }
 #: Keys of the frozen CLIP inside a whole saved CustomCLIP: dropped.
 _FROZEN_PREFIXES = ('image_encoder.', 'text_encoder.', 'prompt_learner.ZS_image_encoder.')
@@ -139,28 +162,36 @@ _EXPECTED_GLOBAL_PREFIXES = ('dassl.', 'torch.optim.', 'collections.', 'builtins
 #: The CLIP a reference checkpoint was most likely trained with, by its widths.
 _CLIP_HINTS = {
     (512, 768): "ViT-B-16 with pretrained='openai' (the reference default; ViT-B-32 has the "
-                'same widths)',
+    'same widths)',
     (768, 1024): "ViT-L-14 with pretrained='openai'",
 }
 #: What the checkpoint does not say and the config must repeat, per method.
 _NOT_STORED = {
-    'coop': "ctx_init and class_token_position are not stored: use the reference run's "
-            "TRAINER.COOP.CTX_INIT and CLASS_TOKEN_POSITION (defaults '' and 'end'; with "
-            'ctx_init, n_ctx is its number of words).',
-    'cocoop': "ctx_init is not stored: use the reference run's TRAINER.COCOOP.CTX_INIT (its "
-              "recipe: ctx_init='a photo of a').",
-    'vpt': 'The text side is the fixed "a photo of a <class>." prompt.',
-    'ivlp': "ctx_init is not stored: use the reference run's TRAINER.IVLP.CTX_INIT (its "
-            "configs and the maple_mm default: 'a photo of a').",
-    'language': "ctx_init is not stored: use the reference run's TRAINER.IVLP.CTX_INIT (its "
-                "configs and the maple_mm default: 'a photo of a').",
-    'maple': "ctx_init is not stored: use the reference run's TRAINER.MAPLE.CTX_INIT (its "
-             "configs and the maple_mm default: 'a photo of a').",
-    'kgcoop': "ctx_init is not stored: the reference's CTX_INIT: True means 'a photo of a' "
-              '(the maple_mm default); KgCoOp always puts the class name at the end.',
-    'promptsrc': "ctx_init is not stored: use the reference run's TRAINER.PROMPTSRC.CTX_INIT "
-                 "(its configs and the maple_mm default: 'a photo of a'). The checkpoint "
-                 'holds the final (GPA-aggregated) prompts.',
+    'coop':
+    "ctx_init and class_token_position are not stored: use the reference run's "
+    "TRAINER.COOP.CTX_INIT and CLASS_TOKEN_POSITION (defaults '' and 'end'; with "
+    'ctx_init, n_ctx is its number of words).',
+    'cocoop':
+    "ctx_init is not stored: use the reference run's TRAINER.COCOOP.CTX_INIT (its "
+    "recipe: ctx_init='a photo of a').",
+    'vpt':
+    'The text side is the fixed "a photo of a <class>." prompt.',
+    'ivlp':
+    "ctx_init is not stored: use the reference run's TRAINER.IVLP.CTX_INIT (its "
+    "configs and the maple_mm default: 'a photo of a').",
+    'language':
+    "ctx_init is not stored: use the reference run's TRAINER.IVLP.CTX_INIT (its "
+    "configs and the maple_mm default: 'a photo of a').",
+    'maple':
+    "ctx_init is not stored: use the reference run's TRAINER.MAPLE.CTX_INIT (its "
+    "configs and the maple_mm default: 'a photo of a').",
+    'kgcoop':
+    "ctx_init is not stored: the reference's CTX_INIT: True means 'a photo of a' "
+    '(the maple_mm default); KgCoOp always puts the class name at the end.',
+    'promptsrc':
+    "ctx_init is not stored: use the reference run's TRAINER.PROMPTSRC.CTX_INIT "
+    "(its configs and the maple_mm default: 'a photo of a'). The checkpoint "
+    'holds the final (GPA-aggregated) prompts.',
 }
 
 
@@ -359,10 +390,9 @@ def detect_method(reference_state_dict: Mapping[str, torch.Tensor]) -> str:
         return 'language'
     if 'ctx' in present:
         return 'language' if frozen else 'coop'
-    raise ConversionError(
-        'No prompt weights of any reference trainer found: the state dict has '
-        f'{len(sd)} keys, e.g. {list(sd)[:6]}. Expected, per trainer: '
-        + '; '.join(f'{m}: {keys}' for m, keys in EXPECTED_KEYS.items()) + '.')
+    raise ConversionError('No prompt weights of any reference trainer found: the state dict has '
+                          f'{len(sd)} keys, e.g. {list(sd)[:6]}. Expected, per trainer: ' +
+                          '; '.join(f'{m}: {keys}' for m, keys in EXPECTED_KEYS.items()) + '.')
 
 
 # -- conversion --------------------------------------------------------------------
@@ -401,7 +431,9 @@ def _deep_prompts(sd, keys: Dict[str, Tuple[str, ...]], first: int, what: str,
     return prompts
 
 
-def _linear(sd, name: str, out_in: Optional[Tuple[int, int]] = None,
+def _linear(sd,
+            name: str,
+            out_in: Optional[Tuple[int, int]] = None,
             why: str = '') -> Tuple[torch.Tensor, torch.Tensor]:
     missing = [f'{name}.{part}' for part in ('weight', 'bias') if f'{name}.{part}' not in sd]
     if missing:
@@ -426,9 +458,9 @@ def _context(sd, allow_class_specific: bool = False) -> torch.Tensor:
         return ctx
     if ctx.dim() != 2:
         raise ConversionError(
-            f'prompt_learner.ctx is {tuple(ctx.shape)}; expected (n_ctx, text_width)'
-            + (' or (num_classes, n_ctx, text_width)' if allow_class_specific else
-               ' (only CoOp has class-specific contexts)') + '.')
+            f'prompt_learner.ctx is {tuple(ctx.shape)}; expected (n_ctx, text_width)' +
+            (' or (num_classes, n_ctx, text_width)'
+             if allow_class_specific else ' (only CoOp has class-specific contexts)') + '.')
     return ctx
 
 
@@ -438,17 +470,19 @@ def _vision(sd, kinds, out: 'OrderedDict') -> None:
         raise ConversionError(f'image_encoder.VPT is {tuple(vision_ctx.shape)}; expected '
                               '(n_ctx_vision, vision_width).')
     out[PL + 'vision_ctx'] = vision_ctx
-    deep = _deep_prompts(sd, kinds.get('deep_vision', {}), 1,
-                         'deep vision prompts (image_encoder.transformer.resblocks.<i>.'
-                         'VPT_shallow)', tuple(vision_ctx.shape), 'image_encoder.VPT')
+    deep = _deep_prompts(
+        sd, kinds.get('deep_vision', {}), 1,
+        'deep vision prompts (image_encoder.transformer.resblocks.<i>.'
+        'VPT_shallow)', tuple(vision_ctx.shape), 'image_encoder.VPT')
     for i, prompt in enumerate(deep):
         out[f'{PL}deep_vision_prompts.{i}'] = prompt
 
 
 def _deep_text(sd, kinds, ctx: torch.Tensor, out: 'OrderedDict') -> None:
-    deep = _deep_prompts(sd, kinds.get('deep_text', {}), 1,
-                         'deep text prompts (text_encoder.transformer.resblocks.<i>.'
-                         'VPT_shallow)', tuple(ctx.shape), 'prompt_learner.ctx')
+    deep = _deep_prompts(
+        sd, kinds.get('deep_text', {}), 1,
+        'deep text prompts (text_encoder.transformer.resblocks.<i>.'
+        'VPT_shallow)', tuple(ctx.shape), 'prompt_learner.ctx')
     for i, prompt in enumerate(deep):
         out[f'{PL}deep_text_prompts.{i}'] = prompt
 
@@ -468,7 +502,8 @@ def _convert_maple(sd, kinds, out: 'OrderedDict') -> None:
                           'deep text prompts (prompt_learner.compound_prompts_text.<i>)',
                           (n_ctx, text_width), 'prompt_learner.ctx')
     layers = {int(groups[0]) for groups in kinds.get('compound_proj', {}).values()}
-    _numbered({i: i for i in layers}, 0,
+    _numbered({i: i
+               for i in layers}, 0,
               'deep projections (prompt_learner.compound_prompt_projections.<i>)')
     if len(texts) != len(layers):
         raise ConversionError(
@@ -487,9 +522,10 @@ def _convert_maple(sd, kinds, out: 'OrderedDict') -> None:
 def _convert_cocoop(sd, out: 'OrderedDict') -> None:
     ctx = out[PL + 'ctx'] = _context(sd)
     w1, b1 = _linear(sd, PL + 'meta_net.linear1')
-    w2, b2 = _linear(sd, PL + 'meta_net.linear2', (ctx.shape[1], w1.shape[0]),
-                     f'the meta-net maps its hidden width {w1.shape[0]} to the text width '
-                     f'{ctx.shape[1]} of ctx')
+    w2, b2 = _linear(
+        sd, PL + 'meta_net.linear2', (ctx.shape[1], w1.shape[0]),
+        f'the meta-net maps its hidden width {w1.shape[0]} to the text width '
+        f'{ctx.shape[1]} of ctx')
     for name, value in (('linear1.weight', w1), ('linear1.bias', b1), ('linear2.weight', w2),
                         ('linear2.bias', b2)):
         out[f'{PL}meta_net.{name}'] = value
@@ -499,9 +535,8 @@ def _check_kgcoop_unused(sd, kinds) -> None:
     """KgCoOp's meta-net is one Linear (linear1) its forward never uses; a linear2 is CoCoOp's."""
     layers = {groups[0] for groups in kinds.get('meta_net', {}).values()}
     if 'linear2' in layers:
-        raise ConversionError(
-            'Not a checkpoint of the reference KgCoOp trainer: it holds '
-            'meta_net.linear2.*, which only CoCoOp has (--method cocoop).')
+        raise ConversionError('Not a checkpoint of the reference KgCoOp trainer: it holds '
+                              'meta_net.linear2.*, which only CoCoOp has (--method cocoop).')
 
 
 def convert_state_dict(reference_state_dict: Mapping[str, torch.Tensor],
@@ -550,13 +585,11 @@ def convert_state_dict(reference_state_dict: Mapping[str, torch.Tensor],
         raise ConversionError(
             f'Not a checkpoint of the reference {REFERENCE_TRAINERS[method]} trainer: expected '
             'the keys '
-            f'{EXPECTED_KEYS[method]}, but '
-            + (f'{", ".join(missing)} {"is" if len(missing) == 1 else "are"} missing'
-               if missing else '')
-            + (' and ' if missing and foreign else '')
-            + (f'it also holds {foreign[:6]}, which this trainer does not have'
-               if foreign else '')
-            + f' (the state dict has {len(sd)} keys, e.g. {list(sd)[:6]}).{guess}')
+            f'{EXPECTED_KEYS[method]}, but ' +
+            (f'{", ".join(missing)} {"is" if len(missing) == 1 else "are"} missing'
+             if missing else '') + (' and ' if missing and foreign else '') +
+            (f'it also holds {foreign[:6]}, which this trainer does not have' if foreign else '') +
+            f' (the state dict has {len(sd)} keys, e.g. {list(sd)[:6]}).{guess}')
 
     out = OrderedDict()
     if method in ('coop', 'kgcoop'):
@@ -584,9 +617,9 @@ def describe(method: str, converted: Mapping[str, torch.Tensor]) -> dict:
     ``class_specific`` ...), then ``text_width`` / ``vision_width`` /
     ``embed_dim`` as far as the prompts reveal them.
     """
+
     def count(prefix: str) -> int:
-        return sum(1 for k in converted if k.startswith(PL + prefix)
-                   and not k.endswith('.bias'))
+        return sum(1 for k in converted if k.startswith(PL + prefix) and not k.endswith('.bias'))
 
     ctx = converted.get(PL + 'ctx')
     if method in ('coop', 'kgcoop'):
@@ -595,24 +628,35 @@ def describe(method: str, converted: Mapping[str, torch.Tensor]) -> dict:
             info['num_classes'] = int(ctx.shape[0])
         return dict(info, text_width=int(ctx.shape[-1]))
     if method == 'cocoop':
-        return dict(n_ctx=int(ctx.shape[0]), text_width=int(ctx.shape[1]),
-                    embed_dim=int(converted[PL + 'meta_net.linear1.weight'].shape[1]))
+        return dict(
+            n_ctx=int(ctx.shape[0]),
+            text_width=int(ctx.shape[1]),
+            embed_dim=int(converted[PL + 'meta_net.linear1.weight'].shape[1]))
     vision = converted.get(PL + 'vision_ctx')
     if method == 'vpt':
-        return dict(n_ctx=int(vision.shape[0]), depth=1 + count('deep_vision_prompts.'),
-                    vision_width=int(vision.shape[1]))
+        return dict(
+            n_ctx=int(vision.shape[0]),
+            depth=1 + count('deep_vision_prompts.'),
+            vision_width=int(vision.shape[1]))
     if method in ('ivlp', 'promptsrc'):
-        return dict(n_ctx_text=int(ctx.shape[0]), n_ctx_vision=int(vision.shape[0]),
-                    depth_text=1 + count('deep_text_prompts.'),
-                    depth_vision=1 + count('deep_vision_prompts.'),
-                    text_width=int(ctx.shape[1]), vision_width=int(vision.shape[1]))
+        return dict(
+            n_ctx_text=int(ctx.shape[0]),
+            n_ctx_vision=int(vision.shape[0]),
+            depth_text=1 + count('deep_text_prompts.'),
+            depth_vision=1 + count('deep_vision_prompts.'),
+            text_width=int(ctx.shape[1]),
+            vision_width=int(vision.shape[1]))
     if method == 'language':
-        return dict(n_ctx=int(ctx.shape[0]), depth=1 + count('deep_text_prompts.'),
-                    text_width=int(ctx.shape[1]))
+        return dict(
+            n_ctx=int(ctx.shape[0]),
+            depth=1 + count('deep_text_prompts.'),
+            text_width=int(ctx.shape[1]))
     if method == 'maple':
-        return dict(n_ctx=int(ctx.shape[0]), depth=1 + count('deep_text_prompts.'),
-                    text_width=int(ctx.shape[1]),
-                    vision_width=int(converted[PL + 'ctx_proj.weight'].shape[0]))
+        return dict(
+            n_ctx=int(ctx.shape[0]),
+            depth=1 + count('deep_text_prompts.'),
+            text_width=int(ctx.shape[1]),
+            vision_width=int(converted[PL + 'ctx_proj.weight'].shape[0]))
     raise ConversionError(f'Unknown method {method!r}; choose one of {", ".join(METHODS)}.')
 
 
@@ -635,8 +679,7 @@ def _clip_hint(info: Mapping) -> str:
 
 
 # -- one file into another ------------------------------------------------------------
-def conversion_summary(src: str, dst: str, checkpoint: dict, method: str, converted,
-                       meta) -> str:
+def conversion_summary(src: str, dst: str, checkpoint: dict, method: str, converted, meta) -> str:
     """One paragraph: what was converted into what, and what was dropped."""
     reference = normalise_keys(checkpoint['state_dict'])
     kinds, frozen, _ = _classify(reference)
@@ -644,9 +687,11 @@ def conversion_summary(src: str, dst: str, checkpoint: dict, method: str, conver
     unused = sorted(k for kind in ('kg_bias', 'meta_net') for k in kinds.get(kind, {})) \
         if method == 'kgcoop' else []
     groups = sorted({k.split('.', 1)[0] + ('.*' if '.' in k else '') for k in frozen})
-    low = sorted({str(reference[k].dtype).replace('torch.', '') for kind, keys in kinds.items()
-                  if kind != 'buffer' for k in keys
-                  if k not in unused and reference[k].dtype != torch.float32})
+    low = sorted({
+        str(reference[k].dtype).replace('torch.', '')
+        for kind, keys in kinds.items() if kind != 'buffer' for k in keys
+        if k not in unused and reference[k].dtype != torch.float32
+    })
     others = [k for k in checkpoint if k not in ('state_dict', 'epoch', '_stubbed_globals')]
     n_params = sum(v.numel() for v in converted.values())
     shapes = ', '.join(f'{k}={v}' for k, v in meta.items()
@@ -661,15 +706,16 @@ def conversion_summary(src: str, dst: str, checkpoint: dict, method: str, conver
                        'the config)')
     if others:
         dropped.append(f'the checkpoint entries {others}')
-    return (
-        f'Converted {src}' + (f' (epoch {meta["epoch"]})' if 'epoch' in meta else '')
-        + f' into {dst}: {REFERENCE_TRAINERS[method]} prompts ({shapes}); '
-        f'{len(converted)} tensor{"s" if len(converted) > 1 else ""}, {n_params:,} prompt '
-        'parameters, saved in fp32' + (f' (some were {"/".join(low)})' if low else '')
-        + (f'. Dropped {"; ".join(dropped)}' if dropped else '') + '.')
+    return (f'Converted {src}' + (f' (epoch {meta["epoch"]})' if 'epoch' in meta else '') +
+            f' into {dst}: {REFERENCE_TRAINERS[method]} prompts ({shapes}); '
+            f'{len(converted)} tensor{"s" if len(converted) > 1 else ""}, {n_params:,} prompt '
+            'parameters, saved in fp32' + (f' (some were {"/".join(low)})' if low else '') +
+            (f'. Dropped {"; ".join(dropped)}' if dropped else '') + '.')
 
 
-def convert_checkpoint_file(src: str, dst: str, method: str = 'auto',
+def convert_checkpoint_file(src: str,
+                            dst: str,
+                            method: str = 'auto',
                             force: bool = False) -> List[str]:
     """Convert the reference checkpoint ``src`` into the maple_mm checkpoint ``dst``.
 
@@ -702,10 +748,11 @@ def convert_checkpoint_file(src: str, dst: str, method: str = 'auto',
 
     lines = [conversion_summary(src, dst, checkpoint, method, converted, meta)]
     if checkpoint['_stubbed_globals']:
-        lines.append('Pickled objects replaced by inert stubs (nothing was executed): '
-                     + ', '.join(checkpoint['_stubbed_globals']) + '.')
-        odd = [g for g in checkpoint['_stubbed_globals']
-               if not g.startswith(_EXPECTED_GLOBAL_PREFIXES)]
+        lines.append('Pickled objects replaced by inert stubs (nothing was executed): ' +
+                     ', '.join(checkpoint['_stubbed_globals']) + '.')
+        odd = [
+            g for g in checkpoint['_stubbed_globals'] if not g.startswith(_EXPECTED_GLOBAL_PREFIXES)
+        ]
         if odd:
             lines.append(f'WARNING: {src} also pickles {odd}, which a genuine reference '
                          'checkpoint does not; they were neutralised, but check where the '
@@ -726,5 +773,4 @@ def convert_checkpoint_file(src: str, dst: str, method: str = 'auto',
 
 def looks_like_reference(keys) -> bool:
     """Whether state-dict ``keys`` (without the model prefix) are the reference code's."""
-    return any(k.startswith(REFERENCE_KEY_PREFIXES) or k in ('ctx', 'logit_scale')
-               for k in keys)
+    return any(k.startswith(REFERENCE_KEY_PREFIXES) or k in ('ctx', 'logit_scale') for k in keys)

@@ -83,8 +83,11 @@ def encode_text(clip: CLIP,
     attn_mask = clip.attn_mask[:length, :length] if clip.attn_mask is not None else None
     x = run_blocks_with_deep_prompts(clip.transformer.resblocks, x, deep_prompts, 1, attn_mask)
     x = clip.ln_final(x)
-    x = text_global_pool(x, token_ids[:, :length], clip.text_pool_type,
-                         eos_token_id=getattr(clip, 'text_eos_id', None))
+    x = text_global_pool(
+        x,
+        token_ids[:, :length],
+        clip.text_pool_type,
+        eos_token_id=getattr(clip, 'text_eos_id', None))
     return project_text(clip, x)
 
 
@@ -118,8 +121,8 @@ def encode_image(clip: CLIP,
     blocks = visual.transformer.resblocks
     row_blocks = efficient and supports_row_blocks(blocks)
     last_rows = slice(0, 1) if row_blocks and pools_class_token(clip) else None
-    x = run_blocks_with_deep_prompts(blocks, x, deep_prompts, x.shape[1] - n_ctx,
-                                     row_blocks=row_blocks, last_rows=last_rows)
+    x = run_blocks_with_deep_prompts(
+        blocks, x, deep_prompts, x.shape[1] - n_ctx, row_blocks=row_blocks, last_rows=last_rows)
     pooled, _ = visual._pool(x)
     return pooled @ visual.proj if visual.proj is not None else pooled
 

@@ -12,7 +12,6 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.apis import PromptedCLIPInferencer, classify_images, image_files, load_model
 from maple_mm.errors import ClassNameError, ImageDecodeError
-
 from ..conftest import load_tool, write_split_dataset
 from ..test_tools.test_train_test_e2e import tiny_config
 
@@ -27,11 +26,13 @@ def trained(tmp_path_factory):
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp / 'work')
     RUNNERS.build(cfg).train()
-    images = [str(data / 'images' / 'blue' / 'test_0.png'),
-              str(data / 'images' / 'red_square' / 'test_1.png'),
-              str(data / 'images' / 'yellow' / 'test_2.png')]
-    return dict(config=str(config), checkpoint=str(tmp / 'work' / 'epoch_1.pth'),
-                images=images, tmp=tmp)
+    images = [
+        str(data / 'images' / 'blue' / 'test_0.png'),
+        str(data / 'images' / 'red_square' / 'test_1.png'),
+        str(data / 'images' / 'yellow' / 'test_2.png')
+    ]
+    return dict(
+        config=str(config), checkpoint=str(tmp / 'work' / 'epoch_1.pth'), images=images, tmp=tmp)
 
 
 def test_mmpretrain_get_model_restores_the_class_names(trained):
@@ -53,8 +54,8 @@ def test_mmpretrain_inferencer_reports_the_names_the_prompts_were_built_from(tra
 
 def test_classes_argument_sets_the_prompts(trained):
     names = ['yellow', 'blue', 'frog', 'cat']
-    inferencer = PromptedCLIPInferencer(trained['config'], pretrained=trained['checkpoint'],
-                                        classes=names)
+    inferencer = PromptedCLIPInferencer(
+        trained['config'], pretrained=trained['checkpoint'], classes=names)
     assert inferencer.model.class_names == names
     results = inferencer(trained['images'], batch_size=2)
     assert len(results[0]['pred_scores']) == 4 and results[0]['pred_class'] in names
@@ -75,8 +76,7 @@ def test_text_features_are_computed_once_per_class_list(trained, monkeypatch):
 
 def run_tool_in_process(tool: str, *argv) -> None:
     """``python tools/<tool>.py ARGV`` in this process (user errors raise SystemExit)."""
-    load_tool('tools/_cli.py').run_cli(load_tool(f'tools/{tool}.py').main,
-                                       [str(a) for a in argv])
+    load_tool('tools/_cli.py').run_cli(load_tool(f'tools/{tool}.py').main, [str(a) for a in argv])
 
 
 def run_infer(*argv):
@@ -88,14 +88,14 @@ def test_infer_tool_prints_top_k_and_writes_json(trained, capsys, monkeypatch):
 
     import maple_mm.apis.inference
     from maple_mm.progress import Progress
+
     # A progress line after every batch (every 10 s of work by default).
     monkeypatch.setattr(maple_mm.apis.inference, 'Progress',
                         functools.partial(Progress, interval_s=0))
     out = trained['tmp'] / 'results.json'
     folder = trained['tmp'] / 'toy' / 'images' / 'blue'
-    run_infer(trained['config'], trained['checkpoint'], folder, trained['images'][1],
-              '--classes', 'blue, red square ,frog', '--topk', '2', '--out', out,
-              '--batch-size', '4')
+    run_infer(trained['config'], trained['checkpoint'], folder, trained['images'][1], '--classes',
+              'blue, red square ,frog', '--topk', '2', '--out', out, '--batch-size', '4')
     printed = capsys.readouterr()
     lines = [line for line in printed.out.splitlines() if '.png: ' in line]
     # Whole result lines: nothing glued to a progress line, which goes to stderr.
@@ -112,10 +112,11 @@ def test_infer_tool_prints_top_k_and_writes_json(trained, capsys, monkeypatch):
     with pytest.raises(SystemExit, match='already exists'):
         run_infer(trained['config'], trained['checkpoint'], folder, '--out', out)
     # --cfg-options reaches the model built from the config, as in the other tools.
-    with pytest.raises(SystemExit, match=r'error: The checkpoint does not fit the MaPLe model .*'
-                                         r'n_ctx=4'):
-        run_infer(trained['config'], trained['checkpoint'], folder,
-                  '--cfg-options', 'model.prompt_learner.n_ctx=4')
+    with pytest.raises(
+            SystemExit, match=r'error: The checkpoint does not fit the MaPLe model .*'
+            r'n_ctx=4'):
+        run_infer(trained['config'], trained['checkpoint'], folder, '--cfg-options',
+                  'model.prompt_learner.n_ctx=4')
 
 
 def test_bad_inputs_are_one_error_line(trained, tmp_path):
@@ -126,8 +127,8 @@ def test_bad_inputs_are_one_error_line(trained, tmp_path):
     with pytest.raises(SystemExit, match='error: .*empty.jpg cannot be read'):
         run_infer(trained['config'], trained['checkpoint'], bad)
     with pytest.raises(SystemExit, match='error: The class list is empty'):
-        run_infer(trained['config'], trained['checkpoint'], trained['images'][0],
-                  '--classes', ' , ')
+        run_infer(trained['config'], trained['checkpoint'], trained['images'][0], '--classes',
+                  ' , ')
     with pytest.raises(SystemExit, match='learns prompts: give the checkpoint'):
         run_infer(trained['config'], 'none', trained['images'][0])
     unnamed = torch.load(trained['checkpoint'], weights_only=True)
@@ -152,6 +153,7 @@ def test_inference_decodes_images_as_the_reference(trained, tmp_path):
                                         ori_shape=bgr.shape[:2]))['inputs']
     assert torch.equal(batch['inputs'][0], expected)
     turned = mmcv.imread(path)  # what mmpretrain's own loader would give
-    assert not torch.equal(inferencer.pipeline(dict(img=turned, img_shape=turned.shape[:2],
-                                                    ori_shape=turned.shape[:2]))['inputs'],
-                           expected)
+    assert not torch.equal(
+        inferencer.pipeline(
+            dict(img=turned, img_shape=turned.shape[:2], ori_shape=turned.shape[:2]))['inputs'],
+        expected)

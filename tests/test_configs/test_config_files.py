@@ -5,8 +5,8 @@ import re
 import pytest
 
 from . import zoo
-from .zoo import (BASE_DIR, CONFIGS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors, base_files,
-                  inheritance_depth, leaf_configs, protocol_of)
+from .zoo import (BASE_DIR, CONFIGS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors,
+                  base_files, inheritance_depth, leaf_configs, protocol_of)
 
 
 @pytest.fixture(scope='module')
@@ -19,8 +19,9 @@ def test_each_method_folder_holds_exactly_its_configs_readme_and_metafile():
     folders = {p.name for p in CONFIGS.iterdir() if p.is_dir()} - {'_base_'}
     assert folders == set(METHODS)
     for folder in METHODS:
-        expected = {p.name for p in leaf_configs(folder)} | {
-            'README.md', 'metafile.yml', 'demo_base2novel_fashion_mnist.py'}
+        expected = {p.name
+                    for p in leaf_configs(folder)
+                    } | {'README.md', 'metafile.yml', 'demo_base2novel_fashion_mnist.py'}
         assert {p.name for p in (CONFIGS / folder).iterdir()} == expected, folder
 
 
@@ -39,8 +40,8 @@ def test_every_leaf_records_the_method_of_its_folder_and_its_protocol(built):
         assert cfg.protocol == expected, path
 
 
-@pytest.mark.parametrize('path', [*all_leaf_configs(), *DEMOS], ids=lambda p: p.parent.name
-                         + '/' + p.stem)
+@pytest.mark.parametrize(
+    'path', [*all_leaf_configs(), *DEMOS], ids=lambda p: p.parent.name + '/' + p.stem)
 def test_configs_inherit_at_most_two_levels(path):
     """Leaf, then one recipe, then the runtime, CLIP, model, protocol and schedule files.
 
@@ -59,16 +60,22 @@ def test_recipes_are_named_after_method_and_protocol_and_cite_one_source():
     assert {r.resolve() for r in recipes} == used  # every recipe is used
     for recipe in recipes:
         text = recipe.read_text()
-        sources = re.findall(r'^# Source: (.+)$', text, re.M)
+        # A source line may go on in comment lines indented by 2 more spaces.
+        sources = [
+            re.sub(r'\n#\s+', ' ', m)
+            for m in re.findall(r'^# Source: (.+(?:\n#   .+)*)$', text, re.M)
+        ]
         assert len(sources) == 1, recipe.name
         assert re.match(r'(\w+/)?configs/trainers/', sources[0]) or 'zeroshot.sh' in sources[0]
         assert sources[0].endswith(')')  # names the reference repository
-        protocol = next(p for p in ('base2novel', 'few_shot', 'cross_dataset')
-                        if recipe.stem.endswith(f'_{p}'))
+        protocol = next(
+            p for p in ('base2novel', 'few_shot', 'cross_dataset') if recipe.stem.endswith(f'_{p}'))
         method = recipe.stem[:-len(protocol) - 1]
         bases = {b.relative_to(BASE_DIR.resolve()).as_posix() for b in base_files(recipe)}
-        assert {'default_runtime.py', 'clip_vit_b16.py', f'models/{method}.py',
-                f'protocols/{protocol}.py'} <= bases, recipe.name
+        assert {
+            'default_runtime.py', 'clip_vit_b16.py', f'models/{method}.py',
+            f'protocols/{protocol}.py'
+        } <= bases, recipe.name
 
 
 #: A shared fact, written once: the one base file it is in.
@@ -97,10 +104,14 @@ def test_each_shared_fact_lives_in_one_base_file(fact):
 
 def test_dataset_configs_are_a_few_lines():
     for path in all_leaf_configs():
-        code = [line for line in path.read_text().splitlines()
-                if line.strip() and not line.startswith('#')]
-        limit = {'few_shot_imagenet': 9, 'base2novel_imagenet': 7}.get(
-            path.stem, 4) if path.parent.name == 'coop' else 4
+        code = [
+            line for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith('#')
+        ]
+        limit = {
+            'few_shot_imagenet': 9,
+            'base2novel_imagenet': 7
+        }.get(path.stem, 4) if path.parent.name == 'coop' else 4
         if '# Source: ' in path.read_text():  # one per-dataset recipe value, with its source
             limit += 1
         assert len(code) <= limit, path

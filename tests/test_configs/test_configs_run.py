@@ -10,18 +10,26 @@ import pytest
 from mmpretrain.registry import RUNNERS
 
 from maple_mm.datasets.catalog import IMAGENET_VARIANTS
-
 from ..conftest import load_tool
 from .tiny_runs import NUM_CLASSES, fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from .zoo import CONFIGS, DATASETS, METHODS
 
 TOP1 = 'accuracy/top1'
 #: Every trained method once on base-to-novel, each on another dataset layout where it can.
-LAYOUTS = {'coop': 'dtd', 'cocoop': 'caltech101', 'vpt': 'eurosat', 'ivlp': 'oxford_pets',
-           'language_prompting': 'fgvc_aircraft', 'maple': 'imagenet', 'kgcoop': 'food101',
-           'promptsrc': 'ucf101'}
-BASE2NOVEL = {folder: LAYOUTS.get(folder, 'dtd') for folder in METHODS
-              if folder != 'zero_shot_clip'}
+LAYOUTS = {
+    'coop': 'dtd',
+    'cocoop': 'caltech101',
+    'vpt': 'eurosat',
+    'ivlp': 'oxford_pets',
+    'language_prompting': 'fgvc_aircraft',
+    'maple': 'imagenet',
+    'kgcoop': 'food101',
+    'promptsrc': 'ucf101'
+}
+BASE2NOVEL = {
+    folder: LAYOUTS.get(folder, 'dtd')
+    for folder in METHODS if folder != 'zero_shot_clip'
+}
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -35,7 +43,7 @@ def data_root(tmp_path_factory):
 
 
 def record(work_dir) -> dict:
-    (path,) = work_dir.glob('*/test_metrics.json')
+    (path, ) = work_dir.glob('*/test_metrics.json')
     return json.loads(path.read_text())
 
 
@@ -48,19 +56,26 @@ def train_and_test(cfg):
 @pytest.mark.parametrize('folder', BASE2NOVEL)
 def test_base2novel(folder, data_root, tmp_path):
     dataset = BASE2NOVEL[folder]
-    cfg = tiny(load(CONFIGS / folder / f'base2novel_{dataset}.py', '--seed', '2'), data_root,
-               tmp_path)
+    cfg = tiny(
+        load(CONFIGS / folder / f'base2novel_{dataset}.py', '--seed', '2'), data_root, tmp_path)
     runner, metrics = train_and_test(cfg)
     assert set(metrics) == {f'base/{TOP1}', f'novel/{TOP1}', 'HM'}
     assert all(0 <= v <= 100 for v in metrics.values())
-    classes = {name: len(loader.dataset.metainfo['classes'])
-               for name, loader in runner.test_loop.dataloaders.items()}
+    classes = {
+        name: len(loader.dataset.metainfo['classes'])
+        for name, loader in runner.test_loop.dataloaders.items()
+    }
     assert classes == dict(base=NUM_CLASSES // 2, novel=NUM_CLASSES // 2)
     written = record(tmp_path)['record']
     variant = written.pop('variant')
     assert written == dict(
-        method=METHODS[folder], protocol='base2novel', dataset=dataset, shots=16, seed=2,
-        config=f'base2novel_{dataset}', processes=1)
+        method=METHODS[folder],
+        protocol='base2novel',
+        dataset=dataset,
+        shots=16,
+        seed=2,
+        config=f'base2novel_{dataset}',
+        processes=1)
     # The recipe, and what tiny() changed in it (the seed is no change of the experiment).
     assert variant.startswith(f'{folder}/base2novel [') and 'max_epochs=1' in variant \
         and 'seed' not in variant
@@ -70,8 +85,9 @@ def test_cross_dataset(data_root, tmp_path):
     cfg = tiny(load(CONFIGS / 'maple' / 'cross_dataset_imagenet.py'), data_root, tmp_path)
     runner, metrics = train_and_test(cfg)
     assert set(metrics) == {f'{k}/{TOP1}' for k in DATASETS} | {'target_average'}
-    assert set(len(loader.dataset.metainfo['classes'])
-               for loader in runner.test_loop.dataloaders.values()) == {NUM_CLASSES}
+    assert set(
+        len(loader.dataset.metainfo['classes'])
+        for loader in runner.test_loop.dataloaders.values()) == {NUM_CLASSES}
     assert record(tmp_path)['record']['protocol'] == 'cross_dataset'
 
 
@@ -80,8 +96,10 @@ def test_domain_generalization(data_root, tmp_path):
     runner, metrics = train_and_test(cfg)
     sets = ['imagenet', *IMAGENET_VARIANTS]
     assert set(metrics) == {f'{s}/{TOP1}' for s in sets} | {'target_average'}
-    classes = {name: len(loader.dataset.metainfo['classes'])
-               for name, loader in runner.test_loop.dataloaders.items()}
+    classes = {
+        name: len(loader.dataset.metainfo['classes'])
+        for name, loader in runner.test_loop.dataloaders.items()
+    }
     # ImageNet-A / -R are tested over their own classes (a subset of ImageNet's).
     assert classes['imagenet'] == classes['imagenetv2'] == NUM_CLASSES
     assert 0 < classes['imagenet_a'] < NUM_CLASSES and 0 < classes['imagenet_r'] < NUM_CLASSES

@@ -15,10 +15,10 @@ def cfg():
 
 def test_recipe_values(cfg):
     assert cfg.default_scope == 'mmpretrain'
-    assert cfg.model.prompt_learner == dict(type='MaPLePromptLearner', n_ctx=2,
-                                            ctx_init='a photo of a', depth=9)
-    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.0035, momentum=0.9,
-                                               weight_decay=5e-4, nesterov=False)
+    assert cfg.model.prompt_learner == dict(
+        type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9)
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='SGD', lr=0.0035, momentum=0.9, weight_decay=5e-4, nesterov=False)
     assert cfg.train_cfg.max_epochs == 5
     train, test = cfg.train_dataloader, cfg.test_dataloader
     assert (train.batch_size, train.drop_last, test.batch_size) == (4, True, 100)
@@ -30,8 +30,11 @@ def test_recipe_values(cfg):
 def test_transforms(cfg):
     recipe = Config.fromfile(REPO_ROOT / 'configs/_base_/recipes/maple_base2novel.py')
     assert recipe.train_pipeline[1] == dict(
-        type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
-        interpolation='bicubic', backend='pillow')
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.08, 1.0),
+        interpolation='bicubic',
+        backend='pillow')
     # The demo keeps whole 28-pixel images (see the config's comment).
     crop = cfg.train_dataloader.dataset.pipeline[1]
     assert crop == dict(recipe.train_pipeline[1], crop_ratio_range=(1.0, 1.0))

@@ -8,7 +8,6 @@ import yaml
 from maple_mm.datasets.catalog import BENCHMARKS, display_name
 from maple_mm.evaluation.published import (BASE2NOVEL, BASE2NOVEL_AVERAGE, CROSS_DATASET,
                                            DOMAIN_GENERALIZATION)
-
 from ..conftest import REPO_ROOT
 from .zoo import CONFIGS, METHODS, leaf_configs
 
@@ -31,16 +30,20 @@ def test_metafile(folder):
             published[model.get('Config'), result['Dataset']] = result['Metrics']
     expected = {}
     for key, (base, novel, hm) in BASE2NOVEL.get(method, {}).items():
-        expected[f'configs/{folder}/base2novel_{key}.py', display_name(key)] = dict(
-            Base=base, Novel=novel, HM=hm)
+        expected[f'configs/{folder}/base2novel_{key}.py',
+                 display_name(key)] = dict(
+                     Base=base, Novel=novel, HM=hm)
     average = BASE2NOVEL_AVERAGE[method]
     expected[None, 'Base-to-novel average (11 datasets)'] = {
-        k: v for k, v in zip(('Base', 'Novel', 'HM'), average) if v is not None}
+        k: v
+        for k, v in zip(('Base', 'Novel', 'HM'), average) if v is not None
+    }
     if method in CROSS_DATASET:
         xd = f'configs/{folder}/cross_dataset_imagenet.py'
         expected[xd, 'ImageNet'] = {'Top 1 Accuracy': CROSS_DATASET[method]['imagenet']}
         expected[xd, 'Mean of the 10 target datasets'] = {
-            'Top 1 Accuracy': CROSS_DATASET[method]['target_average']}
+            'Top 1 Accuracy': CROSS_DATASET[method]['target_average']
+        }
         dg = f'configs/{folder}/domain_generalization_imagenet.py'
         for key, value in DOMAIN_GENERALIZATION[method].items():
             expected[dg, display_name(key)] = {'Top 1 Accuracy': value}
@@ -52,12 +55,15 @@ def test_readme(folder):
     text = (CONFIGS / folder / 'README.md').read_text()
     method = METHODS[folder]
     assert re.search(r'^> \[.+\]\(https://arxiv\.org/abs/.+\)', text, re.M)
-    for source in re.findall(r'^# Source: (\S+)', '\n'.join(
-            p.read_text() for p in (CONFIGS / '_base_' / 'recipes').glob(f'{folder}_*.py')),
-            re.M):
+    for source in re.findall(
+            r'^# Source: (\S+)',
+            '\n'.join(p.read_text()
+                      for p in (CONFIGS / '_base_' / 'recipes').glob(f'{folder}_*.py')), re.M):
         assert source.split('{')[0] in text  # each recipe's source is named
-    rows = {m[0]: tuple(float(v) for v in m[1:]) for m in re.findall(
-        r'^\| ([\w ()]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$', text, re.M)}
+    rows = {
+        m[0]: tuple(float(v) for v in m[1:])
+        for m in re.findall(r'^\| ([\w ()]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$', text, re.M)
+    }
     average = BASE2NOVEL_AVERAGE[method]
     if method in BASE2NOVEL:
         expected = {BENCHMARKS[k].name: v for k, v in BASE2NOVEL[method].items()}

@@ -1,10 +1,9 @@
-"""Every config carries its method's reference recipe and its protocol (docs/benchmarks.md, the reference configs)."""
+"""Every config carries its method's reference recipe and protocol (docs/benchmarks.md)."""
 import math
 
 import pytest
 
 from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
-
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
 from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, LOSS_WEIGHTS, METHODS,
                   PROMPTSRC_FINE_GRAINED_GPA, PROMPTSRC_GPA, PUBLISHED_LRS, SCHEDULES,
@@ -14,19 +13,28 @@ CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
 TRAIN_PIPELINE = [
     dict(type='LoadImageWithPIL'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.08, 1.0),
-         interpolation='bicubic', backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.08, 1.0),
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs')]
+    dict(type='PackInputs')
+]
 TEST_PIPELINE = [
     dict(type='LoadImageWithPIL'),
     dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic', backend='pillow'),
     dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs')]
+    dict(type='PackInputs')
+]
 #: The protocol's data: (train subsample, test subsample, shots, main test set name).
-PROTOCOLS = {'base2novel': ('base', 'base', 16, 'base'), 'few_shot': ('all', 'all', 16, 'test'),
-             'cross_dataset': ('all', 'all', 16, 'imagenet'),
-             'domain_generalization': ('all', 'all', 16, 'imagenet')}
+PROTOCOLS = {
+    'base2novel': ('base', 'base', 16, 'base'),
+    'few_shot': ('all', 'all', 16, 'test'),
+    'cross_dataset': ('all', 'all', 16, 'imagenet'),
+    'domain_generalization': ('all', 'all', 16, 'imagenet')
+}
 
 
 def cases():
@@ -34,14 +42,13 @@ def cases():
     for path in all_leaf_configs():
         protocol = protocol_of(path)
         dataset = path.stem[len(protocol) + 1:]
-        yield pytest.param(path, path.parent.name, protocol, dataset,
-                           id=f'{path.parent.name}/{path.stem}')
+        yield pytest.param(
+            path, path.parent.name, protocol, dataset, id=f'{path.parent.name}/{path.stem}')
 
 
 def cosine_lrs(lr: float, epochs: int) -> list:
     """Epoch 1 at 1e-5, then the cosine restarted after it over T_max = epochs."""
-    return [1e-5] + [lr * (1 + math.cos(math.pi * (e - 1) / epochs)) / 2
-                     for e in range(1, epochs)]
+    return [1e-5] + [lr * (1 + math.cos(math.pi * (e - 1) / epochs)) / 2 for e in range(1, epochs)]
 
 
 def check_dataset(dataset: dict, key: str) -> None:
@@ -54,8 +61,8 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     cfg = built(path)
     # Model: the frozen ViT-B/16 OpenAI CLIP, its normalisation, the method's prompts.
     assert cfg.model.type == cfg.method == METHODS[folder]
-    assert cfg.model.backbone == dict(type='OpenCLIPBackbone', model_name='ViT-B-16',
-                                      pretrained='openai')
+    assert cfg.model.backbone == dict(
+        type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
     pre = cfg.model.data_preprocessor
     assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
@@ -77,8 +84,7 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
         mean_std = PROMPTSRC_GPA['cross_dataset' if transfer else protocol]
         if protocol == 'few_shot' and dataset in PROMPTSRC_FINE_GRAINED_GPA[1]:
             mean_std = PROMPTSRC_FINE_GRAINED_GPA[0]
-        assert gpa == dict(type='GaussianPromptAggregationHook', mean=mean_std[0],
-                           std=mean_std[1])
+        assert gpa == dict(type='GaussianPromptAggregationHook', mean=mean_std[0], std=mean_std[1])
     else:
         assert gpa is None
 
@@ -96,8 +102,8 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     assert cfg.randomness.seed == 1
     check_test_sets(cfg, protocol)
 
-    schedule = SCHEDULES[folder, 'cross_dataset' if protocol == 'domain_generalization'
-                         else protocol]
+    schedule = SCHEDULES[folder,
+                         'cross_dataset' if protocol == 'domain_generalization' else protocol]
     if schedule is None:  # zero-shot: nothing to train
         assert cfg.train_dataloader is None and 'optim_wrapper' not in cfg
         return
@@ -116,11 +122,15 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     check_dataset(train.dataset, dataset)
 
     # Optimisation: SGD, constant warm-up epoch at 1e-5, then cosine, stepped per epoch.
-    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=lr, momentum=0.9,
-                                               weight_decay=5e-4, nesterov=False)
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=False)
     assert cfg.train_cfg == dict(by_epoch=True, max_epochs=epochs)
-    assert cfg.param_scheduler == dict(type='ConstantWarmupCosineLR', warmup_value=1e-5,
-                                       warmup_steps=1, by_epoch=True, T_max=epochs)
+    assert cfg.param_scheduler == dict(
+        type='ConstantWarmupCosineLR',
+        warmup_value=1e-5,
+        warmup_steps=1,
+        by_epoch=True,
+        T_max=epochs)
     lrs = per_epoch_lrs(cfg.param_scheduler, epochs, lr)
     assert lrs == pytest.approx(cosine_lrs(lr, epochs))
     if (lr, epochs) in PUBLISHED_LRS:
@@ -135,8 +145,8 @@ def check_test_sets(cfg, protocol: str) -> None:
     if protocol == 'few_shot':
         assert not sets
         return
-    keys = ([k for k in DATASETS if k != 'imagenet'] if protocol == 'cross_dataset'
-            else list(IMAGENET_VARIANTS))
+    keys = ([k for k in DATASETS
+             if k != 'imagenet'] if protocol == 'cross_dataset' else list(IMAGENET_VARIANTS))
     assert list(sets) == keys
     for key, dataset in sets.items():
         check_dataset(dataset, key)
@@ -150,8 +160,9 @@ def check_test_sets(cfg, protocol: str) -> None:
 
 def test_domain_generalization_trains_like_cross_dataset():
     for folder in METHODS:
-        dg, xd = (built(CONFIGS / folder / f'{name}_imagenet.py')
-                  for name in ('domain_generalization', 'cross_dataset'))
+        dg, xd = (
+            built(CONFIGS / folder / f'{name}_imagenet.py')
+            for name in ('domain_generalization', 'cross_dataset'))
         for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper',
                     'param_scheduler', 'train_cfg'):
             assert dg.get(key) == xd.get(key), (folder, key)

@@ -31,13 +31,12 @@ class Recipe(NamedTuple):
     how: Optional[str] = None  # the script that runs it, or why it was chosen
 
 
-COOP_CTXV1 = dict(n_ctx=4, ctx_init='a photo of a', class_specific=False,
-                  class_token_position='end')
+COOP_CTXV1 = dict(
+    n_ctx=4, ctx_init='a photo of a', class_specific=False, class_token_position='end')
 COOP_RANDOM = dict(n_ctx=16, ctx_init='', class_specific=False, class_token_position='end')
 COCOOP = dict(n_ctx=4, ctx_init='a photo of a')
 MAPLE = dict(n_ctx=2, ctx_init='a photo of a', depth=9)
-IVLP = dict(n_ctx_text=2, n_ctx_vision=2, depth_text=12, depth_vision=12,
-            ctx_init='a photo of a')
+IVLP = dict(n_ctx_text=2, n_ctx_vision=2, depth_text=12, depth_vision=12, ctx_init='a photo of a')
 LP = dict(n_ctx=4, depth=12, ctx_init='a photo of a')
 VPT = dict(n_ctx=8, depth=12)
 KG = dict(n_ctx=4, ctx_init='a photo of a')
@@ -48,94 +47,102 @@ NO_FEW_SHOT = 'the reference ships no few-shot recipe: its base-to-novel one, 50
 #: overrides the protocol's for that dataset. Domain generalisation trains as
 #: cross-dataset does.
 RECIPES = {
-    ('coop', 'base2novel'): Recipe(
-        0.002, 32, 200, COOP_CTXV1, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ctxv1.yaml',
-        f'{COOP} scripts/cocoop/base2new_train.sh (CFG=vit_b16_ctxv1 for CoOp)'),
-    ('coop', 'base2novel', 'imagenet'): Recipe(
-        0.002, 32, 50, COOP_CTXV1, 'fp16',
-        f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
-        f'{COOP} scripts/cocoop/base2new_train.sh (vit_b16_ep50_ctxv1 for ImageNet)'),
-    ('coop', 'cross_dataset'): Recipe(
-        0.002, 32, 50, COOP_CTXV1, 'fp16',
-        f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
-        f'{COOP} scripts/cocoop/xd_train.sh (CFG=vit_b16_ep50_ctxv1 for CoOp)'),
+    ('coop', 'base2novel'):
+    Recipe(0.002, 32, 200, COOP_CTXV1, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ctxv1.yaml',
+           f'{COOP} scripts/cocoop/base2new_train.sh (CFG=vit_b16_ctxv1 for CoOp)'),
+    ('coop', 'base2novel', 'imagenet'):
+    Recipe(0.002, 32, 50, COOP_CTXV1, 'fp16',
+           f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
+           f'{COOP} scripts/cocoop/base2new_train.sh (vit_b16_ep50_ctxv1 for ImageNet)'),
+    ('coop', 'cross_dataset'):
+    Recipe(0.002, 32, 50, COOP_CTXV1, 'fp16',
+           f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
+           f'{COOP} scripts/cocoop/xd_train.sh (CFG=vit_b16_ep50_ctxv1 for CoOp)'),
     # 16 shots: vit_b16.yaml (200 epochs); --shots K takes epochs_by_shots.
-    ('coop', 'few_shot'): Recipe(
-        0.002, 32, 200, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16.yaml',
-        f'{COOP} scripts/coop/main.sh, N_CTX 16 CSC False CTP end (train.py defaults)'),
-    ('coop', 'few_shot', 'imagenet'): Recipe(
-        0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ep50.yaml'),
-    ('cocoop', 'base2novel'): Recipe(
-        0.002, 1, 10, COCOOP, 'fp16',
-        f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml',
-        f'{COOP} scripts/cocoop/base2new_train.sh'),
-    ('cocoop', 'cross_dataset'): Recipe(
-        0.002, 1, 10, COCOOP, 'fp16',
-        f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml',
-        f'{COOP} scripts/cocoop/xd_train.sh'),
-    ('cocoop', 'few_shot'): Recipe(
-        0.002, 1, 50, COCOOP, 'fp16',
-        f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml', NO_FEW_SHOT),
-    ('maple', 'base2novel'): Recipe(
-        0.0035, 4, 5, MAPLE, 'fp16', f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml',
-        f'{MMPL} scripts/maple/base2new_train_maple.sh'),
-    ('maple', 'cross_dataset'): Recipe(
-        0.0026, 4, 2, dict(MAPLE, depth=3), 'fp16',
-        f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx_cross_datasets.yaml',
-        f'{MMPL} scripts/maple/xd_train_maple.sh'),
-    ('maple', 'few_shot'): Recipe(
-        0.0035, 4, 50, MAPLE, 'fp16',
-        f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml', NO_FEW_SHOT),
-    ('ivlp', 'base2novel'): Recipe(
-        0.0035, 4, 5, IVLP, 'fp16', f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml',
-        f'{MMPL} scripts/independent-vlp/base2new_train_ivlp.sh'),
-    ('ivlp', 'cross_dataset'): Recipe(
-        0.0035, 4, 5, IVLP, 'fp16', f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml',
-        f'{MMPL} scripts/independent-vlp/xd_train_ivlp.sh'),
-    ('ivlp', 'few_shot'): Recipe(
-        0.0035, 4, 50, IVLP, 'fp16',
-        f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml', NO_FEW_SHOT),
-    ('language_prompting', 'base2novel'): Recipe(
-        0.0025, 4, 5, LP, 'fp16',
-        f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_4ctx_language_only.yaml',
-        f'{MMPL} scripts/language-prompting/base2new_train_lp.sh'),
-    ('language_prompting', 'cross_dataset'): Recipe(
-        0.0025, 4, 5, LP, 'fp16',
-        f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_4ctx_language_only.yaml',
-        f'{MMPL} scripts/language-prompting/xd_train_lp.sh'),
-    ('language_prompting', 'few_shot'): Recipe(
-        0.0025, 4, 50, LP, 'fp16',
-        f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_4ctx_language_only.yaml',
-        NO_FEW_SHOT),
+    ('coop', 'few_shot'):
+    Recipe(0.002, 32, 200, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16.yaml',
+           f'{COOP} scripts/coop/main.sh, N_CTX 16 CSC False CTP end (train.py defaults)'),
+    ('coop', 'few_shot', 'imagenet'):
+    Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ep50.yaml'),
+    ('cocoop', 'base2novel'):
+    Recipe(0.002, 1, 10, COCOOP, 'fp16',
+           f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml',
+           f'{COOP} scripts/cocoop/base2new_train.sh'),
+    ('cocoop', 'cross_dataset'):
+    Recipe(0.002, 1, 10, COCOOP, 'fp16',
+           f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml',
+           f'{COOP} scripts/cocoop/xd_train.sh'),
+    ('cocoop', 'few_shot'):
+    Recipe(0.002, 1, 50, COCOOP, 'fp16',
+           f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml', NO_FEW_SHOT),
+    ('maple', 'base2novel'):
+    Recipe(0.0035, 4, 5, MAPLE, 'fp16',
+           f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml',
+           f'{MMPL} scripts/maple/base2new_train_maple.sh'),
+    ('maple', 'cross_dataset'):
+    Recipe(0.0026, 4, 2, dict(MAPLE, depth=3), 'fp16',
+           f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx_cross_datasets.yaml',
+           f'{MMPL} scripts/maple/xd_train_maple.sh'),
+    ('maple', 'few_shot'):
+    Recipe(0.0035, 4, 50, MAPLE, 'fp16',
+           f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml', NO_FEW_SHOT),
+    ('ivlp', 'base2novel'):
+    Recipe(0.0035, 4, 5, IVLP, 'fp16',
+           f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml',
+           f'{MMPL} scripts/independent-vlp/base2new_train_ivlp.sh'),
+    ('ivlp', 'cross_dataset'):
+    Recipe(0.0035, 4, 5, IVLP, 'fp16',
+           f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml',
+           f'{MMPL} scripts/independent-vlp/xd_train_ivlp.sh'),
+    ('ivlp', 'few_shot'):
+    Recipe(0.0035, 4, 50, IVLP, 'fp16',
+           f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml', NO_FEW_SHOT),
+    ('language_prompting', 'base2novel'):
+    Recipe(0.0025, 4, 5, LP, 'fp16',
+           f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_4ctx_language_only.yaml',
+           f'{MMPL} scripts/language-prompting/base2new_train_lp.sh'),
+    ('language_prompting', 'cross_dataset'):
+    Recipe(0.0025, 4, 5, LP, 'fp16',
+           f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_4ctx_language_only.yaml',
+           f'{MMPL} scripts/language-prompting/xd_train_lp.sh'),
+    ('language_prompting', 'few_shot'):
+    Recipe(0.0025, 4, 50, LP, 'fp16',
+           f'{MMPL} configs/trainers/IVLP/vit_b16_c2_ep5_batch4_4ctx_language_only.yaml',
+           NO_FEW_SHOT),
     # VPT: PREC fp16 in the yaml, but trainers/vpt.py's load_clip_to_cpu returns
     # model.float(): it trains in fp32.
-    ('vpt', 'base2novel'): Recipe(
-        0.0025, 4, 5, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
-        f'{MMPL} scripts/vpt/base2new_train_vpt.sh; fp32: {MMPL} trainers/vpt.py'),
-    ('vpt', 'cross_dataset'): Recipe(
-        0.0025, 4, 5, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
-        f'{MMPL} scripts/vpt/xd_train_vpt.sh; fp32: {MMPL} trainers/vpt.py'),
-    ('vpt', 'few_shot'): Recipe(
-        0.0025, 4, 50, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
-        NO_FEW_SHOT),
-    ('kgcoop', 'base2novel'): Recipe(
-        0.002, 128, 100, KG, 'fp16', f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
-        f'{KGCOOP} scripts/base2new_train.sh'),
-    ('kgcoop', 'cross_dataset'): Recipe(
-        0.002, 128, 100, KG, 'fp16', f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
-        f'{KGCOOP} scripts/xd_train.sh (4 shots)'),
-    ('kgcoop', 'few_shot'): Recipe(
-        0.002, 128, 100, KG, 'fp16', f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
-        'the reference ships no few-shot script: its base-to-novel config'),
-    ('promptsrc', 'base2novel'): Recipe(
-        0.0025, 4, 20, SRC, 'fp16',
-        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml'),
-    ('promptsrc', 'cross_dataset'): Recipe(
+    ('vpt', 'base2novel'):
+    Recipe(0.0025, 4, 5, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
+           f'{MMPL} scripts/vpt/base2new_train_vpt.sh; fp32: {MMPL} trainers/vpt.py'),
+    ('vpt', 'cross_dataset'):
+    Recipe(0.0025, 4, 5, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
+           f'{MMPL} scripts/vpt/xd_train_vpt.sh; fp32: {MMPL} trainers/vpt.py'),
+    ('vpt', 'few_shot'):
+    Recipe(0.0025, 4, 50, VPT, 'fp32', f'{MMPL} configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml',
+           NO_FEW_SHOT),
+    ('kgcoop', 'base2novel'):
+    Recipe(0.002, 128, 100, KG, 'fp16',
+           f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
+           f'{KGCOOP} scripts/base2new_train.sh'),
+    ('kgcoop', 'cross_dataset'):
+    Recipe(0.002, 128, 100, KG, 'fp16',
+           f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
+           f'{KGCOOP} scripts/xd_train.sh (4 shots)'),
+    ('kgcoop', 'few_shot'):
+    Recipe(0.002, 128, 100, KG, 'fp16',
+           f'{KGCOOP} configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml',
+           'the reference ships no few-shot script: its base-to-novel config'),
+    ('promptsrc', 'base2novel'):
+    Recipe(0.0025, 4, 20, SRC, 'fp16',
+           f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml'),
+    ('promptsrc', 'cross_dataset'):
+    Recipe(
         0.0025, 4, 20, dict(SRC, depth_text=3, depth_vision=3), 'fp16',
-        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml'),
-    ('promptsrc', 'few_shot'): Recipe(
-        0.0025, 4, 50, SRC, 'fp16',
-        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep50_batch4_4+4ctx_few_shot.yaml'),
+        f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml'
+    ),
+    ('promptsrc', 'few_shot'):
+    Recipe(0.0025, 4, 50, SRC, 'fp16',
+           f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep50_batch4_4+4ctx_few_shot.yaml'),
 }
 
 
@@ -145,13 +152,19 @@ def trained_configs():
             continue
         for protocol in ('base2novel', 'few_shot'):
             for dataset in DATASETS:
-                yield pytest.param(folder, protocol, dataset,
-                                   CONFIGS / folder / f'{protocol}_{dataset}.py',
-                                   id=f'{folder}/{protocol}_{dataset}')
+                yield pytest.param(
+                    folder,
+                    protocol,
+                    dataset,
+                    CONFIGS / folder / f'{protocol}_{dataset}.py',
+                    id=f'{folder}/{protocol}_{dataset}')
         for name in ('cross_dataset', 'domain_generalization'):
-            yield pytest.param(folder, 'cross_dataset', 'imagenet',
-                               CONFIGS / folder / f'{name}_imagenet.py',
-                               id=f'{folder}/{name}_imagenet')
+            yield pytest.param(
+                folder,
+                'cross_dataset',
+                'imagenet',
+                CONFIGS / folder / f'{name}_imagenet.py',
+                id=f'{folder}/{name}_imagenet')
 
 
 @pytest.mark.parametrize('folder,protocol,dataset,path', trained_configs())
@@ -184,13 +197,14 @@ def test_auto_scale_lr_without_the_recipes_base_batch_is_a_clear_error(tmp_path)
     from mmengine.config import Config
 
     from maple_mm.errors import ConfigError
-
     from ..conftest import load_tool
-    assert 'base_batch_size' not in Config.fromfile(
-        CONFIGS / '_base_' / 'default_runtime.py').auto_scale_lr
+    assert 'base_batch_size' not in Config.fromfile(CONFIGS / '_base_' /
+                                                    'default_runtime.py').auto_scale_lr
     config = tmp_path / 'mine.py'
     config.write_text(f"_base_ = [{str(CONFIGS / '_base_' / 'default_runtime.py')!r}]\n")
     train = load_tool('tools/train.py')
-    with pytest.raises(ConfigError, match=r'--auto-scale-lr: .*mine\.py sets no '
-                       r'auto_scale_lr\.base_batch_size, the batch its lr is for'):
+    with pytest.raises(
+            ConfigError,
+            match=r'--auto-scale-lr: .*mine\.py sets no '
+            r'auto_scale_lr\.base_batch_size, the batch its lr is for'):
         train.main([str(config), '--auto-scale-lr', '--work-dir', str(tmp_path / 'w')])

@@ -10,7 +10,6 @@ from mmengine.config import DictAction
 
 from maple_mm.engine import apply_shots, load_run_config
 from maple_mm.errors import ConfigError
-
 from .zoo import CONFIGS
 
 DTD = CONFIGS / 'maple' / 'base2novel_dtd.py'
@@ -28,10 +27,14 @@ def load(config, *argv):
 
 
 def dataset_values(cfg, key: str) -> dict:
-    values = {loader: cfg[loader].dataset.get(key)
-              for loader in ('train_dataloader', 'test_dataloader') if cfg.get(loader)}
-    values.update({name: fields.get(key) for name, fields in
-                   cfg.test_cfg.get('extra_sets', {}).items()})
+    values = {
+        loader: cfg[loader].dataset.get(key)
+        for loader in ('train_dataloader', 'test_dataloader') if cfg.get(loader)
+    }
+    values.update({
+        name: fields.get(key)
+        for name, fields in cfg.test_cfg.get('extra_sets', {}).items()
+    })
     return values
 
 
@@ -57,14 +60,16 @@ def test_without_seed_the_config_decides():
 
 
 def test_methods_sharing_a_config_name_get_their_own_work_dirs():
-    dirs = {load(CONFIGS / folder / 'base2novel_dtd.py', '--seed', '1').work_dir
-            for folder in ('coop', 'cocoop', 'maple', 'zero_shot_clip')}
+    dirs = {
+        load(CONFIGS / folder / 'base2novel_dtd.py', '--seed', '1').work_dir
+        for folder in ('coop', 'cocoop', 'maple', 'zero_shot_clip')
+    }
     assert len(dirs) == 4
 
 
 def test_explicit_work_dir_wins_and_seed_beats_cfg_options(tmp_path):
-    cfg = load(DTD, '--seed', '2', '--work-dir', str(tmp_path),
-               '--cfg-options', 'randomness.seed=7', 'train_dataloader.dataset.seed=7')
+    cfg = load(DTD, '--seed', '2', '--work-dir', str(tmp_path), '--cfg-options',
+               'randomness.seed=7', 'train_dataloader.dataset.seed=7')
     assert cfg.work_dir == str(tmp_path)
     assert cfg.randomness.seed == 2 and cfg.train_dataloader.dataset.seed == 2
 
@@ -113,9 +118,11 @@ def test_shots_from_cfg_options_and_from_a_built_runner_as_from_the_tools(tmp_pa
     seen = {}
     original = MapleRunner.__init__
     try:  # what from_cfg hands the runner; nothing is built
+
         def probe(self, **kwargs):
             seen.update(kwargs)
             self.logger = logging.getLogger('probe')
+
         MapleRunner.__init__ = probe
         MapleRunner.from_cfg(raw)
     finally:

@@ -17,7 +17,6 @@ from mmengine.config import Config
 
 from maple_mm.engine import load_run_config
 from maple_mm.models import TINY_CLIP_CFG
-
 from ..miniature_datasets import DATASET_FOLDERS, write_miniature
 
 SIZE = 32
@@ -53,8 +52,10 @@ def load(config: Path, *argv: str) -> Config:
     options = dict(zip(argv[::2], argv[1::2]))
     seed, shots = options.pop('--seed', None), options.pop('--shots', None)
     assert not options, f'only --seed and --shots: {options}'
-    return load_run_config(str(config), seed=None if seed is None else int(seed),
-                           shots=None if shots is None else int(shots))
+    return load_run_config(
+        str(config),
+        seed=None if seed is None else int(seed),
+        shots=None if shots is None else int(shots))
 
 
 def _shrink(node, data_root: Path) -> None:

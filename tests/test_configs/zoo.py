@@ -13,7 +13,6 @@ from mmengine.config import Config
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL
 from maple_mm.method_zoo import method_folders
-
 from ..conftest import REPO_ROOT
 
 CONFIGS = REPO_ROOT / 'configs'
@@ -28,21 +27,43 @@ DEMO_BASE = CONFIGS / '_base_' / 'demo_fashion_mnist.py'
 
 #: The prompt learner of each method (its reference config's TRAINER section).
 LEARNERS: Dict[str, dict] = {
-    'zero_shot_clip': dict(type='ZeroShotPromptLearner', templates='dataset'),
-    'coop': dict(type='CoOpPromptLearner', n_ctx=16, ctx_init='', class_specific=False,
-                 class_token_position='end'),
-    'cocoop': dict(type='CoCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'),
-    'vpt': dict(type='VPTPromptLearner', n_ctx=8, depth=12),
-    'ivlp': dict(type='IVLPPromptLearner', n_ctx_text=2, n_ctx_vision=2, depth_text=12,
-                 depth_vision=12, ctx_init='a photo of a'),
-    'language_prompting': dict(type='LanguagePromptLearner', n_ctx=4, depth=12,
-                               ctx_init='a photo of a'),
-    'maple': dict(type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9),
+    'zero_shot_clip':
+    dict(type='ZeroShotPromptLearner', templates='dataset'),
+    'coop':
+    dict(
+        type='CoOpPromptLearner',
+        n_ctx=16,
+        ctx_init='',
+        class_specific=False,
+        class_token_position='end'),
+    'cocoop':
+    dict(type='CoCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'),
+    'vpt':
+    dict(type='VPTPromptLearner', n_ctx=8, depth=12),
+    'ivlp':
+    dict(
+        type='IVLPPromptLearner',
+        n_ctx_text=2,
+        n_ctx_vision=2,
+        depth_text=12,
+        depth_vision=12,
+        ctx_init='a photo of a'),
+    'language_prompting':
+    dict(type='LanguagePromptLearner', n_ctx=4, depth=12, ctx_init='a photo of a'),
+    'maple':
+    dict(type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9),
     # configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml (muzairkhattak/PromptSRC)
-    'promptsrc': dict(type='PromptSRCPromptLearner', n_ctx_text=4, n_ctx_vision=4,
-                      depth_text=9, depth_vision=9, ctx_init='a photo of a'),
+    'promptsrc':
+    dict(
+        type='PromptSRCPromptLearner',
+        n_ctx_text=4,
+        n_ctx_vision=4,
+        depth_text=9,
+        depth_vision=9,
+        ctx_init='a photo of a'),
     # KgCoOp/configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml: CTX_INIT True = "a photo of a"
-    'kgcoop': dict(type='KgCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'),
+    'kgcoop':
+    dict(type='KgCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'),
 }
 #: The loss weights of the methods with their own objective (reference configs / scripts).
 LOSS_WEIGHTS: Dict[str, dict] = {
@@ -51,8 +72,9 @@ LOSS_WEIGHTS: Dict[str, dict] = {
 }
 #: PromptSRC's GPA (mean, std) by protocol; few-shot: by dataset (its few-shot yaml's comment).
 PROMPTSRC_GPA = {'base2novel': (15, 1), 'cross_dataset': (6, 10), 'few_shot': (30, 30)}
-PROMPTSRC_FINE_GRAINED_GPA = ((45, 5), {'stanford_cars', 'oxford_flowers', 'fgvc_aircraft',
-                                        'dtd', 'eurosat'})
+PROMPTSRC_FINE_GRAINED_GPA = ((45, 5), {
+    'stanford_cars', 'oxford_flowers', 'fgvc_aircraft', 'dtd', 'eurosat'
+})
 
 #: (method folder, protocol) -> (lr, epochs, train batch); None: nothing is trained.
 #: 'cross_dataset' covers domain generalisation, which trains alike.
@@ -87,8 +109,10 @@ SCHEDULES = {
 #: CoOp's epochs by shots (docs/CoOp.md of the reference); ImageNet: 50 at every K.
 COOP_EPOCHS_BY_SHOTS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}
 #: The published per-epoch lr of the two MaPLe recipes (docs/benchmarks.md).
-PUBLISHED_LRS = {(0.0035, 5): [1e-5, 3.5e-3, 3.17e-3, 2.29e-3, 1.21e-3],
-                 (0.0026, 2): [1e-5, 2.6e-3]}
+PUBLISHED_LRS = {
+    (0.0035, 5): [1e-5, 3.5e-3, 3.17e-3, 2.29e-3, 1.21e-3],
+    (0.0026, 2): [1e-5, 2.6e-3]
+}
 
 
 def leaf_configs(folder: str) -> List[Path]:

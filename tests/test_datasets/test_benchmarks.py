@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
 
 import maple_mm  # noqa: F401  (registers the datasets)
 from maple_mm.datasets import BASE_TO_NOVEL, BENCHMARKS, IMAGENET_VARIANTS
-from mmpretrain.registry import DATASETS
 from tests.miniature_datasets import DATASET_FOLDERS, expected_class_names, write_miniature
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
@@ -26,8 +26,8 @@ def data_root(tmp_path_factory):
 def build(folder, key, **kwargs):
     init_default_scope('mmpretrain')
     kwargs.setdefault('serialize_data', False)  # its gc.collect() is the slowest part here
-    return DATASETS.build(dict(type=BENCHMARKS[key].type, data_root=str(folder),
-                               pipeline=PIPELINE, **kwargs))
+    return DATASETS.build(
+        dict(type=BENCHMARKS[key].type, data_root=str(folder), pipeline=PIPELINE, **kwargs))
 
 
 def paths(dataset):
@@ -41,11 +41,11 @@ def labels(dataset):
 def test_registered_names_and_folders():
     assert {key: b.folder for key, b in BENCHMARKS.items()} == DATASET_FOLDERS
     assert [BENCHMARKS[key].type for key in BASE_TO_NOVEL] == [
-        'CoOpImageNet', 'CoOpCaltech101', 'CoOpOxfordPets', 'CoOpStanfordCars',
-        'CoOpFlowers102', 'CoOpFood101', 'CoOpFGVCAircraft', 'CoOpSUN397', 'CoOpDTD',
-        'CoOpEuroSAT', 'CoOpUCF101']
-    assert [BENCHMARKS[key].type for key in IMAGENET_VARIANTS] == [
-        'CoOpImageNetV2', 'CoOpImageNetSketch', 'CoOpImageNetA', 'CoOpImageNetR']
+        'CoOpImageNet', 'CoOpCaltech101', 'CoOpOxfordPets', 'CoOpStanfordCars', 'CoOpFlowers102',
+        'CoOpFood101', 'CoOpFGVCAircraft', 'CoOpSUN397', 'CoOpDTD', 'CoOpEuroSAT', 'CoOpUCF101'
+    ]
+    assert [BENCHMARKS[key].type for key in IMAGENET_VARIANTS
+            ] == ['CoOpImageNetV2', 'CoOpImageNetSketch', 'CoOpImageNetA', 'CoOpImageNetR']
     for benchmark in BENCHMARKS.values():
         assert DATASETS.get(benchmark.type) is not None
 
@@ -107,8 +107,10 @@ def test_variants(data_root, key, classes, first_folder):
 
 @pytest.mark.parametrize('key', IMAGENET_VARIANTS)
 def test_variants_are_test_only(data_root, key):
-    with pytest.raises(ValueError, match=r"split='train' is not supported by CoOpImageNet.* "
-                                         r"\(it is a test set\)"):
+    with pytest.raises(
+            ValueError,
+            match=r"split='train' is not supported by CoOpImageNet.* "
+            r"\(it is a test set\)"):
         build(data_root / DATASET_FOLDERS[key], key, split='train')
 
 
@@ -118,16 +120,25 @@ def test_variant_class_names_fall_back_to_imagenet(tmp_path):
     (folder / 'classnames.txt').unlink()
     assert build(folder, 'imagenet_a').CLASSES == ('goldfish', 'tiger shark')
     shutil.rmtree(tmp_path / 'imagenet')
-    with pytest.raises(FileNotFoundError, match=r'classnames.txt not found in .*imagenet-'
-                                                r'adversarial nor in \.\./imagenet: copy'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'classnames.txt not found in .*imagenet-'
+            r'adversarial nor in \.\./imagenet: copy'):
         build(folder, 'imagenet_a')
 
 
 # Real class counts: base = ceil(n / 2) of the sorted labels, novel the rest.
 BASE_NOVEL_COUNTS = {
-    'imagenet': (500, 500), 'caltech101': (50, 50), 'oxford_pets': (19, 18),
-    'stanford_cars': (98, 98), 'oxford_flowers': (51, 51), 'food101': (51, 50),
-    'fgvc_aircraft': (50, 50), 'sun397': (199, 198), 'dtd': (24, 23), 'eurosat': (5, 5),
+    'imagenet': (500, 500),
+    'caltech101': (50, 50),
+    'oxford_pets': (19, 18),
+    'stanford_cars': (98, 98),
+    'oxford_flowers': (51, 51),
+    'food101': (51, 50),
+    'fgvc_aircraft': (50, 50),
+    'sun397': (199, 198),
+    'dtd': (24, 23),
+    'eurosat': (5, 5),
     'ucf101': (51, 50),
 }
 
@@ -137,8 +148,8 @@ def full_size_root(tmp_path_factory):
     """Stand-ins with the real number of classes, one tiny image per class and split."""
     root = tmp_path_factory.mktemp('full_size')
     for key in BASE_TO_NOVEL:
-        write_miniature(root, key, num_classes=BENCHMARKS[key].num_classes,
-                        images_per_class=1, image_size=8)
+        write_miniature(
+            root, key, num_classes=BENCHMARKS[key].num_classes, images_per_class=1, image_size=8)
     return root
 
 
@@ -146,9 +157,11 @@ def full_size_root(tmp_path_factory):
 def test_base_novel_class_counts(full_size_root, key):
     folder = full_size_root / DATASET_FOLDERS[key]
     num_base, num_novel = BASE_NOVEL_COUNTS[key]
-    counts = {subsample: len(build(folder, key, split='test', num_shots=16, seed=1,
-                                   subsample=subsample).CLASSES)
-              for subsample in ('all', 'base', 'novel')}
+    counts = {
+        subsample:
+        len(build(folder, key, split='test', num_shots=16, seed=1, subsample=subsample).CLASSES)
+        for subsample in ('all', 'base', 'novel')
+    }
     assert counts == dict(all=BENCHMARKS[key].num_classes, base=num_base, novel=num_novel)
     assert num_base + num_novel == BENCHMARKS[key].num_classes
 
@@ -157,8 +170,11 @@ def test_base_novel_class_counts(full_size_root, key):
 def test_metainfo_holds_the_zero_shot_template(data_root, key):
     """The catalog's template, the reference's CUSTOM_TEMPLATES (trainers/zsclip.py)."""
     from tests.reference_trainers import CUSTOM_TEMPLATES
-    dataset = build(data_root / DATASET_FOLDERS[key], key,
-                    split='test' if key in IMAGENET_VARIANTS else 'train', lazy_init=True)
+    dataset = build(
+        data_root / DATASET_FOLDERS[key],
+        key,
+        split='test' if key in IMAGENET_VARIANTS else 'train',
+        lazy_init=True)
     assert dataset.metainfo['prompt_template'] == BENCHMARKS[key].template
     assert BENCHMARKS[key].template == CUSTOM_TEMPLATES[key]
 
@@ -166,8 +182,12 @@ def test_metainfo_holds_the_zero_shot_template(data_root, key):
 def test_own_datasets_may_give_a_template(tmp_path):
     from tests.conftest import write_split_dataset
     root = write_split_dataset(tmp_path / 'toy')
-    common = dict(type='SplitFileDataset', data_root=str(root), split_file='split_zhou_Toy.json',
-                  image_dir='images', lazy_init=True)
+    common = dict(
+        type='SplitFileDataset',
+        data_root=str(root),
+        split_file='split_zhou_Toy.json',
+        image_dir='images',
+        lazy_init=True)
     assert 'prompt_template' not in DATASETS.build(common).metainfo
     own = DATASETS.build(dict(common, metainfo=dict(prompt_template='a {} toy.')))
     assert own.metainfo['prompt_template'] == 'a {} toy.'

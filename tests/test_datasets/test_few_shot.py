@@ -52,10 +52,10 @@ def test_matches_reference_stream(seed, num_shots):
 
 
 @pytest.mark.parametrize('seed, train_ids, val_ids', [
-    (1, ['02', '00', '11', '01', '07', '12', '03', '09', '14'],
-     ['07', '11', '00', '01', '06', '13', '09', '10', '08', '14']),
-    (2, ['00', '11', '08', '06', '04', '13', '03', '09', '14'],
-     ['05', '03', '11', '01', '12', '13', '09', '10', '08', '14']),
+    (1, ['02', '00', '11', '01', '07', '12', '03', '09', '14'
+         ], ['07', '11', '00', '01', '06', '13', '09', '10', '08', '14']),
+    (2, ['00', '11', '08', '06', '04', '13', '03', '09', '14'
+         ], ['05', '03', '11', '01', '12', '13', '09', '10', '08', '14']),
 ])
 def test_exact_items_three_shots(seed, train_ids, val_ids):
     train, val = sample_few_shot(TRAIN, VAL, 3, seed)
@@ -117,13 +117,10 @@ def test_relabel_and_filter_other_lists():
     val = [('v1', 40, 'c40'), ('v2', 10, 'c10')]
     test = [('t1', 50, 'c50'), ('t2', 20, 'c20'), ('t3', 60, 'c60'), ('t4', 30, 'c30')]
     base = subsample_classes(train, val, test, subsample='base')
-    assert base == ([('a', 2, 'c30'), ('b', 0, 'c10'), ('d', 1, 'c20')],
-                    [('v2', 0, 'c10')],
-                    [('t2', 1, 'c20'), ('t4', 2, 'c30')])
+    assert base == ([('a', 2, 'c30'), ('b', 0, 'c10'),
+                     ('d', 1, 'c20')], [('v2', 0, 'c10')], [('t2', 1, 'c20'), ('t4', 2, 'c30')])
     novel = subsample_classes(train, val, test, subsample='novel')
-    assert novel == ([('c', 1, 'c50'), ('e', 0, 'c40')],
-                     [('v1', 0, 'c40')],
-                     [('t1', 1, 'c50')])
+    assert novel == ([('c', 1, 'c50'), ('e', 0, 'c40')], [('v1', 0, 'c40')], [('t1', 1, 'c50')])
     assert subsample_classes(train, val, test, subsample='new') == novel
 
 

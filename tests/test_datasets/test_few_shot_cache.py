@@ -8,11 +8,11 @@ import warnings
 
 import pytest
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
 
 import maple_mm  # noqa: F401  (registers the datasets)
 from maple_mm.datasets import sample_few_shot
 from maple_mm.errors import DatasetCacheWarning
-from mmpretrain.registry import DATASETS
 from tests.miniature_datasets import write_miniature
 
 CACHE = 'split_fewshot/shot_2-seed_1.json'
@@ -26,13 +26,13 @@ def caltech(tmp_path):
 
 def build(folder, type='CoOpCaltech101', **kwargs):
     init_default_scope('mmpretrain')
-    return DATASETS.build(dict(type=type, data_root=str(folder), serialize_data=False,
-                               **kwargs))
+    return DATASETS.build(dict(type=type, data_root=str(folder), serialize_data=False, **kwargs))
 
 
 def relative_paths(dataset, folder):
-    return [dataset.get_data_info(i)['img_path'][len(str(folder)) + 1:]
-            for i in range(len(dataset))]
+    return [
+        dataset.get_data_info(i)['img_path'][len(str(folder)) + 1:] for i in range(len(dataset))
+    ]
 
 
 @contextlib.contextmanager
@@ -43,16 +43,16 @@ def no_warnings():
 
 
 # Image numbers of the miniature: class c has train 12c+1..12c+4, val 12c+5..12c+8.
-SEED1_TRAIN = ['Faces/image_0002.jpg', 'Faces/image_0003.jpg',
-               'Leopards/image_0013.jpg', 'Leopards/image_0014.jpg',
-               'Motorbikes/image_0025.jpg', 'Motorbikes/image_0026.jpg',
-               'accordion/image_0040.jpg', 'accordion/image_0038.jpg']
+SEED1_TRAIN = [
+    'Faces/image_0002.jpg', 'Faces/image_0003.jpg', 'Leopards/image_0013.jpg',
+    'Leopards/image_0014.jpg', 'Motorbikes/image_0025.jpg', 'Motorbikes/image_0026.jpg',
+    'accordion/image_0040.jpg', 'accordion/image_0038.jpg'
+]
 
 
 def test_exact_draw_and_determinism(caltech):
     train = build(caltech, split='train', num_shots=2, seed=1)
-    assert relative_paths(train, caltech) == [
-        '101_ObjectCategories/' + p for p in SEED1_TRAIN]
+    assert relative_paths(train, caltech) == ['101_ObjectCategories/' + p for p in SEED1_TRAIN]
     again = build(caltech, split='train', num_shots=2, seed=1, fewshot_cache_dir=None)
     assert relative_paths(again, caltech) == relative_paths(train, caltech)
     other = build(caltech, split='train', num_shots=2, seed=2, fewshot_cache_dir=None)
@@ -64,8 +64,7 @@ def test_val_drawn_after_train_as_reference(caltech):
     split = json.loads((caltech / 'split_zhou_Caltech101.json').read_text())
     _, expected_val = sample_few_shot(split['train'], split['val'], 2, seed=3)
     val = build(caltech, split='val', num_shots=2, seed=3)
-    assert relative_paths(val, caltech) == [
-        '101_ObjectCategories/' + p for p, _, _ in expected_val]
+    assert relative_paths(val, caltech) == ['101_ObjectCategories/' + p for p, _, _ in expected_val]
 
 
 def test_cache_file_holds_relative_paths(caltech):
@@ -77,7 +76,8 @@ def test_cache_file_holds_relative_paths(caltech):
     assert cache['train'][0] == ['101_ObjectCategories/Faces/image_0002.jpg', 0, 'face']
     assert len(cache['val']) == 8
     assert sorted(p.name for p in (caltech / 'split_fewshot').iterdir()) == [
-        'shot_2-seed_1.json']  # no temporary file left behind
+        'shot_2-seed_1.json'
+    ]  # no temporary file left behind
 
 
 def test_moved_data_root_keeps_using_the_cache(caltech, tmp_path):
@@ -102,8 +102,7 @@ def test_changed_split_file_makes_the_cache_stale(caltech):
     with pytest.warns(DatasetCacheWarning, match=r'shot_2-seed_1.json is stale'):
         train = build(caltech, split='train', num_shots=2, seed=1)
     expected, _ = sample_few_shot(split['train'], split['val'], 2, seed=1)
-    assert relative_paths(train, caltech) == [
-        '101_ObjectCategories/' + p for p, _, _ in expected]
+    assert relative_paths(train, caltech) == ['101_ObjectCategories/' + p for p, _, _ in expected]
     with no_warnings():  # the regenerated cache fits
         build(caltech, split='train', num_shots=2, seed=1)
 
@@ -142,8 +141,12 @@ def test_cache_naming_foreign_items_is_corrupt(caltech):
 def test_unwritable_cache_folder_warns_and_continues(caltech):
     # a folder below a file can never be created, whoever runs the test
     with pytest.warns(DatasetCacheWarning, match='Cannot write the few-shot cache'):
-        train = build(caltech, split='train', num_shots=2, seed=1,
-                      fewshot_cache_dir='split_zhou_Caltech101.json/cache')
+        train = build(
+            caltech,
+            split='train',
+            num_shots=2,
+            seed=1,
+            fewshot_cache_dir='split_zhou_Caltech101.json/cache')
     assert len(train) == 8
 
 
@@ -167,7 +170,8 @@ def test_imagenet_caches_train_only(tmp_path):
     assert 'val' not in cache
     assert [p for p, _, _ in cache['train']] == relative_paths(train, folder)
     assert relative_paths(train, folder)[:2] == [
-        'images/train/n01440764/n01440764_1.JPEG', 'images/train/n01440764/n01440764_3.JPEG']
+        'images/train/n01440764/n01440764_1.JPEG', 'images/train/n01440764/n01440764_3.JPEG'
+    ]
 
 
 def test_killed_cache_writes_are_removed_and_the_cache_follows_the_umask(caltech):

@@ -7,12 +7,12 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
 from PIL import Image
 
 import maple_mm  # noqa: F401  (registers the datasets)
 from maple_mm.datasets.image_check import image_problem
 from maple_mm.errors import ImageDecodeError
-from mmpretrain.registry import DATASETS
 from tests.conftest import REPO_ROOT
 from tests.miniature_datasets import write_miniature
 
@@ -44,16 +44,28 @@ def dtd(tmp_path):
 
 def build(folder, pipeline=PIPELINE, **kwargs):
     init_default_scope('mmpretrain')
-    return DATASETS.build(dict(type='CoOpDTD', data_root=str(folder), pipeline=pipeline,
-                               serialize_data=False, fewshot_cache_dir=None, **kwargs))
+    return DATASETS.build(
+        dict(
+            type='CoOpDTD',
+            data_root=str(folder),
+            pipeline=pipeline,
+            serialize_data=False,
+            fewshot_cache_dir=None,
+            **kwargs))
 
 
 @pytest.mark.parametrize('spoil, problem', SPOILED, ids=['empty', 'text', 'truncated'])
 @pytest.mark.parametrize('split, ignore_empty', [('test', False), ('train', False),
                                                  ('train', True)])
 def test_undecodable_image_is_named(dtd, spoil, problem, split, ignore_empty):
-    dataset = build(dtd, split=split, max_refetch=3, pipeline=[
-        dict(type='LoadImageFromFile', ignore_empty=ignore_empty), dict(type='PackInputs')])
+    dataset = build(
+        dtd,
+        split=split,
+        max_refetch=3,
+        pipeline=[
+            dict(type='LoadImageFromFile', ignore_empty=ignore_empty),
+            dict(type='PackInputs')
+        ])
     path = dataset.get_data_info(0)['img_path']
     spoil(type(dtd)(path))
     # ignore_empty makes the pipeline return None: mmengine would quietly take another image
@@ -69,14 +81,18 @@ def test_undecodable_image_is_named(dtd, spoil, problem, split, ignore_empty):
 
 
 def test_other_pipeline_errors_are_left_alone(dtd):
+
     def broken(results):
         raise KeyError('not about the image')
 
     dataset = build(dtd, split='test', pipeline=[dict(type='LoadImageFromFile'), broken])
     with pytest.raises(KeyError, match='not about the image'):
         dataset[0]
-    skipping = build(dtd, split='train', max_refetch=2,
-                     pipeline=[dict(type='LoadImageFromFile'), lambda results: None])
+    skipping = build(
+        dtd,
+        split='train',
+        max_refetch=2,
+        pipeline=[dict(type='LoadImageFromFile'), lambda results: None])
     with pytest.raises(Exception, match='Cannot find valid image after 2'):
         skipping[0]  # None from a good image: mmengine's own retries, as before
 
@@ -84,20 +100,27 @@ def test_other_pipeline_errors_are_left_alone(dtd):
 def test_custom_dataset_hint(tmp_path):
     root = write_miniature(tmp_path, 'dtd', images_per_class=1, image_size=8)
     init_default_scope('mmpretrain')
-    dataset = DATASETS.build(dict(type='SplitFileDataset', data_root=str(root),
-                                  split_file='split_zhou_DescribableTextures.json',
-                                  image_dir='images', split='test', pipeline=PIPELINE))
+    dataset = DATASETS.build(
+        dict(
+            type='SplitFileDataset',
+            data_root=str(root),
+            split_file='split_zhou_DescribableTextures.json',
+            image_dir='images',
+            split='test',
+            pipeline=PIPELINE))
     spoil_text(type(root)(dataset.get_data_info(0)['img_path']))
-    with pytest.raises(ImageDecodeError, match=r'decode every image of .*dtd/images to find the '
-                                               r'others \(tools/verify_datasets\.py --decode'):
+    with pytest.raises(
+            ImageDecodeError,
+            match=r'decode every image of .*dtd/images to find the '
+            r'others \(tools/verify_datasets\.py --decode'):
         dataset[0]
 
 
 def test_error_crosses_the_data_loader_on_one_line(dtd):
     dataset = build(dtd, split='test')
     spoil_empty(type(dtd)(dataset.get_data_info(2)['img_path']))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=1,
-                                         collate_fn=lambda batch: batch)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=4, num_workers=1, collate_fn=lambda batch: batch)
     batches = iter(loader)
     with pytest.raises(ImageDecodeError) as info:
         next(batches)
@@ -129,10 +152,12 @@ def write_exif_rotated_jpeg(path) -> np.ndarray:
 
 
 def shipped_loaders():
-    cfg = Config.fromfile(REPO_ROOT / 'configs/maple/base2novel_dtd.py',
-                          import_custom_modules=False)
-    return {'train': cfg.train_dataloader.dataset.pipeline[0],
-            'test': cfg.test_dataloader.dataset.pipeline[0]}
+    cfg = Config.fromfile(
+        REPO_ROOT / 'configs/maple/base2novel_dtd.py', import_custom_modules=False)
+    return {
+        'train': cfg.train_dataloader.dataset.pipeline[0],
+        'test': cfg.test_dataloader.dataset.pipeline[0]
+    }
 
 
 @pytest.mark.parametrize('split', ['train', 'test'])

@@ -6,32 +6,35 @@ import warnings
 
 import pytest
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
 from PIL import Image
 
 import maple_mm  # noqa: F401  (registers the datasets)
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, DatasetWarning
-from mmpretrain.registry import DATASETS
 from tests.conftest import write_split_file
 from tests.miniature_datasets import write_miniature
 
 NAMES = ('ant', 'bee', 'cat', 'dog')
-SPLITS = {split: [[f'{name}/{split}_{i}.png', label, name]
-                  for label, name in enumerate(NAMES) for i in range(count)]
-          for split, count in (('train', 2), ('val', 1), ('test', 1))}
+SPLITS = {
+    split: [[f'{name}/{split}_{i}.png', label, name] for label, name in enumerate(NAMES)
+            for i in range(count)]
+    for split, count in (('train', 2), ('val', 1), ('test', 1))
+}
 
 
 def write_dataset(root, splits):
     """``split.json`` and a 2x2 PNG under images/ for each path that stays inside root."""
-    return write_split_file(root, splits, 'split.json',
-                            image=lambda path, label: Image.new('RGB', (2, 2)).save(path))
+    return write_split_file(
+        root, splits, 'split.json', image=lambda path, label: Image.new('RGB', (2, 2)).save(path))
 
 
 def build(root, type='SplitFileDataset', **kwargs):
     init_default_scope('mmpretrain')
     if type == 'SplitFileDataset':
         kwargs = dict(split_file='split.json', image_dir='images', **kwargs)
-    return DATASETS.build(dict(type=type, data_root=str(root), serialize_data=False,
-                               fewshot_cache_dir=None, **kwargs))
+    return DATASETS.build(
+        dict(
+            type=type, data_root=str(root), serialize_data=False, fewshot_cache_dir=None, **kwargs))
 
 
 def edited(edit):
@@ -73,8 +76,8 @@ FORMAT_PROBLEMS = [
 
 
 @pytest.mark.parametrize('subsample', ['all', 'base', 'novel'])
-@pytest.mark.parametrize('edit, message', [p[1:] for p in FORMAT_PROBLEMS],
-                         ids=[p[0] for p in FORMAT_PROBLEMS])
+@pytest.mark.parametrize(
+    'edit, message', [p[1:] for p in FORMAT_PROBLEMS], ids=[p[0] for p in FORMAT_PROBLEMS])
 def test_every_list_is_checked_before_subsampling(tmp_path, edit, message, subsample):
     root = write_dataset(tmp_path, edited(edit))
     with pytest.raises(DatasetFormatError, match=message):
@@ -83,12 +86,12 @@ def test_every_list_is_checked_before_subsampling(tmp_path, edit, message, subsa
 
 @pytest.mark.parametrize('empty, build_kwargs, message', [
     ('test', dict(split='test'), r"No items in the test list of .*split\.json, but "
-                                 r"split='test' is built from it: add the items or use the "
-                                 r"dataset's original files \(see docs/datasets\.md#use-your-"),
+     r"split='test' is built from it: add the items or use the "
+     r"dataset's original files \(see docs/datasets\.md#use-your-"),
     ('val', dict(split='train', num_shots=1), r'No items in the val list of .*split\.json, '
-                                              r'but the 1-shot draw takes val items from it'),
+     r'but the 1-shot draw takes val items from it'),
     ('train', dict(split='test'), r'No items in the train list of .*, but it defines the '
-                                  r'classes'),
+     r'classes'),
 ])
 def test_empty_list_the_build_uses(tmp_path, empty, build_kwargs, message):
     root = write_dataset(tmp_path, edited(lambda s: s.__setitem__(empty, [])))
@@ -102,18 +105,24 @@ def test_empty_list_the_build_does_not_use(tmp_path):
 
 
 def test_shared_class_name_warns_and_builds(tmp_path):
-    root = write_dataset(tmp_path, edited(lambda s: [
-        item.__setitem__(2, 'ant') for items in s.values() for item in items if item[1] == 2]))
-    with pytest.warns(DatasetWarning, match=r"Split file .*split\.json: train\[0\] and "
-                                            r"train\[4\] give labels 0 and 2 the same class "
-                                            r"name 'ant'; .*give each class its own name"):
+    root = write_dataset(
+        tmp_path,
+        edited(
+            lambda s:
+            [item.__setitem__(2, 'ant') for items in s.values() for item in items if item[1] == 2]))
+    with pytest.warns(
+            DatasetWarning,
+            match=r"Split file .*split\.json: train\[0\] and "
+            r"train\[4\] give labels 0 and 2 the same class "
+            r"name 'ant'; .*give each class its own name"):
         dataset = build(root, split='test')
     assert dataset.CLASSES == ('ant', 'bee', 'ant', 'dog')
 
 
 def test_good_file_builds_silently(tmp_path):
-    root = write_dataset(tmp_path, edited(
-        lambda s: s['train'][0].__setitem__(0, 'ant/../ant/train_0.png')))  # stays inside
+    root = write_dataset(
+        tmp_path,
+        edited(lambda s: s['train'][0].__setitem__(0, 'ant/../ant/train_0.png')))  # stays inside
     with warnings.catch_warnings():
         warnings.simplefilter('error', DatasetWarning)
         assert build(root, split='train', subsample='novel').CLASSES == ('cat', 'dog')
@@ -121,9 +130,11 @@ def test_good_file_builds_silently(tmp_path):
 
 @pytest.mark.parametrize('num_shots', [0, -2, None, 1.5])
 def test_num_shots_must_be_minus_one_or_positive(tmp_path, num_shots):
-    with pytest.raises(DatasetFormatError, match=rf'num_shots={num_shots!r} is not supported: '
-                                                 r'-1 means all items; K >= 1 draws K per '
-                                                 r'class\.'):
+    with pytest.raises(
+            DatasetFormatError,
+            match=rf'num_shots={num_shots!r} is not supported: '
+            r'-1 means all items; K >= 1 draws K per '
+            r'class\.'):
         build(tmp_path, num_shots=num_shots)
 
 
@@ -153,15 +164,19 @@ def test_empty_class_folders(tmp_path):
     imagenet = write_miniature(tmp_path, 'imagenet', images_per_class=1, image_size=8)
     for image in (imagenet / 'images' / 'train' / 'n01443537').iterdir():
         image.unlink()
-    with pytest.raises(DatasetNotFoundError, match=r'Class folder .*train/n01443537 of '
-                                                   r'ImageNet holds no images: the download '
-                                                   r'is incomplete'):
+    with pytest.raises(
+            DatasetNotFoundError,
+            match=r'Class folder .*train/n01443537 of '
+            r'ImageNet holds no images: the download '
+            r'is incomplete'):
         build(imagenet, 'CoOpImageNet', split='train')
     sketch = write_miniature(tmp_path, 'imagenet_sketch', images_per_class=1, image_size=8)
     shutil.rmtree(sketch / 'images')
     (sketch / 'images').mkdir()
-    with pytest.raises(DatasetNotFoundError, match=r'imagenet-sketch/images has no class '
-                                                   r'folders: extract the ImageNet-Sketch'):
+    with pytest.raises(
+            DatasetNotFoundError,
+            match=r'imagenet-sketch/images has no class '
+            r'folders: extract the ImageNet-Sketch'):
         build(sketch, 'CoOpImageNetSketch')
 
 
@@ -169,12 +184,16 @@ def test_classnames_and_imagenetv2_folders(tmp_path):
     v2 = write_miniature(tmp_path, 'imagenetv2', images_per_class=1, image_size=8)
     lines = (v2 / 'classnames.txt').read_text().splitlines()
     (v2 / 'classnames.txt').write_text('\n'.join(lines[:3]) + '\n')
-    with pytest.raises(DatasetFormatError, match=r"format-val has class folders \['3'\] beyond "
-                                                 r'the 3 classes of .*classnames\.txt'):
+    with pytest.raises(
+            DatasetFormatError,
+            match=r"format-val has class folders \['3'\] beyond "
+            r'the 3 classes of .*classnames\.txt'):
         build(v2, 'CoOpImageNetV2')
     (v2 / 'classnames.txt').write_text('\n'.join(lines + lines[:1]) + '\n')
-    with pytest.raises(DatasetFormatError, match=r'classnames\.txt line 5 repeats wnid '
-                                                 r'n01440764: each class must be listed once'):
+    with pytest.raises(
+            DatasetFormatError,
+            match=r'classnames\.txt line 5 repeats wnid '
+            r'n01440764: each class must be listed once'):
         build(v2, 'CoOpImageNetV2')
     (v2 / 'classnames.txt').write_text('\n')
     with pytest.raises(DatasetFormatError, match=r'classnames\.txt lists no classes'):
@@ -232,11 +251,15 @@ def test_split_file_is_read_once_per_build(tmp_path, monkeypatch):
 
 
 def test_subsample_that_keeps_no_items(tmp_path):
-    root = write_dataset(tmp_path, edited(lambda s: s.__setitem__(
-        'test', [item for item in s['test'] if item[1] < 2])))  # base classes only
+    root = write_dataset(
+        tmp_path,
+        edited(lambda s: s.__setitem__('test', [item for item in s['test']
+                                                if item[1] < 2])))  # base classes only
     assert len(build(root, split='test', subsample='base')) == 2
-    with pytest.raises(DatasetFormatError, match=r"subsample='novel' leaves no items in the test "
-                                                 r'list of .*split\.json: the novel classes are '
-                                                 r"2 of the train list's 4 and none of its items "
-                                                 r'has one; add test items of those classes'):
+    with pytest.raises(
+            DatasetFormatError,
+            match=r"subsample='novel' leaves no items in the test "
+            r'list of .*split\.json: the novel classes are '
+            r"2 of the train list's 4 and none of its items "
+            r'has one; add test items of those classes'):
         build(root, split='test', subsample='novel')

@@ -15,6 +15,7 @@ from mmpretrain.registry import HOOKS
 
 
 def _broken_put(fault: str):
+
     def put(self, obj: bytes, filepath) -> None:
         with open(filepath, 'wb') as f:
             f.write(obj[:len(obj) // 2])

@@ -10,8 +10,7 @@ from mmpretrain.structures import DataSample
 
 from maple_mm.engine import MixedPrecisionOptimWrapper, mixed_precision_config
 from maple_mm.engine.optimizers.mixed_precision_test_loop import (MixedPrecisionTestMixin,
-                                                                 training_precision)
-
+                                                                  training_precision)
 from ..conftest import build_tiny_maple
 
 DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -19,8 +18,11 @@ DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 def wrapper_for(model, precision: str) -> MixedPrecisionOptimWrapper:
     params = [p for p in model.parameters() if p.requires_grad]
-    return OPTIM_WRAPPERS.build(dict(type='MixedPrecisionOptimWrapper', precision=precision,
-                                     optimizer=torch.optim.SGD(params, lr=0.01)))
+    return OPTIM_WRAPPERS.build(
+        dict(
+            type='MixedPrecisionOptimWrapper',
+            precision=precision,
+            optimizer=torch.optim.SGD(params, lr=0.01)))
 
 
 def samples(n: int):
@@ -71,10 +73,10 @@ def test_loss_scaler_state_survives_a_checkpoint():
 
 
 def test_config_switch_and_test_precision_follow_the_wrapper():
-    cfg = mixed_precision_config(dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1)),
-                                 'fp16')
-    assert cfg == dict(type='MixedPrecisionOptimWrapper', precision='fp16',
-                       optimizer=dict(type='SGD', lr=1))
+    cfg = mixed_precision_config(
+        dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1)), 'fp16')
+    assert cfg == dict(
+        type='MixedPrecisionOptimWrapper', precision='fp16', optimizer=dict(type='SGD', lr=1))
     assert mixed_precision_config(cfg, 'auto')['precision'] in ('bf16', 'fp16')
     assert training_precision(SimpleNamespace(optim_wrapper=cfg)) == 'fp16'
     assert training_precision(SimpleNamespace(optim_wrapper=dict(type='OptimWrapper'))) is None
@@ -101,9 +103,9 @@ def test_testing_runs_in_the_training_precision(precision):
     seen = []
     model.backbone.clip.visual.conv1.register_forward_hook(
         lambda mod, args, out: seen.append(out.dtype))
-    runner = SimpleNamespace(model=model, call_hook=lambda *a, **k: None,
-                             optim_wrapper=wrapper_for(model, precision))
-    data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)] * 2,
-                data_samples=samples(2))
+    runner = SimpleNamespace(
+        model=model, call_hook=lambda *a, **k: None, optim_wrapper=wrapper_for(model, precision))
+    data = dict(
+        inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)] * 2, data_samples=samples(2))
     _Loop(runner).run_iter(0, data)
     assert seen == [DTYPES[precision]]

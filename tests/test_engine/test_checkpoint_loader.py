@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from maple_mm.engine.runners.checkpoint_loader import (CONVERTER_HINT, load_checkpoint_file,
-                                               unreadable_reason, weights_only_loading)
 from maple_mm.engine.hooks.weights_only_checkpoint_hook import from_plain, to_plain
+from maple_mm.engine.runners.checkpoint_loader import (CONVERTER_HINT, load_checkpoint_file,
+                                                       unreadable_reason, weights_only_loading)
 from maple_mm.errors import CheckpointFormatError, CheckpointNotFoundError
 
 
@@ -23,8 +23,9 @@ def _hub_state(name: str) -> dict:
 
 
 def test_message_hub_survives_a_plain_weights_only_round_trip():
-    state = dict(message_hub=_hub_state('weights_only_test'),
-                 meta=dict(seed=np.int64(1), epoch=3, classes=('a', 'b'), arr=np.arange(3)))
+    state = dict(
+        message_hub=_hub_state('weights_only_test'),
+        meta=dict(seed=np.int64(1), epoch=3, classes=('a', 'b'), arr=np.arange(3)))
     buffer = io.BytesIO()
     torch.save(to_plain(state), buffer)
     buffer.seek(0)
@@ -42,8 +43,11 @@ def test_message_hub_survives_a_plain_weights_only_round_trip():
 def test_mmengine_runtime_objects_load_only_inside_maple_mm_loads(tmp_path):
     """A checkpoint written by mmengine's own runtime (HistoryBuffer, NumPy) loads weights-only."""
     path = tmp_path / 'mmengine_runtime.pth'
-    torch.save(dict(state_dict={'w': torch.ones(2)}, message_hub=_hub_state('raw'),
-                    meta=dict(seed=np.int64(3), arr=np.arange(3.0))), path)
+    torch.save(
+        dict(
+            state_dict={'w': torch.ones(2)},
+            message_hub=_hub_state('raw'),
+            meta=dict(seed=np.int64(3), arr=np.arange(3.0))), path)
     with pytest.raises(pickle.UnpicklingError):  # plain torch refuses it ...
         torch.load(path, weights_only=True)
     loaded = load_checkpoint_file(str(path))  # ... maple_mm's loader accepts exactly these
@@ -60,7 +64,7 @@ class _Payload:
     """A pickled object that would run code if unpickled without restriction."""
 
     def __reduce__(self):
-        return (os.system, ('echo this must never run',))
+        return (os.system, ('echo this must never run', ))
 
 
 def test_checkpoints_with_pickled_objects_are_refused_without_a_converter_hint(tmp_path):
@@ -92,24 +96,28 @@ def test_reference_code_checkpoints_get_the_converter_hint(tmp_path, monkeypatch
     assert CONVERTER_HINT in str(err.value)
 
 
-@pytest.mark.parametrize('kind,expected', [
-    ('empty', 'is empty (0 bytes)'), ('text', 'is a text file'),
-    ('random', 'is not a PyTorch checkpoint'), ('truncated', 'is truncated or damaged')])
+@pytest.mark.parametrize('kind,expected', [('empty', 'is empty (0 bytes)'),
+                                           ('text', 'is a text file'),
+                                           ('random', 'is not a PyTorch checkpoint'),
+                                           ('truncated', 'is truncated or damaged')])
 def test_unreadable_files_are_named_with_what_they_are(tmp_path, kind, expected):
     whole = tmp_path / 'whole.pth'
     torch.save({'state_dict': {'w': torch.randn(64, 64)}}, whole)
     path = tmp_path / f'{kind}.pth'
-    path.write_bytes({'empty': b'', 'text': b'epoch 3\nloss 0.5\n',
-                      'random': bytes(range(1, 256)) * 20,
-                      'truncated': whole.read_bytes()[:2000]}[kind])
+    path.write_bytes({
+        'empty': b'',
+        'text': b'epoch 3\nloss 0.5\n',
+        'random': bytes(range(1, 256)) * 20,
+        'truncated': whole.read_bytes()[:2000]
+    }[kind])
     assert expected in unreadable_reason(str(path))
-    with pytest.raises(CheckpointFormatError, match=expected.replace('(', r'\(').replace(')', r'\)')):
+    with pytest.raises(
+            CheckpointFormatError, match=expected.replace('(', r'\(').replace(')', r'\)')):
         load_checkpoint_file(str(path))
     assert unreadable_reason(str(whole)) is None
 
 
-def test_mmengine_loads_are_weights_only_inside_the_block_and_restored_after(tmp_path,
-                                                                               monkeypatch):
+def test_mmengine_loads_are_weights_only_inside_the_block_and_restored_after(tmp_path, monkeypatch):
     """Relies on mmengine's CheckpointLoader._schemes (a private attribute): this test fails
     first if a new mmengine keeps its loaders elsewhere."""
     from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
@@ -123,8 +131,9 @@ def test_mmengine_loads_are_weights_only_inside_the_block_and_restored_after(tmp
     with safe_checkpoint_loading():
         with pytest.raises(CheckpointFormatError, match='pickles Python objects'):
             _load_checkpoint(str(path))
-        with pytest.raises(CheckpointFormatError, match='is neither a local file nor an http'
-                           r'\(s\) URL'):
+        with pytest.raises(
+                CheckpointFormatError, match='is neither a local file nor an http'
+                r'\(s\) URL'):
             _load_checkpoint('s3://bucket/model.pth')
     assert dict(CheckpointLoader._schemes) == before
     assert list(CheckpointLoader._schemes) == list(before)  # '' still matched last

@@ -11,7 +11,6 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.engine.runners.maple_runner import REQUIRED_HOOKS
 from maple_mm.errors import ConfigError
-
 from ..conftest import write_split_dataset
 from ..test_tools.test_train_test_e2e import tiny_config
 
@@ -37,12 +36,18 @@ def runner_for(config: Path, work_dir: Path, **changes):
 def test_any_evaluator_list_per_test_set(base, tmp_path):
     tmp, config = base
     out = tmp_path / 'predictions.pkl'
-    runner = runner_for(config, tmp_path, test_evaluator=[
-        dict(type='Accuracy', topk=(1, )), dict(type='ConfusionMatrix'),
-        dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
-        dict(type='DumpResults', out_file_path=str(out))],
+    runner = runner_for(
+        config,
+        tmp_path,
+        test_evaluator=[
+            dict(type='Accuracy', topk=(1, )),
+            dict(type='ConfusionMatrix'),
+            dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None),
+            dict(type='DumpResults', out_file_path=str(out))
+        ],
         # TensorBoard as docs/composition.md says: add its backend to vis_backends.
-        vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+        vis_backends=[dict(type='LocalVisBackend'),
+                      dict(type='TensorboardVisBackend')])
     runner.train()
     metrics = runner.test()
     for name in ('base', 'novel'):
@@ -58,22 +63,29 @@ def test_any_evaluator_list_per_test_set(base, tmp_path):
         metrics['novel/confusion_matrix/result'].tolist()
     # tools/test.py --out dumps every set's predictions too.
     from ..test_apis.test_inference import run_tool_in_process
-    run_tool_in_process('test', config, tmp_path / 'epoch_2.pth', '--work-dir',
-                        tmp_path / 'retest', '--out', tmp_path / 'retest.pkl')
+    run_tool_in_process('test', config, tmp_path / 'epoch_2.pth', '--work-dir', tmp_path / 'retest',
+                        '--out', tmp_path / 'retest.pkl')
     for name in ('base', 'novel'):
         assert len(pickle.loads((tmp_path / f'retest_{name}.pkl').read_bytes())) == 15
     # Each set's confusion matrix can be plotted from the run.
     run_tool_in_process('plot_confusion_matrix', tmp_path, '--out-dir', tmp_path / 'plots')
     assert sorted(p.name for p in (tmp_path / 'plots').iterdir()) == [
-        'confusion_matrix_base.png', 'confusion_matrix_novel.png']
+        'confusion_matrix_base.png', 'confusion_matrix_novel.png'
+    ]
     # Base / Novel / HM reach the visualizer's scalars (TensorBoard with TensorboardVisBackend).
-    scalars = [json.loads(line) for line in
-               next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
+    scalars = [
+        json.loads(line)
+        for line in next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()
+    ]
     assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= \
         set().union(*scalars)
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    tags = {value.tag for events in tmp_path.glob('*/vis_data/events.out.tfevents.*')
-            for event in EventFileLoader(str(events)).Load() for value in event.summary.value}
+    tags = {
+        value.tag
+        for events in tmp_path.glob('*/vis_data/events.out.tfevents.*')
+        for event in EventFileLoader(str(events)).Load()
+        for value in event.summary.value
+    }
     assert {'test/base/accuracy/top1', 'test/novel/accuracy/top1', 'test/HM'} <= tags
 
 
@@ -92,7 +104,7 @@ def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
     """A user's custom_hooks with EMAHook keep maple_mm's hooks (mmengine replaces lists)."""
     tmp, config = base
     child = user_config(tmp_path, config, "[dict(type='EMAHook', momentum=0.5, "
-                                          "priority='ABOVE_NORMAL')]")
+                        "priority='ABOVE_NORMAL')]")
     runner = runner_for(child, tmp_path / 'train')
     types = hook_types(runner)
     for name in ('EMAHook', *REQUIRED_HOOKS):
@@ -100,12 +112,11 @@ def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
     runner.train()
     after_training = runner.test()
     assert set(after_training) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
-    runner = runner_for(child, tmp_path / 'test',
-                        load_from=str(tmp_path / 'train' / 'epoch_2.pth'))
+    runner = runner_for(child, tmp_path / 'test', load_from=str(tmp_path / 'train' / 'epoch_2.pth'))
     from_checkpoint = runner.test()
     assert after_training == from_checkpoint  # both test the averaged weights
-    plain = runner_for(config, tmp_path / 'plain', load_from=str(
-        tmp_path / 'train' / 'epoch_2.pth')).test()
+    plain = runner_for(
+        config, tmp_path / 'plain', load_from=str(tmp_path / 'train' / 'epoch_2.pth')).test()
     assert plain == from_checkpoint  # the checkpoint's state_dict holds the averaged weights
     # WeightsOnlyCheckpointHook ran: the file loads with plain weights-only torch.load.
     assert torch.load(tmp_path / 'train' / 'epoch_2.pth', weights_only=True)['meta']
@@ -114,8 +125,9 @@ def test_ema_weights_are_tested_after_training_and_saved(base, tmp_path):
 def test_a_user_hook_list_keeps_the_plugin_hooks_once(base, tmp_path):
     """Any other hook too; a required hook the user lists keeps the user's options."""
     tmp, config = base
-    child = user_config(tmp_path, config, "[dict(type='EmptyCacheHook'), "
-                                          "dict(type='DivergenceHook', max_abs=1e5)]")
+    child = user_config(
+        tmp_path, config, "[dict(type='EmptyCacheHook'), "
+        "dict(type='DivergenceHook', max_abs=1e5)]")
     runner = runner_for(child, tmp_path / 'work')
     types = hook_types(runner)
     for name in ('EmptyCacheHook', *REQUIRED_HOOKS):
@@ -128,29 +140,43 @@ def test_a_user_hook_list_keeps_the_plugin_hooks_once(base, tmp_path):
 def test_protocol_configs_take_mmpretrain_datasets(base, tmp_path):
     """CustomDataset has no base/novel split: neutral options are dropped, others are errors."""
     tmp, config = base
-    custom = dict(type='CustomDataset', data_root=str(tmp / 'toy' / 'images'),
-                  with_label=True, subsample='all', num_shots=-1, seed=3)
-    loader = dict(Config.fromfile(config).test_dataloader,
-                  dataset=dict(custom, pipeline=Config.fromfile(config).test_pipeline))
-    runner = runner_for(config, tmp_path / 'custom', train_dataloader=loader,
-                        test_dataloader=loader, test_cfg=dict(type='MultiSetTestLoop',
-                                                              name='test'))
+    custom = dict(
+        type='CustomDataset',
+        data_root=str(tmp / 'toy' / 'images'),
+        with_label=True,
+        subsample='all',
+        num_shots=-1,
+        seed=3)
+    loader = dict(
+        Config.fromfile(config).test_dataloader,
+        dataset=dict(custom, pipeline=Config.fromfile(config).test_pipeline))
+    runner = runner_for(
+        config,
+        tmp_path / 'custom',
+        train_dataloader=loader,
+        test_dataloader=loader,
+        test_cfg=dict(type='MultiSetTestLoop', name='test'))
     runner.train()
     assert set(runner.test()) == {'test/accuracy/top1'}
-    with pytest.raises(ConfigError, match="CustomDataset cannot split its classes into base "
-                                          "and novel .* subsample='base'"):
-        runner_for(config, tmp_path / 'custom_b2n',
-                   train_dataloader=dict(loader, dataset=dict(custom, subsample='base')))
+    with pytest.raises(
+            ConfigError,
+            match="CustomDataset cannot split its classes into base "
+            "and novel .* subsample='base'"):
+        runner_for(
+            config,
+            tmp_path / 'custom_b2n',
+            train_dataloader=dict(loader, dataset=dict(custom, subsample='base')))
 
 
 def test_linear_probe_of_clip_trains_with_the_same_tools(base, tmp_path):
     """ImageClassifier(OpenCLIPBackbone, LinearClsHead): the classic baseline."""
     tmp, config = base
     from maple_mm.models import TINY_CLIP_CFG
-    model = dict(type='ImageClassifier',
-                 backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG, normalize=True),
-                 head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
-                 data_preprocessor=Config.fromfile(config).model.data_preprocessor)
+    model = dict(
+        type='ImageClassifier',
+        backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG, normalize=True),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+        data_preprocessor=Config.fromfile(config).model.data_preprocessor)
     runner = runner_for(config, tmp_path, model=model)
     runner.train()
     metrics = runner.test()
@@ -163,8 +189,11 @@ def test_prompt_learner_builds_from_a_config_naming_its_clip():
     from mmpretrain.registry import MODELS
 
     from maple_mm.models import TINY_CLIP_CFG
-    learner = MODELS.build(dict(type='MaPLePromptLearner', depth=2, clip=dict(
-        type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)))
+    learner = MODELS.build(
+        dict(
+            type='MaPLePromptLearner',
+            depth=2,
+            clip=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)))
     prompts = learner()
     assert prompts.text_ctx.shape == (2, 32) and prompts.vision_ctx.shape == (2, 48)
     assert len(prompts.deep_vision) == 1
@@ -238,6 +267,7 @@ train_cfg = dict(by_epoch=True, max_epochs=1)
     run_tool('test.py', hooked, checkpoint, '--work-dir', tmp_path / 'test')
     assert read_test_metrics(tmp_path / 'test') == trained
     # Testing without the hook never scores the novel set with the checkpoint's base names.
-    with pytest.raises(SystemExit, match="test set 'novel' .* with the prompts of other "
-                                         'class names.*' + hint):
+    with pytest.raises(
+            SystemExit, match="test set 'novel' .* with the prompts of other "
+            'class names.*' + hint):
         run_tool_in_process('test', plain, checkpoint, '--work-dir', tmp_path / 'retest')

@@ -13,8 +13,8 @@ def fake_runner(value: float = 0.5, scaler: bool = False):
     model = torch.nn.Linear(2, 2)
     with torch.no_grad():
         model.weight.fill_(value)
-    wrapper = SimpleNamespace(loss_scaler=object() if scaler else None,
-                              get_lr=lambda: {'lr': [0.0035]})
+    wrapper = SimpleNamespace(
+        loss_scaler=object() if scaler else None, get_lr=lambda: {'lr': [0.0035]})
     return SimpleNamespace(model=model, optim_wrapper=wrapper, epoch=1, iter=7)
 
 
@@ -36,8 +36,8 @@ def test_finite_training_goes_on():
 def test_bad_weights_stop_at_once_naming_epoch_iteration_and_lr(value, expected):
     with pytest.raises(TrainingDivergedError) as err:
         step(DivergenceHook(), fake_runner(value), 1.0)
-    assert str(err.value).startswith('Training diverged at epoch 2, iteration 8 (lr 0.0035): '
-                                     + expected)
+    assert str(err.value).startswith('Training diverged at epoch 2, iteration 8 (lr 0.0035): ' +
+                                     expected)
     step(DivergenceHook(max_abs=None), fake_runner(2e4), 1.0)  # the bound can be lifted
 
 

@@ -1,4 +1,4 @@
-"""GaussianPromptAggregationHook: PromptSRC's final prompts are the Gaussian-weighted sum over epochs.
+"""GaussianPromptAggregationHook: PromptSRC's final prompts, the Gaussian-weighted sum over epochs.
 
 A shipped PromptSRC config trains 3 epochs on a miniature dataset (GPA mean 2,
 std 1, so every epoch weighs differently); the final weights must equal the sum
@@ -13,7 +13,6 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.engine.hooks.gpa_hook import gaussian_epoch_weights
 from tests.reference_successors import gpa_weights
-
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from ..test_configs.zoo import CONFIGS
 
@@ -27,8 +26,10 @@ class Recorder(Hook):
         self.epochs, self.stop_after = [], stop_after
 
     def after_train_epoch(self, runner) -> None:
-        self.epochs.append({k: v.detach().clone() for k, v in runner.model.state_dict().items()
-                            if v.is_floating_point()})
+        self.epochs.append({
+            k: v.detach().clone()
+            for k, v in runner.model.state_dict().items() if v.is_floating_point()
+        })
 
 
 class Interrupt(Hook):
@@ -54,8 +55,10 @@ def run(cfg, resume=False, interrupt_after=None):
             runner.train()
     else:
         runner.train()
-    final = {k: v.detach().clone() for k, v in runner.model.state_dict().items()
-             if v.is_floating_point()}
+    final = {
+        k: v.detach().clone()
+        for k, v in runner.model.state_dict().items() if v.is_floating_point()
+    }
     return recorder.epochs, final
 
 
@@ -65,15 +68,18 @@ def by_hand(epochs):
 
 
 def test_weights_are_the_references():
-    assert gaussian_epoch_weights(20, 15, 1) == pytest.approx(gpa_weights(20, 15, 1).tolist(),
-                                                              rel=1e-12)
+    assert gaussian_epoch_weights(20, 15, 1) == pytest.approx(
+        gpa_weights(20, 15, 1).tolist(), rel=1e-12)
 
 
-def test_final_prompts_are_the_gaussian_weighted_sum_also_across_a_resume(
-        fast_cpu_runs, tmp_path):  # noqa: F811
+@pytest.mark.usefixtures('fast_cpu_runs')
+def test_final_prompts_are_the_gaussian_weighted_sum_also_across_a_resume(tmp_path):
     data_root = write_miniatures(tmp_path / 'data')
-    cfg = tiny(load(CONFIGS / 'promptsrc' / 'base2novel_eurosat.py'), data_root,
-               tmp_path / 'whole', epochs=EPOCHS)
+    cfg = tiny(
+        load(CONFIGS / 'promptsrc' / 'base2novel_eurosat.py'),
+        data_root,
+        tmp_path / 'whole',
+        epochs=EPOCHS)
     cfg.default_hooks.gpa.update(mean=2, std=1)
     epochs, final = run(cfg)
     assert len(epochs) == EPOCHS and final.keys() == epochs[0].keys()
@@ -82,8 +88,11 @@ def test_final_prompts_are_the_gaussian_weighted_sum_also_across_a_resume(
     for key in final:
         torch.testing.assert_close(final[key], expected[key], rtol=1e-6, atol=1e-7)
     saved = torch.load(next((tmp_path / 'whole').glob('epoch_3.pth')), weights_only=True)
-    torch.testing.assert_close(saved['state_dict']['prompt_learner.ctx'],
-                               expected['prompt_learner.ctx'], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(
+        saved['state_dict']['prompt_learner.ctx'],
+        expected['prompt_learner.ctx'],
+        rtol=1e-6,
+        atol=1e-7)
 
     cfg.work_dir = str(tmp_path / 'resumed')
     first, _ = run(cfg, interrupt_after=2)
@@ -91,5 +100,4 @@ def test_final_prompts_are_the_gaussian_weighted_sum_also_across_a_resume(
     assert len(first) == 2 and len(rest) == 1
     for key in final:  # as the uninterrupted run, which the hand sum above checks
         torch.testing.assert_close(resumed[key], final[key], rtol=1e-6, atol=1e-7)
-        torch.testing.assert_close(resumed[key], by_hand(first + rest)[key], rtol=1e-6,
-                                   atol=1e-7)
+        torch.testing.assert_close(resumed[key], by_hand(first + rest)[key], rtol=1e-6, atol=1e-7)

@@ -17,8 +17,8 @@ from mmengine.runner import Runner, TestLoop
 METHODS = [
     (Runner, 'setup_env', ['env_cfg'], 'MapleRunner.setup_env'),
     (Runner, 'wrap_model', ['model_wrapper_cfg', 'model'], 'MapleRunner.wrap_model'),
-    (Runner, 'load_checkpoint', ['filename', 'map_location', 'strict', 'revise_keys'],
-     'MapleRunner.load_checkpoint'),
+    (Runner, 'load_checkpoint', ['filename', 'map_location', 'strict',
+                                 'revise_keys'], 'MapleRunner.load_checkpoint'),
     (Runner, 'load_or_resume', [], 'MapleRunner.load_or_resume'),
     (Runner, 'call_hook', ['fn_name', 'kwargs'], 'MapleRunner.call_hook'),
     (Runner, 'register_hooks', ['default_hooks', 'custom_hooks'], 'MapleRunner.register_hooks'),
@@ -27,12 +27,12 @@ METHODS = [
     (OptimWrapper, '_clip_grad', [], 'MixedPrecisionOptimWrapper.step'),
     (param_scheduler._ParamScheduler, '_get_value', [],
      'ConstantWarmupCosineParamScheduler._get_value'),
-    (TestLoop, '__init__', ['runner', 'dataloader', 'evaluator', 'fp16'],
-     'MultiSetTestLoop.__init__'),
+    (TestLoop, '__init__', ['runner', 'dataloader', 'evaluator',
+                            'fp16'], 'MultiSetTestLoop.__init__'),
     (TestLoop, 'run', [], 'MultiSetTestLoop.run'),
     (TestLoop, 'run_iter', ['idx', 'data_batch'], 'MixedPrecisionTestMixin.run_iter'),
-    (HistoryBuffer, '__init__', ['log_history', 'count_history', 'max_length'],
-     'weights_only_checkpoint_hook.from_plain'),
+    (HistoryBuffer, '__init__', ['log_history', 'count_history',
+                                 'max_length'], 'weights_only_checkpoint_hook.from_plain'),
 ]
 
 #: (owner, code its source must hold, what maple_mm relies on)

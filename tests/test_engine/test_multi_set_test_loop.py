@@ -5,12 +5,21 @@ The loop's runs on real configs are covered by tests/test_configs/test_configs_r
 import pytest
 
 from maple_mm.engine.runners.multi_set_test_loop import (InvalidTestSetsError, check_test_sets,
-                                                 extra_set_dataloader, summary_metrics)
+                                                         extra_set_dataloader, summary_metrics)
 from maple_mm.errors import MapleUserError
 
-MAIN = dict(batch_size=100, num_workers=4, sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(type='CoOpDTD', data_root='data/dtd', split='test', subsample='base',
-                         num_shots=16, seed=1, pipeline=['p']))
+MAIN = dict(
+    batch_size=100,
+    num_workers=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CoOpDTD',
+        data_root='data/dtd',
+        split='test',
+        subsample='base',
+        num_shots=16,
+        seed=1,
+        pipeline=['p']))
 
 
 def test_set_without_type_overrides_fields_of_the_main_dataset():
@@ -33,8 +42,13 @@ def test_set_with_type_is_a_complete_dataset():
 
 
 def test_summary_metrics():
-    metrics = {'base/accuracy/top1': 80.0, 'novel/accuracy/top1': 60.0,
-               'a/accuracy/top1': 10.0, 'b/accuracy/top1': 20.0, 'c/accuracy/top1': 60.0}
+    metrics = {
+        'base/accuracy/top1': 80.0,
+        'novel/accuracy/top1': 60.0,
+        'a/accuracy/top1': 10.0,
+        'b/accuracy/top1': 20.0,
+        'c/accuracy/top1': 60.0
+    }
     summary = summary_metrics(metrics, dict(target_average=['a', 'b', 'c'], ab=['a', 'b']))
     assert summary == pytest.approx(dict(HM=2 * 80 * 60 / 140, target_average=30.0, ab=15.0))
     assert summary_metrics({'test/accuracy/top1': 5.0}, {}) == {}

@@ -12,7 +12,6 @@ import torch
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.engine.optimizers.precision import run_precision
 from maple_mm.errors import ConfigError
-
 from ..test_configs.zoo import CONFIGS, built
 
 MIXED = 'MixedPrecisionOptimWrapper'
@@ -27,11 +26,13 @@ def resolved(name: str, cuda: bool, monkeypatch, precision=None):
     return apply_run_precision(cfg), cfg.get('optim_wrapper')
 
 
-@pytest.mark.parametrize('name,on_cuda', [
-    ('maple/base2novel_dtd.py', 'fp16'), ('coop/base2novel_dtd.py', 'fp16'),
-    ('cocoop/cross_dataset_imagenet.py', 'fp16'), ('ivlp/few_shot_eurosat.py', 'fp16'),
-    ('language_prompting/base2novel_ucf101.py', 'fp16'), ('vpt/base2novel_dtd.py', 'fp32'),
-    ('zero_shot_clip/base2novel_dtd.py', 'fp32')])
+@pytest.mark.parametrize('name,on_cuda', [('maple/base2novel_dtd.py', 'fp16'),
+                                          ('coop/base2novel_dtd.py', 'fp16'),
+                                          ('cocoop/cross_dataset_imagenet.py', 'fp16'),
+                                          ('ivlp/few_shot_eurosat.py', 'fp16'),
+                                          ('language_prompting/base2novel_ucf101.py', 'fp16'),
+                                          ('vpt/base2novel_dtd.py', 'fp32'),
+                                          ('zero_shot_clip/base2novel_dtd.py', 'fp32')])
 def test_recipes_train_mixed_fp16_on_cuda_and_fp32_on_cpu(monkeypatch, name, on_cuda):
     precision, wrapper = resolved(name, True, monkeypatch)
     assert precision == on_cuda

@@ -6,7 +6,6 @@ from mmengine.config import Config
 
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.evaluation.run_record import run_record, variant_name
-
 from ..conftest import REPO_ROOT, load_tool
 from ..test_configs.zoo import CONFIGS
 
@@ -26,8 +25,8 @@ def record_of(config, *argv, device='cuda'):
 def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     dtd = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--seed', '2')
     imagenet = record_of(CONFIGS / 'maple' / 'base2novel_imagenet.py', device='cpu')
-    assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == (
-        'MaPLe', 'dtd', 2, 'maple/base2novel')
+    assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == ('MaPLe', 'dtd', 2,
+                                                                            'maple/base2novel')
     assert imagenet['variant'] == 'maple/base2novel' and imagenet['processes'] == 1
     # --shots 1 gives CoOp its 50 epochs (epochs_by_shots): the recipe's, not a change.
     assert record_of(CONFIGS / 'coop' / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
@@ -58,9 +57,11 @@ def test_the_config_a_run_saves_keeps_its_variant(tmp_path):
     parser = argparse.ArgumentParser()
     parser.add_argument('config')
     _cli.add_common_args(parser)
-    cfg = _cli.load_config(parser.parse_args([
-        str(CONFIGS / 'maple' / 'base2novel_dtd.py'), '--cfg-options',
-        'model.prompt_learner.depth=3']))
+    cfg = _cli.load_config(
+        parser.parse_args([
+            str(CONFIGS / 'maple' / 'base2novel_dtd.py'), '--cfg-options',
+            'model.prompt_learner.depth=3'
+        ]))
     cfg.variant = variant_name(cfg)  # as MapleRunner.from_cfg does
     saved = tmp_path / 'seed1' / 'base2novel_dtd.py'
     saved.parent.mkdir()

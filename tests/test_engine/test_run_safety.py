@@ -11,7 +11,6 @@ import torch
 
 from maple_mm.engine import WorkDirLock
 from maple_mm.run_layout import LOCK_FILE, POINTER_FILE, is_complete_checkpoint
-
 from ..conftest import load_tool, write_split_dataset
 from ..test_tools.test_train_test_e2e import run_tool, tiny_config
 
@@ -46,8 +45,7 @@ def last_line(proc) -> str:
 def train_error(*argv) -> str:
     """The ``error:`` line tools/train.py exits with, run in this process (fast)."""
     with pytest.raises(SystemExit) as exit_info:
-        load_tool('tools/_cli.py').run_cli(load_tool('tools/train.py').main,
-                                            [str(a) for a in argv])
+        load_tool('tools/_cli.py').run_cli(load_tool('tools/train.py').main, [str(a) for a in argv])
     return str(exit_info.value.code)
 
 
@@ -99,8 +97,9 @@ def test_resume_never_restarts_silently(setup):
         'incomplete (a save was interrupted). Delete them to start again, or train into '
         'another --work-dir.')
     assert 'Pass --resume to continue it' in train_error(config, '--work-dir', work)
-    assert 'missing.pth to resume from does not exist' in train_error(
-        config, '--work-dir', work, '--resume', tmp / 'missing.pth')
+    assert 'missing.pth to resume from does not exist' in train_error(config, '--work-dir', work,
+                                                                      '--resume',
+                                                                      tmp / 'missing.pth')
 
 
 def test_the_runner_itself_never_overwrites_a_run(setup):
@@ -175,11 +174,14 @@ def test_unwritable_work_dir_and_missing_data_come_before_any_download(setup):
     tmp, config = setup
     blocker = tmp / 'a_file'
     blocker.write_text('not a folder')
-    assert train_error(config, '--work-dir', blocker / 'work').startswith(
-        f'error: Cannot write into the work dir {blocker / "work"}: ')
+    assert train_error(
+        config, '--work-dir',
+        blocker / 'work').startswith(f'error: Cannot write into the work dir {blocker / "work"}: ')
     # The real CLIP tag cannot be downloaded offline; the missing dataset is reported first.
-    offline = ['model.backbone.model_cfg=None', 'model.backbone.model_name=ViT-B-32',
-               'model.backbone.pretrained=openai']
+    offline = [
+        'model.backbone.model_cfg=None', 'model.backbone.model_name=ViT-B-32',
+        'model.backbone.pretrained=openai'
+    ]
     message = train_error(config, '--work-dir', tmp / 'offline', '--cfg-options', *offline,
                           f'train_dataloader.dataset.data_root={tmp}/nowhere')
     assert 'nowhere' in message and 'not found' in message
@@ -198,9 +200,10 @@ def test_a_bad_image_in_a_later_test_set_keeps_the_finished_sets(setup, tmp_path
     tmp, config = setup
     data = write_split_dataset(tmp_path / 'toy')
     (data / 'images' / 'cyan' / 'test_3.png').write_bytes(b'')  # a novel test image
-    options = ['--cfg-options', f'dataset.data_root={data}',
-               f'train_dataloader.dataset.data_root={data}',
-               f'test_dataloader.dataset.data_root={data}', 'train_cfg.max_epochs=1']
+    options = [
+        '--cfg-options', f'dataset.data_root={data}', f'train_dataloader.dataset.data_root={data}',
+        f'test_dataloader.dataset.data_root={data}', 'train_cfg.max_epochs=1'
+    ]
     message = train_error(config, '--work-dir', tmp_path / 'work', *options)
     assert message.startswith(f'error: Image {data / "images" / "cyan" / "test_3.png"} cannot '
                               'be decoded: the file is empty (0 bytes)')

@@ -9,7 +9,6 @@ from torch.utils.data import Dataset
 
 from maple_mm.engine import MapleRunner
 from maple_mm.errors import ConfigError
-
 from ..miniature_datasets import write_miniature
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
@@ -17,20 +16,34 @@ PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
 def loader_cfg(dataset, batch_size=32):
     """The train loader of configs/_base_/clip_vit_b16.py, at the recipe's batch."""
-    return dict(batch_size=batch_size, num_workers=0, drop_last=True,
-                sampler=dict(type='DefaultSampler', shuffle=True), dataset=dataset)
+    return dict(
+        batch_size=batch_size,
+        num_workers=0,
+        drop_last=True,
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        dataset=dataset)
 
 
 @pytest.fixture(scope='module')
 def eurosat(tmp_path_factory):
     """EuroSAT's 10 classes; 4 train images each."""
-    return write_miniature(tmp_path_factory.mktemp('data'), 'eurosat', num_classes=10,
-                           images_per_class=4, image_size=8)
+    return write_miniature(
+        tmp_path_factory.mktemp('data'),
+        'eurosat',
+        num_classes=10,
+        images_per_class=4,
+        image_size=8)
 
 
 def eurosat_train(folder, shots):
-    return dict(type='CoOpEuroSAT', data_root=str(folder), split='train', num_shots=shots,
-                seed=1, fewshot_cache_dir=None, pipeline=PIPELINE)
+    return dict(
+        type='CoOpEuroSAT',
+        data_root=str(folder),
+        split='train',
+        num_shots=shots,
+        seed=1,
+        fewshot_cache_dir=None,
+        pipeline=PIPELINE)
 
 
 def test_ten_images_at_batch_32_train_one_batch_of_ten(eurosat):
@@ -49,6 +62,7 @@ def test_a_set_with_a_full_batch_still_drops_its_last_incomplete_one(eurosat):
 
 
 class Empty(Dataset):
+
     def __len__(self):
         return 0
 
@@ -57,6 +71,8 @@ class Empty(Dataset):
 
 
 def test_an_epoch_of_no_iterations_is_an_error_naming_size_batch_and_fix():
-    with pytest.raises(ConfigError, match=r'^An epoch would run 0 iterations: Empty holds 0 '
-                       r'items, batch size 32\. Check the dataset .* or lower the batch size'):
+    with pytest.raises(
+            ConfigError,
+            match=r'^An epoch would run 0 iterations: Empty holds 0 '
+            r'items, batch size 32\. Check the dataset .* or lower the batch size'):
         MapleRunner.build_dataloader(loader_cfg(Empty()), seed=1)

@@ -24,8 +24,14 @@ def test_average_row_is_the_hm_of_the_mean_base_and_mean_novel(method):
 
 def test_methods_and_keys_are_known():
     assert set(BASE2NOVEL_AVERAGE) == set(METHODS)
-    assert {m: v[2] for m, v in BASE2NOVEL_AVERAGE.items() if v[0] is None} == {
-        'VPT': 76.68, 'LanguagePrompting': 77.56, 'IVLP': 77.90}  # the ablations: HM only
+    assert {
+        m: v[2]
+        for m, v in BASE2NOVEL_AVERAGE.items() if v[0] is None
+    } == {
+        'VPT': 76.68,
+        'LanguagePrompting': 77.56,
+        'IVLP': 77.90
+    }  # the ablations: HM only
     assert set(DOMAIN_GENERALIZATION['MaPLe']) - {'imagenet'} <= set(BENCHMARKS)
     assert CROSS_DATASET['MaPLe']['imagenet'] == DOMAIN_GENERALIZATION['MaPLe']['imagenet'] \
         == 70.72

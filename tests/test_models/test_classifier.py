@@ -3,7 +3,6 @@ import torch
 from mmpretrain.structures import DataSample
 
 from maple_mm.errors import CheckpointMismatchError
-
 from ..conftest import build_tiny_maple, colour_image
 
 NAMES = ['red', 'green', 'blue']
@@ -32,8 +31,8 @@ def test_state_dict_holds_only_the_prompts_and_round_trips():
     state = model.state_dict()
     assert bytes(state.pop('_extra_state').tolist()).decode() == '["red", "green", "blue"]'
     assert all(k.startswith('prompt_learner.') for k in state)
-    assert sum(v.numel() for v in state.values()) == sum(
-        p.numel() for p in model.parameters() if p.requires_grad)
+    assert sum(v.numel() for v in state.values()) == sum(p.numel() for p in model.parameters()
+                                                         if p.requires_grad)
     torch.manual_seed(5)
     other = build_tiny_maple(depth=3)
     other.load_state_dict(model.state_dict())  # strict: the absent frozen CLIP is tolerated
@@ -89,16 +88,17 @@ def test_loss_goes_down_and_accuracy_up_on_a_learnable_task():
     rng = np.random.default_rng(0)
     model = build_tiny_maple(depth=3, class_names=NAMES)
     labels = torch.arange(48) % 3
-    images = torch.stack([torch.from_numpy(colour_image(int(y), rng)).permute(2, 0, 1)
-                          for y in labels]).float() / 255 - 0.5
+    images = torch.stack(
+        [torch.from_numpy(colour_image(int(y), rng)).permute(2, 0, 1)
+         for y in labels]).float() / 255 - 0.5
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.05, momentum=0.9)
 
     def evaluate():
         with torch.no_grad():
             logits = model(images)
-        return torch.nn.functional.cross_entropy(logits, labels).item(), (
-            logits.argmax(1) == labels).float().mean().item()
+        return torch.nn.functional.cross_entropy(
+            logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
     loss0, acc0 = evaluate()
     for step in range(60):
@@ -119,14 +119,18 @@ def test_a_second_prompt_set_never_shares_the_first_ones_layout():
     index 0 after a CoOp forward reused the context prompts' layout and came
     out wrong (off by 2.21 on a scale of 1.78), without an error.
     """
+    from mmpretrain.registry import MODELS
+
     from maple_mm.models import TINY_CLIP_CFG
     from maple_mm.models.class_prompts import tokenize_prompts
     from maple_mm.models.prompt_learner import Prompts
-    from mmpretrain.registry import MODELS
 
-    model = MODELS.build(dict(type='CoOp', backbone=dict(type='OpenCLIPBackbone',
-                                                         model_cfg=TINY_CLIP_CFG),
-                              prompt_learner=dict(n_ctx=4), class_names=NAMES))
+    model = MODELS.build(
+        dict(
+            type='CoOp',
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            prompt_learner=dict(n_ctx=4),
+            class_names=NAMES))
     model.eval()
     with torch.no_grad():
         model(torch.randn(2, 3, 32, 32))  # the learner's layout is now known

@@ -10,12 +10,13 @@ from maple_mm.errors import SlowPathWarning
 from maple_mm.models import TINY_CLIP_CFG
 from maple_mm.models.fast.block_rows import run_block_rows
 from maple_mm.models.fast.text import fast_path_fallbacks, text_layout
-
 from ..conftest import build_tiny_maple
 
 # Real-looking names of different token lengths, one sharing words with another.
-NAMES = ['tench', 'great white shark', 'African bush elephant', 'traffic light',
-         'great grey owl', 'Granny Smith', 'bubble', 'sulphur-crested cockatoo']
+NAMES = [
+    'tench', 'great white shark', 'African bush elephant', 'traffic light', 'great grey owl',
+    'Granny Smith', 'bubble', 'sulphur-crested cockatoo'
+]
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -29,8 +30,11 @@ def both_paths(model, fn):
     return fn(), reference
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(), dict(n_ctx=1, depth=4), dict(n_ctx=4, depth=1), dict(n_ctx=5, ctx_init='')])
+@pytest.mark.parametrize(
+    'kwargs',
+    [dict(), dict(n_ctx=1, depth=4),
+     dict(n_ctx=4, depth=1),
+     dict(n_ctx=5, ctx_init='')])
 @pytest.mark.parametrize('names', [NAMES, ['dog'], ['dog', 'cat']])
 def test_text_and_image_features_match_the_reference(kwargs, names):
     model = build_tiny_maple(class_names=names, **kwargs)
@@ -78,8 +82,9 @@ def test_layout_shares_sos_context_and_fixed_words():
     # "a photo of a <name>.": SOS + "a photo" (learned) + "of a" are shared.
     assert layout.shared_len == 5
     # A context of its own per class shares nothing but SOS.
-    assert text_layout(model.backbone.clip, prompts.token_ids, prompts.ctx_positions,
-                       ctx_shared=False).shared_len == 1
+    assert text_layout(
+        model.backbone.clip, prompts.token_ids, prompts.ctx_positions,
+        ctx_shared=False).shared_len == 1
     eot = prompts.token_ids.argmax(-1)
     assert sorted(layout.lengths) == sorted(set((eot + 1).tolist()))
     for group, length in zip(layout.groups, layout.lengths):
@@ -97,8 +102,7 @@ def test_block_rows_match_the_open_clip_block():
     torch.testing.assert_close(full, expected)
     # Rows 4.. given the keys/values of rows 0..3; only the last row asked for.
     _, past = run_block_rows(block, x[:, :4], causal=True)
-    tail, _ = run_block_rows(block, x[:, 4:], query_rows=slice(-1, None), past=past,
-                             causal=True)
+    tail, _ = run_block_rows(block, x[:, 4:], query_rows=slice(-1, None), past=past, causal=True)
     torch.testing.assert_close(tail, expected[:, -1:])
     # Unmasked (vision) block, class-token row only.
     vblock = clip.visual.transformer.resblocks[-1]
@@ -132,11 +136,15 @@ def test_fast_paths_are_active_on_the_pinned_open_clip():
 def test_a_clip_without_the_fast_paths_warns_and_still_agrees():
     from mmpretrain.registry import MODELS
     cfg = dict(TINY_CLIP_CFG, text_cfg=dict(TINY_CLIP_CFG['text_cfg'], no_causal_mask=True))
-    with pytest.warns(SlowPathWarning, match=r'MaPLe runs without the fast paths for text '
-                                             r'\(causal mask'):
-        model = MODELS.build(dict(type='MaPLe', backbone=dict(type='OpenCLIPBackbone',
-                                                              model_cfg=cfg),
-                                  prompt_learner=dict(depth=2), class_names=['dog', 'cat']))
+    with pytest.warns(
+            SlowPathWarning, match=r'MaPLe runs without the fast paths for text '
+            r'\(causal mask'):
+        model = MODELS.build(
+            dict(
+                type='MaPLe',
+                backbone=dict(type='OpenCLIPBackbone', model_cfg=cfg),
+                prompt_learner=dict(depth=2),
+                class_names=['dog', 'cat']))
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         fast, reference = both_paths(model, lambda: model.logits(images))

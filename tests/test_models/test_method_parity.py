@@ -24,8 +24,8 @@ from maple_mm.datasets.catalog import BENCHMARKS
 from maple_mm.engine import ClassNamesHook
 from maple_mm.models import TINY_CLIP_CFG
 from tests import reference_trainers as ref_trainers
-from tests.reference_trainers import CUSTOM_TEMPLATES, zsclip2_templates, zsclip_logits
 from tests.miniature_datasets import write_miniature
+from tests.reference_trainers import CUSTOM_TEMPLATES, zsclip2_templates, zsclip_logits
 
 init_default_scope('mmpretrain')
 
@@ -35,10 +35,9 @@ LABELS = [0, 3, 4]
 TOL = dict(rtol=1e-5, atol=1e-5)
 MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 
-
 from maple_mm.models import reference_checkpoint as conv  # noqa: E402
-pytestmark = pytest.mark.usefixtures('one_thread')
 
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')
@@ -49,11 +48,15 @@ def dataset_objects(tmp_path_factory):
     def dataset_object(key: str):
         if key not in built:
             init_default_scope('mmpretrain')
-            folder = write_miniature(root, key, num_classes=4, images_per_class=1,
-                                     image_size=8)
-            built[key] = DATASETS.build(dict(type=BENCHMARKS[key].type, data_root=str(folder),
-                                             split='test', serialize_data=False))
+            folder = write_miniature(root, key, num_classes=4, images_per_class=1, image_size=8)
+            built[key] = DATASETS.build(
+                dict(
+                    type=BENCHMARKS[key].type,
+                    data_root=str(folder),
+                    split='test',
+                    serialize_data=False))
         return built[key]
+
     return dataset_object
 
 
@@ -68,9 +71,12 @@ def images():
 
 
 def build(model_type: str, **learner):
-    return MODELS.build(dict(type=model_type,
-                             backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-                             prompt_learner=learner, class_names=CLASS_NAMES))
+    return MODELS.build(
+        dict(
+            type=model_type,
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            prompt_learner=learner,
+            class_names=CLASS_NAMES))
 
 
 def our_logits(model, images, efficient: bool) -> torch.Tensor:
@@ -107,16 +113,16 @@ def reference_name(method: str, ours: str) -> str:
 @dataclass
 class Case:
     id: str
-    method: str                 # the converter's method name
+    method: str  # the converter's method name
     model_type: str
     learner: dict
-    ref_kwargs: dict            # configuration of the reference builders / transcriptions
-    trained: Callable           # (clip) -> reference names the reference trains
+    ref_kwargs: dict  # configuration of the reference builders / transcriptions
+    trained: Callable  # (clip) -> reference names the reference trains
 
 
 def _coop(id_, n_ctx=4, ctx_init='', csc=False, position='end'):
-    learner = dict(n_ctx=n_ctx, ctx_init=ctx_init, class_specific=csc,
-                   class_token_position=position)
+    learner = dict(
+        n_ctx=n_ctx, ctx_init=ctx_init, class_specific=csc, class_token_position=position)
     if csc:
         learner['num_classes'] = len(CLASS_NAMES)
     return Case(id_, 'coop', 'CoOp', learner,
@@ -135,17 +141,14 @@ CASES: List[Case] = [
     _coop('coop-init-middle', ctx_init='itap of a', position='middle'),
     _coop('coop-init-front-csc-ignored', ctx_init='a photo of a', csc=True, position='front'),
     Case('cocoop-init', 'cocoop', 'CoCoOp', dict(n_ctx=4, ctx_init='a photo of a'),
-         dict(n_ctx=4, ctx_init='a photo of a'),
-         lambda clip: ref_trainers.cocoop_trained_names()),
+         dict(n_ctx=4, ctx_init='a photo of a'), lambda clip: ref_trainers.cocoop_trained_names()),
     Case('cocoop-random', 'cocoop', 'CoCoOp', dict(n_ctx=3, ctx_init=''),
          dict(n_ctx=3, ctx_init=''), lambda clip: ref_trainers.cocoop_trained_names()),
     Case('vpt', 'vpt', 'VPT', dict(n_ctx=8, depth=3), dict(n_ctx_vision=8, depth_vision=3),
          lambda clip: ref_trainers.vpt_trained_names(clip, 3)),
-    Case('vpt-shallow', 'vpt', 'VPT', dict(n_ctx=2, depth=1),
-         dict(n_ctx_vision=2, depth_vision=1),
+    Case('vpt-shallow', 'vpt', 'VPT', dict(n_ctx=2, depth=1), dict(n_ctx_vision=2, depth_vision=1),
          lambda clip: ref_trainers.vpt_trained_names(clip, 1)),
-    Case('ivlp', 'ivlp', 'IVLP',
-         dict(n_ctx_text=2, n_ctx_vision=2, depth_text=3, depth_vision=4),
+    Case('ivlp', 'ivlp', 'IVLP', dict(n_ctx_text=2, n_ctx_vision=2, depth_text=3, depth_vision=4),
          dict(n_ctx_text=2, n_ctx_vision=2, depth_text=3, depth_vision=4),
          lambda clip: ref_trainers.ivlp_trained_names(clip, 3, 4)),
     # n_ctx_text > 4: random context and an "X X X X X" prefix.
@@ -159,8 +162,7 @@ CASES: List[Case] = [
     Case('maple', 'maple', 'MaPLe', dict(n_ctx=2, depth=3), dict(n_ctx=2, depth=3),
          lambda clip: ref_trainers.maple_trained_names(3)),
     Case('maple-full-depth-random', 'maple', 'MaPLe', dict(n_ctx=3, depth=4, ctx_init=''),
-         dict(n_ctx=3, depth=4, ctx_init=''),
-         lambda clip: ref_trainers.maple_trained_names(4)),
+         dict(n_ctx=3, depth=4, ctx_init=''), lambda clip: ref_trainers.maple_trained_names(4)),
 ]
 
 
@@ -168,8 +170,7 @@ def reference_state_dict(case: Case, clip, tokenizer) -> Dict[str, torch.Tensor]
     kw = case.ref_kwargs
     if case.method == 'coop':
         return ref_trainers.coop_reference_state_dict(
-            clip, tokenizer, CLASS_NAMES, n_ctx=kw['n_ctx'], ctx_init=kw['ctx_init'],
-            csc=kw['csc'])
+            clip, tokenizer, CLASS_NAMES, n_ctx=kw['n_ctx'], ctx_init=kw['ctx_init'], csc=kw['csc'])
     if case.method == 'cocoop':
         return ref_trainers.cocoop_reference_state_dict(clip, tokenizer, CLASS_NAMES, **kw)
     if case.method == 'vpt':
@@ -180,9 +181,14 @@ def reference_state_dict(case: Case, clip, tokenizer) -> Dict[str, torch.Tensor]
 
 
 def reference_logits(case: Case, clip, tokenizer, ref, images) -> torch.Tensor:
-    fn = {'coop': ref_trainers.coop_logits, 'cocoop': ref_trainers.cocoop_logits,
-          'vpt': ref_trainers.vpt_logits, 'ivlp': ref_trainers.ivlp_logits,
-          'language': ref_trainers.ivlp_logits, 'maple': ref_trainers.maple_logits}[case.method]
+    fn = {
+        'coop': ref_trainers.coop_logits,
+        'cocoop': ref_trainers.cocoop_logits,
+        'vpt': ref_trainers.vpt_logits,
+        'ivlp': ref_trainers.ivlp_logits,
+        'language': ref_trainers.ivlp_logits,
+        'maple': ref_trainers.maple_logits
+    }[case.method]
     with torch.no_grad():
         return fn(clip, tokenizer, ref, images, CLASS_NAMES, **case.ref_kwargs)
 
@@ -212,8 +218,9 @@ def test_logits_equal_reference(loaded, images):
     assert theirs.shape == (len(images), len(CLASS_NAMES))
     for efficient in (True, False):
         ours = our_logits(model, images, efficient)
-        torch.testing.assert_close(ours, theirs, **TOL, msg=lambda m: f'efficient={efficient}'
-                                   f': {m}')
+        torch.testing.assert_close(
+            ours, theirs, **TOL, msg=lambda m: f'efficient={efficient}'
+            f': {m}')
 
 
 def test_every_learned_tensor_matters(loaded, images):
@@ -231,16 +238,21 @@ def test_gradients_reach_what_the_reference_trains(loaded, images):
     case, model, _ = loaded
     samples = [DataSample().set_gt_label(label) for label in LABELS]
     expected = set(case.trained(model.backbone.clip))
-    trainable = {reference_name(case.method, n) for n, p in model.named_parameters()
-                 if p.requires_grad}
+    trainable = {
+        reference_name(case.method, n)
+        for n, p in model.named_parameters() if p.requires_grad
+    }
     assert trainable == expected
     for efficient in (True, False):
         model.train()
         model.efficient = efficient
         model.zero_grad(set_to_none=True)
         model.loss(images, samples)['loss'].backward()
-        reached = {reference_name(case.method, n) for n, p in model.named_parameters()
-                   if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+        reached = {
+            reference_name(case.method, n)
+            for n, p in model.named_parameters()
+            if p.grad is not None and bool(p.grad.abs().sum() > 0)
+        }
         assert reached == expected, f'efficient={efficient}'
         assert all(p.grad is None for p in model.backbone.parameters())
     model.zero_grad(set_to_none=True)
@@ -256,15 +268,14 @@ ZERO_SHOT = [
     # The reference adds "a photo of a {}." for Caltech101, only ImageNet gets 7 templates.
     ('ensemble-caltech101', 'ensemble', 'caltech101', zsclip2_templates('caltech101')),
     ('ensemble-imagenet', 'ensemble', 'imagenet', zsclip2_templates('imagenet')),
-    ('explicit-list', ['a {} texture.', 'itap of a {}.'], None,
-     ['a {} texture.', 'itap of a {}.']),
+    ('explicit-list', ['a {} texture.', 'itap of a {}.'], None, ['a {} texture.', 'itap of a {}.']),
 ]
 
 
-@pytest.mark.parametrize('case_id,templates,dataset,reference_templates', ZERO_SHOT,
-                         ids=[z[0] for z in ZERO_SHOT])
+@pytest.mark.parametrize(
+    'case_id,templates,dataset,reference_templates', ZERO_SHOT, ids=[z[0] for z in ZERO_SHOT])
 def test_zero_shot_equals_reference(images, metainfo, case_id, templates, dataset,
-                                   reference_templates):
+                                    reference_templates):
     model = build('ZeroShotCLIP', templates=templates)
     # The metainfo of the real dataset object, as ClassNamesHook passes it.
     model.set_class_names(CLASS_NAMES, dataset_meta=metainfo(dataset) if dataset else {})
@@ -281,14 +292,14 @@ def test_zero_shot_equals_reference(images, metainfo, case_id, templates, datase
 
 
 @pytest.mark.parametrize('dataset,num_templates', [('imagenet', 7), ('caltech101', 8),
-                                                  ('oxford_pets', 8), ('imagenetv2', 8)])
-def test_zero_shot_ensemble_of_a_dataset_object_equals_reference(
-        images, dataset_objects, dataset, num_templates):
+                                                   ('oxford_pets', 8), ('imagenetv2', 8)])
+def test_zero_shot_ensemble_of_a_dataset_object_equals_reference(images, dataset_objects, dataset,
+                                                                 num_templates):
     """ClassNamesHook gives the model a real dataset's names and metainfo."""
     model = build('ZeroShotCLIP', templates='ensemble')
     data = dataset_objects(dataset)
-    hook_runner = SimpleNamespace(model=model, test_loop=SimpleNamespace(
-        dataloader=SimpleNamespace(dataset=data)))
+    hook_runner = SimpleNamespace(
+        model=model, test_loop=SimpleNamespace(dataloader=SimpleNamespace(dataset=data)))
     ClassNamesHook().before_test_epoch(hook_runner)
     reference_templates = zsclip2_templates(dataset)
     assert len(model.prompt_learner.current_templates()) == len(reference_templates) \

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from maple_mm.models import MaPLePromptLearner, OpenCLIPBackbone, encode_image
-
 from ..conftest import build_tiny_maple
 
 NAMES = ['dog', 'golden_retriever', 'traffic light']
@@ -17,12 +16,16 @@ def test_depth_one_text_encoder_reproduces_open_clip(model_name):
         model = build_tiny_maple(depth=1, class_names=NAMES)
     else:
         from mmpretrain.registry import MODELS
-        model = MODELS.build(dict(
-            type='MaPLe', backbone=dict(type='OpenCLIPBackbone', model_name=model_name),
-            prompt_learner=dict(type='MaPLePromptLearner', depth=1), class_names=NAMES))
+        model = MODELS.build(
+            dict(
+                type='MaPLe',
+                backbone=dict(type='OpenCLIPBackbone', model_name=model_name),
+                prompt_learner=dict(type='MaPLePromptLearner', depth=1),
+                class_names=NAMES))
     clip = model.backbone
-    sentences = ['a photo of a dog.', 'a photo of a golden retriever.',
-                 'a photo of a traffic light.']
+    sentences = [
+        'a photo of a dog.', 'a photo of a golden retriever.', 'a photo of a traffic light.'
+    ]
     with torch.no_grad():
         ours = model.text_features(model.prompt_learner())
         theirs = F.normalize(clip.clip.encode_text(clip.tokenize(sentences)), dim=-1)
@@ -32,9 +35,10 @@ def test_depth_one_text_encoder_reproduces_open_clip(model_name):
 def capture_block_inputs(blocks):
     inputs, handles = [], []
     for block in blocks:
-        handles.append(block.register_forward_pre_hook(
-            lambda mod, args, kwargs: inputs.append(args[0].detach().clone()),
-            with_kwargs=True))
+        handles.append(
+            block.register_forward_pre_hook(
+                lambda mod, args, kwargs: inputs.append(args[0].detach().clone()),
+                with_kwargs=True))
     return inputs, handles
 
 
@@ -53,7 +57,7 @@ def test_prompts_reach_exactly_the_layers_they_should():
         h.remove()
     assert len(text_in) == len(vis_in) == 4
     n_vis = vis_in[0].shape[1]
-    assert n_vis == 1 + (32 // 8) ** 2 + n_ctx  # CLS + patches + vision prompts
+    assert n_vis == 1 + (32 // 8)**2 + n_ctx  # CLS + patches + vision prompts
 
     # Block 0: shallow prompts. Text ctx got the positional embedding; vision
     # prompts got none, only ln_pre.
@@ -98,4 +102,4 @@ def test_too_many_deep_prompts_is_an_error():
     prompts = learner()
     with pytest.raises(ValueError, match='need more than'):
         encode_image(clip.clip, torch.randn(1, 3, 224, 224), prompts.vision_ctx,
-                                  prompts.deep_vision + prompts.deep_vision[:1])
+                     prompts.deep_vision + prompts.deep_vision[:1])

@@ -22,8 +22,10 @@ def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision):
         assert "type='MixedPrecisionOptimWrapper'" in log and f"precision='{precision}'" in log
     else:
         assert 'MixedPrecisionOptimWrapper' not in log
-    scalars = [json.loads(line) for line in
-               next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()]
+    scalars = [
+        json.loads(line)
+        for line in next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()
+    ]
     losses = [s['loss'] for s in scalars if 'loss' in s]
     assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
     metrics = read_test_metrics(work_dir)

@@ -48,10 +48,12 @@ def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
     bench = load_benchmark()
     assert bench.extrapolate({10: 2.0, 100: 11.0}, 1000) == pytest.approx(101.0)
     assert bench.extrapolate({10: 2.0}, 1000) is None
-    results = {('reference', 'train', 10): dict(step_s=2.0, peak_mib=1.0),
-               ('reference', 'train', 100): dict(step_s=11.0, peak_mib=2.0),
-               ('reference', 'train', 1000): dict(oom=True, note='x'),
-               ('efficient', 'train', 1000): dict(step_s=10.1, peak_mib=1.0)}
+    results = {
+        ('reference', 'train', 10): dict(step_s=2.0, peak_mib=1.0),
+        ('reference', 'train', 100): dict(step_s=11.0, peak_mib=2.0),
+        ('reference', 'train', 1000): dict(oom=True, note='x'),
+        ('efficient', 'train', 1000): dict(step_s=10.1, peak_mib=1.0)
+    }
     ref = bench.cell(results, 'reference', 'train', 'step_s', 1000, '.1f')
     eff = bench.cell(results, 'efficient', 'train', 'step_s', 1000, '.1f')
     assert ref == ('OOM/~101.0', pytest.approx(101.0), True)
@@ -73,9 +75,10 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
     assert trained == set(METHODS) - {'zero_shot_clip'}
     assert all(r['finite'] for r in results if r['kind'] == 'train')
     for method in trained:  # the method's own loss, the same on both paths
-        ref, eff = ([r['first_loss'] for r in results if r['method'] == method
-                     and r['kind'] == 'train' and r['path'] == path]
-                    for path in ('reference', 'efficient'))
+        ref, eff = ([
+            r['first_loss'] for r in results
+            if r['method'] == method and r['kind'] == 'train' and r['path'] == path
+        ] for path in ('reference', 'efficient'))
         assert ref == pytest.approx(eff, rel=1e-5), method
     assert 'training loss of the first step' in proc.stdout
     compared = [r for r in results if 'max_logit_diff' in r]

@@ -29,15 +29,15 @@ import pytest
 import torch
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
-
 from ..conftest import REPO_ROOT, load_tool, write_split_dataset
 
 TOOLS = REPO_ROOT / 'tools'
 FAKE_SLURM_BIN = Path(__file__).parent / 'dist_scripts' / 'bin'
 EPOCHS = 2
-TRAINABLE = ['ctx', 'ctx_proj.weight', 'ctx_proj.bias', 'deep_text_prompts.0',
-             'deep_text_prompts.1', 'deep_projs.0.weight', 'deep_projs.0.bias',
-             'deep_projs.1.weight', 'deep_projs.1.bias']
+TRAINABLE = [
+    'ctx', 'ctx_proj.weight', 'ctx_proj.bias', 'deep_text_prompts.0', 'deep_text_prompts.1',
+    'deep_projs.0.weight', 'deep_projs.0.bias', 'deep_projs.1.weight', 'deep_projs.1.bias'
+]
 #: |1x4 - 2x2| bound for any prompt weight. Observed: 8.6e-8 after the first
 #: step (rounding of batch-2 vs batch-4 products), growing to 3.4e-6 after 6
 #: steps at lr 0.05 with momentum, while the weights move by up to 0.89.
@@ -99,8 +99,12 @@ def launch(cmd: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """Run a tool or script; the processes must end successfully."""
     full_env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
     full_env.update({'HF_HUB_OFFLINE': '1', 'PYTHON': sys.executable, **env})
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run([str(c) for c in cmd],
+                          cwd=cwd,
+                          env=full_env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     if proc.returncode != 0:
         raise AssertionError(f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
     return proc
@@ -125,31 +129,46 @@ def runs(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp('dist')
     data = write_split_dataset(tmp / 'toy')
     config = tiny_config(tmp, data)
-    single, dist, dist_test, resumed = (tmp / name for name in
-                                        ('single', 'dist', 'dist_test', 'resumed'))
+    single, dist, dist_test, resumed = (
+        tmp / name for name in ('single', 'dist', 'dist_test', 'resumed'))
     # --auto-scale-lr: 1 x 4 and 2 x 2 are both the recipe's batch of 4, so lr x 1.
-    single_log = launch([sys.executable, TOOLS / 'train.py', config, '--work-dir', single,
-                         '--auto-scale-lr'], tmp)
-    dist_log = launch(['bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist,
-                       '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'],
-                      tmp, PORT=str(free_port()))
-    launch(['bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2,
-            '--work-dir', dist_test], tmp, PORT=str(free_port()))
+    single_log = launch(
+        [sys.executable, TOOLS / 'train.py', config, '--work-dir', single, '--auto-scale-lr'], tmp)
+    dist_log = launch([
+        'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist, '--auto-scale-lr',
+        '--cfg-options', 'train_dataloader.batch_size=2'
+    ],
+                      tmp,
+                      PORT=str(free_port()))
+    launch([
+        'bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2, '--work-dir',
+        dist_test
+    ],
+           tmp,
+           PORT=str(free_port()))
     # As if the 2-process run had died in its last epoch: resume it from epoch 1.
     # One thread per process, as torchrun sets it: bitwise equality needs the
     # same float reduction order as the uninterrupted run.
     resumed.mkdir()
     shutil.copy(dist / 'epoch_1.pth', resumed / 'epoch_1.pth')
     (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
-    resume_log = launch(['bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed,
-                         '--resume', '--no-test', '--auto-scale-lr', '--cfg-options',
-                         'train_dataloader.batch_size=2'], tmp,
-                        GPUS='2', MASTER_PORT=str(free_port()), OMP_NUM_THREADS='1',
+    resume_log = launch([
+        'bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed, '--resume', '--no-test',
+        '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'
+    ],
+                        tmp,
+                        GPUS='2',
+                        MASTER_PORT=str(free_port()),
+                        OMP_NUM_THREADS='1',
                         PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}')
-    return dict(single=single, dist=dist, dist_test=dist_test, resumed=resumed,
-                single_log=single_log.stdout + single_log.stderr,
-                dist_log=dist_log.stdout + dist_log.stderr,
-                resume_log=resume_log.stdout + resume_log.stderr)
+    return dict(
+        single=single,
+        dist=dist,
+        dist_test=dist_test,
+        resumed=resumed,
+        single_log=single_log.stdout + single_log.stderr,
+        dist_log=dist_log.stdout + dist_log.stderr,
+        resume_log=resume_log.stdout + resume_log.stderr)
 
 
 def test_cpu_runs_use_gloo_and_mmengine_ddp(runs):
@@ -238,42 +257,60 @@ def test_distributed_resume_gives_the_uninterrupted_result(runs):
 # -- the launch scripts' command lines (nothing is started) --------------------
 def recorded_args(cmd: list, tmp_path: Path, **env: str) -> list:
     record = tmp_path / 'args.txt'
-    launch(['bash', *cmd], tmp_path, ARGS_RECORD=str(record),
-           PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}', **env)
+    launch(['bash', *cmd],
+           tmp_path,
+           ARGS_RECORD=str(record),
+           PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}',
+           **env)
     return record.read_text().splitlines()
 
 
 def test_dist_train_passes_the_multi_node_settings_to_torchrun(tmp_path):
-    args = recorded_args([TOOLS / 'dist_train.sh', 'cfg.py', 8, '--amp'], tmp_path,
-                         PYTHON=str(FAKE_SLURM_BIN / 'record_args'), NNODES='2',
-                         NODE_RANK='1', MASTER_ADDR='10.0.0.1', PORT='29501')
-    assert args == ['-m', 'torch.distributed.run', '--nnodes=2', '--node_rank=1',
-                    '--master_addr=10.0.0.1', '--nproc_per_node=8', '--master_port=29501',
-                    str(TOOLS / 'train.py'), 'cfg.py', '--launcher', 'pytorch', '--amp']
+    args = recorded_args([TOOLS / 'dist_train.sh', 'cfg.py', 8, '--amp'],
+                         tmp_path,
+                         PYTHON=str(FAKE_SLURM_BIN / 'record_args'),
+                         NNODES='2',
+                         NODE_RANK='1',
+                         MASTER_ADDR='10.0.0.1',
+                         PORT='29501')
+    assert args == [
+        '-m', 'torch.distributed.run', '--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
+        '--nproc_per_node=8', '--master_port=29501',
+        str(TOOLS / 'train.py'), 'cfg.py', '--launcher', 'pytorch', '--amp'
+    ]
 
 
 def test_dist_test_defaults_to_one_local_node(tmp_path):
-    args = recorded_args([TOOLS / 'dist_test.sh', 'cfg.py', 'w.pth', 2], tmp_path,
+    args = recorded_args([TOOLS / 'dist_test.sh', 'cfg.py', 'w.pth', 2],
+                         tmp_path,
                          PYTHON=str(FAKE_SLURM_BIN / 'record_args'))
-    assert args == ['-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0',
-                    '--master_addr=127.0.0.1', '--nproc_per_node=2', '--master_port=29500',
-                    str(TOOLS / 'test.py'), 'cfg.py', 'w.pth', '--launcher', 'pytorch']
+    assert args == [
+        '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0', '--master_addr=127.0.0.1',
+        '--nproc_per_node=2', '--master_port=29500',
+        str(TOOLS / 'test.py'), 'cfg.py', 'w.pth', '--launcher', 'pytorch'
+    ]
 
 
 def test_slurm_scripts_start_one_task_per_gpu(tmp_path):
-    args = recorded_args([TOOLS / 'slurm_train.sh', 'gpu', 'maple', 'cfg.py', 'work',
-                          '--resume'], tmp_path, GPUS='16', SRUN_ARGS='--time=1:00:00 -x n3')
-    assert args == ['-p', 'gpu', '--job-name=maple', '--gres=gpu:8', '--ntasks=16',
-                    '--ntasks-per-node=8', '--cpus-per-task=5', '--kill-on-bad-exit=1',
-                    '--time=1:00:00', '-x', 'n3', sys.executable, '-u',
-                    str(TOOLS / 'train.py'), 'cfg.py', '--work-dir=work', '--launcher=slurm',
-                    '--resume']
-    args = recorded_args([TOOLS / 'slurm_test.sh', 'gpu', 'eval', 'cfg.py', 'w.pth'], tmp_path,
-                         GPUS='2', CPUS_PER_TASK='3')
-    assert args == ['-p', 'gpu', '--job-name=eval', '--gres=gpu:2', '--ntasks=2',
-                    '--ntasks-per-node=2', '--cpus-per-task=3', '--kill-on-bad-exit=1',
-                    sys.executable, '-u', str(TOOLS / 'test.py'), 'cfg.py', 'w.pth',
-                    '--launcher=slurm']
+    args = recorded_args([TOOLS / 'slurm_train.sh', 'gpu', 'maple', 'cfg.py', 'work', '--resume'],
+                         tmp_path,
+                         GPUS='16',
+                         SRUN_ARGS='--time=1:00:00 -x n3')
+    assert args == [
+        '-p', 'gpu', '--job-name=maple', '--gres=gpu:8', '--ntasks=16', '--ntasks-per-node=8',
+        '--cpus-per-task=5', '--kill-on-bad-exit=1', '--time=1:00:00', '-x', 'n3', sys.executable,
+        '-u',
+        str(TOOLS / 'train.py'), 'cfg.py', '--work-dir=work', '--launcher=slurm', '--resume'
+    ]
+    args = recorded_args([TOOLS / 'slurm_test.sh', 'gpu', 'eval', 'cfg.py', 'w.pth'],
+                         tmp_path,
+                         GPUS='2',
+                         CPUS_PER_TASK='3')
+    assert args == [
+        '-p', 'gpu', '--job-name=eval', '--gres=gpu:2', '--ntasks=2', '--ntasks-per-node=2',
+        '--cpus-per-task=3', '--kill-on-bad-exit=1', sys.executable, '-u',
+        str(TOOLS / 'test.py'), 'cfg.py', 'w.pth', '--launcher=slurm'
+    ]
 
 
 def test_scripts_without_arguments_print_their_usage(tmp_path):
@@ -284,16 +321,19 @@ def test_scripts_without_arguments_print_their_usage(tmp_path):
 
 # -- MapleRunner: CPU work-arounds only without an accelerator -----------------
 @pytest.mark.parametrize('accelerator,backend', [(True, 'nccl'), (False, 'gloo')])
-def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_path,
-                                                             accelerator, backend):
+def test_runner_switches_to_gloo_only_without_an_accelerator(monkeypatch, tmp_path, accelerator,
+                                                             backend):
     from mmengine.runner import Runner
 
     from maple_mm.engine.runners import maple_runner as runner_module
     seen = {}
     monkeypatch.setattr(runner_module, '_accelerator_available', lambda: accelerator)
     monkeypatch.setattr(Runner, '__init__', lambda self, *a, **kw: seen.update(kw))
-    runner_module.MapleRunner(model=dict(), work_dir=str(tmp_path), launcher='pytorch',
-                              env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60)))
+    runner_module.MapleRunner(
+        model=dict(),
+        work_dir=str(tmp_path),
+        launcher='pytorch',
+        env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60)))
     assert seen['env_cfg']['dist_cfg'] == dict(backend=backend, timeout=60)
 
 
@@ -327,10 +367,13 @@ def test_completed_runs_exit_0_under_load(tmp_path):
     hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])]
     try:
         for attempt in range(3):
-            proc = launch(['bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir',
-                           tmp_path / f'run{attempt}', '--cfg-options', 'train_cfg.max_epochs=1',
-                           'param_scheduler.T_max=1'],
-                          tmp_path, PORT=str(free_port()))
+            proc = launch([
+                'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir',
+                tmp_path / f'run{attempt}', '--cfg-options', 'train_cfg.max_epochs=1',
+                'param_scheduler.T_max=1'
+            ],
+                          tmp_path,
+                          PORT=str(free_port()))
             assert 'Top-1 accuracy (%): Base' in proc.stdout + proc.stderr
     finally:
         for hog in hogs:
@@ -366,8 +409,13 @@ def test_killing_the_launcher_stops_every_worker(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
     env.update(HF_HUB_OFFLINE='1', PYTHON=sys.executable, PORT=str(free_port()))
     launcher = subprocess.Popen(
-        ['bash', str(TOOLS / 'dist_train.sh'), str(config), '2', '--work-dir', str(work)],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / 'log', 'w'),
+        ['bash', str(TOOLS / 'dist_train.sh'),
+         str(config), '2', '--work-dir',
+         str(work)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / 'log', 'w'),
         start_new_session=True)
     pid_files = [work / f'pid_rank{rank}' for rank in (0, 1)]
     deadline = time.time() + 300
@@ -394,7 +442,9 @@ def test_scripts_use_the_environment_maple_mm_is_installed_in(tmp_path):
     expected = str(venv_python) if os.access(venv_python, os.X_OK) else 'python'
     assert proc.returncode == 0 and proc.stdout.strip() == expected
     proc = subprocess.run(['bash', str(TOOLS / 'dist_train.sh'), 'cfg.py', '2'],
-                          capture_output=True, text=True, env=dict(env, PYTHON='false'))
+                          capture_output=True,
+                          text=True,
+                          env=dict(env, PYTHON='false'))
     assert proc.returncode == 1 and proc.stderr.startswith(
         'error: false (') and 'cannot import torch; set PYTHON=/path/to/env/bin/python' in \
         proc.stderr

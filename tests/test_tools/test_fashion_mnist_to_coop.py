@@ -9,16 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters',
-                  'fashion_mnist_to_coop.py')
+SCRIPT = osp.join(
+    osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters', 'fashion_mnist_to_coop.py')
 spec = importlib.util.spec_from_file_location('fashion_mnist_to_coop', SCRIPT)
 converter = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(converter)
 
-NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
-         'Bag', 'Ankle boot']
-FOLDERS = ['T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
-           'Bag', 'Ankle_boot']
+NAMES = [
+    'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+    'Ankle boot'
+]
+FOLDERS = [
+    'T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+    'Ankle_boot'
+]
 
 
 def write_idx(path, array, compress=True):
@@ -46,9 +50,12 @@ def src(tmp_path):
 
 
 def run(src, out, train=3, val=2, test=4, *extra):
-    return converter.main(['--src', src, '--out', out, '--train-per-class', str(train),
-                           '--val-per-class', str(val), '--test-per-class', str(test),
-                           '--no-download', *extra])
+    return converter.main([
+        '--src', src, '--out', out, '--train-per-class',
+        str(train), '--val-per-class',
+        str(val), '--test-per-class',
+        str(test), '--no-download', *extra
+    ])
 
 
 def load_split(out):
@@ -70,9 +77,10 @@ def test_converts(src, tmp_path, capsys):
             assert osp.isfile(osp.join(out, 'images', rel))
     # first 3 of class 0 in file order are train, the next 2 val; test from t10k
     assert [rel for rel, _, _ in splits['train'][:3]] == [
-        'T-shirt_top/train_0.png', 'T-shirt_top/train_10.png', 'T-shirt_top/train_20.png']
-    assert [rel for rel, _, _ in splits['val'][-2:]] == [
-        'Ankle_boot/val_39.png', 'Ankle_boot/val_49.png']
+        'T-shirt_top/train_0.png', 'T-shirt_top/train_10.png', 'T-shirt_top/train_20.png'
+    ]
+    assert [rel for rel, _, _ in splits['val'][-2:]
+            ] == ['Ankle_boot/val_39.png', 'Ankle_boot/val_49.png']
     assert splits['test'][-1] == ['Ankle_boot/test_39.png', 9, 'Ankle boot']
     image = np.asarray(Image.open(osp.join(out, 'images', 'Ankle_boot', 'test_39.png')))
     assert image.shape == (28, 28) and image.dtype == np.uint8 and (image == 139).all()
@@ -95,8 +103,8 @@ def test_idempotent_and_refuses_to_overwrite(src, tmp_path, capsys):
 
     assert run(src, out, 1, 1, 2, '--force') == 0
     assert {k: len(v) for k, v in load_split(out).items()} == dict(train=10, val=10, test=20)
-    assert sorted(os.listdir(osp.join(out, 'images', 'Bag'))) == [
-        'test_18.png', 'test_8.png', 'train_8.png', 'val_18.png']
+    assert sorted(os.listdir(osp.join(
+        out, 'images', 'Bag'))) == ['test_18.png', 'test_8.png', 'train_8.png', 'val_18.png']
 
 
 def test_too_many_per_class(src, tmp_path):

@@ -26,7 +26,6 @@ from mmpretrain.registry import MODELS
 from maple_mm.apis import load_model
 from maple_mm.engine import load_checkpoint_file
 from maple_mm.errors import ClassNameError, MapleUserError
-
 from ..conftest import REPO_ROOT, load_tool, write_split_dataset
 from .test_train_test_e2e import tiny_config
 
@@ -73,8 +72,8 @@ def files(tmp_path_factory):
 
     def save(name, state_dict=state, **extra):
         path = tmp / name
-        torch.save(dict(dict(state_dict=state_dict, meta=meta, message_hub=hub_state()),
-                        **extra), path)
+        torch.save(
+            dict(dict(state_dict=state_dict, meta=meta, message_hub=hub_state()), **extra), path)
         return path
 
     def changed(key, value):
@@ -88,12 +87,14 @@ def files(tmp_path_factory):
         good=save('good.pth'),
         payload=save('payload.pth', meta=dict(meta, note=FileCreatingPayload(tmp / 'PWNED'))),
         nan=save('nan.pth', changed('prompt_learner.ctx', nan_ctx)),
-        inf_proj=save('inf_proj.pth', changed(
-            'prompt_learner.deep_projs.1.weight',
-            torch.full_like(state['prompt_learner.deep_projs.1.weight'], float('inf')))),
+        inf_proj=save(
+            'inf_proj.pth',
+            changed('prompt_learner.deep_projs.1.weight',
+                    torch.full_like(state['prompt_learner.deep_projs.1.weight'], float('inf')))),
         huge=save('huge.pth', changed('prompt_learner.ctx', torch.full_like(ctx, 3e38))),
-        names_50mb=save('names_50mb.pth', changed(
-            '_extra_state', torch.frombuffer(bytearray(names), dtype=torch.uint8))),
+        names_50mb=save(
+            'names_50mb.pth',
+            changed('_extra_state', torch.frombuffer(bytearray(names), dtype=torch.uint8))),
     )
     image = next((data / 'images').rglob('*.png'))
     return dict(tmp=tmp, config=config, image=image, marker=tmp / 'PWNED', **paths)
@@ -131,8 +132,11 @@ def test_pickled_code_never_runs_whatever_torch_is_told(files, tmp_path, monkeyp
         assert 'weights_only' not in line and 'Re-running' not in line, (entry, line)
     # A reference (Dassl) checkpoint with the payload: the converter stubs it out.
     reference = tmp_path / 'model.pth.tar-5'
-    torch.save(dict(state_dict=dict(ctx=torch.randn(2, 64)), epoch=5,
-                    optimizer=FileCreatingPayload(files['marker'])), reference)
+    torch.save(
+        dict(
+            state_dict=dict(ctx=torch.randn(2, 64)),
+            epoch=5,
+            optimizer=FileCreatingPayload(files['marker'])), reference)
     load_tool('tools/model_converters/reference_to_mm.py').main(
         [str(reference), str(tmp_path / 'converted.pth')])
     assert not files['marker'].exists()
@@ -150,8 +154,11 @@ def test_non_finite_weights_are_refused_at_every_load(files, tmp_path):
                         'an earlier checkpoint of the run, or train again with a lower learning '
                         'rate.'), entry
     assert not list(tmp_path.rglob('*.pth')) and not list(tmp_path.rglob('test_metrics.json'))
-    with pytest.raises(MapleUserError, match=re.escape(
-            'prompt_learner.deep_projs.1.weight (1536 of 1536 values) holds NaN or Inf values')):
+    with pytest.raises(
+            MapleUserError,
+            match=re.escape(
+                'prompt_learner.deep_projs.1.weight (1536 of 1536 values) holds NaN or Inf values')
+    ):
         load_model(str(files['config']), str(files['inf_proj']))
 
 
@@ -166,9 +173,16 @@ def test_non_finite_scores_stop_the_test_before_a_complete_record(files, tmp_pat
 
 def test_50mb_of_class_names_is_refused_in_bounded_time_and_memory(files, tmp_path):
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(TOOLS / 'infer.py'), str(files['config']),
-                           str(files['names_50mb']), str(files['image'])],
-                          capture_output=True, text=True, timeout=120,
+    proc = subprocess.run([
+        sys.executable,
+        str(TOOLS / 'infer.py'),
+        str(files['config']),
+        str(files['names_50mb']),
+        str(files['image'])
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=120,
                           env=dict(os.environ, HF_HUB_OFFLINE='1'))
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -184,17 +198,18 @@ def test_50mb_of_class_names_is_refused_in_bounded_time_and_memory(files, tmp_pa
     assert 'take 52,428,800 bytes' in line
 
 
-@pytest.mark.parametrize('content,problem', [
-    (b'["a", "b"', 'are not valid JSON'), (b'\xff\xfe["a"]', 'are not UTF-8 text'),
-    (b'{"a": 1}', 'are a JSON dict, not a list of names'),
-    (b'["a", 3]', 'hold entries that are not class names (1 of 2, e.g. 3)')])
+@pytest.mark.parametrize('content,problem',
+                         [(b'["a", "b"', 'are not valid JSON'),
+                          (b'\xff\xfe["a"]', 'are not UTF-8 text'),
+                          (b'{"a": 1}', 'are a JSON dict, not a list of names'),
+                          (b'["a", 3]', 'hold entries that are not class names (1 of 2, e.g. 3)')])
 def test_malformed_class_names_are_one_error(files, tmp_path, content, problem):
     state = load_checkpoint_file(str(files['good']))
     state['state_dict']['_extra_state'] = torch.tensor(list(content), dtype=torch.uint8)
     path = tmp_path / 'names.pth'
     torch.save(state, path)
-    with pytest.raises(ClassNameError,
-                       match=re.escape(f'its class names (_extra_state) {problem}')):
+    with pytest.raises(
+            ClassNameError, match=re.escape(f'its class names (_extra_state) {problem}')):
         load_model(str(files['config']), str(path))
 
 
@@ -208,9 +223,11 @@ def test_empty_class_names_say_which_names_are_used(files, tmp_path, monkeypatch
                         lambda message, **kwargs: said.append(message))
     model = load_model(str(files['config']), str(path))
     assert model.class_names == ['red_square', 'green circle', 'blue']
-    assert said == ["Using the 3 class names of the checkpoint's meta.dataset_meta (red_square, "
-                    'green circle, blue) as none are saved with the prompts (_extra_state is '
-                    'empty).']
+    assert said == [
+        "Using the 3 class names of the checkpoint's meta.dataset_meta (red_square, "
+        'green circle, blue) as none are saved with the prompts (_extra_state is '
+        'empty).'
+    ]
 
 
 def test_a_crafted_message_hub_is_one_error_in_test_and_resume(files, tmp_path):
@@ -223,8 +240,8 @@ def test_a_crafted_message_hub_is_one_error_in_test_and_resume(files, tmp_path):
     expected = (f"error: Checkpoint {path}: its message_hub log_scalars['train/loss'] holds no "
                 'pair of equally long number arrays; the file is damaged or was not written '
                 'by mmengine. Use another checkpoint.')
-    assert run_tool('train', files['config'], '--work-dir', tmp_path / 'resume', '--resume',
-                    path, '--no-test') == expected
+    assert run_tool('train', files['config'], '--work-dir', tmp_path / 'resume', '--resume', path,
+                    '--no-test') == expected
     assert run_tool('test', files['config'], path, '--work-dir', tmp_path / 'test') == expected
 
 
@@ -236,8 +253,9 @@ def test_resume_on_another_number_of_processes_warns_once(files, tmp_path, capsy
     assert run_tool('train', files['config'], '--work-dir', tmp_path / 'work', '--resume', path,
                     '--no-test') == ''
     log = (tmp_path / 'work').glob('*/*.log')
-    warnings = [line for f in log for line in f.read_text().splitlines()
-                if 'Resuming a run of' in line]
+    warnings = [
+        line for f in log for line in f.read_text().splitlines() if 'Resuming a run of' in line
+    ]
     assert len(warnings) == 1 and warnings[0].endswith(
         'Resuming a run of 2 processes with 1: the total batch is now 4 (was 8), so an epoch '
         'has 2x the iterations it had; the learning rate and its schedule continue as saved '
@@ -252,11 +270,19 @@ def test_two_concurrent_tests_keep_both_results(files, tmp_path):
     stale.parent.mkdir(parents=True)
     stale.write_text('{')
     os.utime(stale, (time.time() - 3600, ) * 2)
-    command = [sys.executable, str(TOOLS / 'test.py'), str(files['config']), str(files['good']),
-               '--work-dir', str(work)]
+    command = [
+        sys.executable,
+        str(TOOLS / 'test.py'),
+        str(files['config']),
+        str(files['good']), '--work-dir',
+        str(work)
+    ]
     env = dict(os.environ, HF_HUB_OFFLINE='1')
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
     results = sorted(work.glob('*/test_metrics.json'))

@@ -5,8 +5,8 @@ import os.path as osp
 
 import pytest
 
-SCRIPT = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters',
-                  'make_coop_split.py')
+SCRIPT = osp.join(
+    osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters', 'make_coop_split.py')
 spec = importlib.util.spec_from_file_location('make_coop_split', SCRIPT)
 make_coop_split = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_coop_split)
@@ -24,8 +24,9 @@ def test_caltech101_ignores_and_renames_classes(tmp_path):
         touch_images(images / category, [f'image_{i:04d}.jpg' for i in range(10)])
     splits = make_coop_split.make_split('caltech101', str(tmp_path), seed=1)
     assert [len(splits[k]) for k in ('train', 'val', 'test')] == [15, 6, 9]
-    assert sorted({(label, name) for _, label, name in splits['test']}) == [
-        (0, 'face'), (1, 'airplane'), (2, 'ant')]
+    assert sorted({(label, name)
+                   for _, label, name in splits['test']}) == [(0, 'face'), (1, 'airplane'),
+                                                              (2, 'ant')]
     assert splits['train'][0][0].startswith('Faces/image_')
     again = make_coop_split.make_split('caltech101', str(tmp_path), seed=1)
     assert again == splits
@@ -43,8 +44,10 @@ def test_eurosat_names(tmp_path):
 
 def test_oxford_pets_breeds(tmp_path):
     (tmp_path / 'annotations').mkdir()
-    trainval = [f'{breed}_{i} {label} 1 1' for label, breed in
-                enumerate(['Abyssinian', 'american_bulldog'], 1) for i in range(10)]
+    trainval = [
+        f'{breed}_{i} {label} 1 1'
+        for label, breed in enumerate(['Abyssinian', 'american_bulldog'], 1) for i in range(10)
+    ]
     (tmp_path / 'annotations' / 'trainval.txt').write_text('\n'.join(trainval) + '\n')
     (tmp_path / 'annotations' / 'test.txt').write_text('Abyssinian_99 1 1 1\n')
     splits = make_coop_split.make_split('oxford_pets', str(tmp_path))
@@ -55,8 +58,8 @@ def test_oxford_pets_breeds(tmp_path):
 
 def test_sun397_names(tmp_path):
     (tmp_path / 'ClassName.txt').write_text('/a/abbey\n/a/apse/indoor\n')
-    lines = [f'/a/abbey/sun_{i}.jpg' for i in range(5)] + [
-        f'/a/apse/indoor/sun_{i}.jpg' for i in range(5)]
+    lines = [f'/a/abbey/sun_{i}.jpg'
+             for i in range(5)] + [f'/a/apse/indoor/sun_{i}.jpg' for i in range(5)]
     (tmp_path / 'Training_01.txt').write_text('\n'.join(lines))
     (tmp_path / 'Testing_01.txt').write_text('/a/apse/indoor/sun_9.jpg\n')
     splits = make_coop_split.make_split('sun397', str(tmp_path))
@@ -68,9 +71,9 @@ def test_ucf101_action_names(tmp_path):
     lists = tmp_path / 'ucfTrainTestlist'
     lists.mkdir()
     (lists / 'classInd.txt').write_text('1 ApplyEyeMakeup\n2 YoYo\n')
-    (lists / 'trainlist01.txt').write_text(''.join(
-        f'{a}/v_{a}_g{i:02d}_c01.avi {n}\n' for n, a in ((1, 'ApplyEyeMakeup'), (2, 'YoYo'))
-        for i in range(5)))
+    (lists / 'trainlist01.txt').write_text(''.join(f'{a}/v_{a}_g{i:02d}_c01.avi {n}\n'
+                                                   for n, a in ((1, 'ApplyEyeMakeup'), (2, 'YoYo'))
+                                                   for i in range(5)))
     (lists / 'testlist01.txt').write_text('YoYo/v_YoYo_g25_c01.avi\n')
     splits = make_coop_split.make_split('ucf101', str(tmp_path))
     assert splits['test'] == [('Yo_Yo/v_YoYo_g25_c01.jpg', 1, 'Yo_Yo')]

@@ -36,11 +36,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'crane (bird)']
 DASSL_MODULE = 'dassl.optim.lr_scheduler'
 
-
 conv = reference_checkpoint
 tool = load_tool('tools/model_converters/reference_to_mm.py')
 pytestmark = pytest.mark.usefixtures('one_thread')
-
 
 
 # -- Dassl's warm-up scheduler, pickled under Dassl's module name ---------------------
@@ -91,18 +89,20 @@ def _fake_dassl_modules(monkeypatch):
 METHODS = {
     'coop': ('CoOp', dict(n_ctx=4), dict(n_ctx=4, ctx_init='', csc=False),
              ref_trainers.coop_reference_state_dict, ref_trainers.coop_logits),
-    'coop-csc': ('CoOp', dict(n_ctx=3, class_specific=True, num_classes=len(CLASS_NAMES),
-                              class_token_position='front'),
-                 dict(n_ctx=3, ctx_init='', csc=True, class_token_position='front'),
-                 ref_trainers.coop_reference_state_dict, ref_trainers.coop_logits),
-    'cocoop': ('CoCoOp', dict(n_ctx=4, ctx_init='a photo of a'),
-               dict(n_ctx=4, ctx_init='a photo of a'),
+    'coop-csc':
+    ('CoOp',
+     dict(n_ctx=3, class_specific=True, num_classes=len(CLASS_NAMES), class_token_position='front'),
+     dict(n_ctx=3, ctx_init='', csc=True, class_token_position='front'),
+     ref_trainers.coop_reference_state_dict, ref_trainers.coop_logits),
+    'cocoop': ('CoCoOp', dict(n_ctx=4,
+                              ctx_init='a photo of a'), dict(n_ctx=4, ctx_init='a photo of a'),
                ref_trainers.cocoop_reference_state_dict, ref_trainers.cocoop_logits),
     'vpt': ('VPT', dict(n_ctx=4, depth=3), dict(n_ctx_vision=4, depth_vision=3),
             ref_trainers.vpt_reference_state_dict, ref_trainers.vpt_logits),
-    'ivlp': ('IVLP', dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3),
-             dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3),
-             ref_trainers.ivlp_reference_state_dict, ref_trainers.ivlp_logits),
+    'ivlp':
+    ('IVLP', dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3),
+     dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4,
+          depth_vision=3), ref_trainers.ivlp_reference_state_dict, ref_trainers.ivlp_logits),
     'language': ('LanguagePrompting', dict(n_ctx=4, depth=3),
                  dict(n_ctx_text=4, n_ctx_vision=0, depth_text=3, depth_vision=0),
                  ref_trainers.ivlp_reference_state_dict, ref_trainers.ivlp_logits),
@@ -117,15 +117,23 @@ def dassl_trainer(case: str) -> str:
     """The reference trainer whose Dassl file layout ``case`` has."""
     return {'coop-csc': 'coop', 'language': 'ivlp'}.get(case, case)
 
+
 EXPECTED_META = {
-    'coop': dict(n_ctx=4, class_specific=False, text_width=32),
-    'coop-csc': dict(n_ctx=3, class_specific=True, num_classes=5, text_width=32),
-    'cocoop': dict(n_ctx=4, text_width=32, embed_dim=32),
-    'vpt': dict(n_ctx=4, depth=3, vision_width=48),
-    'ivlp': dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3, text_width=32,
-                 vision_width=48),
-    'language': dict(n_ctx=4, depth=3, text_width=32),
-    'maple': dict(n_ctx=2, depth=3, text_width=32, vision_width=48),
+    'coop':
+    dict(n_ctx=4, class_specific=False, text_width=32),
+    'coop-csc':
+    dict(n_ctx=3, class_specific=True, num_classes=5, text_width=32),
+    'cocoop':
+    dict(n_ctx=4, text_width=32, embed_dim=32),
+    'vpt':
+    dict(n_ctx=4, depth=3, vision_width=48),
+    'ivlp':
+    dict(
+        n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3, text_width=32, vision_width=48),
+    'language':
+    dict(n_ctx=4, depth=3, text_width=32),
+    'maple':
+    dict(n_ctx=2, depth=3, text_width=32, vision_width=48),
 }
 
 
@@ -150,8 +158,12 @@ def saved_state_dict(backbone, case='maple', seed=0, **overrides):
     return ref, dassl_saved_state_dict(dassl_trainer(case), ref, backbone.clip)
 
 
-def save_reference_checkpoint(path, state_dict, monkeypatch, scheduler_form='dassl',
-                              extra=None, epoch=5):
+def save_reference_checkpoint(path,
+                              state_dict,
+                              monkeypatch,
+                              scheduler_form='dassl',
+                              extra=None,
+                              epoch=5):
     """``torch.save`` what Dassl's ``save_checkpoint`` writes.
 
     The optimizer holds every parameter it was given (the whole model for the
@@ -190,9 +202,11 @@ def save_reference_checkpoint(path, state_dict, monkeypatch, scheduler_form='das
 
 def build_model(case='maple', **overrides):
     model_type, learner, _, _, _ = METHODS[case]
-    return MODELS.build(dict(
-        type=model_type, backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-        prompt_learner=dict(learner, **overrides)))
+    return MODELS.build(
+        dict(
+            type=model_type,
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            prompt_learner=dict(learner, **overrides)))
 
 
 def convert(tmp_path, ref_path, name='converted.pth', extra_args=()):
@@ -203,7 +217,7 @@ def convert(tmp_path, ref_path, name='converted.pth', extra_args=()):
 
 def printed_model_config(printed: str) -> dict:
     """The ``model=dict(...)`` line the converter prints, as a dict."""
-    line = next(l.strip() for l in printed.splitlines() if l.strip().startswith('model=dict('))
+    line = next(x.strip() for x in printed.splitlines() if x.strip().startswith('model=dict('))
     return eval(line[len('model='):], {'dict': dict})
 
 
@@ -224,8 +238,8 @@ def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
     printed = capsys.readouterr().out
     ckpt = torch.load(out, map_location='cpu', weights_only=True)
     assert set(ckpt) == {'state_dict', 'meta'}
-    assert ckpt['meta'] == dict(method=method, converted_from='model.pth.tar-5', epoch=5,
-                                **EXPECTED_META[case])
+    assert ckpt['meta'] == dict(
+        method=method, converted_from='model.pth.tar-5', epoch=5, **EXPECTED_META[case])
     assert all(v.dtype == torch.float32 for v in ckpt['state_dict'].values())
 
     model_type, learner, ref_kwargs, _, logits_fn = METHODS[case]
@@ -237,10 +251,15 @@ def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
                            **ref_kwargs)
     # tools/test.py: the runner loads weights-only (load_checkpoint_file) and then the
     # state dict; Python users call mmengine's load_checkpoint. The printed config fits.
-    via_tools = MODELS.build(dict(
-        config, backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-        prompt_learner=dict(config['prompt_learner'], **{
-            k: v for k, v in learner.items() if k in ('ctx_init', 'class_token_position')})))
+    via_tools = MODELS.build(
+        dict(
+            config,
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            prompt_learner=dict(
+                config['prompt_learner'], **{
+                    k: v
+                    for k, v in learner.items() if k in ('ctx_init', 'class_token_position')
+                })))
     via_tools.load_state_dict(load_checkpoint_file(str(out))['state_dict'])
     via_mmengine = build_model(case)
     load_checkpoint(via_mmengine, str(out), map_location='cpu', strict=True)
@@ -280,9 +299,11 @@ def test_key_mapping_maple(backbone):
     ref, saved = saved_state_dict(backbone, 'maple')
     method, sd = conv.convert_state_dict(saved)
     assert method == 'maple'
-    mapping = {'prompt_learner.ctx': 'prompt_learner.ctx',
-               'prompt_learner.ctx_proj.weight': 'prompt_learner.proj.weight',
-               'prompt_learner.ctx_proj.bias': 'prompt_learner.proj.bias'}
+    mapping = {
+        'prompt_learner.ctx': 'prompt_learner.ctx',
+        'prompt_learner.ctx_proj.weight': 'prompt_learner.proj.weight',
+        'prompt_learner.ctx_proj.bias': 'prompt_learner.proj.bias'
+    }
     for i in range(2):
         mapping[f'prompt_learner.deep_text_prompts.{i}'] = \
             f'prompt_learner.compound_prompts_text.{i}'
@@ -329,13 +350,14 @@ def test_text_depth_one_language_vs_coop(tmp_path, backbone):
 
 def test_method_given_explicitly_must_fit(backbone):
     _, saved = saved_state_dict(backbone, 'ivlp')
-    with pytest.raises(conv.ConversionError,
-                       match=r'Not a checkpoint of the reference MaPLe trainer[\s\S]*'
-                             r'prompt_learner\.proj\.weight[\s\S]*--method ivlp'):
+    with pytest.raises(
+            conv.ConversionError,
+            match=r'Not a checkpoint of the reference MaPLe trainer[\s\S]*'
+            r'prompt_learner\.proj\.weight[\s\S]*--method ivlp'):
         conv.convert_state_dict(saved, 'maple')
     _, saved = saved_state_dict(backbone, 'maple')
-    with pytest.raises(conv.ConversionError,
-                       match='Not a checkpoint of the reference IVLP trainer'):
+    with pytest.raises(
+            conv.ConversionError, match='Not a checkpoint of the reference IVLP trainer'):
         conv.convert_state_dict(saved, 'ivlp')
     with pytest.raises(conv.ConversionError, match='Unknown method'):
         conv.convert_state_dict(saved, 'mapl')
@@ -389,8 +411,8 @@ def test_other_n_ctx_is_a_clear_mismatch(tmp_path, monkeypatch, backbone):
 
 def test_class_specific_checkpoint_names_its_classes(tmp_path, monkeypatch, capsys, backbone):
     _, saved = saved_state_dict(backbone, 'coop-csc')
-    out = convert(tmp_path, save_reference_checkpoint(tmp_path / 'ref.pth', saved, monkeypatch,
-                                                      epoch=50))
+    out = convert(tmp_path,
+                  save_reference_checkpoint(tmp_path / 'ref.pth', saved, monkeypatch, epoch=50))
     printed = capsys.readouterr().out
     meta = torch.load(out, weights_only=True)['meta']
     assert meta['class_specific'] is True and meta['num_classes'] == 5
@@ -487,8 +509,10 @@ def test_inconsistent_shapes(backbone):
         conv.convert_state_dict(saved)
     _, saved = saved_state_dict(backbone, 'ivlp')
     saved['text_encoder.transformer.resblocks.2.VPT_shallow'] = torch.zeros(5, 32)
-    with pytest.raises(conv.ConversionError, match=r'resblocks\.2\.VPT_shallow is \(5, 32\), '
-                                                   r'expected \(2, 32\)'):
+    with pytest.raises(
+            conv.ConversionError,
+            match=r'resblocks\.2\.VPT_shallow is \(5, 32\), '
+            r'expected \(2, 32\)'):
         conv.convert_state_dict(saved)
     _, saved = saved_state_dict(backbone, 'vpt')
     del saved['image_encoder.transformer.resblocks.1.VPT_shallow']
@@ -528,13 +552,14 @@ class _SystemPayload:
 def test_exec_payload_is_not_run(tmp_path, monkeypatch, capsys, backbone):
     marker = tmp_path / 'marker'
     ref, saved = saved_state_dict(backbone, 'coop')
-    ref_path = save_reference_checkpoint(tmp_path / 'evil.pth', saved, monkeypatch,
-                                         extra={'scheduler': _ExecPayload(marker)})
+    ref_path = save_reference_checkpoint(
+        tmp_path / 'evil.pth', saved, monkeypatch, extra={'scheduler': _ExecPayload(marker)})
     out = convert(tmp_path, ref_path)
     assert not marker.exists()
     assert 'builtins.exec' in capsys.readouterr().out  # reported as unexpected
-    assert torch.equal(torch.load(out, weights_only=True)['state_dict']['prompt_learner.ctx'],
-                       ref['prompt_learner.ctx'].float())
+    assert torch.equal(
+        torch.load(out, weights_only=True)['state_dict']['prompt_learner.ctx'],
+        ref['prompt_learner.ctx'].float())
     # The payload is live: an unrestricted load would have run it.
     torch.load(ref_path, map_location='cpu', weights_only=False)
     assert marker.read_text() == 'pwned'
@@ -542,9 +567,11 @@ def test_exec_payload_is_not_run(tmp_path, monkeypatch, capsys, backbone):
 
 def test_os_system_payload_is_refused(tmp_path, monkeypatch, backbone):
     marker = tmp_path / 'marker'
-    ref_path = save_reference_checkpoint(tmp_path / 'evil.pth',
-                                         saved_state_dict(backbone, 'maple')[1],
-                                         monkeypatch, extra={'optimizer': _SystemPayload(marker)})
+    ref_path = save_reference_checkpoint(
+        tmp_path / 'evil.pth',
+        saved_state_dict(backbone, 'maple')[1],
+        monkeypatch,
+        extra={'optimizer': _SystemPayload(marker)})
     with pytest.raises(conv.ConversionError, match='Refusing'):
         tool.main([str(ref_path), str(tmp_path / 'out.pth')])
     assert not marker.exists()
@@ -567,36 +594,39 @@ def test_successor_checkpoints_give_the_reference_logits_and_loss_terms(
     prompts = dict(n_ctx_text=4, n_ctx_vision=4, depth_text=3, depth_vision=3)
     clip, tokenizer = backbone.clip, backbone.tokenizer
 
-    ivlp = ref_trainers.ivlp_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2,
-                                                  **prompts)
+    ivlp = ref_trainers.ivlp_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2, **prompts)
     src_saved = dassl_saved_state_dict('ivlp', ivlp, clip)
     for key, value in clip.visual.state_dict().items():
         src_saved['prompt_learner.ZS_image_encoder.' + key] = value.half()
     kg = successors.kgcoop_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2)
     cases = {
-        'promptsrc': ('VLPromptLearner', src_saved, ivlp, {},
-                      lambda ref: successors.promptsrc_forward(
-                          clip, tokenizer, ref, images, CLASS_NAMES, torch.tensor(labels),
-                          **prompts),
-                      {'loss_ce': 'ce', 'loss_text': 'text', 'loss_image': 'image',
-                       'loss_logits': 'logits_kl'}),
+        'promptsrc':
+        ('VLPromptLearner', src_saved, ivlp, {}, lambda ref: successors.promptsrc_forward(
+            clip, tokenizer, ref, images, CLASS_NAMES, torch.tensor(labels), **prompts), {
+                'loss_ce': 'ce',
+                'loss_text': 'text',
+                'loss_image': 'image',
+                'loss_logits': 'logits_kl'
+            }),
         'kgcoop': ('prompt_learner', dassl_saved_state_dict('coop', kg), kg,
-                   dict(prompt_template=template),
-                   lambda ref: dict(successors.kgcoop_forward(
-                       clip, tokenizer, ref, images, CLASS_NAMES, torch.tensor(labels),
-                       template), kg=None),
-                   {'loss_ce': 'ce', 'loss_kg': 'score'}),
+                   dict(prompt_template=template), lambda ref: dict(
+                       successors.kgcoop_forward(clip, tokenizer, ref, images, CLASS_NAMES,
+                                                 torch.tensor(labels), template),
+                       kg=None), {
+                           'loss_ce': 'ce',
+                           'loss_kg': 'score'
+                       }),
     }
     for method, (folder, saved, ref, meta, forward, terms) in cases.items():
         (tmp_path / method / folder).mkdir(parents=True)
-        ref_path = save_reference_checkpoint(tmp_path / method / folder / 'model.pth.tar-20',
-                                             saved, monkeypatch, epoch=20)
+        ref_path = save_reference_checkpoint(
+            tmp_path / method / folder / 'model.pth.tar-20', saved, monkeypatch, epoch=20)
         out = convert(tmp_path / method, ref_path)
         printed = capsys.readouterr().out
         assert torch.load(out, weights_only=True)['meta']['method'] == method
         config = printed_model_config(printed)
-        model = MODELS.build(dict(config, backbone=dict(type='OpenCLIPBackbone',
-                                                        model_cfg=TINY_CLIP_CFG)))
+        model = MODELS.build(
+            dict(config, backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)))
         model.load_state_dict(load_checkpoint_file(str(out))['state_dict'])
         model.set_class_names(CLASS_NAMES, dataset_meta=meta)
         with torch.no_grad():
@@ -617,8 +647,9 @@ def test_successor_checkpoints_give_the_reference_logits_and_loss_terms(
     # Without its frozen image tower a PromptSRC state dict has IVLP's keys: --method says it.
     bare = {k: v for k, v in src_saved.items() if 'ZS_image_encoder' not in k}
     save_reference_checkpoint(tmp_path / 'bare.pth', bare, monkeypatch)
-    assert torch.load(convert(tmp_path, tmp_path / 'bare.pth', 'auto.pth'),
-                      weights_only=True)['meta']['method'] == 'ivlp'
-    assert torch.load(convert(tmp_path, tmp_path / 'bare.pth', 'src.pth',
-                              ['--method', 'promptsrc']),
-                      weights_only=True)['meta']['method'] == 'promptsrc'
+    assert torch.load(
+        convert(tmp_path, tmp_path / 'bare.pth', 'auto.pth'),
+        weights_only=True)['meta']['method'] == 'ivlp'
+    assert torch.load(
+        convert(tmp_path, tmp_path / 'bare.pth', 'src.pth', ['--method', 'promptsrc']),
+        weights_only=True)['meta']['method'] == 'promptsrc'

@@ -16,7 +16,6 @@ from maple_mm.errors import MapleUserError
 from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
-
 from ..conftest import load_tool
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS
@@ -29,8 +28,8 @@ TOP1 = 'accuracy/top1'
 def write_run(root, folder, metrics, time='20250101_000000', **record):
     path = root / folder / time / 'test_metrics.json'
     path.parent.mkdir(parents=True)
-    record = dict(dict(protocol='base2novel', dataset='dtd', shots=16, seed=1, config='c'),
-                  **record)
+    record = dict(
+        dict(protocol='base2novel', dataset='dtd', shots=16, seed=1, config='c'), **record)
     path.write_text(json.dumps(dict(complete=True, record=record, metrics=metrics)))
 
 
@@ -62,7 +61,7 @@ def tables(markdown):
 
 
 def table(markdown, title_part):
-    (rows,) = [rows for title, rows in tables(markdown).items() if title_part in title]
+    (rows, ) = [rows for title, rows in tables(markdown).items() if title_part in title]
     return rows
 
 
@@ -76,22 +75,40 @@ def root(tmp_path):
     for seed, (b, n) in enumerate([(80, 60), (82, 60), (84, 63)], 1):
         write_run(tmp_path, f'run{seed}', base2novel(b, n), method='MaPLe', seed=seed)
     for seed, (b, n) in enumerate([(90, 70), (94, 80)], 1):
-        write_run(tmp_path, f'e{seed}', base2novel(b, n), method='MaPLe', seed=seed,
-                  dataset='eurosat')
+        write_run(
+            tmp_path, f'e{seed}', base2novel(b, n), method='MaPLe', seed=seed, dataset='eurosat')
     # An older test of the same run is ignored: the newest log folder counts.
-    write_run(tmp_path, 'e1', base2novel(1, 1), time='20240101_000000', method='MaPLe',
-              dataset='eurosat')
+    write_run(
+        tmp_path, 'e1', base2novel(1, 1), time='20240101_000000', method='MaPLe', dataset='eurosat')
     write_run(tmp_path, 'coop_dtd', base2novel(85, 40), method='CoOp')
     for folder, shots, seed, acc in [('f1', 1, 1, 40), ('f2', 1, 2, 44), ('f3', 16, 1, 70)]:
-        write_run(tmp_path, folder, {f'test/{TOP1}': acc}, method='CoOp', protocol='few_shot',
-                  shots=shots, seed=seed)
-    write_run(tmp_path, 'f4', {f'test/{TOP1}': 50}, method='CoOp', protocol='few_shot',
-              dataset='eurosat', shots=1)
+        write_run(
+            tmp_path,
+            folder, {f'test/{TOP1}': acc},
+            method='CoOp',
+            protocol='few_shot',
+            shots=shots,
+            seed=seed)
+    write_run(
+        tmp_path,
+        'f4', {f'test/{TOP1}': 50},
+        method='CoOp',
+        protocol='few_shot',
+        dataset='eurosat',
+        shots=1)
     for seed, (i, d, e) in enumerate([(70, 40, 50), (72, 42, 52)], 1):
-        write_run(tmp_path, f'x{seed}', {
-            f'imagenet/{TOP1}': i, f'dtd/{TOP1}': d, f'eurosat/{TOP1}': e,
-            'target_average': (d + e) / 2}, method='VPT', protocol='cross_dataset',
-            dataset='imagenet', seed=seed)
+        write_run(
+            tmp_path,
+            f'x{seed}', {
+                f'imagenet/{TOP1}': i,
+                f'dtd/{TOP1}': d,
+                f'eurosat/{TOP1}': e,
+                'target_average': (d + e) / 2
+            },
+            method='VPT',
+            protocol='cross_dataset',
+            dataset='imagenet',
+            seed=seed)
     (tmp_path / 'unfinished' / '20250101_000000').mkdir(parents=True)
     old = tmp_path / 'old' / '20250101_000000'
     old.mkdir(parents=True)
@@ -103,18 +120,21 @@ def test_base2novel_methods_side_by_side(root, capsys):
     rows = table(run(root), 'Base-to-novel')
     dtd_base_std = math.sqrt(8 / 3)  # 80, 82, 84: population std
     dtd_novel_std = math.sqrt(6 / 3)  # 60, 60, 63
-    assert rows['DTD'] == {'CoOp Base': '85.00 ± 0.00', 'CoOp Novel': '40.00 ± 0.00',
-                           'CoOp HM': f'{hm(85, 40):.2f}',
-                           'MaPLe Base': f'82.00 ± {dtd_base_std:.2f}',
-                           'MaPLe Novel': f'61.00 ± {dtd_novel_std:.2f}',
-                           'MaPLe HM': f'{hm(82, 61):.2f}'}
+    assert rows['DTD'] == {
+        'CoOp Base': '85.00 ± 0.00',
+        'CoOp Novel': '40.00 ± 0.00',
+        'CoOp HM': f'{hm(85, 40):.2f}',
+        'MaPLe Base': f'82.00 ± {dtd_base_std:.2f}',
+        'MaPLe Novel': f'61.00 ± {dtd_novel_std:.2f}',
+        'MaPLe HM': f'{hm(82, 61):.2f}'
+    }
     assert rows['EuroSAT']['MaPLe Base'] == '92.00 ± 2.00'
     assert rows['EuroSAT']['CoOp Base'] == '-'
     # Average row: HM of the mean Base (87) and mean Novel (68) over the datasets; none
     # for CoOp, which ran on one of the two.
     average = rows['Average (2 datasets)']
-    assert [average[f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')] == [
-        '87.00', '68.00', f'{hm(87, 68):.2f}']
+    assert [average[f'MaPLe {c}']
+            for c in ('Base', 'Novel', 'HM')] == ['87.00', '68.00', f'{hm(87, 68):.2f}']
     assert average['CoOp HM'] == '-'
     err = capsys.readouterr().err
     assert 'unfinished has no test metrics yet' in err
@@ -126,12 +146,13 @@ def test_paper_columns_next_to_the_runs(root):
     rows = table(markdown, 'Base-to-novel')
     header = next(line for line in markdown.splitlines() if line.startswith('| Dataset'))
     groups = [c[:-len(' Base')] for c in header.strip('|').split(' | ') if c.endswith(' Base')]
-    assert groups == ['ZeroShotCLIP (paper)', 'CoOp', 'CoOp (paper)', 'CoCoOp (paper)', 'MaPLe',
-                      'MaPLe (paper)']
+    assert groups == [
+        'ZeroShotCLIP (paper)', 'CoOp', 'CoOp (paper)', 'CoCoOp (paper)', 'MaPLe', 'MaPLe (paper)'
+    ]
     for method in ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'MaPLe'):
         published = BASE2NOVEL[method]['dtd']
-        assert [rows['DTD'][f'{method} (paper) {c}'] for c in ('Base', 'Novel', 'HM')] == [
-            f'{v:.2f}' for v in published]
+        assert [rows['DTD'][f'{method} (paper) {c}']
+                for c in ('Base', 'Novel', 'HM')] == [f'{v:.2f}' for v in published]
         # The published average covers all 11 datasets: not shown for 2.
         assert rows['Average (2 datasets)'][f'{method} (paper) HM'] == '-'
 
@@ -139,13 +160,13 @@ def test_paper_columns_next_to_the_runs(root):
 def test_all_eleven_datasets_give_the_average_rows_and_their_paper_numbers(tmp_path):
     for method in ('MaPLe', 'VPT'):
         for key, (base, novel, _) in BASE2NOVEL['MaPLe'].items():
-            write_run(tmp_path, f'{method}_{key}', base2novel(base, novel), method=method,
-                      dataset=key)
+            write_run(
+                tmp_path, f'{method}_{key}', base2novel(base, novel), method=method, dataset=key)
     rows = table(run(tmp_path, '--paper'), 'Base-to-novel')
     assert list(rows)[0] == 'ImageNet' and list(rows)[-1] == 'Average'
     # The published per-dataset numbers reproduce the published Average row.
-    assert [rows['Average'][f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')] == [
-        '82.28', '75.14', '78.55']
+    assert [rows['Average'][f'MaPLe {c}']
+            for c in ('Base', 'Novel', 'HM')] == ['82.28', '75.14', '78.55']
     assert rows['Average']['MaPLe (paper) HM'] == '78.55'
     assert rows['Average']['CoCoOp (paper) Novel'] == f'{BASE2NOVEL_AVERAGE["CoCoOp"][1]:.2f}'
     # The ablations are published as the average HM only.
@@ -164,10 +185,20 @@ def test_few_shot_table_per_method(root):
 def test_per_set_table_one_row_per_method(root):
     markdown = run(root, '--paper')
     rows = table(markdown, 'Cross-dataset transfer, trained on ImageNet')
-    assert rows['VPT'] == {'Seeds': '2', 'imagenet': '71.00 ± 1.00', 'dtd': '41.00 ± 1.00',
-                           'eurosat': '51.00 ± 1.00', 'target_average': '46.00 ± 1.00'}
-    assert rows['MaPLe (paper)'] == {'Seeds': '3', 'imagenet': '70.72', 'dtd': '-',
-                                     'eurosat': '-', 'target_average': '66.30'}
+    assert rows['VPT'] == {
+        'Seeds': '2',
+        'imagenet': '71.00 ± 1.00',
+        'dtd': '41.00 ± 1.00',
+        'eurosat': '51.00 ± 1.00',
+        'target_average': '46.00 ± 1.00'
+    }
+    assert rows['MaPLe (paper)'] == {
+        'Seeds': '3',
+        'imagenet': '70.72',
+        'dtd': '-',
+        'eurosat': '-',
+        'target_average': '66.30'
+    }
 
 
 def test_csv_holds_every_number_at_full_precision(root, tmp_path):
@@ -242,31 +273,55 @@ def test_sweep_table_equals_the_recorded_metrics(sweep):
         assert average[f'{method} HM'] == cells[f'{method} HM']
 
 
-def test_two_variants_of_one_method_side_by_side_and_no_result_silently_replaced(
-        tmp_path, capsys):
+def test_two_variants_of_one_method_side_by_side_and_no_result_silently_replaced(tmp_path, capsys):
     """An ablation keeps its own columns and rows; two results of one run are reported."""
     deep, shallow = 'maple/base2novel', 'maple/base2novel [model.prompt_learner.depth=3]'
     for seed in (1, 2):
-        write_run(tmp_path, f'deep{seed}', base2novel(80 + seed, 60), method='MaPLe',
-                  seed=seed, variant=deep)
-        write_run(tmp_path, f'shallow{seed}', base2novel(70 + seed, 50), method='MaPLe',
-                  seed=seed, variant=shallow)
+        write_run(
+            tmp_path,
+            f'deep{seed}',
+            base2novel(80 + seed, 60),
+            method='MaPLe',
+            seed=seed,
+            variant=deep)
+        write_run(
+            tmp_path,
+            f'shallow{seed}',
+            base2novel(70 + seed, 50),
+            method='MaPLe',
+            seed=seed,
+            variant=shallow)
     for seed in (1, 2):  # cross-dataset: one row per variant
         for variant, acc in ((deep, 70), (shallow, 60)):
-            write_run(tmp_path, f'x{variant[-2:]}{seed}', {
-                f'imagenet/{TOP1}': acc + seed, 'target_average': acc}, method='MaPLe',
-                protocol='cross_dataset', dataset='imagenet', seed=seed, variant=variant)
+            write_run(
+                tmp_path,
+                f'x{variant[-2:]}{seed}', {
+                    f'imagenet/{TOP1}': acc + seed,
+                    'target_average': acc
+                },
+                method='MaPLe',
+                protocol='cross_dataset',
+                dataset='imagenet',
+                seed=seed,
+                variant=variant)
     # The same run (identity) again in another folder, tested later, by 4 processes.
-    write_run(tmp_path, 'copy_of_deep1', base2novel(99, 99), time='20250303_000000',
-              method='MaPLe', seed=1, variant=deep, processes=4)
+    write_run(
+        tmp_path,
+        'copy_of_deep1',
+        base2novel(99, 99),
+        time='20250303_000000',
+        method='MaPLe',
+        seed=1,
+        variant=deep,
+        processes=4)
     markdown = run(tmp_path)
     rows = table(markdown, 'Base-to-novel')
     assert rows['DTD'][f'MaPLe ({shallow}) Base'] == '71.50 ± 0.50'
     assert rows['DTD'][f'MaPLe ({deep}) Base'] == '90.50 ± 8.50'  # 99 (newest) and 82
     assert f'Seeds: MaPLe ({deep}) 2, MaPLe ({shallow}) 2' in markdown
     cross = table(markdown, 'Cross-dataset')
-    assert (cross[f'MaPLe ({deep})']['imagenet'], cross[f'MaPLe ({shallow})']['imagenet']) == (
-        '71.50 ± 0.50', '61.50 ± 0.50')
+    assert (cross[f'MaPLe ({deep})']['imagenet'],
+            cross[f'MaPLe ({shallow})']['imagenet']) == ('71.50 ± 0.50', '61.50 ± 0.50')
     err = capsys.readouterr().err
     assert (f'warning: two results of one run (MaPLe {deep}, dtd, 16 shots, seed 1): '
             f'{tmp_path / "deep1"}') in err
@@ -280,8 +335,9 @@ def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):
     plots = tmp_path / 'plots'
     run(sweep, '--paper', '--plot', plots)
     names = {p.relative_to(plots).as_posix() for p in plots.rglob('*') if p.is_file()}
-    for stem in ['base2novel_16shots'] + [f'curves/{m}_base2novel_dtd_16shots_seed{s}'
-                                          for m in ('CoOp', 'MaPLe') for s in (1, 2)]:
+    for stem in ['base2novel_16shots'] + [
+            f'curves/{m}_base2novel_dtd_16shots_seed{s}' for m in ('CoOp', 'MaPLe') for s in (1, 2)
+    ]:
         for fmt in ('png', 'svg'):
             assert f'{stem}.{fmt}' in names
             assert (plots / f'{stem}.{fmt}').stat().st_size > 5000, stem

@@ -23,7 +23,6 @@ from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import read_test_metrics
 from maple_mm.method_zoo import method_folders
 from maple_mm.run_layout import newest_test_metrics
-
 from ..conftest import REPO_ROOT, load_tool
 from ..miniature_datasets import write_miniature
 from ..test_configs.tiny_runs import load, tiny
@@ -87,13 +86,14 @@ def test_every_run_lands_in_its_seed_folder_with_its_seed(sweep):
             assert (work_dir / 'epoch_2.pth').is_file()
             used = Config.fromfile(work_dir / f'base2novel_{key}.py')  # dumped by the run
             assert used.randomness.seed == used.train_dataloader.dataset.seed == int(seed)
-            assert set(metrics_of(sweep['root'], key, seed)) == {
-                'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
+            assert set(metrics_of(sweep['root'], key,
+                                  seed)) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
     assert sweep['log'].count(': train') == 4
     assert sweep['log'].splitlines()[-2:] == [
         'Sweep: 4 runs: 4 done, 0 skipped (finished earlier), 0 failed.',
         f'Results: {sweep["root"]}; the table: python tools/results_table.py {sweep["root"]} '
-        '[--paper] [--plot DIR]']
+        '[--paper] [--plot DIR]'
+    ]
 
 
 def test_rerun_skips_finished_runs(sweep):
@@ -147,8 +147,8 @@ def test_table_of_the_sweep(sweep):
     base = (means['dtd'][0] + means['eurosat'][0]) / 2
     novel = (means['dtd'][1] + means['eurosat'][1]) / 2
     average = dict(zip(header, lines['Average (2 datasets)'].strip('|').split(' | ')))
-    assert [average[f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')] == [
-        f'{base:.2f}', f'{novel:.2f}', f'{harmonic_mean(base, novel):.2f}']
+    assert [average[f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')
+            ] == [f'{base:.2f}', f'{novel:.2f}', f'{harmonic_mean(base, novel):.2f}']
     assert 'Seeds: MaPLe 2' in table
 
 
@@ -157,9 +157,11 @@ def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
     with pytest.raises(run_sweep.SweepError,
                        match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'), \
             contextlib.redirect_stdout(out):
-        run_sweep.main([str(sweep['configs'][0]), '--seeds', '5', '6', '--work-root',
-                        str(tmp_path), '--cfg-options',
-                        f'train_dataloader.dataset.data_root={tmp_path / "none"}'])
+        run_sweep.main([
+            str(sweep['configs'][0]), '--seeds', '5', '6', '--work-root',
+            str(tmp_path), '--cfg-options',
+            f'train_dataloader.dataset.data_root={tmp_path / "none"}'
+        ])
     assert ('Sweep: 2 runs: 0 done, 0 skipped (finished earlier), 1 failed, 1 not started.\n'
             f'  failed: maple/base2novel_dtd seed 5 (log in {tmp_path}') in out.getvalue()
 
@@ -178,8 +180,8 @@ def test_test_from_needs_the_source_checkpoints(sweep, tmp_path):
 
 
 def test_exclude_leaves_out_configs_by_file_name(tmp_path):
-    log = run(run_sweep.main, 'configs/maple/base2novel_*.py', '--exclude', '*imagenet*',
-              '--seeds', '1', '--work-root', tmp_path, '--dry-run')
+    log = run(run_sweep.main, 'configs/maple/base2novel_*.py', '--exclude', '*imagenet*', '--seeds',
+              '1', '--work-root', tmp_path, '--dry-run')
     assert log.count(': train') == 10 and 'base2novel_imagenet' not in log
 
 
@@ -221,7 +223,8 @@ def test_ctrl_c_stops_the_sweep_with_one_line(tmp_path):
 import importlib.util, sys
 from pathlib import Path
 def load(name):  # as tools/ scripts see each other, without touching sys.path
-    spec = importlib.util.spec_from_file_location(name, {str(REPO_ROOT / 'tools')!r} + f'/{{name}}.py')
+    spec = importlib.util.spec_from_file_location(
+        name, {str(REPO_ROOT / 'tools')!r} + f'/{{name}}.py')
     sys.modules[name] = module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -230,8 +233,11 @@ run = run_sweep.Run({str(tmp_path / 'maple' / 'base2novel_dtd.py')!r}, 1, None,
                     Path({str(work)!r}), 'resume', [sys.executable, '-c', {run_stand_in!r}])
 _cli.run_cli(lambda argv: run_sweep.run_command(run, 3, 8))
 '''
-    proc = subprocess.Popen([sys.executable, '-c', sweep], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, '-c', sweep],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            start_new_session=True)
     deadline = time.time() + 120
     while not ready.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -241,4 +247,5 @@ _cli.run_cli(lambda argv: run_sweep.run_command(run, 3, 8))
     assert err.strip().splitlines() == [
         'interrupted: the sweep stopped in run 3 of 8 (maple/base2novel_dtd seed 1); its last '
         f'complete checkpoint, {work / "epoch_1.pth"}, is kept. Run the same command again to '
-        'continue: finished runs are skipped and this one continues with --resume.']
+        'continue: finished runs are skipped and this one continues with --resume.'
+    ]

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
-
 from ..conftest import REPO_ROOT, write_split_dataset
 
 DEMO_CONFIG = REPO_ROOT / 'configs/maple/demo_base2novel_fashion_mnist.py'
@@ -42,8 +41,13 @@ param_scheduler = dict(T_max={epochs})
 
 def run_tool(tool: str, *args, check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE='1')
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / 'tools' / tool), *map(str, args)],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / 'tools' / tool), *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f'{tool} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
     return proc
@@ -88,8 +92,8 @@ def test_test_tool_reproduces_the_metrics_and_shows_progress_while_it_runs(train
     work = trained['work_dir']
     # Testing reads only the test sets: the training data may be gone.
     # interval_s=0: a progress line after every batch, as every 10 s of work by default.
-    proc = run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir',
-                    work / 'eval', '--cfg-options', 'default_hooks.logger.interval_s=0',
+    proc = run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir', work / 'eval',
+                    '--cfg-options', 'default_hooks.logger.interval_s=0',
                     f'train_dataloader.dataset.data_root={work / "absent"}')
     assert read_test_metrics(work / 'eval') == read_test_metrics(work)
     log = proc.stdout + proc.stderr
@@ -100,9 +104,15 @@ def test_test_tool_reproduces_the_metrics_and_shows_progress_while_it_runs(train
 
 
 def test_checkpoint_that_does_not_fit_the_config_is_refused_clearly(trained):
-    proc = run_tool('test.py', trained['config'], trained['work_dir'] / 'epoch_2.pth',
-                    '--work-dir', trained['work_dir'] / 'eval_n4', '--cfg-options',
-                    'model.prompt_learner.n_ctx=4', check=False)
+    proc = run_tool(
+        'test.py',
+        trained['config'],
+        trained['work_dir'] / 'epoch_2.pth',
+        '--work-dir',
+        trained['work_dir'] / 'eval_n4',
+        '--cfg-options',
+        'model.prompt_learner.n_ctx=4',
+        check=False)
     assert proc.returncode != 0 and 'Traceback' not in proc.stderr
     assert 'does not fit the MaPLe model built from this config (n_ctx=4' in proc.stderr
 
@@ -135,7 +145,13 @@ def test_missing_checkpoint_and_dataset_give_clear_errors(trained, tmp_path):
     proc = run_tool('test.py', trained['config'], tmp_path / 'nope.pth', check=False)
     assert proc.returncode != 0 and 'does not exist' in proc.stderr
     assert 'Traceback' not in proc.stderr
-    proc = run_tool('train.py', trained['config'], '--work-dir', tmp_path / 'w', '--cfg-options',
-                    f'train_dataloader.dataset.data_root={tmp_path / "missing"}', check=False)
+    proc = run_tool(
+        'train.py',
+        trained['config'],
+        '--work-dir',
+        tmp_path / 'w',
+        '--cfg-options',
+        f'train_dataloader.dataset.data_root={tmp_path / "missing"}',
+        check=False)
     assert proc.returncode != 0 and 'not found' in proc.stderr
     assert 'Traceback' not in proc.stderr

@@ -101,9 +101,11 @@ def test_split_file_rules_are_reported_once(data_root, capsys):
 
 
 def test_shared_class_names_are_a_note(data_root, capsys):
-    _edit_split_file(data_root, lambda splits: [
-        item.__setitem__(2, 'face') for items in splits.values() for item in items
-        if item[1] == 1])
+    _edit_split_file(
+        data_root, lambda splits: [
+            item.__setitem__(2, 'face') for items in splits.values() for item in items
+            if item[1] == 1
+        ])
     out = report(data_root, capsys, '--datasets', 'caltech101', '--skip-counts', status=0)
     assert '[ok] caltech101' in out
     assert out.count("note: ") == 1 and "give labels 0 and 1 the same class name 'face'" in out

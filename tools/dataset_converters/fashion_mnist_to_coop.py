@@ -27,8 +27,8 @@ DEFAULT_SRC = '/usr/share/datasets/fashion-mnist/'
 DEFAULT_CACHE = osp.join('~', '.cache', 'maple_mm', 'fashion_mnist')
 SPLIT_FILE = 'split_zhou_FashionMNIST.json'
 IMAGE_DIR = 'images'
-CLASS_NAMES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
-               'Sneaker', 'Bag', 'Ankle boot')
+CLASS_NAMES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
+               'Bag', 'Ankle boot')
 SOURCE_FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
@@ -113,8 +113,8 @@ def first_per_class(labels: np.ndarray, counts: Sequence[int], part: str) -> Lis
     return [np.asarray(block, dtype=np.int64) for block in blocks]
 
 
-def write_split(images: np.ndarray, labels: np.ndarray, indices: np.ndarray,
-                split: str, out: str) -> List[list]:
+def write_split(images: np.ndarray, labels: np.ndarray, indices: np.ndarray, split: str,
+                out: str) -> List[list]:
     """Save the chosen images as PNG; return their split-file entries."""
     entries = []
     for index in indices:
@@ -161,7 +161,7 @@ def convert(src: str, out: str, sizes: Dict[str, int], force: bool, cache: str,
         os.remove(split_path)  # first, as it is written last: a half-done run never looks done
         shutil.rmtree(osp.join(out, IMAGE_DIR), ignore_errors=True)
     splits = {}
-    for part, parts in (('train', ('train', 'val')), ('test', ('test',))):
+    for part, parts in (('train', ('train', 'val')), ('test', ('test', ))):
         image_stem, label_stem = SOURCE_FILES[part]
         images = read_idx(_find(src, image_stem), ndim=3)
         labels = read_idx(_find(src, label_stem), ndim=1)
@@ -178,18 +178,22 @@ def convert(src: str, out: str, sizes: Dict[str, int], force: bool, cache: str,
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--src', default=DEFAULT_SRC,
-                        help='folder with the Fashion-MNIST idx(.gz) files')
+    parser.add_argument(
+        '--src', default=DEFAULT_SRC, help='folder with the Fashion-MNIST idx(.gz) files')
     parser.add_argument('--out', default='data/fashion_mnist', help='output dataset folder')
     parser.add_argument('--train-per-class', type=int, default=200)
     parser.add_argument('--val-per-class', type=int, default=50)
     parser.add_argument('--test-per-class', type=int, default=300)
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite an existing output of other sizes')
-    parser.add_argument('--cache', default=DEFAULT_CACHE,
-                        help='where to download Fashion-MNIST when --src lacks it')
-    parser.add_argument('--no-download', action='store_true',
-                        help='fail instead of downloading when --src lacks the files')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite an existing output of other sizes')
+    parser.add_argument(
+        '--cache',
+        default=DEFAULT_CACHE,
+        help='where to download Fashion-MNIST when --src lacks it')
+    parser.add_argument(
+        '--no-download',
+        action='store_true',
+        help='fail instead of downloading when --src lacks the files')
     args = parser.parse_args(argv)
     for name in ('train_per_class', 'val_per_class', 'test_per_class'):
         if getattr(args, name) < 1:

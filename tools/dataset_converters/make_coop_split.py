@@ -22,14 +22,24 @@ Item = Tuple[str, int, str]  # (path relative to the image folder, label, class 
 Splits = Dict[str, List[Item]]
 
 CALTECH_IGNORED = ('BACKGROUND_Google', 'Faces_easy')
-CALTECH_NAMES = {'airplanes': 'airplane', 'Faces': 'face', 'Leopards': 'leopard',
-                 'Motorbikes': 'motorbike'}
+CALTECH_NAMES = {
+    'airplanes': 'airplane',
+    'Faces': 'face',
+    'Leopards': 'leopard',
+    'Motorbikes': 'motorbike'
+}
 EUROSAT_NAMES = {
-    'AnnualCrop': 'Annual Crop Land', 'Forest': 'Forest',
-    'HerbaceousVegetation': 'Herbaceous Vegetation Land', 'Highway': 'Highway or Road',
-    'Industrial': 'Industrial Buildings', 'Pasture': 'Pasture Land',
-    'PermanentCrop': 'Permanent Crop Land', 'Residential': 'Residential Buildings',
-    'River': 'River', 'SeaLake': 'Sea or Lake'}
+    'AnnualCrop': 'Annual Crop Land',
+    'Forest': 'Forest',
+    'HerbaceousVegetation': 'Herbaceous Vegetation Land',
+    'Highway': 'Highway or Road',
+    'Industrial': 'Industrial Buildings',
+    'Pasture': 'Pasture Land',
+    'PermanentCrop': 'Permanent Crop Land',
+    'Residential': 'Residential Buildings',
+    'River': 'River',
+    'SeaLake': 'Sea or Lake'
+}
 NEEDS_SCIPY = {'stanford_cars': 'StanfordCars', 'oxford_flowers': 'Flowers102'}
 
 
@@ -51,7 +61,9 @@ def _read_lines(path: str) -> List[str]:
         return [line.strip() for line in f if line.strip()]
 
 
-def split_by_class_folder(image_dir: str, rng: random.Random, ignored: Sequence[str] = (),
+def split_by_class_folder(image_dir: str,
+                          rng: random.Random,
+                          ignored: Sequence[str] = (),
                           names: Optional[Dict[str, str]] = None) -> Splits:
     """50 % train, 20 % val, the rest test of every class folder (rounded per class)."""
     splits: Splits = {'train': [], 'val': [], 'test': []}
@@ -89,6 +101,7 @@ def hold_out_val(trainval: List[Item], rng: random.Random) -> Tuple[List[Item], 
 
 def oxford_pets(folder: str, rng: random.Random) -> Splits:
     """Breeds from the file names (lower case), labels from annotations/*.txt."""
+
     def read(name: str) -> List[Item]:
         items = []
         for line in _read_lines(osp.join(folder, 'annotations', name)):
@@ -97,6 +110,7 @@ def oxford_pets(folder: str, rng: random.Random) -> Splits:
             image, label = line.split()[:2]
             items.append((image + '.jpg', int(label) - 1, image.rsplit('_', 1)[0].lower()))
         return items
+
     train, val = hold_out_val(read('trainval.txt'), rng)
     return {'train': train, 'val': val, 'test': read('test.txt')}
 
@@ -113,6 +127,7 @@ def sun397(folder: str, rng: random.Random) -> Splits:
             category = osp.dirname(path)
             items.append((path, labels[category], ' '.join(category.split('/')[1:][::-1])))
         return items
+
     train, val = hold_out_val(read('Training_01.txt'), rng)
     return {'train': train, 'val': val, 'test': read('Testing_01.txt')}
 
@@ -132,20 +147,21 @@ def ucf101(folder: str, rng: random.Random) -> Splits:
             renamed = '_'.join(re.findall('[A-Z][^A-Z]*', action))
             items.append((f'{renamed}/{video.replace(".avi", ".jpg")}', labels[action], renamed))
         return items
+
     train, val = hold_out_val(read('trainlist01.txt'), rng)
     return {'train': train, 'val': val, 'test': read('testlist01.txt')}
 
 
 # name -> (split file, image folder, reader of the dataset folder)
 DATASETS = {
-    'caltech101': ('split_zhou_Caltech101.json', '101_ObjectCategories',
-                   lambda f, rng: split_by_class_folder(osp.join(f, '101_ObjectCategories'), rng,
-                                                        CALTECH_IGNORED, CALTECH_NAMES)),
+    'caltech101':
+    ('split_zhou_Caltech101.json', '101_ObjectCategories', lambda f, rng: split_by_class_folder(
+        osp.join(f, '101_ObjectCategories'), rng, CALTECH_IGNORED, CALTECH_NAMES)),
     'dtd': ('split_zhou_DescribableTextures.json', 'images',
             lambda f, rng: split_by_class_folder(osp.join(f, 'images'), rng)),
-    'eurosat': ('split_zhou_EuroSAT.json', '2750',
-                lambda f, rng: split_by_class_folder(osp.join(f, '2750'), rng,
-                                                     names=EUROSAT_NAMES)),
+    'eurosat':
+    ('split_zhou_EuroSAT.json', '2750',
+     lambda f, rng: split_by_class_folder(osp.join(f, '2750'), rng, names=EUROSAT_NAMES)),
     'food101': ('split_zhou_Food101.json', 'images',
                 lambda f, rng: split_by_class_folder(osp.join(f, 'images'), rng)),
     'oxford_pets': ('split_zhou_OxfordPets.json', 'images', oxford_pets),

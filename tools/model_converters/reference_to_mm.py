@@ -20,7 +20,7 @@ from typing import List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from maple_mm.models.reference_checkpoint import (  # noqa: E402
+from maple_mm.models.reference_checkpoint import (  # noqa: E402  isort: skip
     METHODS, ConversionError, convert_checkpoint_file)
 
 
@@ -31,9 +31,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         'maple_mm checkpoint, without executing any pickled code.')
     parser.add_argument('input', metavar='IN', help='reference checkpoint or bare state dict')
     parser.add_argument('output', metavar='OUT', help='maple_mm checkpoint to write')
-    parser.add_argument('--method', choices=('auto', ) + METHODS, default='auto',
-                        help='reference trainer that wrote IN (default: read from its keys; '
-                        "'language' is IVLP with text prompts only)")
+    parser.add_argument(
+        '--method',
+        choices=('auto', ) + METHODS,
+        default='auto',
+        help='reference trainer that wrote IN (default: read from its keys; '
+        "'language' is IVLP with text prompts only)")
     parser.add_argument('--force', action='store_true', help='overwrite OUT if it exists')
     return parser.parse_args(argv)
 

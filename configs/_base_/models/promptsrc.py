@@ -3,6 +3,14 @@
 # CLIP's text (x25, 60 templates averaged) and image (x10) features and KL to its zero-shot
 # logits; GaussianPromptAggregationHook (the recipes) averages the prompts over epochs.
 method = 'PromptSRC'
-model = dict(type='PromptSRC', text_weight=25.0, image_weight=10.0,
-             prompt_learner=dict(type='PromptSRCPromptLearner', n_ctx_text=4, n_ctx_vision=4,
-                                 depth_text=9, depth_vision=9, ctx_init='a photo of a'))
+model = dict(
+    type='PromptSRC',
+    text_weight=25.0,
+    image_weight=10.0,
+    prompt_learner=dict(
+        type='PromptSRCPromptLearner',
+        n_ctx_text=4,
+        n_ctx_vision=4,
+        depth_text=9,
+        depth_vision=9,
+        ctx_init='a photo of a'))

@@ -1,4 +1,5 @@
-# Transfer from ImageNet (docs/benchmarks.md; reference scripts/maple/xd_*.sh): train on ImageNet, ALL 1000 classes, 16 shots;
+# Transfer from ImageNet (docs/benchmarks.md; reference scripts/maple/xd_*.sh): train on ImageNet,
+# ALL 1000 classes, 16 shots;
 # then test the same prompts, without further training, in one run:
 # - cross-dataset (test_cfg): ImageNet (source) and the 10 other datasets (targets, all
 #   classes of their test splits);
@@ -9,8 +10,13 @@
 # Each reports '<set>/accuracy/top1' and 'target_average', the mean over the targets.
 # Every test set takes the main test set's transforms (MultiSetTestLoop).
 protocol = 'cross_dataset'
-train_set = dict(type='CoOpImageNet', data_root='data/imagenet', split='train',
-                 subsample='all', num_shots=16, seed=1)
+train_set = dict(
+    type='CoOpImageNet',
+    data_root='data/imagenet',
+    split='train',
+    subsample='all',
+    num_shots=16,
+    seed=1)
 test_set = dict(train_set, split='test')
 
 target = dict(split='test', subsample='all', seed=1)
@@ -26,8 +32,11 @@ target_sets = dict(
     eurosat=dict(target, type='CoOpEuroSAT', data_root='data/eurosat'),
     ucf101=dict(target, type='CoOpUCF101', data_root='data/ucf101'),
 )
-test_cfg = dict(type='MultiSetTestLoop', name='imagenet', extra_sets=target_sets,
-                averages=dict(target_average=list(target_sets)))
+test_cfg = dict(
+    type='MultiSetTestLoop',
+    name='imagenet',
+    extra_sets=target_sets,
+    averages=dict(target_average=list(target_sets)))
 
 variant = dict(split='test', seed=1)
 variant_sets = dict(
@@ -38,5 +47,8 @@ variant_sets = dict(
 )
 # `_delete_`: it replaces test_cfg instead of adding to its sets.
 domain_generalization_test_cfg = dict(
-    _delete_=True, type='MultiSetTestLoop', name='imagenet', extra_sets=variant_sets,
+    _delete_=True,
+    type='MultiSetTestLoop',
+    name='imagenet',
+    extra_sets=variant_sets,
     averages=dict(target_average=list(variant_sets)))

@@ -1,7 +1,10 @@
 # CoCoOp, base-to-novel: SGD lr 0.002, batch 1, 10 epochs.
-# Source: configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/cocoop.py',
-          '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/cocoop.py',
+    '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=1, dataset={{_base_.train_set}})

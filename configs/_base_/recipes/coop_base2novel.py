@@ -1,12 +1,17 @@
 # CoOp, base-to-novel, as the published CoOp rows were trained (the CoCoOp paper's, which
 # the MaPLe paper takes over): 4 context vectors from "a photo of a"; SGD lr 0.002,
 # batch 32, 200 epochs (ImageNet 50: base2novel_imagenet.py).
-# Source: configs/trainers/CoOp/vit_b16_ctxv1.yaml (ImageNet: vit_b16_ep50_ctxv1.yaml) as scripts/cocoop/base2new_train.sh runs CoOp (KaiyangZhou/CoOp)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/coop.py',
-          '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/CoOp/vit_b16_ctxv1.yaml (ImageNet: vit_b16_ep50_ctxv1.yaml) as
+#   scripts/cocoop/base2new_train.sh runs CoOp (KaiyangZhou/CoOp)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/coop.py',
+    '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py'
+]
 
-model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}},
-             prompt_learner=dict(n_ctx=4, ctx_init='a photo of a'))
+model = dict(
+    backbone={{_base_.clip_backbone}},
+    data_preprocessor={{_base_.clip_preprocessor}},
+    prompt_learner=dict(n_ctx=4, ctx_init='a photo of a'))
 train_dataloader = dict(batch_size=32, dataset={{_base_.train_set}})
 # --auto-scale-lr scales the lr by the total batch / this batch.
 auto_scale_lr = dict(base_batch_size=32)

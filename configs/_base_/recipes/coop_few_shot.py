@@ -1,9 +1,12 @@
 # CoOp, few-shot: SGD lr 0.002, batch 32; the epochs depend on K as CoOp trains (1 shot 50,
 # 2 and 4 shots 100, 8 and 16 shots 200; ImageNet 50 at every K): tools/train.py --shots K
 # applies epochs_by_shots to train_cfg.max_epochs and param_scheduler.T_max.
-# Source: configs/trainers/CoOp/vit_b16{_ep50,_ep100,}.yaml by K, as docs/CoOp.md runs them (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/coop.py',
-          '../protocols/few_shot.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/CoOp/vit_b16{_ep50,_ep100,}.yaml by K, as docs/CoOp.md runs them
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/coop.py', '../protocols/few_shot.py',
+    '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=32, dataset={{_base_.train_set}})

@@ -2,9 +2,12 @@
 # The base-to-novel config, as scripts/independent-vlp/xd_train_ivlp.sh trains ImageNet
 # (its test script loads epoch 2, which a 5-epoch run does not save; the last epoch is
 # tested here).
-# Source: configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/ivlp.py',
-          '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/ivlp.py',
+    '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})

@@ -1,9 +1,12 @@
 # IVLP, few-shot: SGD lr 0.0035, batch 4, 50 epochs.
 # The reference ships no few-shot config for IVLP; as for MaPLe
 # (docs/benchmarks.md), the base-to-novel recipe with 50 epochs, on all classes.
-# Source: configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/ivlp.py',
-          '../protocols/few_shot.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/ivlp.py', '../protocols/few_shot.py',
+    '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})

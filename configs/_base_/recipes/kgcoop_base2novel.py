@@ -1,8 +1,10 @@
 # KgCoOp, base-to-novel: W 8, SGD lr 0.002, batch 128, 100 epochs (scripts/base2new_train.sh:
 # TRAINER.COOP.W 8.0, N_CTX 4, CSC False, class token at the end).
 # Source: KgCoOp/configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml (htyao89/KgCoOp)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/kgcoop.py',
-          '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py']
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/kgcoop.py',
+    '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=128, dataset={{_base_.train_set}})

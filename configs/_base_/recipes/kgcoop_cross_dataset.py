@@ -1,8 +1,10 @@
 # KgCoOp, cross-dataset and domain generalisation: the base-to-novel config (W 8, SGD lr 0.002,
 # batch 128, 100 epochs) on 4 shots of all ImageNet classes, as scripts/xd_train.sh trains it.
 # Source: KgCoOp/configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml (htyao89/KgCoOp)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/kgcoop.py',
-          '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py']
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/kgcoop.py',
+    '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=128, dataset=dict(_base_.train_set, num_shots=4))

@@ -2,8 +2,10 @@
 # classes; the reference ships no few-shot script besides scripts/xd_train.sh, which trains
 # every dataset on 4 shots this way (--shots 4).
 # Source: KgCoOp/configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml (htyao89/KgCoOp)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/kgcoop.py',
-          '../protocols/few_shot.py', '../schedules/sgd_warmup_cosine.py']
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/kgcoop.py',
+    '../protocols/few_shot.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=128, dataset={{_base_.train_set}})

@@ -1,7 +1,10 @@
 # MaPLe, base-to-novel: SGD lr 0.0035, batch 4, 5 epochs.
-# Source: configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/maple.py',
-          '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/maple.py',
+    '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})

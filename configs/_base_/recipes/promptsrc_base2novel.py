@@ -1,7 +1,9 @@
 # PromptSRC, base-to-novel: SGD lr 0.0025, batch 4, 20 epochs; GPA mean 15, std 1.
 # Source: configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx.yaml (muzairkhattak/PromptSRC)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/promptsrc.py',
-          '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py']
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/promptsrc.py',
+    '../protocols/base2novel.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})

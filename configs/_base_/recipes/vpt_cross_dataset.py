@@ -2,9 +2,12 @@
 # The base-to-novel config, as scripts/vpt/xd_train_vpt.sh trains ImageNet
 # (its test script loads epoch 2, which a 5-epoch run does not save; the last epoch is
 # tested here).
-# Source: configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/vpt.py',
-          '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/vpt.py',
+    '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})

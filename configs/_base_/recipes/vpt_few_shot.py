@@ -1,9 +1,12 @@
 # VPT, few-shot: SGD lr 0.0025, batch 4, 50 epochs.
 # The reference ships no few-shot config for VPT; as for MaPLe
 # (docs/benchmarks.md), the base-to-novel recipe with 50 epochs, on all classes.
-# Source: configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/vpt.py',
-          '../protocols/few_shot.py', '../schedules/sgd_warmup_cosine.py']
+# Source: configs/trainers/VPT/vit_b16_c2_ep5_batch4_4.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/vpt.py', '../protocols/few_shot.py',
+    '../schedules/sgd_warmup_cosine.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})

@@ -1,8 +1,11 @@
 # Zero-shot CLIP, cross-dataset and domain generalisation: nothing trained; tests ImageNet
 # and the other datasets.
-# Source: scripts/zsclip/zeroshot.sh with configs/trainers/CoOp/vit_b16.yaml (muzairkhattak/multimodal-prompt-learning)
-_base_ = ['../default_runtime.py', '../clip_vit_b16.py', '../models/zero_shot_clip.py',
-          '../protocols/cross_dataset.py']
+# Source: scripts/zsclip/zeroshot.sh with configs/trainers/CoOp/vit_b16.yaml
+#   (muzairkhattak/multimodal-prompt-learning)
+_base_ = [
+    '../default_runtime.py', '../clip_vit_b16.py', '../models/zero_shot_clip.py',
+    '../protocols/cross_dataset.py'
+]
 
 model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
 # Nothing to learn: no training; tools/test.py CONFIG tests it without a checkpoint.

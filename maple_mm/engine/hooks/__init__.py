@@ -8,5 +8,8 @@ from .progress_logger_hook import ProgressLoggerHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
-__all__ = ['ClassNamesHook', 'dataset_class_names', 'DivergenceHook', 'EpochSeedHook',
-           'GaussianPromptAggregationHook', 'ProgressLoggerHook', 'SafeCheckpointHook', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'ClassNamesHook', 'dataset_class_names', 'DivergenceHook', 'EpochSeedHook',
+    'GaussianPromptAggregationHook', 'ProgressLoggerHook', 'SafeCheckpointHook',
+    'WeightsOnlyCheckpointHook'
+]

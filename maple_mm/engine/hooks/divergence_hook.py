@@ -1,4 +1,4 @@
-"""Stop a run whose loss or weights blow up (NaN, Inf, or runaway values) before anything is saved."""
+"""Stop a run whose loss or weights blow up (NaN, Inf, runaway values) before anything is saved."""
 import math
 from typing import Optional
 
@@ -65,15 +65,18 @@ class DivergenceHook(Hook):
         lrs = runner.optim_wrapper.get_lr()
         lr = next(iter(lrs.values()))[0] if lrs else float('nan')
         saved = checkpoint_files(getattr(runner, 'work_dir', '') or '')
-        kept = (f'the last complete checkpoint, {saved[-1].name}, is kept' if saved
-                else 'no checkpoint had been saved yet')
+        kept = (f'the last complete checkpoint, {saved[-1].name}, is kept'
+                if saved else 'no checkpoint had been saved yet')
         raise TrainingDivergedError(
             f'Training diverged at epoch {runner.epoch + 1}, iteration {runner.iter + 1} '
             f'(lr {lr:.3g}): {what}. Nothing of this epoch was saved; {kept}. Lower the '
             "learning rate (optim_wrapper.optimizer.lr, and the scheduler's warm-up value), "
             'or train in fp32 or bf16 instead of fp16.')
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
                          outputs: Optional[dict] = None) -> None:
         loss = (outputs or {}).get('loss')
         loss = 0.0 if loss is None else float(loss.detach() if torch.is_tensor(loss) else loss)

@@ -1,4 +1,4 @@
-"""PromptSRC's Gaussian prompt aggregation (GPA): the final weights are a weighted average over epochs."""
+"""PromptSRC's Gaussian prompt aggregation (GPA): the final weights average the epochs' weights."""
 import math
 from typing import Dict, List, Optional
 
@@ -17,8 +17,10 @@ def gaussian_epoch_weights(max_epochs: int, mean: float, std: float) -> List[flo
     """The Gaussian density at epochs 1 .. ``max_epochs``, normalised to sum 1."""
     if std <= 0:
         raise MapleUserError(f'GPA std must be > 0, got {std}.')
-    density = [math.exp(-0.5 * ((epoch - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-               for epoch in range(1, max_epochs + 1)]
+    density = [
+        math.exp(-0.5 * ((epoch - mean) / std)**2) / (std * math.sqrt(2 * math.pi))
+        for epoch in range(1, max_epochs + 1)
+    ]
     total = sum(density)
     if not total > 0:
         raise MapleUserError(f'GPA weights vanish for mean {mean} and std {std} over '
@@ -57,8 +59,11 @@ class GaussianPromptAggregationHook(Hook):
         return model.module if is_model_wrapper(model) else model
 
     def _state(self, runner) -> Dict[str, torch.Tensor]:
-        return {k: v for k, v in self._model(runner).state_dict(keep_vars=True).items()
-                if v.is_floating_point()}
+        return {
+            k: v
+            for k, v in self._model(runner).state_dict(keep_vars=True).items()
+            if v.is_floating_point()
+        }
 
     def before_train(self, runner) -> None:
         if runner.epoch == 0:  # a fresh run (weights loaded with load_from start anew)
@@ -90,8 +95,11 @@ class GaussianPromptAggregationHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self._sum is not None:
             checkpoint[CHECKPOINT_KEY] = dict(
-                epochs=self._epochs, sum={k: v.detach().cpu().clone()
-                                          for k, v in self._sum.items()})
+                epochs=self._epochs,
+                sum={
+                    k: v.detach().cpu().clone()
+                    for k, v in self._sum.items()
+                })
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get(CHECKPOINT_KEY)

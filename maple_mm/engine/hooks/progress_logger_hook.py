@@ -26,9 +26,9 @@ class ProgressLoggerHook(LoggerHook):
         self._last_line = time.monotonic()
 
     def every_n_inner_iters(self, batch_idx: int, n: int) -> bool:
-        due = super().every_n_inner_iters(batch_idx, n) or (
-            self.interval_s is not None
-            and time.monotonic() - self._last_line >= self.interval_s)
+        due = super().every_n_inner_iters(
+            batch_idx, n) or (self.interval_s is not None
+                              and time.monotonic() - self._last_line >= self.interval_s)
         if due:
             self._last_line = time.monotonic()
         return due

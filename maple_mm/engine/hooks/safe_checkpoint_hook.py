@@ -67,8 +67,10 @@ class SafeCheckpointHook(CheckpointHook):
                 stale.unlink(missing_ok=True)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        bad = [k for k, v in checkpoint.get('state_dict', {}).items()
-               if getattr(v, 'is_floating_point', lambda: False)() and not v.isfinite().all()]
+        bad = [
+            k for k, v in checkpoint.get('state_dict', {}).items()
+            if getattr(v, 'is_floating_point', lambda: False)() and not v.isfinite().all()
+        ]
         if bad:
             raise TrainingDivergedError(
                 f'Not saving a checkpoint at epoch {runner.epoch + 1}: {bad[:3]} hold NaN or '
@@ -87,10 +89,15 @@ class SafeCheckpointHook(CheckpointHook):
         outdated = self._keep(runner, step)  # recorded in the checkpoint being written
         try:
             runner.save_checkpoint(
-                self.out_dir, partial.name, self.file_client_args,
+                self.out_dir,
+                partial.name,
+                self.file_client_args,
                 save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta,
-                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args)
             if is_main_process():
                 fsync_file(partial)
                 os.replace(partial, final)
@@ -99,12 +106,11 @@ class SafeCheckpointHook(CheckpointHook):
             if is_main_process():
                 partial.unlink(missing_ok=True)
             kept = [p.name for p in checkpoint_files(self.out_dir)]
-            cause = ('the disk is full' if err.errno == errno.ENOSPC
-                     else f'writing failed ({err.strerror or err})')
-            raise WorkDirError(
-                f'Could not save {filename} in {self.out_dir}: {cause}. '
-                + (f'The last complete checkpoint, {kept[-1]}, is kept. ' if kept else '')
-                + 'Free space or fix the folder, then rerun with --resume.') from None
+            cause = ('the disk is full'
+                     if err.errno == errno.ENOSPC else f'writing failed ({err.strerror or err})')
+            raise WorkDirError(f'Could not save {filename} in {self.out_dir}: {cause}. ' + (
+                f'The last complete checkpoint, {kept[-1]}, is kept. ' if kept else '') +
+                               'Free space or fix the folder, then rerun with --resume.') from None
         if is_main_process():  # only now that the new checkpoint is complete
             for old in outdated:
                 (Path(self.out_dir) / self.filename_tmpl.format(old)).unlink(missing_ok=True)

@@ -14,9 +14,12 @@ def to_plain(value: Any) -> Any:
     """Recursively turn HistoryBuffers and NumPy values into tensors and plain types."""
     if isinstance(value, HistoryBuffer):
         logs, counts = value.data
-        return {BUFFER_TAG: True, 'logs': torch.from_numpy(np.asarray(logs, dtype=np.float64)),
-                'counts': torch.from_numpy(np.asarray(counts, dtype=np.float64)),
-                'max_length': int(value.max_length)}
+        return {
+            BUFFER_TAG: True,
+            'logs': torch.from_numpy(np.asarray(logs, dtype=np.float64)),
+            'counts': torch.from_numpy(np.asarray(counts, dtype=np.float64)),
+            'max_length': int(value.max_length)
+        }
     if isinstance(value, dict):
         return type(value)((k, to_plain(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):

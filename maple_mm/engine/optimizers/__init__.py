@@ -4,5 +4,7 @@ from .mixed_precision_optim_wrapper import MixedPrecisionOptimWrapper, mixed_pre
 from .mixed_precision_test_loop import MixedPrecisionTestMixin, training_precision
 from .precision import autocast_dtype, default_amp_precision, precision_context
 
-__all__ = ['MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MixedPrecisionTestMixin',
-           'training_precision', 'autocast_dtype', 'default_amp_precision', 'precision_context']
+__all__ = [
+    'MixedPrecisionOptimWrapper', 'mixed_precision_config', 'MixedPrecisionTestMixin',
+    'training_precision', 'autocast_dtype', 'default_amp_precision', 'precision_context'
+]

@@ -29,7 +29,9 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
         **kwargs: :class:`mmengine.optim.OptimWrapper` arguments.
     """
 
-    def __init__(self, precision: str = 'bf16', loss_scale: Union[str, dict] = 'dynamic',
+    def __init__(self,
+                 precision: str = 'bf16',
+                 loss_scale: Union[str, dict] = 'dynamic',
                  **kwargs) -> None:
         super().__init__(**kwargs)
         autocast_dtype(precision)  # validates the name
@@ -85,8 +87,11 @@ def mixed_precision_config(optim_wrapper: dict, precision: str = 'auto') -> dict
     if precision == 'auto':
         device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
         precision = default_amp_precision(device_type)
-    cfg = {k: v for k, v in dict(optim_wrapper).items()
-           if k not in ('type', 'dtype', 'loss_scale', 'precision')}
+    cfg = {
+        k: v
+        for k, v in dict(optim_wrapper).items()
+        if k not in ('type', 'dtype', 'loss_scale', 'precision')
+    }
     return dict(cfg, type='MixedPrecisionOptimWrapper', precision=precision)
 
 
@@ -118,8 +123,10 @@ def apply_run_precision(cfg, device_type: Optional[str] = None) -> Optional[str]
         return wrapper.get('precision', 'bf16') if kind in MIXED_WRAPPERS else None
     precision = run_precision(cfg.precision, device_type or current_device_type())
     if precision == 'fp32':
-        cfg.optim_wrapper = {k: v for k, v in dict(wrapper).items()
-                             if k not in ('type', 'precision', 'loss_scale')}
+        cfg.optim_wrapper = {
+            k: v
+            for k, v in dict(wrapper).items() if k not in ('type', 'precision', 'loss_scale')
+        }
     else:
         cfg.optim_wrapper = mixed_precision_config(wrapper, precision)
     return precision

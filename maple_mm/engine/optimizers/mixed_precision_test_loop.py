@@ -13,8 +13,8 @@ def training_precision(runner) -> Optional[str]:
     wrapper = runner.optim_wrapper
     if isinstance(wrapper, MixedPrecisionOptimWrapper):
         return wrapper.precision
-    if isinstance(wrapper, dict) and wrapper.get('type') in (
-            'MixedPrecisionOptimWrapper', MixedPrecisionOptimWrapper):
+    if isinstance(wrapper, dict) and wrapper.get('type') in ('MixedPrecisionOptimWrapper',
+                                                             MixedPrecisionOptimWrapper):
         return wrapper.get('precision', 'bf16')
     return None
 
@@ -40,5 +40,5 @@ class MixedPrecisionTestMixin:
         with precision_context(precision, device_type):
             outputs = self.runner.model.test_step(data_batch)
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-        self.runner.call_hook('after_test_iter', batch_idx=idx, data_batch=data_batch,
-                              outputs=outputs)
+        self.runner.call_hook(
+            'after_test_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)

@@ -62,6 +62,8 @@ def run_precision(setting: Union[None, str, Mapping[str, str]], device_type: str
 
 def describe_precision(precision: str) -> str:
     """How a run of ``precision`` computes, for the log."""
-    return {'fp32': 'fp32',
-            'fp16': 'fp16 mixed precision (autocast, dynamic loss scaling, fp32 prompts)',
-            'bf16': 'bf16 mixed precision (autocast, fp32 prompts)'}[precision]
+    return {
+        'fp32': 'fp32',
+        'fp16': 'fp16 mixed precision (autocast, dynamic loss scaling, fp32 prompts)',
+        'bf16': 'bf16 mixed precision (autocast, fp32 prompts)'
+    }[precision]

@@ -50,10 +50,13 @@ def _history_buffer_method(owner, name: str):
 def mmengine_runtime_globals() -> list:
     """What mmengine's runtime pickles besides tensors: HistoryBuffer and NumPy values."""
     return [
-        HistoryBuffer, np.ndarray, np.dtype,
-        np.zeros(1).__reduce__()[0],        # numpy's array reconstructor
-        np.float64(0).__reduce__()[0],      # numpy's scalar constructor
-        *{type(np.dtype(t)) for t in ('float64', 'float32', 'int64', 'int32', 'bool')},
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        np.zeros(1).__reduce__()[0],  # numpy's array reconstructor
+        np.float64(0).__reduce__()[0],  # numpy's scalar constructor
+        *{type(np.dtype(t))
+          for t in ('float64', 'float32', 'int64', 'int32', 'bool')},
         (_history_buffer_method, 'builtins.getattr'),
     ]
 
@@ -159,8 +162,9 @@ _TRUE = ('1', 'y', 'yes', 'true')  # what torch reads as set
 
 def _check_torch_switches() -> None:
     """torch refuses every load when both of its weights-only switches are set."""
-    if all(os.environ.get(name, '0') in _TRUE for name in
-           ('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')):
+    if all(
+            os.environ.get(name, '0') in _TRUE
+            for name in ('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')):
         raise ConfigError('TORCH_FORCE_WEIGHTS_ONLY_LOAD and TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD '
                           'are both set, and torch then loads nothing: unset '
                           'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (maple_mm loads weights-only '
@@ -200,8 +204,9 @@ def _buffer_problem(buffer) -> Optional[str]:
         max_length = buffer.get('max_length')
     else:
         return f'is a {type(buffer).__name__}, not a logged history'
-    if not all(isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in 'biuf'
-               for a in arrays) or len(arrays[0]) != len(arrays[1]):
+    if not all(
+            isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in 'biuf'
+            for a in arrays) or len(arrays[0]) != len(arrays[1]):
         return 'holds no pair of equally long number arrays'
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
         return f'has a max_length of {max_length!r}'
@@ -249,9 +254,9 @@ def check_loaded_checkpoint(path: str, checkpoint: dict) -> None:
     bad = non_finite_entries(state)
     if bad:
         raise NonFiniteWeightsError(
-            f'Checkpoint {path}: {bad[0]} holds NaN or Inf values'
-            + (f' (and {len(bad) - 1} more tensors)' if len(bad) > 1 else '')
-            + ', so every prediction would be meaningless. Use an earlier checkpoint of the '
+            f'Checkpoint {path}: {bad[0]} holds NaN or Inf values' +
+            (f' (and {len(bad) - 1} more tensors)' if len(bad) > 1 else '') +
+            ', so every prediction would be meaningless. Use an earlier checkpoint of the '
             'run, or train again with a lower learning rate.')
     if 'message_hub' in checkpoint:
         problem = message_hub_problem(checkpoint['message_hub'])
@@ -324,8 +329,8 @@ def safe_checkpoint_loading() -> Iterator[None]:
     try:
         for prefix in saved:
             schemes[prefix] = (
-                load_from_local_weights_only if prefix == '' else load_from_url_weights_only
-                if prefix in _URL_PREFIXES else refuse_other_schemes)
+                load_from_local_weights_only if prefix == '' else
+                load_from_url_weights_only if prefix in _URL_PREFIXES else refuse_other_schemes)
         yield
     finally:
         schemes.clear()

@@ -22,10 +22,8 @@ from torch.utils.data import DataLoader
 
 from maple_mm.atomic_files import remove_stale_temporaries
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
-from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
-
 from maple_mm.evaluation.run_record import variant_name
-
+from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from ..optimizers.precision import current_device_type, describe_precision
 from .checkpoint_loader import safe_checkpoint_loading
@@ -37,7 +35,9 @@ def _accelerator_available() -> bool:
     return get_device() != 'cpu'
 
 
-def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=None,
+def dataset_configs(train_dataloader=None,
+                    val_dataloader=None,
+                    test_dataloader=None,
                     test_cfg=None) -> List[dict]:
     """Every dataset config of a run: the three loaders and the extra test sets."""
     found = []
@@ -50,11 +50,12 @@ def dataset_configs(train_dataloader=None, val_dataloader=None, test_dataloader=
     return found
 
 
-def check_dataset_types(train_dataloader=None, val_dataloader=None,
-                        test_dataloader=None) -> None:
+def check_dataset_types(train_dataloader=None, val_dataloader=None, test_dataloader=None) -> None:
     """One clear error, naming the config key, for a loader's dataset without ``type``."""
-    loaders = dict(train_dataloader=train_dataloader, val_dataloader=val_dataloader,
-                   test_dataloader=test_dataloader)
+    loaders = dict(
+        train_dataloader=train_dataloader,
+        val_dataloader=val_dataloader,
+        test_dataloader=test_dataloader)
     for key, loader in loaders.items():
         dataset = loader.get('dataset') if isinstance(loader, dict) else None
         if isinstance(dataset, dict) and not dataset.get('type'):
@@ -105,8 +106,8 @@ def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> 
             continue
         value = dataset_cfg.pop(key)
         if key != 'seed' and value not in (neutral, None):
-            what = ('split its classes into base and novel' if key == 'subsample'
-                    else 'draw few-shot subsets')
+            what = ('split its classes into base and novel'
+                    if key == 'subsample' else 'draw few-shot subsets')
             raise ConfigError(
                 f'{dataset_cls.__name__} cannot {what} (it has no {key!r} option), but the '
                 f'config asks for {key}={value!r}. Use a CoOp benchmark dataset or '
@@ -121,7 +122,10 @@ def check_dataset_sources(configs: List[dict]) -> None:
         dataset_cls = DATASETS.get(cfg['type'])
         if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
             continue
-        dataset = DATASETS.build({k: v for k, v in cfg.items() if k != 'pipeline'}
+        dataset = DATASETS.build({
+            k: v
+            for k, v in cfg.items() if k != 'pipeline'
+        }
                                  | dict(lazy_init=True))
         dataset.check_source()
 
@@ -192,8 +196,10 @@ def missing_required_hooks(default_hooks: Optional[Dict[str, Union[Hook, dict]]]
     """The :data:`REQUIRED_HOOKS` that neither hook list holds (a subclass counts)."""
     present = [_hook_class(h) for h in [*(default_hooks or {}).values(), *(custom_hooks or [])]]
     present = [cls for cls in present if isinstance(cls, type)]
-    return [name for name in REQUIRED_HOOKS
-            if not any(issubclass(cls, HOOKS.get(name)) for cls in present)]
+    return [
+        name for name in REQUIRED_HOOKS
+        if not any(issubclass(cls, HOOKS.get(name)) for cls in present)
+    ]
 
 
 def check_no_overwrite(work_dir: str, resume) -> None:
@@ -263,28 +269,32 @@ class MapleRunner(Runner):
         check_writable(work_dir)
         for pattern in ('.*.tmp', '*/.*.tmp'):  # killed writes (pointer, test metrics)
             remove_stale_temporaries(work_dir, pattern)
-        check_dataset_types(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
-                            kwargs.get('test_dataloader'))
+        check_dataset_types(
+            kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
+            kwargs.get('test_dataloader'))
         main_test_type = ((kwargs.get('test_dataloader') or {}).get('dataset') or {}).get('type')
-        for cfg in dataset_configs(kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
-                                   kwargs.get('test_dataloader')):
+        for cfg in dataset_configs(
+                kwargs.get('train_dataloader'), kwargs.get('val_dataloader'),
+                kwargs.get('test_dataloader')):
             fit_protocol_options(cfg)
         for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
             fit_protocol_options(fields, main_test_type)
         # Test and validation sets now; the training set when training starts (tools/train.py
         # checks it before the runner is built), so testing needs only the sets it reads.
-        check_dataset_sources(dataset_configs(
-            None, kwargs.get('val_dataloader'), kwargs.get('test_dataloader'),
-            kwargs.get('test_cfg')))
+        check_dataset_sources(
+            dataset_configs(None, kwargs.get('val_dataloader'), kwargs.get('test_dataloader'),
+                            kwargs.get('test_cfg')))
         self._train_set_configs = dataset_configs(kwargs.get('train_dataloader'))
-        kwargs['visualizer'] = with_config_vis_backends(kwargs.get('visualizer'),
-                                                        kwargs.get('cfg'))
+        kwargs['visualizer'] = with_config_vis_backends(kwargs.get('visualizer'), kwargs.get('cfg'))
         if kwargs.get('launcher', 'none') != 'none' and not _accelerator_available():
             env_cfg = dict(kwargs.get('env_cfg') or {})
             env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
             kwargs['env_cfg'] = env_cfg
-            print_log('No CUDA device: distributed processes use the gloo backend instead of '
-                      'nccl.', logger='current', level=logging.WARNING)
+            print_log(
+                'No CUDA device: distributed processes use the gloo backend instead of '
+                'nccl.',
+                logger='current',
+                level=logging.WARNING)
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -308,12 +318,16 @@ class MapleRunner(Runner):
                                f'{describe_precision(precision)} (docs/benchmarks.md#precision)')
         return runner
 
-    def register_hooks(self, default_hooks: Optional[Dict[str, Union[Hook, dict]]] = None,
+    def register_hooks(self,
+                       default_hooks: Optional[Dict[str, Union[Hook, dict]]] = None,
                        custom_hooks: Optional[List[Union[Hook, dict]]] = None) -> None:
         missing = missing_required_hooks(default_hooks, custom_hooks)
         if missing:
-            print_log(f'MapleRunner adds the hooks maple_mm needs that the config does not '
-                      f'list: {", ".join(missing)}.', logger='current', level=logging.DEBUG)
+            print_log(
+                f'MapleRunner adds the hooks maple_mm needs that the config does not '
+                f'list: {", ".join(missing)}.',
+                logger='current',
+                level=logging.DEBUG)
         super().register_hooks(default_hooks,
                                [*(custom_hooks or []), *(dict(type=name) for name in missing)])
 
@@ -326,7 +340,8 @@ class MapleRunner(Runner):
 
     # -- data loaders ----------------------------------------------------------------
     @staticmethod
-    def build_dataloader(dataloader, seed: Optional[int] = None,
+    def build_dataloader(dataloader,
+                         seed: Optional[int] = None,
                          diff_rank_seed: bool = False) -> DataLoader:
         """mmengine's loader, with Dassl's rule for the last batch and no empty epochs.
 
@@ -339,9 +354,10 @@ class MapleRunner(Runner):
         if len(loader) == 0 and loader.drop_last and isinstance(dataloader, dict) \
                 and loader.batch_sampler is not None and len(loader.batch_sampler.sampler):
             # The built dataset goes along, so it is not read a second time.
-            loader = Runner.build_dataloader(dict(dataloader, dataset=loader.dataset,
-                                                  drop_last=False),
-                                             seed=seed, diff_rank_seed=diff_rank_seed)
+            loader = Runner.build_dataloader(
+                dict(dataloader, dataset=loader.dataset, drop_last=False),
+                seed=seed,
+                diff_rank_seed=diff_rank_seed)
         if len(loader) == 0:
             raise ConfigError(empty_loader_message(loader))
         return loader
@@ -365,7 +381,8 @@ class MapleRunner(Runner):
         if self.distributed and on_cpu:
             model_wrapper_cfg = dict(
                 model_wrapper_cfg or dict(
-                    type='MMDistributedDataParallel', broadcast_buffers=False,
+                    type='MMDistributedDataParallel',
+                    broadcast_buffers=False,
                     find_unused_parameters=self.cfg.get('find_unused_parameters', False)),
                 device_ids=None)  # what DDP requires for CPU modules
         return super().wrap_model(model_wrapper_cfg, model)

@@ -10,11 +10,10 @@ from mmpretrain.registry import LOOPS
 from maple_mm.errors import InvalidTestSetsError, NonFiniteOutputError
 from maple_mm.evaluation import harmonic_mean
 from maple_mm.evaluation.run_metrics import write_test_metrics
+from maple_mm.evaluation.run_record import run_record
 from maple_mm.run_layout import METRICS_FILE
-
 from ..hooks.class_names_hook import check_model_classes
 from ..optimizers.mixed_precision_test_loop import MixedPrecisionTestMixin
-from maple_mm.evaluation.run_record import run_record
 
 #: The metric the summary line, the harmonic mean and the averages use.
 TOP1 = 'accuracy/top1'
@@ -68,17 +67,17 @@ def check_test_sets(name: str, extra_sets: dict, averages: Dict[str, Sequence[st
     names = [name, *extra_sets]
     if name in extra_sets:
         raise InvalidTestSetsError(f'Test set name {name!r} is used twice (main set and '
-                                  'extra_sets); give every test set its own name.')
+                                   'extra_sets); give every test set its own name.')
     for key, sets in averages.items():
         if not sets:
             raise InvalidTestSetsError(f'averages[{key!r}] lists no test sets.')
         missing = [s for s in sets if s not in names]
         if missing:
             raise InvalidTestSetsError(f'averages[{key!r}] lists {missing}, which are not '
-                                      f'among the test sets {names}.')
+                                       f'among the test sets {names}.')
         if key in names or '/' in key or key == 'HM':
             raise InvalidTestSetsError(f'averages key {key!r} must be a plain name other than '
-                                      'HM and the test set names.')
+                                       'HM and the test set names.')
 
 
 @LOOPS.register_module()
@@ -168,8 +167,10 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             self.runner.model.eval()
             for idx, data_batch in enumerate(dataloader):
                 self.run_iter(idx, data_batch)
-            set_metrics = {f'{set_name}/{k}': v for k, v in
-                           evaluator.evaluate(len(dataloader.dataset)).items()}
+            set_metrics = {
+                f'{set_name}/{k}': v
+                for k, v in evaluator.evaluate(len(dataloader.dataset)).items()
+            }
             self.runner.call_hook('after_test_epoch', metrics=set_metrics)
             metrics.update(set_metrics)
             self._write(metrics, classes, complete=False)
@@ -182,8 +183,10 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         return metrics
 
     def _report(self, metrics: dict, summary: dict) -> None:
-        parts = [f'{name.capitalize()} {metrics[f"{name}/{TOP1}"]:.2f}'
-                 for name in self.dataloaders if f'{name}/{TOP1}' in metrics]
+        parts = [
+            f'{name.capitalize()} {metrics[f"{name}/{TOP1}"]:.2f}' for name in self.dataloaders
+            if f'{name}/{TOP1}' in metrics
+        ]
         parts += [f'{key} {value:.2f}' for key, value in summary.items()]
         self.runner.logger.info('Top-1 accuracy (%): ' + ' | '.join(parts))
         scalars = {f'test/{k}': float(v) for k, v in metrics.items() if k.endswith(TOP1)}
@@ -204,13 +207,16 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     def _write(self, metrics: dict, classes: dict, complete: bool) -> None:
         if self.runner.rank != 0:
             return
-        write_test_metrics(osp.join(self.runner.log_dir, METRICS_FILE), metrics,
-                           record=self._record, classes=classes,
-                           complete=complete)
+        write_test_metrics(
+            osp.join(self.runner.log_dir, METRICS_FILE),
+            metrics,
+            record=self._record,
+            classes=classes,
+            complete=complete)
 
 
-def summary_metrics(metrics: Dict[str, float],
-                    averages: Dict[str, Sequence[str]]) -> Dict[str, float]:
+def summary_metrics(metrics: Dict[str, float], averages: Dict[str,
+                                                              Sequence[str]]) -> Dict[str, float]:
     """``HM`` of the base and novel sets (if both ran) and each mean of ``averages``."""
     summary = {}
     if f'base/{TOP1}' in metrics and f'novel/{TOP1}' in metrics:

@@ -15,7 +15,6 @@ from mmengine.config import Config
 
 from maple_mm.errors import ConfigError, MapleUserError
 from maple_mm.run_layout import default_work_dir
-
 from .maple_runner import dataset_takes
 
 
@@ -82,8 +81,11 @@ def apply_shots(cfg: Config, shots: int) -> None:
             scheduler.T_max = epochs
 
 
-def load_run_config(config: str, cfg_options: Optional[dict] = None, seed: Optional[int] = None,
-                    shots: Optional[int] = None, work_dir: Optional[str] = None) -> Config:
+def load_run_config(config: str,
+                    cfg_options: Optional[dict] = None,
+                    seed: Optional[int] = None,
+                    shots: Optional[int] = None,
+                    work_dir: Optional[str] = None) -> Config:
     """The config of one run, as maple_mm's tools build it.
 
     ``cfg_options`` are merged first, then ``seed`` and ``shots`` win over

@@ -49,8 +49,12 @@ class WorkDirLock:
         self.held = False
 
     def _record(self) -> str:
-        return json.dumps(dict(host=socket.gethostname(), pid=os.getpid(),
-                               start_time=_start_time(os.getpid()), since=time.time()))
+        return json.dumps(
+            dict(
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                start_time=_start_time(os.getpid()),
+                since=time.time()))
 
     def _read(self) -> dict:
         try:

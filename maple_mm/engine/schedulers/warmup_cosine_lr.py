@@ -18,8 +18,14 @@ class ConstantWarmupCosineParamScheduler(_ParamScheduler):
     it does not depend on other schedulers or on resuming.
     """
 
-    def __init__(self, optimizer, param_name: str, T_max: int, warmup_value: float,
-                 warmup_steps: int = 1, eta_min: float = 0.0, **kwargs) -> None:
+    def __init__(self,
+                 optimizer,
+                 param_name: str,
+                 T_max: int,
+                 warmup_value: float,
+                 warmup_steps: int = 1,
+                 eta_min: float = 0.0,
+                 **kwargs) -> None:
         self.T_max = T_max
         self.warmup_value = warmup_value
         self.warmup_steps = warmup_steps
@@ -31,8 +37,10 @@ class ConstantWarmupCosineParamScheduler(_ParamScheduler):
         if step < self.warmup_steps:
             return [self.warmup_value for _ in self.base_values]
         progress = (step - self.warmup_steps) / self.T_max
-        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
-                for base in self.base_values]
+        return [
+            self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+            for base in self.base_values
+        ]
 
 
 @PARAM_SCHEDULERS.register_module()

@@ -22,8 +22,8 @@ def supports_row_blocks(blocks: nn.ModuleList) -> bool:
         attn = getattr(block, 'attn', None)
         if (type(block) is not ResidualAttentionBlock or hasattr(block, 'ln_1_kv')
                 or not isinstance(attn, nn.MultiheadAttention) or not attn.batch_first
-                or not attn._qkv_same_embed_dim or attn.bias_k is not None
-                or attn.add_zero_attn or (attn.dropout and block.training)):
+                or not attn._qkv_same_embed_dim or attn.bias_k is not None or attn.add_zero_attn
+                or (attn.dropout and block.training)):
             return False
     return True
 
@@ -55,8 +55,8 @@ def run_block_rows(block: ResidualAttentionBlock,
     heads = attn.num_heads
     h = block.ln_1(x)
     weight, bias = attn.in_proj_weight, attn.in_proj_bias
-    keys, values = F.linear(h, weight[width:],
-                            None if bias is None else bias[width:]).chunk(2, dim=-1)
+    keys, values = F.linear(h, weight[width:], None if bias is None else bias[width:]).chunk(
+        2, dim=-1)
     own = (keys, values)
     if past is not None:
         keys = torch.cat([past[0].expand(batch, -1, -1), keys], dim=1)
@@ -76,9 +76,12 @@ def run_block_rows(block: ResidualAttentionBlock,
     def split_heads(t: torch.Tensor) -> torch.Tensor:
         return t.unflatten(-1, (heads, width // heads)).transpose(1, 2)
 
-    out = F.scaled_dot_product_attention(split_heads(queries), split_heads(keys),
-                                         split_heads(values), attn_mask=mask,
-                                         is_causal=is_causal)
+    out = F.scaled_dot_product_attention(
+        split_heads(queries),
+        split_heads(keys),
+        split_heads(values),
+        attn_mask=mask,
+        is_causal=is_causal)
     out = attn.out_proj(out.transpose(1, 2).flatten(2))
     x = x + block.ls_1(out)
     x = x + block.ls_2(block.mlp(block.ln_2(x)))

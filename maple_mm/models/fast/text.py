@@ -27,9 +27,9 @@ from .block_rows import KeysValues, run_block_rows, supports_row_blocks
 
 class TextLayout(NamedTuple):
     """How a set of class prompts is split into shared and per-class work."""
-    shared_len: int                  # leading positions equal for every class
-    groups: List[torch.Tensor]       # class indices sharing one EOT position
-    lengths: List[int]               # sequence length (EOT position + 1) per group
+    shared_len: int  # leading positions equal for every class
+    groups: List[torch.Tensor]  # class indices sharing one EOT position
+    lengths: List[int]  # sequence length (EOT position + 1) per group
 
 
 def pooled_positions(clip: CLIP, token_ids: torch.Tensor) -> torch.Tensor:
@@ -63,7 +63,8 @@ def fast_path_fallbacks(clip: CLIP) -> List[str]:
     return fallbacks
 
 
-def text_layout(clip: CLIP, token_ids: torch.Tensor,
+def text_layout(clip: CLIP,
+                token_ids: torch.Tensor,
                 ctx_positions: Optional[torch.Tensor] = None,
                 ctx_shared: bool = True) -> TextLayout:
     """Shared prefix length and EOT groups of the prompts in ``token_ids``.
@@ -95,7 +96,9 @@ def text_layout(clip: CLIP, token_ids: torch.Tensor,
 
 def _same_slots(ctx_positions: torch.Tensor, length: int) -> torch.Tensor:
     """(L,) True where every prompt holds the same context row (or none)."""
-    row = torch.full((ctx_positions.shape[0], length), -1, dtype=torch.long,
+    row = torch.full((ctx_positions.shape[0], length),
+                     -1,
+                     dtype=torch.long,
                      device=ctx_positions.device)
     index = torch.arange(ctx_positions.shape[1], device=ctx_positions.device)
     row.scatter_(1, ctx_positions, index.expand_as(ctx_positions))
@@ -128,8 +131,8 @@ def _tail_features(clip: CLIP, tails: torch.Tensor, start: int,
     blocks = clip.transformer.resblocks
     for k, block in enumerate(blocks):
         last = k == len(blocks) - 1
-        x, _ = run_block_rows(block, x, query_rows=slice(-1, None) if last else None,
-                              past=past[k], causal=True)
+        x, _ = run_block_rows(
+            block, x, query_rows=slice(-1, None) if last else None, past=past[k], causal=True)
     return project_text(clip, clip.ln_final(x[:, -1]))
 
 
@@ -167,12 +170,14 @@ def encode_class_prompts(clip: CLIP,
             rows = tails[chunk, :length - start]
             if num_prefixes > 1:  # every image's prefix with every class's tail
                 rows = rows.repeat(num_prefixes, 1, 1)
-                chunk_past = [tuple(t.repeat_interleave(len(chunk), dim=0) for t in kv)
-                              for kv in past]
+                chunk_past = [
+                    tuple(t.repeat_interleave(len(chunk), dim=0) for t in kv) for kv in past
+                ]
             else:
                 chunk_past = past
-            features.append(_tail_features(clip, rows, start, chunk_past)
-                            .unflatten(0, (num_prefixes, len(chunk))))
+            features.append(
+                _tail_features(clip, rows, start,
+                               chunk_past).unflatten(0, (num_prefixes, len(chunk))))
             order.append(chunk)
     order = torch.cat(order)
     inverse = torch.empty_like(order)

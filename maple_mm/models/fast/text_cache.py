@@ -1,4 +1,4 @@
-"""Text features kept between evaluation batches until what they depend on changes (an exact shortcut)."""
+"""Text features kept between evaluation batches until what they depend on changes (exact)."""
 from typing import Callable, Hashable, Optional, Tuple
 
 import torch

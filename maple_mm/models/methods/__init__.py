@@ -8,7 +8,9 @@ from .promptsrc import PromptSRC, PromptSRCPromptLearner
 from .vpt import VPT, VPTPromptLearner
 from .zero_shot import ZeroShotCLIP, ZeroShotPromptLearner
 
-__all__ = ['ZeroShotCLIP', 'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp',
-           'CoCoOpPromptLearner', 'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner',
-           'LanguagePrompting', 'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner', 'KgCoOp',
-           'KgCoOpPromptLearner', 'PromptSRC', 'PromptSRCPromptLearner']
+__all__ = [
+    'ZeroShotCLIP', 'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp',
+    'CoCoOpPromptLearner', 'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner',
+    'LanguagePrompting', 'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner', 'KgCoOp',
+    'KgCoOpPromptLearner', 'PromptSRC', 'PromptSRCPromptLearner'
+]

@@ -36,11 +36,12 @@ class CoCoOpPromptLearner(PromptLearner):
         self.n_ctx = ctx.shape[0]
         self.ctx = nn.Parameter(ctx)
         embed_dim = clip.embed_dim
-        self.meta_net = nn.Sequential(OrderedDict([
-            ('linear1', nn.Linear(embed_dim, embed_dim // 16)),
-            ('relu', nn.ReLU(inplace=True)),
-            ('linear2', nn.Linear(embed_dim // 16, clip.text_width)),
-        ]))
+        self.meta_net = nn.Sequential(
+            OrderedDict([
+                ('linear1', nn.Linear(embed_dim, embed_dim // 16)),
+                ('relu', nn.ReLU(inplace=True)),
+                ('linear2', nn.Linear(embed_dim // 16, clip.text_width)),
+            ]))
 
     def extra_repr(self) -> str:
         return f'n_ctx={self.n_ctx}'

@@ -26,7 +26,9 @@ def random_context(*shape: int) -> torch.Tensor:
     return torch.empty(*shape).normal_(std=0.02)
 
 
-def initial_context(clip: OpenCLIPBackbone, n_ctx: int, ctx_init: str,
+def initial_context(clip: OpenCLIPBackbone,
+                    n_ctx: int,
+                    ctx_init: str,
                     max_words: int = 4) -> Tuple[torch.Tensor, str]:
     """``(context, prompt prefix)`` as MaPLe and IVLP initialise them.
 

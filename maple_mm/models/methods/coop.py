@@ -12,7 +12,6 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from maple_mm.errors import ClassNameError, PromptConfigError
-
 from ..class_prompts import class_sentence, move_class_tokens, tokenize_prompts
 from ..classifier import PromptedCLIP
 from ..prompt_learner import PromptLearner, Prompts, build_clip
@@ -49,8 +48,13 @@ class CoOpPromptLearner(PromptLearner):
         num_classes: Number of classes, for ``class_specific``.
     """
 
-    def __init__(self, clip, n_ctx: int = 16, ctx_init: str = '', class_specific: bool = False,
-                 class_token_position: str = 'end', num_classes: Optional[int] = None) -> None:
+    def __init__(self,
+                 clip,
+                 n_ctx: int = 16,
+                 ctx_init: str = '',
+                 class_specific: bool = False,
+                 class_token_position: str = 'end',
+                 num_classes: Optional[int] = None) -> None:
         super().__init__()
         clip = build_clip(clip)
         if class_token_position not in ('end', 'middle', 'front'):

@@ -12,7 +12,6 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from maple_mm.errors import PromptConfigError
-
 from ..class_prompts import class_sentence, tokenize_prompts
 from ..classifier import PromptedCLIP
 from ..prompt_learner import PromptLearner, Prompts, build_clip
@@ -47,8 +46,13 @@ class IVLPPromptLearner(PromptLearner):
             the prefix ``"X X ..."``. All other prompts start random (std 0.02).
     """
 
-    def __init__(self, clip, n_ctx_text: int = 2, n_ctx_vision: int = 2, depth_text: int = 12,
-                 depth_vision: int = 12, ctx_init: str = 'a photo of a') -> None:
+    def __init__(self,
+                 clip,
+                 n_ctx_text: int = 2,
+                 n_ctx_vision: int = 2,
+                 depth_text: int = 12,
+                 depth_vision: int = 12,
+                 ctx_init: str = 'a photo of a') -> None:
         super().__init__()
         clip = build_clip(clip)
         check_depth('text', depth_text, n_ctx_text, clip.num_text_layers)
@@ -60,12 +64,14 @@ class IVLPPromptLearner(PromptLearner):
         self.ctx = nn.Parameter(ctx) if self.n_ctx_text else None
         self.deep_text_prompts = nn.ParameterList([
             nn.Parameter(random_context(self.n_ctx_text, clip.text_width))
-            for _ in range(max(depth_text - 1, 0))])
+            for _ in range(max(depth_text - 1, 0))
+        ])
         self.vision_ctx = nn.Parameter(random_context(self.n_ctx_vision, clip.vision_width)) \
             if self.n_ctx_vision else None
         self.deep_vision_prompts = nn.ParameterList([
             nn.Parameter(random_context(self.n_ctx_vision, clip.vision_width))
-            for _ in range(max(depth_vision - 1, 0))])
+            for _ in range(max(depth_vision - 1, 0))
+        ])
 
     def extra_repr(self) -> str:
         return (f'n_ctx_text={self.n_ctx_text}, depth_text={self.depth_text}, '
@@ -76,8 +82,11 @@ class IVLPPromptLearner(PromptLearner):
         return [tokenize_prompts(clip, sentences, self.n_ctx_text)]
 
     def forward(self, image_features=None) -> Prompts:
-        return Prompts(text_ctx=self.ctx, deep_text=list(self.deep_text_prompts),
-                       vision_ctx=self.vision_ctx, deep_vision=list(self.deep_vision_prompts))
+        return Prompts(
+            text_ctx=self.ctx,
+            deep_text=list(self.deep_text_prompts),
+            vision_ctx=self.vision_ctx,
+            deep_vision=list(self.deep_vision_prompts))
 
 
 @MODELS.register_module()
@@ -91,10 +100,18 @@ class LanguagePromptLearner(IVLPPromptLearner):
         ctx_init: As :class:`IVLPPromptLearner`.
     """
 
-    def __init__(self, clip, n_ctx: int = 4, depth: int = 12,
+    def __init__(self,
+                 clip,
+                 n_ctx: int = 4,
+                 depth: int = 12,
                  ctx_init: str = 'a photo of a') -> None:
-        super().__init__(clip, n_ctx_text=n_ctx, n_ctx_vision=0, depth_text=depth,
-                         depth_vision=0, ctx_init=ctx_init)
+        super().__init__(
+            clip,
+            n_ctx_text=n_ctx,
+            n_ctx_vision=0,
+            depth_text=depth,
+            depth_vision=0,
+            ctx_init=ctx_init)
 
 
 @MODELS.register_module()

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
 from maple_mm.errors import PromptConfigError
-
 from ..class_prompts import tokenize_prompts
 from ..classifier import PromptedCLIP, PromptedFeatures
 from .coop import CoOpPromptLearner
@@ -39,11 +38,20 @@ class KgCoOpPromptLearner(CoOpPromptLearner):
             for DTD, whose config names it.
     """
 
-    def __init__(self, clip, n_ctx: int = 4, ctx_init: str = 'a photo of a',
-                 class_specific: bool = False, num_classes: Optional[int] = None,
+    def __init__(self,
+                 clip,
+                 n_ctx: int = 4,
+                 ctx_init: str = 'a photo of a',
+                 class_specific: bool = False,
+                 num_classes: Optional[int] = None,
                  template: Optional[str] = None) -> None:
-        super().__init__(clip, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=class_specific,
-                         class_token_position='end', num_classes=num_classes)
+        super().__init__(
+            clip,
+            n_ctx=n_ctx,
+            ctx_init=ctx_init,
+            class_specific=class_specific,
+            class_token_position='end',
+            num_classes=num_classes)
         if template is not None and '{}' not in template:
             raise PromptConfigError(f"template needs '{{}}' for the class name, got {template!r}")
         self.template = template
@@ -65,8 +73,11 @@ class KgCoOpPromptLearner(CoOpPromptLearner):
 
     def build_frozen_prompts(self, class_names, clip):
         template = self.current_template()
-        return [tokenize_prompts(clip, [template.format(name.replace('_', ' '))
-                                        for name in class_names], embed=False)]
+        return [
+            tokenize_prompts(
+                clip, [template.format(name.replace('_', ' ')) for name in class_names],
+                embed=False)
+        ]
 
 
 @MODELS.register_module()
@@ -88,5 +99,6 @@ class KgCoOp(PromptedCLIP):
         """``loss_ce`` and ``loss_kg`` = W x (1 - mean cosine to the frozen text features)."""
         frozen = self.frozen_text_features()
         cosine = F.cosine_similarity(features.text, frozen, dim=-1, eps=COSINE_EPS)
-        return dict(loss_ce=F.cross_entropy(features.logits, labels),
-                    loss_kg=self.weight * (1.0 - cosine.mean()))
+        return dict(
+            loss_ce=F.cross_entropy(features.logits, labels),
+            loss_kg=self.weight * (1.0 - cosine.mean()))

@@ -10,7 +10,6 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from maple_mm.errors import PromptConfigError
-
 from ..class_prompts import class_sentence, tokenize_prompts
 from ..classifier import PromptedCLIP
 from ..prompt_learner import PromptLearner, Prompts, build_clip
@@ -31,7 +30,10 @@ class MaPLePromptLearner(PromptLearner):
         depth: Prompt depth J: layers 0 .. J-1 of both towers get prompts.
     """
 
-    def __init__(self, clip, n_ctx: int = 2, ctx_init: str = 'a photo of a',
+    def __init__(self,
+                 clip,
+                 n_ctx: int = 2,
+                 ctx_init: str = 'a photo of a',
                  depth: int = 9) -> None:
         super().__init__()
         clip = build_clip(clip)
@@ -47,8 +49,8 @@ class MaPLePromptLearner(PromptLearner):
         ctx, self.prompt_prefix = initial_context(clip, n_ctx, ctx_init)
         self.ctx = nn.Parameter(ctx)
         self.ctx_proj = nn.Linear(clip.text_width, clip.vision_width)
-        self.deep_text_prompts = nn.ParameterList([
-            nn.Parameter(random_context(n_ctx, clip.text_width)) for _ in range(depth - 1)])
+        self.deep_text_prompts = nn.ParameterList(
+            [nn.Parameter(random_context(n_ctx, clip.text_width)) for _ in range(depth - 1)])
         # As in the reference, every deep coupling starts as a copy of one
         # freshly initialised layer.
         first = nn.Linear(clip.text_width, clip.vision_width)

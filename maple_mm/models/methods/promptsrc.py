@@ -35,22 +35,34 @@ class PromptSRCPromptLearner(IVLPPromptLearner):
     depth 9 / 9, "a photo of a").
     """
 
-    def __init__(self, clip, n_ctx_text: int = 4, n_ctx_vision: int = 4, depth_text: int = 9,
-                 depth_vision: int = 9, ctx_init: str = 'a photo of a') -> None:
-        super().__init__(clip, n_ctx_text=n_ctx_text, n_ctx_vision=n_ctx_vision,
-                         depth_text=depth_text, depth_vision=depth_vision, ctx_init=ctx_init)
+    def __init__(self,
+                 clip,
+                 n_ctx_text: int = 4,
+                 n_ctx_vision: int = 4,
+                 depth_text: int = 9,
+                 depth_vision: int = 9,
+                 ctx_init: str = 'a photo of a') -> None:
+        super().__init__(
+            clip,
+            n_ctx_text=n_ctx_text,
+            n_ctx_vision=n_ctx_vision,
+            depth_text=depth_text,
+            depth_vision=depth_vision,
+            ctx_init=ctx_init)
 
     def build_frozen_prompts(self, class_names, clip):
         names = [name.replace('_', ' ') for name in class_names]
         # Token ids only (60 templates x 1000 classes of embeddings would take ~9 GB):
         # each set is embedded when encoded, once per class set.
-        return [tokenize_prompts(clip, [template.format(name) for name in names], embed=False)
-                for template in PROMPTSRC_TEMPLATES]
+        return [
+            tokenize_prompts(clip, [template.format(name) for name in names], embed=False)
+            for template in PROMPTSRC_TEMPLATES
+        ]
 
 
 @MODELS.register_module()
 class PromptSRC(PromptedCLIP):
-    """Prompting with self-regulating constraints (see :class:`PromptedCLIP` for the other arguments).
+    """Prompting with self-regulating constraints (:class:`PromptedCLIP` has the other arguments).
 
     Args:
         text_weight: Weight of the text L1 term (reference TEXT_LOSS_WEIGHT, 25).
@@ -59,7 +71,10 @@ class PromptSRC(PromptedCLIP):
 
     default_learner = 'PromptSRCPromptLearner'
 
-    def __init__(self, *args, text_weight: float = 25.0, image_weight: float = 10.0,
+    def __init__(self,
+                 *args,
+                 text_weight: float = 25.0,
+                 image_weight: float = 10.0,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.text_weight, self.image_weight = text_weight, image_weight
@@ -74,8 +89,11 @@ class PromptSRC(PromptedCLIP):
         frozen_text = self.frozen_text_features()
         frozen_image = self.frozen_image_features(inputs)
         zero_shot_logits = self.backbone.logit_scale * frozen_image @ frozen_text.t()
-        kl = F.kl_div(F.log_softmax(features.logits, dim=1),
-                      F.log_softmax(zero_shot_logits, dim=1), reduction='sum', log_target=True)
+        kl = F.kl_div(
+            F.log_softmax(features.logits, dim=1),
+            F.log_softmax(zero_shot_logits, dim=1),
+            reduction='sum',
+            log_target=True)
         return dict(
             loss_ce=F.cross_entropy(features.logits, labels),
             loss_text=self.text_weight * F.l1_loss(features.text, frozen_text),

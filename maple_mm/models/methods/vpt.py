@@ -23,8 +23,13 @@ class VPTPromptLearner(IVLPPromptLearner):
     """
 
     def __init__(self, clip, n_ctx: int = 8, depth: int = 12) -> None:
-        super().__init__(clip, n_ctx_text=0, n_ctx_vision=n_ctx, depth_text=0,
-                         depth_vision=depth, ctx_init='a photo of a')
+        super().__init__(
+            clip,
+            n_ctx_text=0,
+            n_ctx_vision=n_ctx,
+            depth_text=0,
+            depth_vision=depth,
+            ctx_init='a photo of a')
 
 
 @MODELS.register_module()

@@ -13,7 +13,6 @@ from mmpretrain.registry import MODELS
 from open_clip.zero_shot_metadata import SIMPLE_IMAGENET_TEMPLATES
 
 from maple_mm.errors import PromptConfigError
-
 from ..class_prompts import tokenize_prompts
 from ..classifier import PromptedCLIP
 from ..prompt_learner import PromptLearner, build_clip
@@ -77,9 +76,11 @@ class ZeroShotPromptLearner(PromptLearner):
         return [self.templates] if isinstance(self.templates, str) else list(self.templates)
 
     def build_class_prompts(self, class_names, clip):
-        return [tokenize_prompts(clip, [template.format(name.replace('_', ' '))
-                                        for name in class_names])
-                for template in self.current_templates()]
+        return [
+            tokenize_prompts(clip,
+                             [template.format(name.replace('_', ' ')) for name in class_names])
+            for template in self.current_templates()
+        ]
 
 
 @MODELS.register_module()

@@ -15,9 +15,12 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 
 
 def build(model_type: str, **kwargs):
-    return MODELS.build(dict(type=model_type,
-                             backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-                             class_names=CLASS_NAMES, **kwargs))
+    return MODELS.build(
+        dict(
+            type=model_type,
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            class_names=CLASS_NAMES,
+            **kwargs))
 
 
 def images() -> torch.Tensor:
@@ -49,8 +52,8 @@ def learned_copy(ref: Dict[str, torch.Tensor], names) -> Dict[str, torch.Tensor]
     return out
 
 
-def assert_parity(model, theirs: Dict[str, torch.Tensor], ref_learned, terms: Dict[str, str],
-                  imgs, efficient: bool) -> None:
+def assert_parity(model, theirs: Dict[str, torch.Tensor], ref_learned, terms: Dict[str, str], imgs,
+                  efficient: bool) -> None:
     """Logits, each loss term, the total and its gradient on every learned tensor agree.
 
     ``terms`` maps our loss keys to the transcription's; ``theirs`` was
@@ -65,8 +68,8 @@ def assert_parity(model, theirs: Dict[str, torch.Tensor], ref_learned, terms: Di
     losses = model.loss(imgs, samples())
     assert set(losses) == set(terms), where
     for ours_key, their_key in terms.items():
-        torch.testing.assert_close(losses[ours_key], theirs[their_key], **TOL,
-                                   msg=lambda m: f'{where} {ours_key}: {m}')
+        torch.testing.assert_close(
+            losses[ours_key], theirs[their_key], **TOL, msg=lambda m: f'{where} {ours_key}: {m}')
     total = sum(losses.values())
     torch.testing.assert_close(total, theirs['loss'], **TOL)
     total.backward()
@@ -76,11 +79,17 @@ def assert_parity(model, theirs: Dict[str, torch.Tensor], ref_learned, terms: Di
     params = dict(model.named_parameters())
     for name, tensor in ref_learned.items():
         assert tensor.grad is not None and tensor.grad.abs().max() > 0, name
-        torch.testing.assert_close(params[our_name(name)].grad, tensor.grad, **TOL,
-                                   msg=lambda m: f'{where} grad {name}: {m}')
+        torch.testing.assert_close(
+            params[our_name(name)].grad,
+            tensor.grad,
+            **TOL,
+            msg=lambda m: f'{where} grad {name}: {m}')
     assert all(p.grad is None for p in model.backbone.parameters())
     model.zero_grad(set_to_none=True)
     model.eval()
     with torch.no_grad():
-        torch.testing.assert_close(model(imgs), theirs['logits'].detach(), **TOL,
-                                   msg=lambda m: f'{where} eval logits: {m}')
+        torch.testing.assert_close(
+            model(imgs),
+            theirs['logits'].detach(),
+            **TOL,
+            msg=lambda m: f'{where} eval logits: {m}')

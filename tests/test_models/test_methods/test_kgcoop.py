@@ -12,7 +12,6 @@ from maple_mm.models import reference_checkpoint as conv
 from tests.reference_successors import (KGCOOP_DTD_TEMPLATE, kgcoop_forward,
                                         kgcoop_reference_state_dict)
 from tests.reference_trainers import CUSTOM_TEMPLATES, dassl_saved_state_dict
-
 from .successor_parity import CLASS_NAMES, LABELS, assert_parity, build, images
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -38,10 +37,8 @@ def test_logits_loss_terms_and_gradient_equal_the_reference(loaded, efficient):
     model, ref = loaded
     clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
     imgs = images()
-    learned = {'prompt_learner.ctx': ref['prompt_learner.ctx'].float().clone()
-               .requires_grad_(True)}
-    theirs = kgcoop_forward(clip, tokenizer, learned, imgs, CLASS_NAMES,
-                            torch.tensor(LABELS), PETS)
+    learned = {'prompt_learner.ctx': ref['prompt_learner.ctx'].float().clone().requires_grad_(True)}
+    theirs = kgcoop_forward(clip, tokenizer, learned, imgs, CLASS_NAMES, torch.tensor(LABELS), PETS)
     theirs['kg'] = 8.0 * theirs['score']
     assert theirs['kg'] > 1e-2  # the term is not vanishingly small on these prompts
     assert_parity(model, theirs, learned, {'loss_ce': 'ce', 'loss_kg': 'kg'}, imgs, efficient)
@@ -55,13 +52,13 @@ def test_frozen_features_follow_the_template_and_the_class_set(loaded):
         other = build('KgCoOp', prompt_learner=dict(template=template if not meta else None))
         other.set_class_names(names, dataset_meta=meta)
         with torch.no_grad():
-            expected = clip.encode_text(tokenizer([template.format(n.replace('_', ' '))
-                                                   for n in names]))
+            expected = clip.encode_text(
+                tokenizer([template.format(n.replace('_', ' ')) for n in names]))
             # the same weights: ``other`` was built from the same seed-free tiny config
             other.backbone.clip.load_state_dict(clip.state_dict())
             other.frozen_text_cache.clear()
             ours = other.frozen_text_features()
-        torch.testing.assert_close(ours, torch.nn.functional.normalize(expected, dim=-1),
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            ours, torch.nn.functional.normalize(expected, dim=-1), rtol=1e-5, atol=1e-5)
     # computed once per class set: the same tensor until the classes change
     assert model.frozen_text_features() is model.frozen_text_features()

@@ -65,8 +65,8 @@ def test_class_prompts_keep_of_a_fixed_and_learn_a_photo():
     clip = OpenCLIPBackbone('ViT-B-32')
     learner = MaPLePromptLearner(clip)
     learner.set_class_names(['dog', 'golden_retriever', 'cat'], clip)
-    ids = open_clip.tokenize(['a photo of a dog.', 'a photo of a golden retriever.',
-                              'a photo of a cat.'])
+    ids = open_clip.tokenize(
+        ['a photo of a dog.', 'a photo of a golden retriever.', 'a photo of a cat.'])
     (prompts, ) = learner.class_prompts
     assert torch.equal(prompts.token_ids, ids)
     assert torch.equal(prompts.embeddings, clip.clip.token_embedding(ids))

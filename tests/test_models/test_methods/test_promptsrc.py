@@ -14,13 +14,11 @@ from maple_mm.models.methods.promptsrc import PROMPTSRC_TEMPLATES
 from tests import reference_successors as ref_src
 from tests.reference_trainers import (dassl_saved_state_dict, ivlp_reference_state_dict,
                                       ivlp_trained_names)
-
 from .successor_parity import CLASS_NAMES, LABELS, assert_parity, build, images, samples
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 PROMPTS = dict(n_ctx_text=4, n_ctx_vision=4, depth_text=3, depth_vision=4)
-TERMS = {'loss_ce': 'ce', 'loss_text': 'text', 'loss_image': 'image',
-         'loss_logits': 'logits_kl'}
+TERMS = {'loss_ce': 'ce', 'loss_text': 'text', 'loss_image': 'image', 'loss_logits': 'logits_kl'}
 
 
 @pytest.fixture(scope='module')

@@ -63,11 +63,17 @@ class PromptSyncProbeHook(Hook):
 
     def after_train(self, runner) -> None:
         backend = torch.distributed.get_backend() if is_distributed() else None
-        record = dict(rank=get_rank(), world_size=runner.world_size, backend=backend,
-                      model_wrapper=type(runner.model).__name__, names=self.names,
-                      initial=self.initial, params=torch.stack(self.params),
-                      rank_diffs=self.rank_diffs, samples=self.samples,
-                      saved_epochs=self.saved_epochs)
+        record = dict(
+            rank=get_rank(),
+            world_size=runner.world_size,
+            backend=backend,
+            model_wrapper=type(runner.model).__name__,
+            names=self.names,
+            initial=self.initial,
+            params=torch.stack(self.params),
+            rank_diffs=self.rank_diffs,
+            samples=self.samples,
+            saved_epochs=self.saved_epochs)
         torch.save(record, osp.join(runner.work_dir, f'probe_rank{get_rank()}.pt'))
 
 
