@@ -14,9 +14,11 @@ the mean Base and mean Novel); few-shot runs a dataset x shots table per
 method; other runs (cross-dataset, domain generalisation) their accuracy per
 test set, one row per method. --paper adds the published numbers (zero-shot
 CLIP, CoOp, CoCoOp, MaPLe, and the ablations' average HM). --plot DIR draws
-the same numbers as figures (PNG and SVG): base2novel (Base / Novel bars, HM
-marked, published numbers as marks with --paper), few_shot (top-1 against
-shots per method) and curves/<run> (each run's loss, lr and test accuracies).
+the same numbers as figures (PNG and SVG, docs/figures.md): base2novel (Base /
+Novel bars with their values, HM and chance per dataset and the Average,
+published numbers as marks with --paper), few_shot (top-1 against shots per
+method) and curves/<run> (each run's loss, per-epoch lr steps and test
+accuracies).
 """
 import argparse
 import csv

@@ -15,13 +15,19 @@ class ProgressLoggerHook(LoggerHook):
     alone prints nothing until the set is done; ``interval_s`` adds a line at
     least every that many seconds of work, on the terminal and in the log.
 
+    Unlike mmengine's default, the last iteration of every training epoch is
+    logged too (``ignore_last=False``): its global step tells the training
+    curves where each epoch ends (:mod:`maple_mm.evaluation.figures`).
+
     Args:
         interval_s: Longest time without a line, in seconds (None: iterations only).
+        ignore_last: Skip the lines of an epoch's last iterations after the last
+            full interval (mmengine's default, True).
         **kwargs: :class:`mmengine.hooks.LoggerHook` arguments (``interval`` ...).
     """
 
-    def __init__(self, interval_s: float = 10.0, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, interval_s: float = 10.0, ignore_last: bool = False, **kwargs) -> None:
+        super().__init__(ignore_last=ignore_last, **kwargs)
         self.interval_s = interval_s
         self._last_line = time.monotonic()
 
