@@ -1,3 +1,3 @@
-# KgCoOp cross-dataset transfer: train on ImageNet (all classes, 16 shots), then test
-# ImageNet and the 10 other datasets with the same prompts.
+# KgCoOp cross-dataset transfer: train on ImageNet (all classes, 4 shots, as its reference
+# trains it), then test ImageNet and the 10 other datasets with the same prompts.
 _base_ = ['../_base_/recipes/kgcoop_cross_dataset.py']

@@ -288,17 +288,22 @@ class PromptedCLIP(BaseClassifier):
         then L2-normalised. They depend only on the class names: computed once
         per class set (by the current computation path), without gradients,
         keyed on the prompt sets' token ids; ``frozen_text_cache.clear()``
-        recomputes them.
+        recomputes them. Always in fp32, also inside the optimizer's fp16 / bf16
+        autocast: PromptSRC's reference computes its teacher with the CLIP cast to
+        fp32 (``trainers/promptsrc.py``, ``load_clip_to_cpu(cfg, True).float()``);
+        KgCoOp's in fp16, which fp32 is at least as precise as. Once per class
+        set, fp32 costs nothing per step.
         """
         sets = self.prompt_learner.frozen_prompts
         if not sets:
             raise RuntimeError(f'{type(self.prompt_learner).__name__} builds no frozen prompts.')
         device = self.backbone.clip.token_embedding.weight.device
-        key = (_set_keys(sets), device, autocast_state(device.type))
+        key = (_set_keys(sets), device)
 
         def compute() -> torch.Tensor:
-            total = sum(self.encode_prompt_set(p, Prompts())[0] for p in sets)
-            return F.normalize(total / len(sets), dim=-1)
+            with torch.autocast(device.type, enabled=False):
+                total = sum(self.encode_prompt_set(p, Prompts())[0].float() for p in sets)
+                return F.normalize(total / len(sets), dim=-1)
 
         with torch.no_grad():
             return self.frozen_text_cache.get(key, compute)

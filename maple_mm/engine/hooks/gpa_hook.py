@@ -37,9 +37,13 @@ class GaussianPromptAggregationHook(Hook):
     to a running sum with weight w_e, the Gaussian density at e normalised over
     the run's epochs; after the last epoch the model's weights become the sum,
     so the last checkpoint and the test use the aggregate (PromptSRC,
-    ``trainers/promptsrc.py``). The running sum is saved in every checkpoint
-    and restored by ``--resume``, so a resumed run aggregates exactly as an
-    uninterrupted one. Runs before the checkpoint hook (priority NORMAL).
+    ``trainers/promptsrc.py``). Unlike the reference, which averages the whole
+    model's state dict, the fp16 frozen CLIP included (so its frozen weights
+    come back about one fp16 ulp off), only the learned prompts are averaged,
+    in fp32, and the frozen CLIP is left as it is. The running sum is saved in
+    every checkpoint and restored by ``--resume``, so a resumed run aggregates
+    exactly as an uninterrupted one. Runs before the checkpoint hook (priority
+    NORMAL).
 
     Args:
         mean: Mean of the Gaussian, in epochs (PromptSRC base-to-novel: 15).

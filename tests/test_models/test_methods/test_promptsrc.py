@@ -81,3 +81,31 @@ def test_frozen_work_is_one_image_forward_per_step(loaded, monkeypatch):
         model.loss(images(), samples())
     # step 1: 60 frozen template sets + the learned prompts; step 2: the learned prompts
     assert calls == {'text': 60 + 2, 'image': 2 * 2}
+
+
+def test_frozen_text_teacher_is_fp32_inside_the_optimizers_fp16_autocast(loaded, monkeypatch):
+    """The reference computes the text teacher with its CLIP cast to fp32
+    (trainers/promptsrc.py, VLPromptLearner: ``load_clip_to_cpu(cfg, True).float()``);
+    maple_mm's loss runs inside the optim wrapper's fp16 autocast, which must not reach it."""
+    from maple_mm.engine.optimizers import MixedPrecisionOptimWrapper
+    model, _ = loaded
+    model.train()
+    model.frozen_text_cache.clear()
+    fp32 = model.frozen_text_features()
+    model.frozen_text_cache.clear()
+    seen = {}
+    objective = model.objective
+
+    def record(inputs, features, labels):
+        seen['prompted'] = features.text.dtype
+        seen['teacher'] = model.frozen_text_features()
+        return objective(inputs, features, labels)
+
+    monkeypatch.setattr(model, 'objective', record)
+    wrapper = MixedPrecisionOptimWrapper(
+        precision='fp16', optimizer=torch.optim.SGD(model.prompt_learner.parameters(), lr=0.0))
+    with wrapper.optim_context(model):
+        losses = model.loss(images(), samples())
+    assert seen['prompted'] == torch.float16  # the step did run under fp16 autocast
+    assert seen['teacher'].dtype == torch.float32 and torch.equal(seen['teacher'], fp32)
+    assert torch.isfinite(losses['loss_text'])
