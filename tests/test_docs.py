@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 
+from maple_mm.method_zoo import method_folders
 from .conftest import REPO_ROOT, load_tool
 
 PAGES = sorted({
@@ -33,7 +34,7 @@ PYTHONS = {'python', 'python3', '.venv/bin/python', '$(PY)'}
 
 
 def page_id(page: Path) -> str:
-    return page.relative_to(REPO_ROOT).as_posix()
+    return page.relative_to(REPO_ROOT).as_posix() if page.is_relative_to(REPO_ROOT) else page.name
 
 
 def commands(page: Path) -> Iterator[Tuple[int, str]]:
@@ -185,3 +186,239 @@ def test_the_check_finds_what_is_wrong(tmp_path):
         'tools/train.py has no option --sed', 'tools/no_such.sh does not exist',
         'Makefile has no target demoo', 'configs/none.py does not exist'
     ]
+
+
+# -- method lists and stated facts -------------------------------------------------------
+#: {config folder: model type} of every method (maple_mm/method_zoo.py): the one list.
+METHOD_FOLDERS = method_folders()
+_NUMBER_WORDS = ('one two three four five six seven eight nine ten eleven twelve thirteen '
+                 'fourteen fifteen').split()
+_METHOD_COUNT = re.compile(r'\b(\d+|' + '|'.join(_NUMBER_WORDS) + r') (?:prompting )?methods\b',
+                           re.I)
+_CHOICES = re.compile(r'(?<![\w-])(--[a-z][\w-]*)[ =]\[?\{?([\w.-]+(?:[|,][\w.-]+)+)\}?\]?')
+_CODE_SPAN = re.compile(r'`([^`\n]+)`')
+
+
+def _words(text: str) -> str:
+    """Lowercase words separated by single spaces, padded: ' zero shot clip coop '."""
+    return ' ' + ' '.join(re.sub(r'[^a-z0-9]+', ' ', text.lower()).split()) + ' '
+
+
+def methods_named(text: str) -> set:
+    """The method folders ``text`` names: by folder, by model type, as whole words
+    (``zero-shot CLIP``, ``deep language prompting``, ``KgCoOp`` but not its ``CoOp``)."""
+    words = _words(text)
+    return {
+        folder
+        for folder, model_type in METHOD_FOLDERS.items()
+        if any(f' {name} ' in words for name in (_words(folder).strip(), model_type.lower()))
+    }
+
+
+def tables(page: Path) -> Iterator[Tuple[int, List[str], List[List[str]]]]:
+    """(line number, header cells, body rows) of every Markdown table of the page."""
+    lines = page.read_text(encoding='utf-8').splitlines()
+    number = 0
+    while number < len(lines) - 1:
+        if lines[number].startswith('|') and re.match(r'^\|[-:| ]+\|$', lines[number + 1]):
+            header = [c.strip() for c in lines[number].strip('|').split('|')]
+            rows, row = [], number + 2
+            while row < len(lines) and lines[row].startswith('|'):
+                rows.append([c.strip() for c in lines[row].strip('|').split(' | ')])
+                row += 1
+            yield number + 1, header, rows
+            number = row
+        else:
+            number += 1
+
+
+def method_list_problems(page: Path) -> List[str]:
+    """Method tables and lists of method folders that miss a method, and method counts."""
+    found = []
+    for number, header, rows in tables(page):
+        if header[0].lower().startswith('method'):
+            missing = set(METHOD_FOLDERS) - set().union(*(methods_named(r[0]) for r in rows))
+            if missing:
+                found.append(f'{page_id(page)}:{number}: the method table has no row for '
+                             f'{sorted(missing)}')
+    for number, line in enumerate(page.read_text(encoding='utf-8').splitlines(), 1):
+        for span in _CODE_SPAN.findall(line):
+            listed = set(re.split(r'[\s|,]+', span.strip())) & set(METHOD_FOLDERS)
+            if len(listed) >= 3 and '--' not in span and listed != set(METHOD_FOLDERS):
+                found.append(f'{page_id(page)}:{number}: `{span}` lists method folders but '
+                             f'not {sorted(set(METHOD_FOLDERS) - listed)}')
+        for count in _METHOD_COUNT.findall(line):
+            found.append(f'{page_id(page)}:{number}: "{count} methods" goes stale when a method '
+                         'is added; say which (every method, ...)')
+    return found
+
+
+@pytest.mark.parametrize('page', PAGES, ids=page_id)
+def test_every_method_list_names_every_method(page):
+    """A table whose first column is the method, and a code span listing method folders,
+    name every method of maple_mm/method_zoo.py; no page counts the methods."""
+    problems = method_list_problems(page)
+    assert not problems, '\n'.join(problems)
+
+
+@lru_cache(maxsize=None)
+def tool_choices(script: str) -> dict:
+    """``{option: (choices, default)}`` of the tool's options that list their choices."""
+    module = load_tool(script)
+
+    def capture(parser, *args, **kwargs):
+        raise _Parser(parser)
+
+    with mock.patch.object(argparse.ArgumentParser, 'parse_args', capture):
+        try:
+            (getattr(module, 'parse_args', None) or module.main)([])
+        except _Parser as found:
+            parser = found.args[0]
+    choices = {}
+    for option, values in re.findall(r'(?<![\w-])(--[\w-]+) \[?\{([^}]*)\}', parser.format_help()):
+        default = parser.get_default(option[2:].replace('-', '_'))
+        choices.setdefault(option, (frozenset(values.split(',')), default))
+    return choices
+
+
+def tool_scripts() -> List[str]:
+    return sorted(
+        p.relative_to(REPO_ROOT).as_posix() for p in REPO_ROOT.glob('tools/**/*.py')
+        if not p.name.startswith('_'))
+
+
+def choice_problems(page: Path) -> List[str]:
+    """Each documented ``--option a|b|c`` lists the choices of a tool that has the option:
+    all of them but its default."""
+    found = []
+    for number, line in enumerate(page.read_text(encoding='utf-8').splitlines(), 1):
+        for option, values in _CHOICES.findall(line):
+            documented = frozenset(re.split(r'[|,]', values))
+            tools = [
+                tool_choices(script)[option] for script in tool_scripts()
+                if option in tool_choices(script)
+            ]
+            if tools and not any(documented <= choices and choices - {default} <= documented
+                                 for choices, default in tools):
+                found.append(f'{page_id(page)}:{number}: {option} {"|".join(sorted(documented))}'
+                             f' is not what the tools take: ' +
+                             '; '.join('|'.join(sorted(c)) + f' (default {d})' for c, d in tools))
+    return found
+
+
+@pytest.mark.parametrize('page', PAGES, ids=page_id)
+def test_documented_option_choices_are_the_tools(page):
+    problems = choice_problems(page)
+    assert not problems, '\n'.join(problems)
+
+
+def test_the_method_choice_and_path_checks_find_what_is_wrong(tmp_path):
+    page = tmp_path / 'page.md'
+    page.write_text('| method | x |\n|---|---|\n| zero-shot CLIP | 1 |\n| deep language prompting '
+                    '| 2 |\n\nFolders `coop cocoop vpt`; all seven methods.\n'
+                    '`--amp [bf16|fp16]`, `--precision fp32|fp16|bf16|amp`.\n'
+                    'GPA: `maple_mm/engine/gpa_hook.py`, not the reference\'s '
+                    '`configs/trainers/x.yaml`; `configs/<method>/README.md`.\n')
+    problems = method_list_problems(page) + choice_problems(page) + path_problems(page)
+    assert len(problems) == 5, problems
+    assert "has no row for ['cocoop', 'coop', 'ivlp'" in problems[0]
+    assert "but not ['ivlp', 'kgcoop'" in problems[1]
+    assert '"seven methods" goes stale' in problems[2]
+    assert '--amp bf16|fp16 is not what the tools take: auto|bf16|fp16' in problems[3]
+    assert problems[4] == 'page.md:8: maple_mm/engine/gpa_hook.py does not exist'
+
+
+def path_problems(page: Path) -> List[str]:
+    """This repository's paths written as code in the page's prose that do not exist.
+
+    Only paths no reference repository shares are checked: the package, the tests and
+    the configs of ``_base_`` and of the method folders (the references' own
+    ``configs/trainers/...`` are named too). Placeholders such as ``<method>`` and
+    globs are read as patterns.
+    """
+    ours = re.compile(r'^(maple_mm|tests|configs/(_base_|' + '|'.join(METHOD_FOLDERS) + '))/')
+    found = []
+    text = re.sub(
+        r'```.*?```',
+        lambda m: '\n' * m.group(0).count('\n'),
+        page.read_text(encoding='utf-8'),
+        flags=re.S)
+    for number, line in enumerate(text.splitlines(), 1):
+        for span in _CODE_SPAN.findall(line):
+            for token in span.split():
+                path = token.strip('(),;:').split('#')[0].split('::')[0]
+                if not ours.match(path) or '...' in path:
+                    continue
+                pattern = re.sub(r'<[^>]*>|\{[^}]*\}|\bCONFIG\b|\bCKPT\b', '*', path)
+                if not glob.glob(str(REPO_ROOT / pattern.rstrip('/'))):
+                    found.append(f'{page_id(page)}:{number}: {path} does not exist')
+    return found
+
+
+@pytest.mark.parametrize('page', PAGES, ids=page_id)
+def test_every_path_named_in_the_prose_exists(page):
+    problems = path_problems(page)
+    assert not problems, '\n'.join(problems)
+
+
+def test_launcher_environment_and_its_defaults_are_documented():
+    """Each variable the launch scripts read (``VAR=${VAR:-default}``) is in distributed.md with
+    its default, and PYTHON with the interpreter tools/_python.sh picks."""
+    text = ' '.join((REPO_ROOT / 'docs' / 'distributed.md').read_text(encoding='utf-8').split())
+    problems = []
+    for script in sorted((REPO_ROOT / 'tools').glob('*.sh')):
+        for name, default in re.findall(r'^(\w+)=\$\{\1:-(.*)\}$',
+                                        script.read_text(encoding='utf-8'), re.M):
+            described = re.search(rf'`{name}` \(((?:[^()]|\([^()]*\))*)\)', text)
+            default = {'$((GPUS < 8 ? GPUS : 8))': 'min(GPUS, 8)', '': ''}.get(default, default)
+            if not described or default not in described.group(1):
+                problems.append(f'{script.name}: {name} (default {default!r})')
+    python = (REPO_ROOT / 'tools' / '_python.sh').read_text(encoding='utf-8')
+    assert '.venv/bin/python' in python and 'PYTHON=python' in python
+    described = re.search(r'`PYTHON` \(((?:[^()]|\([^()]*\))*)\)', text)
+    assert described and '.venv/bin/python' in described.group(1) and \
+        '`python` on `PATH`' in described.group(1)
+    assert not problems, 'not in docs/distributed.md with its default: ' + ', '.join(problems)
+
+
+def test_tool_descriptions_name_every_method_or_none():
+    """A tool's --help line (its docstring's first line) serves every method: 'Train MaPLe ...'
+    for a tool that trains any config misleads."""
+    import ast
+    problems = []
+    for script in tool_scripts():
+        doc = ast.get_docstring(ast.parse((REPO_ROOT / script).read_text(encoding='utf-8'))) or ''
+        first = doc.strip().splitlines()[0] if doc.strip() else ''
+        # The package's name and CoOp's data format are no method.
+        named = methods_named(
+            re.sub(r'maple_mm|CoOp[- ](style|split|format|benchmarks)', '', first))
+        if named and named != set(METHOD_FOLDERS):
+            problems.append(f'{script}: "{first}" names {sorted(named)} only')
+    assert not problems, '\n'.join(problems)
+
+
+def test_the_layout_names_every_module_and_tool():
+    """docs/development.md's layout block names each module of maple_mm/ and each script of
+    tools/, and names no file that does not exist."""
+    text = (REPO_ROOT / 'docs' / 'development.md').read_text(encoding='utf-8')
+    block = text.split('## Layout', 1)[1].split('```')[1]
+    named = set(re.findall(r'[\w/]+\.(?:py|sh)\b', block))
+    files = [
+        p for p in (*REPO_ROOT.glob('maple_mm/**/*.py'), *REPO_ROOT.glob('tools/**/*.py'),
+                    *REPO_ROOT.glob('tools/*.sh')) if p.name != '__init__.py'
+    ]
+    missing = [
+        p.relative_to(REPO_ROOT).as_posix() for p in files
+        if not any(p.as_posix().endswith('/' + name) for name in named)
+    ]
+    assert not missing, f'docs/development.md does not name {missing}'
+    everything = {
+        p.relative_to(REPO_ROOT).as_posix()
+        for folder in ('maple_mm', 'tools', 'tests', 'configs')
+        for p in (REPO_ROOT / folder).rglob('*') if p.suffix in ('.py', '.sh')
+    }
+    unknown = [
+        name for name in named
+        if not any(path == name or path.endswith('/' + name) for path in everything)
+    ]
+    assert not unknown, f'docs/development.md names files that do not exist: {unknown}'

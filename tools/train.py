@@ -1,4 +1,4 @@
-"""Train MaPLe from a config, then test it (base and novel sets for base-to-novel).
+"""Train a method from its config, then test it (base and novel sets for base-to-novel).
 
     python tools/train.py CONFIG [--seed S] [--shots K] [--work-dir DIR] [--resume [CKPT]]
                                  [--precision {fp32,fp16,bf16,amp}] [--auto-scale-lr]

@@ -1,0 +1,211 @@
+"""Every recipe figure the docs state is the shipped configs' own.
+
+Read from the recipe tables of docs/benchmarks.md (a row per method and protocols) and of each
+method folder's README.md (a row per protocol), the header comment of every config and each
+metafile's training data: lr, train and test batch, epochs (with their ImageNet, few-shot and
+per-K exceptions), shots and the GPA hook's mean and std, each compared with the configs
+loaded as the tools load them. The reference values themselves are checked in
+test_reference_recipes.py; this keeps the words in line with the files.
+"""
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+import yaml
+from mmengine.config import Config
+
+from maple_mm.datasets.catalog import BENCHMARKS
+from ..conftest import REPO_ROOT
+from ..test_docs import METHOD_FOLDERS, methods_named, tables
+from .zoo import CONFIGS, leaf_configs
+
+PROTOCOLS = {
+    'base-to-novel': 'base2novel',
+    'few-shot': 'few_shot',
+    'cross-dataset': 'cross_dataset'
+}
+#: The dataset whose config stands for a protocol's "main" figures (one without exceptions).
+MAIN_DATASET = 'caltech101'
+NAMES = {b.name: key for key, b in BENCHMARKS.items()}
+_NUMBER = r'(\d+(?:\.\d+)?(?:e-?\d+)?)'
+#: (name, pattern) of every statement a recipe cell may make.
+STATEMENTS = [
+    ('epochs_by_shots', re.compile(r'((?:\d+ / )+\d+) epochs for K = ((?:\d+ / )+\d+)')),
+    ('imagenet_epochs', re.compile(r'ImageNet (\d+)(?: at every K)?(?=\)|;|,|$)')),
+    ('few_shot_epochs', re.compile(r'\(few-shot (\d+)\)')),
+    ('cross_dataset_shots',
+     re.compile(r'(\d+) shots of all ImageNet classes|on (\d+) ImageNet shots')),
+    ('base2novel_shots', re.compile(r'(\d+) shots of the base classes')),
+    ('gpa_exception', re.compile(r'\(([A-Za-z0-9, ]+): mean (\d+), std (\d+)\)')),
+    ('gpa', re.compile(r'GPA mean (\d+), std (\d+)')),
+    ('test_batch', re.compile(r'test batch (\d+)')),
+    ('lr', re.compile(r'\blr ' + _NUMBER)),
+    ('batch', re.compile(r'(?<!test )\bbatch (\d+)')),
+    ('epochs', re.compile(r'(?<![/\d] )\b(\d+)(?: epochs|-epoch)\b')),
+]
+
+
+def statements(cell: str) -> Tuple[Dict[str, list], str]:
+    """The statements of a recipe cell (name -> matches) and what is left of it."""
+    found: Dict[str, list] = {}
+    for name, pattern in STATEMENTS:
+        for match in pattern.finditer(cell):
+            found.setdefault(name, []).append([g for g in match.groups() if g is not None])
+        cell = pattern.sub(' ', cell)
+    return found, cell
+
+
+@lru_cache(maxsize=None)
+def config(folder: str, protocol: str, dataset: str) -> Config:
+    name = 'cross_dataset_imagenet' if protocol == 'cross_dataset' else f'{protocol}_{dataset}'
+    return Config.fromfile(str(CONFIGS / folder / f'{name}.py'))
+
+
+def has(folder: str, protocol: str) -> bool:
+    return any((CONFIGS / folder).glob(f'{protocol}_*.py'))
+
+
+def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]:
+    """What in ``cell`` differs from the configs of ``folder`` for ``protocols``."""
+    found, _ = statements(cell)
+    problems = []
+
+    def expect(what, stated, actual):
+        if stated != actual:
+            problems.append(f'{where}: {what} is {actual} in the configs, not {stated} '
+                            f'({folder}, {cell!r})')
+
+    for protocol in protocols:
+        main = config(folder, protocol, MAIN_DATASET)
+        for (value, ) in found.get('lr', []):
+            expect(f'{protocol} lr', float(value), main.optim_wrapper.optimizer.lr)
+        for (value, ) in found.get('batch', []):
+            expect(f'{protocol} batch', int(value), main.train_dataloader.batch_size)
+        for (value, ) in found.get('test_batch', []):
+            expect(f'{protocol} test batch', int(value), main.test_dataloader.batch_size)
+        epochs = found.get('epochs', [])
+        if protocol == 'few_shot' and 'few_shot_epochs' in found:
+            epochs = found['few_shot_epochs']
+        for (value, ) in epochs:
+            expect(f'{protocol} epochs', int(value), main.train_cfg.max_epochs)
+        for by_epochs, by_shots in found.get('epochs_by_shots', []):
+            stated = dict(zip(map(int, by_shots.split(' / ')), map(int, by_epochs.split(' / '))))
+            expect(f'{protocol} epochs_by_shots', stated, main.get('epochs_by_shots'))
+        if protocol != 'cross_dataset':
+            imagenet = config(folder, protocol, 'imagenet')
+            for (value, ) in found.get('imagenet_epochs', []):
+                expect(f'{protocol} ImageNet epochs', int(value), imagenet.train_cfg.max_epochs)
+                by_shots = imagenet.get('epochs_by_shots')
+                if by_shots:
+                    expect(f'{protocol} ImageNet epochs_by_shots', {int(value)},
+                           set(by_shots.values()))
+        for (mean, std) in found.get('gpa', []):
+            gpa = main.default_hooks.gpa
+            expect(f'{protocol} GPA', (int(mean), int(std)), (gpa.mean, gpa.std))
+        for names, mean, std in found.get('gpa_exception', []):
+            for name in names.split(', '):
+                gpa = config(folder, protocol, NAMES[name]).default_hooks.gpa
+                expect(f'{protocol} GPA of {name}', (int(mean), int(std)), (gpa.mean, gpa.std))
+    for name, protocol in (('cross_dataset_shots', 'cross_dataset'), ('base2novel_shots',
+                                                                      'base2novel')):
+        for value in found.get(name, []):
+            actual = config(folder, protocol, MAIN_DATASET).train_dataloader.dataset.num_shots
+            expect(f'{protocol} shots', int(value[0]), actual)
+    return problems
+
+
+def protocols_of(label: str, folder: str) -> List[str]:
+    """The protocols a row's first cell names (all of the folder's for 'all protocols')."""
+    named = [p for words, p in PROTOCOLS.items() if words in label]
+    return [p for p in (named or list(PROTOCOLS.values())) if has(folder, p)]
+
+
+def recipe_rows(page: Path, column: str, folder: str = None):
+    """(line, folder, protocols, recipe cell) of the page's tables with a ``column`` column."""
+    for number, header, rows in tables(page):
+        if column not in header:
+            continue
+        for offset, row in enumerate(rows):
+            (row_folder, ) = [folder] if folder else methods_named(row[0])
+            yield number + 2 + offset, row_folder, protocols_of(row[0], row_folder), \
+                row[header.index(column)]
+
+
+BENCHMARKS_PAGE = REPO_ROOT / 'docs' / 'benchmarks.md'
+
+
+def test_benchmarks_recipe_table_is_the_configs():
+    rows = list(recipe_rows(BENCHMARKS_PAGE, 'recipe'))
+    assert {folder for _, folder, _, _ in rows} == set(METHOD_FOLDERS)
+    problems = []
+    for number, folder, protocols, cell in rows:
+        where = f'docs/benchmarks.md:{number}'
+        left = statements(cell)[1]
+        if re.search(r'\d', left):  # every figure of this column is one the test reads
+            problems.append(f'{where}: figures the test cannot read in {cell!r}: {left!r}')
+        problems += check(folder, protocols, cell, where)
+    assert not problems, '\n'.join(problems)
+
+
+@pytest.mark.parametrize('folder', METHOD_FOLDERS)
+def test_readme_recipe_table_is_the_configs(folder):
+    page = CONFIGS / folder / 'README.md'
+    rows = list(recipe_rows(page, 'recipe', folder))
+    assert rows, f'{page} has no recipe table'
+    problems = []
+    for number, _, protocols, cell in rows:
+        problems += check(folder, protocols, cell, f'configs/{folder}/README.md:{number}')
+    assert not problems, '\n'.join(problems)
+
+
+@pytest.mark.parametrize('folder', METHOD_FOLDERS)
+def test_config_headers_and_metafile_state_the_shots_trained(folder):
+    """'(all classes, 16 shots)' at the top of a config, 'ImageNet, 4 shots of all classes' in
+    its metafile entry: the shots its training set draws."""
+    problems = []
+    for path in leaf_configs(folder):
+        header = ''.join(line for line in path.read_text().splitlines(keepends=True)
+                         if line.startswith('#'))
+        stated = re.findall(r'\b(\d+) shots\b', header)
+        cfg = Config.fromfile(str(path))
+        if stated and cfg.get('train_dataloader'):
+            shots = cfg.train_dataloader.dataset.num_shots
+            problems += [
+                f'{path.name}: the header says {s} shots, it trains {shots}' for s in stated
+                if int(s) != shots
+            ]
+    meta = yaml.safe_load((CONFIGS / folder / 'metafile.yml').read_text())
+    for model in meta['Models']:
+        stated = re.findall(r'\b(\d+) shots of all classes',
+                            str((model.get('Metadata') or {}).get('Training Data')))
+        if stated and model.get('Config'):
+            cfg = Config.fromfile(str(REPO_ROOT / model['Config']))
+            shots = cfg.train_dataloader.dataset.num_shots
+            problems += [
+                f'metafile {model["Name"]}: {s} shots, its config trains {shots}' for s in stated
+                if int(s) != shots
+            ]
+    assert not problems, '\n'.join(problems)
+
+
+def test_the_recipe_check_finds_what_is_wrong():
+    assert statements('lr 0.002, batch 32, 50 / 100 / 100 / 200 / 200 epochs for K = 1 / 2 / 4 / '
+                      '8 / 16 (ImageNet 50)')[0] == {
+                          'epochs_by_shots': [['50 / 100 / 100 / 200 / 200', '1 / 2 / 4 / 8 / 16']],
+                          'imagenet_epochs': [['50']],
+                          'lr': [['0.002']],
+                          'batch': [['32']]
+                      }
+    problems = check('coop', ['base2novel'], 'lr 0.002, batch 32, 50 epochs (ImageNet 50)', 'x')
+    assert problems == [
+        "x: base2novel epochs is 200 in the configs, not 50 "
+        "(coop, 'lr 0.002, batch 32, 50 epochs (ImageNet 50)')"
+    ]
+    assert check('kgcoop', ['cross_dataset'], 'the same on 16 shots of all ImageNet classes', 'y')
+    assert check('promptsrc', ['few_shot'], '50 epochs; GPA mean 30, std 30 (DTD: mean 30, std 5)',
+                 'z') == [
+                     "z: few_shot GPA of DTD is (45, 5) in the configs, not (30, 5) "
+                     "(promptsrc, '50 epochs; GPA mean 30, std 30 (DTD: mean 30, std 5)')"
+                 ]
