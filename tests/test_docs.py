@@ -250,6 +250,13 @@ def method_list_problems(page: Path) -> List[str]:
         for count in _METHOD_COUNT.findall(line):
             found.append(f'{page_id(page)}:{number}: "{count} methods" goes stale when a method '
                          'is added; say which (every method, ...)')
+    start = 1
+    for paragraph in page.read_text(encoding='utf-8').split('\n\n'):
+        types = set(_CODE_SPAN.findall(paragraph)) & set(METHOD_FOLDERS.values())
+        if len(types) >= 3 and types != set(METHOD_FOLDERS.values()):
+            found.append(f'{page_id(page)}:{start}: the paragraph lists model types but not '
+                         f'{sorted(set(METHOD_FOLDERS.values()) - types)}')
+        start += paragraph.count('\n') + 2
     return found
 
 
@@ -314,18 +321,20 @@ def test_documented_option_choices_are_the_tools(page):
 
 def test_the_method_choice_and_path_checks_find_what_is_wrong(tmp_path):
     page = tmp_path / 'page.md'
-    page.write_text('| method | x |\n|---|---|\n| zero-shot CLIP | 1 |\n| deep language prompting '
-                    '| 2 |\n\nFolders `coop cocoop vpt`; all seven methods.\n'
-                    '`--amp [bf16|fp16]`, `--precision fp32|fp16|bf16|amp`.\n'
-                    'GPA: `maple_mm/engine/gpa_hook.py`, not the reference\'s '
-                    '`configs/trainers/x.yaml`; `configs/<method>/README.md`.\n')
+    page.write_text(
+        '| method | x |\n|---|---|\n| zero-shot CLIP | 1 |\n| deep language prompting '
+        '| 2 |\n\nFolders `coop cocoop vpt`; all seven methods; `CoOp`, `VPT`, `MaPLe`.\n'
+        '`--amp [bf16|fp16]`, `--precision fp32|fp16|bf16|amp`.\n'
+        'GPA: `maple_mm/engine/gpa_hook.py`, not the reference\'s '
+        '`configs/trainers/x.yaml`; `configs/<method>/README.md`.\n')
     problems = method_list_problems(page) + choice_problems(page) + path_problems(page)
-    assert len(problems) == 5, problems
+    assert len(problems) == 6, problems
     assert "has no row for ['cocoop', 'coop', 'ivlp'" in problems[0]
     assert "but not ['ivlp', 'kgcoop'" in problems[1]
     assert '"seven methods" goes stale' in problems[2]
-    assert '--amp bf16|fp16 is not what the tools take: auto|bf16|fp16' in problems[3]
-    assert problems[4] == 'page.md:8: maple_mm/engine/gpa_hook.py does not exist'
+    assert "page.md:6: the paragraph lists model types but not ['CoCoOp'" in problems[3]
+    assert '--amp bf16|fp16 is not what the tools take: auto|bf16|fp16' in problems[4]
+    assert problems[5] == 'page.md:8: maple_mm/engine/gpa_hook.py does not exist'
 
 
 def path_problems(page: Path) -> List[str]:

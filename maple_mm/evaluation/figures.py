@@ -204,14 +204,13 @@ def base2novel_figure(table: Table,
                 if pn is not None:
                     ax.plot(i + 0.2, pn, 'v', color='white', markeredgecolor='black', ms=7)
                 ax.plot(i, ph, '*', color='white', markeredgecolor='black', ms=10)
-        levels = sorted({c for c in (chance or {}).get(label, ()) if c is not None})
-        for level in levels:  # behind the bars: seen between them, never over a value
+        levels = [c for c in (chance or {}).get(label, ()) if c is not None]  # Base, Novel
+        for level in sorted(set(levels)):  # behind the bars: seen between them, never on a value
             ax.axhline(
                 level, color=CHANCE_COLOUR, linestyle=':', linewidth=1.5, zorder=0.5, gid='chance')
-        title = label
-        if levels:
-            title += ' (chance ' + ' / '.join(f'{c:.1f}' for c in levels) + ')'
-        ax.set_title(title, fontsize=10)
+        shown = ' / '.join(f'{c:.1f}' for c in levels) if len(set(levels)) > 1 else \
+            ''.join(f'{c:.1f}' for c in set(levels))
+        ax.set_title(f'{label} (chance {shown})' if shown else label, fontsize=10)
         ax.set_xticks(x)
         ax.set_xticklabels(ticks, rotation=30, ha='right', rotation_mode='anchor', fontsize=8)
         ax.set_xlim(-0.6, len(methods) - 0.4)

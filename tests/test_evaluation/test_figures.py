@@ -249,6 +249,7 @@ def test_base2novel_average_panel_with_values_chance_and_published_marks(drawn):
     # Chance: 100 / classes of the base and the novel set; the Average's is their mean.
     dtd = [line.get_ydata()[0] for line in found['DTD'].get_lines() if line.get_gid() == 'chance']
     assert sorted(dtd) == pytest.approx([100 / 24, 100 / 23])
+    assert found['DTD'].get_title() == 'DTD (chance 4.2 / 4.3)'  # Base / Novel
     mean_chance = [sum(100 / len(split_names(k)[i]) for k in BASE_TO_NOVEL) / 11 for i in (0, 1)]
     average_chance = [
         line.get_ydata()[0] for line in average.get_lines() if line.get_gid() == 'chance'
