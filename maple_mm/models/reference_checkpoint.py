@@ -51,6 +51,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 
 from maple_mm.atomic_files import save_torch_atomically
+from maple_mm.provenance import converted_writer
 
 METHODS = ('coop', 'cocoop', 'vpt', 'ivlp', 'language', 'maple', 'kgcoop', 'promptsrc')
 #: maple_mm's model type per method.
@@ -737,6 +738,7 @@ def convert_checkpoint_file(src: str,
                                     'to overwrite it.')
 
     checkpoint = load_reference_checkpoint(src)
+    requested = method
     method, converted = convert_state_dict(checkpoint['state_dict'], method)
     info = describe(method, converted)
     meta = dict(method=method, converted_from=osp.basename(src))
@@ -744,7 +746,12 @@ def convert_checkpoint_file(src: str,
     if isinstance(epoch, int) and not isinstance(epoch, bool):
         meta['epoch'] = int(epoch)
     meta.update(info)
-    save_torch_atomically({'state_dict': dict(converted), 'meta': meta}, dst)
+    # What wrote it (maple_mm.provenance): loading it into another method is refused.
+    written_by = converted_writer(MODEL_TYPES[method], info, src, detected=requested == 'auto')
+    save_torch_atomically({
+        'state_dict': dict(converted),
+        'meta': dict(meta, written_by=written_by)
+    }, dst)
 
     lines = [conversion_summary(src, dst, checkpoint, method, converted, meta)]
     if checkpoint['_stubbed_globals']:
