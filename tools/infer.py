@@ -2,7 +2,7 @@
 
     python tools/infer.py CONFIG CHECKPOINT IMAGE_OR_DIR [...] [--classes a,b,c | --classes-file F]
                           [--topk K] [--out results.json] [--batch-size N] [--device cpu|cuda]
-                          [--cfg-options k=v ...]
+                          [--allow-other-method] [--cfg-options k=v ...]
 
 CHECKPOINT is loaded weights-only; 'none' for zero-shot CLIP (which then needs
 --classes or --classes-file). Without --classes the class names saved in the
@@ -38,6 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
+    parser.add_argument(
+        '--allow-other-method',
+        action='store_true',
+        help='load a checkpoint written by another method or learned on another CLIP '
+        'architecture than the config builds (refused otherwise)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -114,7 +119,8 @@ def main(argv=None) -> None:
     init_default_scope('mmpretrain')
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model = load_model(load_config(args), checkpoint, args.device, class_names(args))
+    model = load_model(load_config(args), checkpoint, args.device, class_names(args),
+                       args.allow_other_method)
     results = classify_images(
         model, images, topk=args.topk, batch_size=args.batch_size,
         progress=True)  # on stderr: stdout holds only the results

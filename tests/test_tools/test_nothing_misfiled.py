@@ -136,6 +136,10 @@ def test_another_method_loads_when_asked_and_the_record_says_so(runs, tmp_path):
         'base2novel_dtd'
     assert record['checkpoint']['file'] == str(kgcoop)
     assert record['checkpoint']['loaded_into'] == 'CoOp'
+    image = next(runs['data'].rglob('*.jpg'))
+    assert run_tool('infer', runs['configs']['coop'], kgcoop, image, '--allow-other-method') == ''
+    assert load_model(str(runs['configs']['coop']), str(kgcoop),
+                      allow_other_method=True).class_names == ['banded', 'blotchy']
 
 
 def test_a_checkpoint_carries_its_method_clip_run_classes_and_data(runs):
