@@ -201,10 +201,22 @@ def expected_writer(cfg) -> ExpectedWriter:
         method_of(cfg), clip_identity(model.get('backbone')), bool(cfg.get('allow_other_method')))
 
 
+def _is_prompted_model(cfg) -> bool:
+    """Whether ``cfg`` builds one of maple_mm's methods (a PromptedCLIP), whose checkpoints
+    say what wrote them; other mmpretrain models (a linear probe, ...) are not checked."""
+    from mmpretrain.registry import MODELS
+
+    from maple_mm.models.classifier import PromptedCLIP
+    model_type = (cfg.get('model') or {}).get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    return isinstance(model_cls, type) and issubclass(model_cls, PromptedCLIP)
+
+
 @contextlib.contextmanager
 def expecting_writer(cfg) -> Iterator[None]:
-    """Within the block, the checkpoints loaded (:func:`check_writer`) must fit ``cfg``."""
-    token = _EXPECTED.set(expected_writer(cfg))
+    """Within the block, the checkpoints loaded (:func:`check_writer`) must fit ``cfg``
+    (when it builds one of maple_mm's methods)."""
+    token = _EXPECTED.set(expected_writer(cfg) if _is_prompted_model(cfg) else None)
     try:
         yield
     finally:

@@ -41,10 +41,13 @@ def stopped_note(argv: List[str]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    quiet = os.environ.get(QUIET_INTERRUPT)  # a sweep says itself what was kept
     os.environ[QUIET_INTERRUPT] = '1'  # the workers inherit it
     try:
         torchrun(argv)
     except SignalException as err:
+        if quiet:
+            sys.exit(128 + int(err.sigval))
         name = signal.Signals(err.sigval).name
         note = stopped_note(argv)
         note = note[:1].upper() + note[1:]

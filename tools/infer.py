@@ -119,8 +119,8 @@ def main(argv=None) -> None:
     init_default_scope('mmpretrain')
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model = load_model(load_config(args), checkpoint, args.device, class_names(args),
-                       args.allow_other_method)
+    model = load_model(
+        load_config(args), checkpoint, args.device, class_names(args), args.allow_other_method)
     results = classify_images(
         model, images, topk=args.topk, batch_size=args.batch_size,
         progress=True)  # on stderr: stdout holds only the results

@@ -156,7 +156,8 @@ def run_record(cfg, weights: Optional[dict] = None) -> dict:
     wrote it. A checkpoint that says which run wrote it is filed under that
     run: its method, dataset, shots, seed, config and variant replace the
     config's (the config tests it; another method's checkpoint is tested only
-    with ``allow_other_method``, which the record keeps). ``checkpoint`` names
+    with ``allow_other_method``, which the record keeps, as it keeps that of the
+    run that trained the weights). ``checkpoint`` names
     the file and its writer; ``trained`` keeps the class names and data
     fingerprint the weights were trained on; ``tested`` gets each test set's
     data fingerprint as the set is tested.
@@ -182,6 +183,9 @@ def run_record(cfg, weights: Optional[dict] = None) -> dict:
     record.update(
         {key: run[key]
          for key in ('dataset', 'shots', 'seed', 'config', 'variant') if key in run})
+    # Another method's weights were loaded: by this test, or by the run that trained them.
+    record['allow_other_method'] = record['allow_other_method'] or bool(
+        run.get('allow_other_method'))
     file = (weights or {}).get('file')
     record['checkpoint'] = dict(
         file=file,

@@ -138,8 +138,38 @@ def test_another_method_loads_when_asked_and_the_record_says_so(runs, tmp_path):
     assert record['checkpoint']['loaded_into'] == 'CoOp'
     image = next(runs['data'].rglob('*.jpg'))
     assert run_tool('infer', runs['configs']['coop'], kgcoop, image, '--allow-other-method') == ''
-    assert load_model(str(runs['configs']['coop']), str(kgcoop),
-                      allow_other_method=True).class_names == ['banded', 'blotchy']
+    assert load_model(
+        str(runs['configs']['coop']), str(kgcoop),
+        allow_other_method=True).class_names == ['banded', 'blotchy']
+    # CoOp trained from KgCoOp's prompts: its own test, and later tests of its checkpoint,
+    # keep that it started from another method's weights.
+    started = tmp_path / 'started_from_kgcoop'
+    assert run_tool('train', runs['configs']['coop'], '--work-dir', started, '--cfg-options',
+                    f'load_from={kgcoop}', 'train_cfg.max_epochs=1', '--allow-other-method') == ''
+    assert run_tool('test', runs['configs']['coop'], started / 'epoch_1.pth', '--work-dir',
+                    started) == ''
+    assert [(r['method'], r['allow_other_method']) for r in records(started)] == \
+        [('CoOp', True), ('CoOp', True)]
+
+
+def test_a_converted_reference_checkpoint_says_how_its_method_was_found(runs, tmp_path):
+    from maple_mm.provenance import converted_writer  # what the converter writes
+    written = converted_writer(
+        'KgCoOp', dict(n_ctx=4, text_width=32), 'out/model.pth.tar-50', detected=True)
+    converted = saved_copy(
+        checkpoint(runs, 'kgcoop'), tmp_path / 'converted.pth',
+        lambda state: state.update(meta=dict(method='kgcoop', written_by=written)))
+    assert run_tool('test', runs['configs']['coop'], converted, '--work-dir', tmp_path / 'w') == (
+        f'error: Checkpoint {converted} was written by KgCoOp (converted from model.pth.tar-50; '
+        'the converter read the method from its keys: convert it again with --method if the '
+        'reference trainer was another), but the config builds CoOp: its results would be '
+        'filed under CoOp. Use a KgCoOp config, or pass --allow-other-method '
+        '(allow_other_method=True in Python) to load it anyway; the run record keeps that.')
+    assert run_tool('test', runs['configs']['kgcoop'], converted, '--work-dir',
+                    tmp_path / 'w') == ''
+    (record, ) = records(tmp_path / 'w')
+    assert record['checkpoint']['converted_from'] == 'model.pth.tar-50'
+    assert (record['method'], record['seed']) == ('KgCoOp', 1)  # the config's: none converted
 
 
 def test_a_checkpoint_carries_its_method_clip_run_classes_and_data(runs):
