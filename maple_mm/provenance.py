@@ -289,7 +289,7 @@ def weights_record(file: Optional[str], written: Optional[Mapping]) -> dict:
 
 
 def describe_class_difference(trained: Sequence[str], tested: Sequence[str]) -> str:
-    """'label 1 was 'blue', is now 'navy'' or '4 classes then, 5 now (added: ...)'."""
+    """'label 1 was 'blue', is now 'navy'' or '4 classes then, 5 now; new: ...'."""
     if len(trained) == len(tested):
         changed = [(i, a, b) for i, (a, b) in enumerate(zip(trained, tested)) if a != b]
         shown = '; '.join(f'label {i} was {a!r}, is now {b!r}' for i, a, b in changed[:3])

@@ -275,8 +275,8 @@ def test_dist_train_passes_the_multi_node_settings_to_torchrun(tmp_path):
                          NODE_RANK='1',
                          MASTER_ADDR='10.0.0.1',
                          PORT='29501')
-    assert args == [
-        '-m', 'torch.distributed.run', '--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
+    assert args == [  # torchrun, through _torchrun.py (one line when it is stopped)
+        str(TOOLS / '_torchrun.py'), '--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
         '--nproc_per_node=8', '--master_port=29501',
         str(TOOLS / 'train.py'), 'cfg.py', '--launcher', 'pytorch', '--amp'
     ]
@@ -287,7 +287,7 @@ def test_dist_test_defaults_to_one_local_node(tmp_path):
                          tmp_path,
                          PYTHON=str(FAKE_SLURM_BIN / 'record_args'))
     assert args == [
-        '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0', '--master_addr=127.0.0.1',
+        str(TOOLS / '_torchrun.py'), '--nnodes=1', '--node_rank=0', '--master_addr=127.0.0.1',
         '--nproc_per_node=2', '--master_port=29500',
         str(TOOLS / 'test.py'), 'cfg.py', 'w.pth', '--launcher', 'pytorch'
     ]
