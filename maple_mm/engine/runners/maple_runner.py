@@ -147,6 +147,11 @@ def empty_loader_message(loader: DataLoader) -> str:
             'and --shots, or lower the batch size.')
 
 
+#: Log folders this process claimed. A name is never claimed twice, even after its folder
+#: was removed: mmengine keeps one visualizer per run name, bound to the first folder.
+_CLAIMED_LOG_DIRS: set = set()
+
+
 def claim_log_dir(work_dir: str, timestamp: str) -> str:
     """Create ``work_dir/<timestamp>`` for this run alone; return its name.
 
@@ -156,8 +161,12 @@ def claim_log_dir(work_dir: str, timestamp: str) -> str:
     """
     name, number = timestamp, 1
     while True:
+        path = os.path.abspath(os.path.join(work_dir, name))
         try:
-            os.mkdir(os.path.join(work_dir, name))
+            if path in _CLAIMED_LOG_DIRS:  # removed after a failure; its name stays taken
+                raise FileExistsError(path)
+            os.mkdir(path)
+            _CLAIMED_LOG_DIRS.add(path)
             return name
         except FileExistsError:
             number += 1
