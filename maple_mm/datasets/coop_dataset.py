@@ -24,9 +24,6 @@ Item = Tuple[str, int, str]  # (image path relative to data_root, label, class n
 SPLITS = ('train', 'val', 'test')
 DOCS = 'docs/datasets.md'
 
-#: How many missing images an error message names.
-NUM_MISSING_NAMED = 3
-
 
 class CoOpDataset(BaseDataset):
     """Base of the datasets of the CoOp protocol (not registered itself).

@@ -18,6 +18,9 @@ from maple_mm.errors import RunMetricsError
 from maple_mm.run_layout import METRICS_FILE, checkpoint_files, log_folder_order
 
 _LOG_FOLDER = re.compile(r'^\d{8}_\d{6}$')
+#: A test set's top-1 accuracy in the metrics (``'<set>/' + TOP1``): the key mmpretrain's
+#: ``Accuracy`` evaluator writes (its prefix, then ``top1``).
+TOP1 = 'accuracy/top1'
 
 
 @dataclass(frozen=True)
