@@ -13,12 +13,10 @@ import argparse
 import json
 import os
 
-from _cli import run_cli
+from _cli import errors, package_module, run_cli
 from mmengine.config import Config, DictAction
 
-from maple_mm.atomic_files import write_text_atomically
-from maple_mm.class_names import MAX_CLASS_NAMES_BYTES, check_class_name_bounds
-from maple_mm.errors import ClassNameError, ConfigError, WorkDirError
+write_text_atomically = package_module('atomic_files').write_text_atomically
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,7 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--topk', type=int, default=5, help='labels printed per image')
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
+    parser.add_argument('--device', help='default: cuda where a GPU is available, else cpu')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -46,50 +44,49 @@ def load_config(args):
     if not args.cfg_options:
         return args.config
     if not os.path.isfile(args.config):
-        raise ConfigError(f'Config {args.config} does not exist; the configs are in '
-                          'configs/<method>/.')
+        raise errors.ConfigError(f'Config {args.config} does not exist; the configs are in '
+                                 'configs/<method>/.')
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 
-def _cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
-
-
 def class_names(args) -> list:
     """The class names asked for, or None for those saved in the checkpoint."""
+    from maple_mm.class_names import MAX_CLASS_NAMES_BYTES, check_class_name_bounds
     if args.classes:
         names = [n.strip() for n in args.classes.split(',') if n.strip()]
     elif args.classes_file:
         if not os.path.isfile(args.classes_file):
-            raise ClassNameError(f'Class names file {args.classes_file} does not exist.')
+            raise errors.ClassNameError(f'Class names file {args.classes_file} does not exist.')
         size = os.path.getsize(args.classes_file)
         if size > 2 * MAX_CLASS_NAMES_BYTES:  # read nothing of a file far beyond the bound
-            raise ClassNameError(f'Class names file {args.classes_file} is {size:,} bytes, more '
-                                 f'than the {MAX_CLASS_NAMES_BYTES:,} of names maple_mm reads.')
+            raise errors.ClassNameError(
+                f'Class names file {args.classes_file} is {size:,} bytes, more '
+                f'than the {MAX_CLASS_NAMES_BYTES:,} of names maple_mm reads.')
         with open(args.classes_file, encoding='utf-8') as f:
             names = [line.strip() for line in f if line.strip()]
         check_class_name_bounds(names, f'Class names file {args.classes_file}')
     else:
         return None
     if not names:
-        raise ClassNameError('The class list is empty; give at least one class name.')
+        raise errors.ClassNameError('The class list is empty; give at least one class name.')
     return names
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.out and os.path.exists(args.out):
-        raise WorkDirError(f'{args.out} already exists; choose another --out file.')
+        raise errors.WorkDirError(f'{args.out} already exists; choose another --out file.')
+    import torch
     from mmengine.registry import init_default_scope
 
     from maple_mm.apis import classify_images, image_files, load_model
     init_default_scope('mmpretrain')
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model = load_model(load_config(args), checkpoint, args.device, class_names(args))
+    model = load_model(load_config(args), checkpoint, device, class_names(args))
     results = classify_images(
         model, images, topk=args.topk, batch_size=args.batch_size,
         progress=True)  # on stderr: stdout holds only the results

@@ -11,10 +11,7 @@ import copy
 import logging
 import os
 
-from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
-
-from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
-from maple_mm.errors import MapleUserError
+from _cli import add_common_args, build_runner, errors, finish_distributed, load_config, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,16 +52,18 @@ def trainable_parameters(model_cfg: dict) -> int:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
     if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
-        raise MapleUserError(f'Checkpoint {args.checkpoint} does not exist.')
+        raise errors.MapleUserError(f'Checkpoint {args.checkpoint} does not exist.')
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
-        raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
+        raise errors.MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
     if args.checkpoint is None:
         learned = trainable_parameters(cfg.model)
         if learned:
-            raise MapleUserError(f'{args.config} needs a checkpoint: its model learns '
-                                 f'{learned:,} values. Pass the CHECKPOINT of a training run.')
+            raise errors.MapleUserError(
+                f'{args.config} needs a checkpoint: its model learns '
+                f'{learned:,} values. Pass the CHECKPOINT of a training run.')
     cfg.load_from, cfg.resume = args.checkpoint, False
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \

@@ -8,13 +8,7 @@
 import argparse
 import os
 
-from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
-
-from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
-from maple_mm.engine.runners.maple_runner import (check_dataset_sources, check_no_overwrite,
-                                                  dataset_configs)
-from maple_mm.errors import ConfigError, MapleUserError
-from maple_mm.run_layout import latest_complete_checkpoint
+from _cli import add_common_args, build_runner, errors, finish_distributed, load_config, run_cli
 
 #: The work dir of the run, for the line printed on Ctrl-C.
 _started = {}
@@ -50,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def interrupted_note() -> str:
     """What Ctrl-C kept of the run, and how to continue it."""
+    from maple_mm.run_layout import latest_complete_checkpoint
     work_dir = _started.get('work_dir')
     if work_dir is None:
         return 'nothing was started.'
@@ -62,6 +57,9 @@ def interrupted_note() -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
+    from maple_mm.engine.runners.maple_runner import check_no_overwrite
+    from maple_mm.engine.runners.run_datasets import check_dataset_sources, dataset_configs
     cfg = load_config(args)
     _started['work_dir'] = cfg.work_dir
     check_no_overwrite(cfg.work_dir, args.resume)  # MapleRunner checks it too; before the CLIP
@@ -69,17 +67,17 @@ def main(argv=None) -> None:
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         if not os.path.isfile(args.resume):
-            raise MapleUserError(f'Checkpoint {args.resume} to resume from does not exist.')
+            raise errors.MapleUserError(f'Checkpoint {args.resume} to resume from does not exist.')
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {}, enable=True)
         if not cfg.auto_scale_lr.get('base_batch_size'):
-            raise ConfigError(f'--auto-scale-lr: {args.config} sets no '
-                              'auto_scale_lr.base_batch_size, the batch its lr is for; add '
-                              'it next to the train batch size.')
+            raise errors.ConfigError(f'--auto-scale-lr: {args.config} sets no '
+                                     'auto_scale_lr.base_batch_size, the batch its lr is for; add '
+                                     'it next to the train batch size.')
     if args.amp:
         if args.precision:
-            raise ConfigError('Give --precision or --amp, not both.')
+            raise errors.ConfigError('Give --precision or --amp, not both.')
         cfg.precision = 'amp' if args.amp == 'auto' else args.amp
 
     # The training set's folder before any CLIP is built or downloaded (the runner checks
