@@ -217,13 +217,14 @@ def reports_of_config(cfg) -> List[DatasetReport]:
             print(f'note: {dataset_type} is not a CoOp-format dataset; not checked here')
             continue
         options = {k: v for k, v in dataset.items() if k not in _RUN_OPTIONS}
-        source = (dataset_type, dataset.get('data_root'), repr(sorted(options.items())))
+        benchmark = next((b for b in BENCHMARKS.values() if b.type == dataset_type), None)
+        folder = dataset.get('data_root') or (benchmark.data_root if benchmark else None)
+        source = (dataset_type, folder, repr(sorted(options.items())))
         if source in seen:
             continue
         seen.add(source)
         key = options.get('split_file') or dataset_type
-        benchmark = next((b for b in BENCHMARKS.values() if b.type == dataset_type), None)
-        reports.append(DatasetReport(key, dataset['data_root'], dataset_type, benchmark, options))
+        reports.append(DatasetReport(key, folder, dataset_type, benchmark, options))
     return reports
 
 

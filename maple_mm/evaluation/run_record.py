@@ -137,9 +137,9 @@ def variant_name(cfg) -> Optional[str]:
 def run_record(cfg) -> dict:
     """The record a test writes beside its metrics.
 
-    ``method`` and ``protocol`` are the config's top-level ``method`` and
-    ``protocol`` entries (set by the method's and the protocol's base
-    configs; the model type otherwise); the dataset is the one trained on
+    ``method`` is the model's type (of the model a test-time wrapper such as
+    mmpretrain's ``--tta`` holds), ``protocol`` the config's top-level ``protocol``
+    (set by the protocol's base config); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
     few-shot draw and of the run; ``variant`` names the experiment (the
     config's ``variant``, which MapleRunner sets from :func:`variant_name`), so
@@ -151,7 +151,7 @@ def run_record(cfg) -> dict:
     model = cfg.get('model') or {}
     filename = getattr(cfg, 'filename', None)
     return dict(
-        method=cfg.get('method') or model.get('type'),
+        method=(model.get('module') or model).get('type'),
         protocol=cfg.get('protocol'),
         dataset=_dataset_key(source) if source else None,
         shots=source.get('num_shots'),
