@@ -74,7 +74,7 @@ def model_index(configs_dir: Optional[Path] = None) -> dict:
         index['Models'] += [model for model in meta.get('Models') or [] if model.get('Config')]
         if (configs_dir / folder / DEMO_CONFIG).is_file():
             index['Models'].append({
-                'Name': f'{folder}_vit-b32_{DEMO_CONFIG[:-3]}',
+                'Name': f'{folder}_vit-b32-random_base2novel_fashion_mnist',
                 'In Collection': method,
                 'Metadata': {
                     'Training Data':
