@@ -6,6 +6,7 @@ otherwise end in a ``TypeError`` deep inside a build; here it is one
 :class:`~maple_mm.errors.ConfigError` naming the key, the class and its options.
 """
 import inspect
+import re
 from typing import Iterator, List, Optional, Tuple
 
 from mmengine.registry import Registry
@@ -40,9 +41,9 @@ def _registered_classes(type_name: str) -> List[type]:
 def constructor_options(cls: type) -> Optional[List[str]]:
     """The keyword arguments ``cls(...)`` takes, in signature order; None: any.
 
-    A constructor with ``**kwargs`` passes them on to its parent's (as mmengine's and
-    mmpretrain's classes do), so the parents' arguments count too; a chain that ends
-    in ``**kwargs`` nobody names takes anything.
+    A constructor whose ``**kwargs`` go on to ``super().__init__(..., **kwargs)`` takes its
+    parent's arguments too; ``**kwargs`` used otherwise (e.g. mmengine's EMAHook passes
+    them to the averaged model) may take anything.
     """
     options: List[str] = []
     for klass in cls.__mro__:
@@ -52,16 +53,21 @@ def constructor_options(cls: type) -> Optional[List[str]]:
         if klass is object:
             return options
         try:
-            parameters = inspect.signature(init).parameters.values()
-        except (TypeError, ValueError):  # a constructor written in C
+            parameters = list(inspect.signature(init).parameters.values())
+            source = inspect.getsource(init)
+        except (TypeError, ValueError, OSError):  # written in C, or no source
             return None
         options += [
             p.name for p in parameters
             if p.name != 'self' and p.kind in (p.POSITIONAL_OR_KEYWORD,
                                                p.KEYWORD_ONLY) and p.name not in options
         ]
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        var_keyword = next((p.name for p in parameters if p.kind is p.VAR_KEYWORD), None)
+        if var_keyword is None:
             return options
+        passed_on = rf'super\([^)]*\)\.__init__\([^)]*\*\*{var_keyword}\b'
+        if not re.search(passed_on, source):
+            return None
     return None
 
 

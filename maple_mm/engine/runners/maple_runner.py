@@ -142,7 +142,8 @@ class MapleRunner(Runner):
       downloaded); the training set's when training starts (``tools/train.py``
       checks it first), so testing never needs the training data. Protocol
       options (``subsample``, ``num_shots``, ``seed``) are dropped from datasets
-      without them when they ask nothing, and are an error when they do.
+      without them when they ask nothing, and are an error when they do; any other key
+      a class of the config does not take is an error naming it (:mod:`.config_options`).
     - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
       runtime objects are accepted, pickled code never runs, and a damaged,
       empty or foreign file gets one clear error.
@@ -199,6 +200,8 @@ class MapleRunner(Runner):
             fit_protocol_options(cfg)
         for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
             fit_protocol_options(fields, main_test_type)
+        # A key its class does not take: one error before anything is built.
+        check_known_options({k: v for k, v in kwargs.items() if k != 'cfg'})
         # Test and validation sets now; the training set when training starts (tools/train.py
         # checks it before the runner is built), so testing needs only the sets it reads.
         check_dataset_sources(
@@ -224,11 +227,9 @@ class MapleRunner(Runner):
         ``cfg.variant`` becomes the name of the experiment (:func:`variant_name`), which
         every test records and the config saved in the work dir keeps.
         A top-level ``shots = K`` (``--cfg-options shots=K`` with mmpretrain's tools)
-        sets K shots and the epochs the config gives K, as ``--shots K`` does. A key that
-        its class does not take is a :class:`ConfigError` before anything is built.
+        sets K shots and the epochs the config gives K, as ``--shots K`` does.
         """
         cfg = copy.deepcopy(cfg)
-        check_known_options(cfg)
         if cfg.get('shots') is not None:
             apply_shots(cfg, cfg.shots)
         cfg.variant = variant_name(cfg)  # before the device's precision changes the config
