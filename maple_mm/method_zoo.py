@@ -105,7 +105,8 @@ def register_model_index(path: Path = MODEL_INDEX) -> None:
     if not Path(path).is_file():
         return
     from mmpretrain.apis.model import ModelHub
-    names = [model['Name'] for model in yaml.safe_load(Path(path).read_text())['Models']]
+    loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)  # libyaml's: ~10x faster
+    names = [model['Name'] for model in yaml.load(Path(path).read_text(), Loader=loader)['Models']]
     if names and all(ModelHub.has(name.lower()) for name in names):
         return
     ModelHub.register_model_index(str(path), config_prefix=str(Path(path).parent))
