@@ -201,15 +201,18 @@ def expected_writer(cfg) -> ExpectedWriter:
         method_of(cfg), clip_identity(model.get('backbone')), bool(cfg.get('allow_other_method')))
 
 
-def _is_prompted_model(cfg) -> bool:
-    """Whether ``cfg`` builds one of maple_mm's methods (a PromptedCLIP), whose checkpoints
-    say what wrote them; other mmpretrain models (a linear probe, ...) are not checked."""
-    from mmpretrain.registry import MODELS
+class RecordsItsWriter:
+    """Marks a model class whose checkpoints say what wrote them (maple_mm's methods)."""
 
-    from maple_mm.models.classifier import PromptedCLIP
+
+def _is_prompted_model(cfg) -> bool:
+    """Whether ``cfg`` builds one of maple_mm's methods (a :class:`RecordsItsWriter`), whose
+    checkpoints say what wrote them; other mmpretrain models (a linear probe, ...) are not
+    checked."""
+    from mmpretrain.registry import MODELS
     model_type = (cfg.get('model') or {}).get('type')
     model_cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
-    return isinstance(model_cls, type) and issubclass(model_cls, PromptedCLIP)
+    return isinstance(model_cls, type) and issubclass(model_cls, RecordsItsWriter)
 
 
 @contextlib.contextmanager

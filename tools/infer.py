@@ -17,13 +17,10 @@ import argparse
 import json
 import os
 
-from _cli import run_cli
+from _cli import errors, package_module, run_cli
 from mmengine.config import Config, DictAction
 
-from maple_mm.atomic_files import write_text_atomically
-from maple_mm.class_names import MAX_CLASS_NAMES_BYTES, check_class_list
-from maple_mm.errors import ClassNameError, ConfigError, WorkDirError
-from maple_mm.file_kinds import not_a_file
+write_text_atomically = package_module('atomic_files').write_text_atomically
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--topk', type=int, default=5, help='labels printed per image')
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
+    parser.add_argument('--device', help='default: cuda where a GPU is available, else cpu')
     parser.add_argument(
         '--allow-other-method',
         action='store_true',
@@ -56,28 +53,25 @@ def load_config(args):
     if not args.cfg_options:
         return args.config
     if not os.path.isfile(args.config):
-        raise ConfigError(f'Config {args.config} does not exist; the configs are in '
-                          'configs/<method>/.')
+        raise errors.ConfigError(f'Config {args.config} does not exist; the configs are in '
+                                 'configs/<method>/.')
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 
-def _cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
-
-
 def read_class_names_file(path: str) -> list:
     """One class name per line of a UTF-8 text file (a UTF-8 byte-order mark is fine), bounded."""
+    from maple_mm.class_names import MAX_CLASS_NAMES_BYTES
+    from maple_mm.file_kinds import not_a_file
     problem = not_a_file(path)
     if problem:
-        raise ClassNameError(f'Class names file {path} {problem}; give a text file with one '
-                             'class name per line.')
+        raise errors.ClassNameError(f'Class names file {path} {problem}; give a text file with '
+                                    'one class name per line.')
     size = os.path.getsize(path)
     if size > 2 * MAX_CLASS_NAMES_BYTES:  # read nothing of a file far beyond the bound
-        raise ClassNameError(f'Class names file {path} is {size:,} bytes, more than the '
-                             f'{MAX_CLASS_NAMES_BYTES:,} of names maple_mm reads.')
+        raise errors.ClassNameError(f'Class names file {path} is {size:,} bytes, more than the '
+                                    f'{MAX_CLASS_NAMES_BYTES:,} of names maple_mm reads.')
     with open(path, 'rb') as f:
         data = f.read()
     try:
@@ -86,8 +80,8 @@ def read_class_names_file(path: str) -> list:
         utf16 = data.startswith((b'\xff\xfe', b'\xfe\xff'))
         what = ('is UTF-16 text (it starts with a UTF-16 byte-order mark)' if utf16 else
                 f'is not UTF-8 text (byte 0x{data[err.start]:02x} at position {err.start})')
-        raise ClassNameError(f'Class names file {path} {what}: save it as UTF-8, one class '
-                             'name per line.') from None
+        raise errors.ClassNameError(f'Class names file {path} {what}: save it as UTF-8, one '
+                                    'class name per line.') from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -97,6 +91,7 @@ def class_names(args) -> list:
     Checked before any model is built (:func:`maple_mm.class_names.check_class_list`):
     bounded, one line of text each; a name given twice warns.
     """
+    from maple_mm.class_names import check_class_list
     if args.classes:
         names, source = [n.strip() for n in args.classes.split(',') if n.strip()], '--classes'
     elif args.classes_file:
@@ -105,22 +100,24 @@ def class_names(args) -> list:
     else:
         return None
     if not names:
-        raise ClassNameError('The class list is empty; give at least one class name.')
+        raise errors.ClassNameError('The class list is empty; give at least one class name.')
     return check_class_list(names, source)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.out and os.path.exists(args.out):
-        raise WorkDirError(f'{args.out} already exists; choose another --out file.')
+        raise errors.WorkDirError(f'{args.out} already exists; choose another --out file.')
+    import torch
     from mmengine.registry import init_default_scope
 
     from maple_mm.apis import classify_images, image_files, load_model, result_line
     init_default_scope('mmpretrain')
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     images = image_files(args.images)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = load_model(
-        load_config(args), checkpoint, args.device, class_names(args), args.allow_other_method)
+        load_config(args), checkpoint, device, class_names(args), args.allow_other_method)
     results = classify_images(
         model, images, topk=args.topk, batch_size=args.batch_size,
         progress=True)  # on stderr: stdout holds only the results

@@ -28,11 +28,14 @@ import os
 import sys
 from typing import List
 
-from _cli import run_cli
+from _cli import errors, package_module, run_cli
 
-from maple_mm.errors import MapleUserError
-from maple_mm.evaluation import SeedStatistics, collect_runs
-from maple_mm.evaluation.benchmark_tables import Cell, Table, benchmark_tables
+# Plain modules of maple_mm (no torch): --help answers at once.
+tables_module = package_module('evaluation.benchmark_tables')
+Cell, Table, benchmark_tables = tables_module.Cell, tables_module.Table, \
+    tables_module.benchmark_tables
+collect_runs = package_module('evaluation.run_metrics').collect_runs
+SeedStatistics = package_module('evaluation.seed_statistics').SeedStatistics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -102,8 +105,8 @@ def to_csv(tables: List[Table]) -> str:
 def check_new(path: str, overwrite: bool) -> None:
     """An existing output file is replaced only with --overwrite."""
     if os.path.exists(path) and not overwrite:
-        raise MapleUserError(f'{path} already exists; pass --overwrite to replace it or '
-                             'choose another file.')
+        raise errors.MapleUserError(f'{path} already exists; pass --overwrite to replace it or '
+                                    'choose another file.')
 
 
 def main(argv=None) -> None:
@@ -113,8 +116,9 @@ def main(argv=None) -> None:
         print(note, file=sys.stderr)
     runs = found.runs
     if not runs:
-        raise MapleUserError(f'No finished runs (<run>/<time>/test_metrics.json with a record) '
-                             f'under {", ".join(args.roots)}.')
+        raise errors.MapleUserError(
+            f'No finished runs (<run>/<time>/test_metrics.json with a record) '
+            f'under {", ".join(args.roots)}.')
     outputs = [p for p in (args.markdown, args.csv) if p]
     for path in outputs:
         check_new(path, args.overwrite)

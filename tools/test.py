@@ -12,11 +12,7 @@ import argparse
 import copy
 import logging
 
-from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
-
-from maple_mm.engine.runners.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
-from maple_mm.errors import MapleUserError
-from maple_mm.provenance import expecting_writer
+from _cli import add_common_args, build_runner, errors, finish_distributed, load_config, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,16 +53,20 @@ def trainable_parameters(model_cfg: dict) -> int:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from maple_mm.engine.runners.checkpoint_loader import (check_checkpoint_file,
+                                                           safe_checkpoint_loading)
+    from maple_mm.provenance import expecting_writer
     if args.checkpoint is not None:
         check_checkpoint_file(args.checkpoint)
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
-        raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
+        raise errors.MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
     if args.checkpoint is None:
         learned = trainable_parameters(cfg.model)
         if learned:
-            raise MapleUserError(f'{args.config} needs a checkpoint: its model learns '
-                                 f'{learned:,} values. Pass the CHECKPOINT of a training run.')
+            raise errors.MapleUserError(
+                f'{args.config} needs a checkpoint: its model learns '
+                f'{learned:,} values. Pass the CHECKPOINT of a training run.')
     cfg.load_from, cfg.resume = args.checkpoint, False
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \

@@ -8,14 +8,7 @@
 import argparse
 from typing import Optional
 
-from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
-
-from maple_mm.engine.runners.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
-from maple_mm.engine.runners.maple_runner import (check_dataset_sources, check_no_overwrite,
-                                                  dataset_configs)
-from maple_mm.errors import ConfigError
-from maple_mm.provenance import expecting_writer
-from maple_mm.run_layout import latest_complete_checkpoint
+from _cli import add_common_args, build_runner, errors, finish_distributed, load_config, run_cli
 
 #: The work dir of the run, for the line printed on Ctrl-C.
 _started = {}
@@ -52,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def interrupted_note(work_dir: Optional[str] = None) -> str:
     """What Ctrl-C kept of the run (in ``work_dir``, default the one started), and how to
     continue it."""
+    from maple_mm.run_layout import latest_complete_checkpoint
     work_dir = work_dir or _started.get('work_dir')
     if work_dir is None:
         return 'nothing was started.'
@@ -64,6 +58,11 @@ def interrupted_note(work_dir: Optional[str] = None) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from maple_mm.engine.runners.checkpoint_loader import (check_checkpoint_file,
+                                                           safe_checkpoint_loading)
+    from maple_mm.engine.runners.maple_runner import check_no_overwrite
+    from maple_mm.engine.runners.run_datasets import check_dataset_sources, dataset_configs
+    from maple_mm.provenance import expecting_writer
     cfg = load_config(args)
     _started['work_dir'] = cfg.work_dir
     check_no_overwrite(cfg.work_dir, args.resume)  # MapleRunner checks it too; before the CLIP
@@ -75,12 +74,12 @@ def main(argv=None) -> None:
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {}, enable=True)
         if not cfg.auto_scale_lr.get('base_batch_size'):
-            raise ConfigError(f'--auto-scale-lr: {args.config} sets no '
-                              'auto_scale_lr.base_batch_size, the batch its lr is for; add '
-                              'it next to the train batch size.')
+            raise errors.ConfigError(f'--auto-scale-lr: {args.config} sets no '
+                                     'auto_scale_lr.base_batch_size, the batch its lr is for; add '
+                                     'it next to the train batch size.')
     if args.amp:
         if args.precision:
-            raise ConfigError('Give --precision or --amp, not both.')
+            raise errors.ConfigError('Give --precision or --amp, not both.')
         cfg.precision = 'amp' if args.amp == 'auto' else args.amp
 
     # The training set's folder before any CLIP is built or downloaded (the runner checks

@@ -25,9 +25,6 @@ Item = Tuple[str, int, str]  # (image path relative to data_root, label, class n
 SPLITS = ('train', 'val', 'test')
 DOCS = 'docs/datasets.md'
 
-#: How many missing images an error message names.
-NUM_MISSING_NAMED = 3
-
 
 class CoOpDataset(BaseDataset):
     """Base of the datasets of the CoOp protocol (not registered itself).
@@ -46,7 +43,8 @@ class CoOpDataset(BaseDataset):
     index files are there.
 
     Args:
-        data_root: The dataset folder.
+        data_root: The dataset folder; a benchmark's defaults to ``data/<folder>`` (its
+            record in :mod:`.catalog`).
         split: One of the dataset's ``splits``.
         num_shots: Shots per class K >= 1; -1 keeps every item.
         seed: Seed of the few-shot draw.
@@ -67,15 +65,22 @@ class CoOpDataset(BaseDataset):
             zero-shot CLIP a template (a benchmark of the catalog has its own).
     """
 
-    #: Name in messages, and the anchor of its section in docs/datasets.md.
+    #: Name in messages, and the anchor of its section in docs/datasets.md (a benchmark's
+    #: come from its record in the catalog).
     dataset_name = 'Dataset'
     docs_anchor = 'use-your-own-dataset'
     #: The splits the dataset has, and those that are few-shot drawn.
     splits: Tuple[str, ...] = SPLITS
     sampled_splits: Tuple[str, ...] = ('train', 'val')
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        key = dataset_key_of_type(cls.__name__)
+        if key is not None:
+            cls.dataset_name, cls.docs_anchor = BENCHMARKS[key].name, BENCHMARKS[key].docs_anchor
+
     def __init__(self,
-                 data_root: str,
+                 data_root: Optional[str] = None,
                  split: str = 'train',
                  num_shots: int = -1,
                  seed: int = 1,
@@ -93,6 +98,9 @@ class CoOpDataset(BaseDataset):
         if subsample not in SUBSAMPLE_CHOICES:
             raise DatasetFormatError(f'subsample={subsample!r} is not supported; '
                                      f'use one of {SUBSAMPLE_CHOICES}.')
+        key = dataset_key_of_type(type(self).__name__)
+        if data_root is None and key is not None:
+            data_root = BENCHMARKS[key].data_root
         if not data_root:
             raise DatasetFormatError(f'{type(self).__name__} needs data_root, the dataset '
                                      'folder.')
@@ -117,7 +125,6 @@ class CoOpDataset(BaseDataset):
             data_prefix=image_dir,
             pipeline=pipeline,
             **kwargs)
-        key = dataset_key_of_type(type(self).__name__)
         if key is not None:  # a benchmark: zero-shot CLIP's template for it
             self._metainfo.setdefault('prompt_template', BENCHMARKS[key].template)
             self._metainfo.setdefault('prompt_template_in_ensemble',

@@ -18,6 +18,10 @@ from maple_mm.atomic_files import write_text_atomically
 from maple_mm.errors import RunMetricsError
 from maple_mm.run_layout import METRICS_FILE, checkpoint_files, is_log_folder, log_folder_order
 
+#: A test set's top-1 accuracy in the metrics (``'<set>/' + TOP1``): the key mmpretrain's
+#: ``Accuracy`` evaluator writes (its prefix, then ``top1``).
+TOP1 = 'accuracy/top1'
+
 
 @dataclass(frozen=True)
 class RunMetrics:

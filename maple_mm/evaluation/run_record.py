@@ -135,16 +135,18 @@ def variant_name(cfg) -> Optional[str]:
 
 
 def method_of(cfg) -> Optional[str]:
-    """The method of a config: its top-level ``method``, else its model type."""
-    return cfg.get('method') or (cfg.get('model') or {}).get('type')
+    """The method of a config: its model's type (of the model a test-time wrapper such as
+    mmpretrain's ``--tta`` holds)."""
+    model = cfg.get('model') or {}
+    return (model.get('module') or model).get('type')
 
 
 def run_record(cfg, weights: Optional[dict] = None) -> dict:
     """The record a test writes beside its metrics.
 
-    ``method`` and ``protocol`` are the config's top-level ``method`` and
-    ``protocol`` entries (set by the method's and the protocol's base
-    configs; the model type otherwise); the dataset is the one trained on
+    ``method`` is the model's type (of the model a test-time wrapper such as
+    mmpretrain's ``--tta`` holds), ``protocol`` the config's top-level ``protocol``
+    (set by the protocol's base config); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
     few-shot draw and of the run; ``variant`` names the experiment (the
     config's ``variant``, which MapleRunner sets from :func:`variant_name`), so

@@ -14,6 +14,7 @@ from mmpretrain.structures import DataSample
 from maple_mm.class_names import (EXTRA_STATE, check_class_names, decode_class_names,
                                   encode_class_names)
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
+from maple_mm.provenance import RecordsItsWriter
 from .class_prompts import ClassPrompts, splice_context
 from .clip import OpenCLIPBackbone
 from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks, supports_fast_text,
@@ -42,7 +43,7 @@ class PromptedFeatures(NamedTuple):
 
 
 @MODELS.register_module()
-class PromptedCLIP(BaseClassifier):
+class PromptedCLIP(BaseClassifier, RecordsItsWriter):
     """CLIP classification with the prompts of a :class:`PromptLearner`.
 
     Logits are ``exp(logit_scale) * cos(image, text)``: image features from the

@@ -121,8 +121,9 @@ def test_domain_generalization(data_root, tmp_path):
 
 def test_coop_few_shot_with_two_shots(data_root, tmp_path):
     cfg = load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--shots', '2')
-    assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == 100  # CoOp: 2 shots
+    assert cfg.train_cfg.max_epochs == 100 and 'T_max' not in cfg.param_scheduler  # CoOp: 2 shots
     runner, metrics = train_and_test(tiny(cfg, data_root, tmp_path))
+    assert [s.T_max for s in runner.param_schedulers] == [runner.max_epochs]  # the lr follows
     assert set(metrics) == {f'test/{TOP1}'}
     assert len(runner.train_dataloader.dataset) == 2 * NUM_CLASSES
     assert record(tmp_path)['record']['shots'] == 2

@@ -2,6 +2,7 @@
 import math
 
 import pytest
+from mmpretrain.registry import DATASETS as DATASET_TYPES
 
 from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
@@ -52,18 +53,21 @@ def cosine_lrs(lr: float, epochs: int) -> list:
 
 
 def check_dataset(dataset: dict, key: str) -> None:
+    """The benchmark's type, reading data/<its folder> (the dataset's default data_root)."""
     benchmark = BENCHMARKS[key]
-    assert (dataset.type, dataset.data_root) == (benchmark.type, f'data/{benchmark.folder}')
+    assert dataset.type == benchmark.type and 'data_root' not in dataset
+    built_lazily = DATASET_TYPES.build(dict(type=dataset.type, lazy_init=True))
+    assert built_lazily.data_root == f'data/{benchmark.folder}'
 
 
 @pytest.mark.parametrize('path,folder,protocol,dataset', cases())
 def test_recipe_and_protocol(path, folder, protocol, dataset):
     cfg = built(path)
     # Model: the frozen ViT-B/16 OpenAI CLIP, its normalisation, the method's prompts.
-    assert cfg.model.type == cfg.method == METHODS[folder]
+    assert cfg.model.type == METHODS[folder]
     assert cfg.model.backbone == dict(
         type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
-    pre = cfg.model.data_preprocessor
+    pre = cfg.data_preprocessor  # mmengine's Runner gives it to the model
     assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
     learner = dict(LEARNERS[folder])
@@ -126,12 +130,9 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
         type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=False)
     assert cfg.train_cfg == dict(by_epoch=True, max_epochs=epochs)
     assert cfg.param_scheduler == dict(
-        type='ConstantWarmupCosineLR',
-        warmup_value=1e-5,
-        warmup_steps=1,
-        by_epoch=True,
-        T_max=epochs)
-    lrs = per_epoch_lrs(cfg.param_scheduler, epochs, lr)
+        type='ConstantWarmupCosineLR', warmup_value=1e-5, warmup_steps=1, by_epoch=True)
+    # T_max = the scheduler's end, which the runner sets to max_epochs (test_warmup_cosine_lr)
+    lrs = per_epoch_lrs(dict(cfg.param_scheduler, end=cfg.train_cfg.max_epochs), epochs, lr)
     assert lrs == pytest.approx(cosine_lrs(lr, epochs))
     if (lr, epochs) in PUBLISHED_LRS:
         assert [round(v, 5) for v in lrs] == PUBLISHED_LRS[lr, epochs]

@@ -34,6 +34,15 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
 
 
+def test_transfer_runs_name_their_recipe_and_method():
+    """The cross-dataset protocol's helper sets were once a top-level ``variant``, which the
+    records took for the experiment's name (a dict); the method is the model's type."""
+    for name in ('cross_dataset', 'domain_generalization'):
+        record = record_of(CONFIGS / 'maple' / f'{name}_imagenet.py')
+        assert (record['method'], record['variant'], record['protocol']) == ('MaPLe',
+                                                                             f'maple/{name}', name)
+
+
 def test_what_the_run_changed_names_the_variant():
     record = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--cfg-options',
                        'model.prompt_learner.depth=3', 'optim_wrapper.optimizer.lr=0.01',

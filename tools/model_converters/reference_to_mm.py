@@ -16,9 +16,12 @@ IN never executes pickled code. The logic and the key mapping are in
 import argparse
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# mmcv-lite has no compiled ops and says so on every import; nothing here needs them.
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 from maple_mm.models.reference_checkpoint import (  # noqa: E402  isort: skip
     METHODS, ConversionError, convert_checkpoint_file)

@@ -132,9 +132,28 @@ def refused_reason(path: str) -> str:
             'e.g. torch.save({"state_dict": model.state_dict()}, path)')
 
 
+def archive_problem(path: str) -> Optional[str]:
+    """What is wrong with the zip archive of a checkpoint, None if nothing is: it lacks the
+    ``data.pkl`` record every torch checkpoint has, or a record fails its CRC check."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not any(name.rsplit('/', 1)[-1] == 'data.pkl' for name in archive.namelist()):
+                return 'is a zip archive but not a PyTorch checkpoint (it holds no data.pkl)'
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f'is damaged and cannot be read ({err})'
+    if bad is not None:
+        return f'is damaged and cannot be read (its record {bad} fails its CRC check)'
+    return None
+
+
 def check_checkpoint_file(path: str, role: str = '') -> None:
     """Raise a one-line error if ``path`` is missing or cannot be a checkpoint (a folder,
-    FIFO or device says what it is); ``role`` follows the path, e.g. ' to resume from'."""
+    FIFO or device says what it is); ``role`` follows the path, e.g. ' to resume from'.
+
+    torch does not check the CRCs of a checkpoint's records: a damaged record would load
+    as wrong weights, so every record is checked first (:func:`archive_problem`).
+    """
     problem = not_a_file(path)
     if problem == MISSING:
         raise CheckpointNotFoundError(f'Checkpoint {path}{role} does not exist.')
@@ -146,7 +165,7 @@ def check_checkpoint_file(path: str, role: str = '') -> None:
     if problem:
         raise CheckpointFormatError(f'Checkpoint {path}{role} {problem}, not a checkpoint '
                                     'file: give a .pth file.')
-    reason = unreadable_reason(path)
+    reason = unreadable_reason(path) or archive_problem(path)
     if reason:
         raise CheckpointFormatError(f'Checkpoint {path} {reason}.')
 
@@ -156,18 +175,20 @@ def clear_load_errors(path: str) -> Iterator[None]:
     """Turn torch's errors while loading ``path`` into one :class:`CheckpointFormatError`.
 
     torch's own message for a refused pickle advises loading with
-    ``weights_only=False``; that advice is never passed on.
+    ``weights_only=False``; that advice is never passed on. A ``RuntimeError`` is
+    the file's fault only if its archive is damaged (:func:`archive_problem`);
+    any other is raised as it is.
     """
     try:
         yield
     except pickle.UnpicklingError:
         raise CheckpointFormatError(f'Checkpoint {path}: {refused_reason(path)}.') from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
-        if isinstance(err, RuntimeError) and 'PytorchStreamReader' not in str(err) \
-                and 'zip' not in str(err).lower():
+        problem = archive_problem(path)
+        if problem is None and isinstance(err, RuntimeError):
             raise
-        raise CheckpointFormatError(f'Checkpoint {path} is damaged and cannot be read '
-                                    f'({str(err).splitlines()[0]}); use another '
+        problem = problem or f'is damaged and cannot be read ({type(err).__name__})'
+        raise CheckpointFormatError(f'Checkpoint {path} {problem}; use another '
                                     'checkpoint.') from None
 
 

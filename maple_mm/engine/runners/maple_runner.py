@@ -7,7 +7,6 @@ only; other runners and models in the process are untouched.
 import contextlib
 import copy
 import functools
-import inspect
 import logging
 import os
 import shutil
@@ -19,7 +18,7 @@ from mmengine.dist import broadcast_object_list, get_rank, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS, HOOKS, RUNNERS
+from mmpretrain.registry import HOOKS, RUNNERS
 from torch.utils.data import DataLoader
 
 from maple_mm.atomic_files import remove_stale_temporaries
@@ -30,42 +29,16 @@ from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from ..optimizers.precision import current_device_type, describe_precision
 from .checkpoint_loader import safe_checkpoint_loading
+from .config_options import check_known_options
+from .run_config import apply_shots
+from .run_datasets import (check_dataset_sources, check_dataset_types, dataset_configs,
+                           fit_protocol_options)
 from .work_dir_lock import WorkDirLock
 
 
 def _accelerator_available() -> bool:
     from mmengine.device import get_device
     return get_device() != 'cpu'
-
-
-def dataset_configs(train_dataloader=None,
-                    val_dataloader=None,
-                    test_dataloader=None,
-                    test_cfg=None) -> List[dict]:
-    """Every dataset config of a run: the three loaders and the extra test sets."""
-    found = []
-    for loader in (train_dataloader, val_dataloader, test_dataloader):
-        if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
-            found.append(loader['dataset'])
-    main_test = found[-1] if isinstance(test_dataloader, dict) and found else {}
-    for fields in ((test_cfg or {}).get('extra_sets') or {}).values():
-        found.append(dict(fields) if 'type' in fields else {**main_test, **fields})
-    return found
-
-
-def check_dataset_types(train_dataloader=None, val_dataloader=None, test_dataloader=None) -> None:
-    """One clear error, naming the config key, for a loader's dataset without ``type``."""
-    loaders = dict(
-        train_dataloader=train_dataloader,
-        val_dataloader=val_dataloader,
-        test_dataloader=test_dataloader)
-    for key, loader in loaders.items():
-        dataset = loader.get('dataset') if isinstance(loader, dict) else None
-        if isinstance(dataset, dict) and not dataset.get('type'):
-            raise ConfigError(
-                f'{key}.dataset has no type: name its dataset class, e.g. '
-                f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
-                "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
 
 
 def with_config_vis_backends(visualizer, cfg):
@@ -78,59 +51,6 @@ def with_config_vis_backends(visualizer, cfg):
     if isinstance(visualizer, dict) and 'vis_backends' not in visualizer and backends:
         return dict(visualizer, vis_backends=backends)
     return visualizer
-
-
-#: Protocol options of the CoOp datasets, and the value that asks nothing of a dataset.
-PROTOCOL_OPTIONS = {'subsample': 'all', 'num_shots': -1, 'seed': None}
-
-
-def dataset_takes(dataset_type, option: str) -> bool:
-    """Whether a registered dataset type (name or class) has the constructor argument."""
-    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
-    return dataset_cls is not None and \
-        option in inspect.signature(dataset_cls.__init__).parameters
-
-
-def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> None:
-    """Drop protocol options a dataset type does not take, if they ask nothing of it.
-
-    The protocol configs set ``subsample``, ``num_shots`` and ``seed`` on their
-    datasets; other mmpretrain datasets (CIFAR10, CustomDataset, ...) have no
-    such options. A neutral value (all classes, all items, any seed) is
-    removed; asking such a dataset for base/novel classes or a few-shot draw
-    is a clear error.
-    """
-    dataset_type = dataset_cfg.get('type', main_type)
-    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
-    if dataset_cls is None:
-        return
-    for key, neutral in PROTOCOL_OPTIONS.items():
-        if key not in dataset_cfg or dataset_takes(dataset_cls, key):
-            continue
-        value = dataset_cfg.pop(key)
-        if key != 'seed' and value not in (neutral, None):
-            what = ('split its classes into base and novel'
-                    if key == 'subsample' else 'draw few-shot subsets')
-            raise ConfigError(
-                f'{dataset_cls.__name__} cannot {what} (it has no {key!r} option), but the '
-                f'config asks for {key}={value!r}. Use a CoOp benchmark dataset or '
-                f'SplitFileDataset for this protocol, or set {key}={neutral!r}.')
-
-
-def check_dataset_sources(configs: List[dict]) -> None:
-    """Fail now, before any CLIP is built or downloaded, if a dataset folder is missing."""
-    for cfg in configs:
-        if not cfg.get('type'):
-            continue  # check_dataset_types reports it
-        dataset_cls = DATASETS.get(cfg['type'])
-        if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
-            continue
-        dataset = DATASETS.build({
-            k: v
-            for k, v in cfg.items() if k != 'pipeline'
-        }
-                                 | dict(lazy_init=True))
-        dataset.check_source()
 
 
 def empty_loader_message(loader: DataLoader) -> str:
@@ -283,7 +203,8 @@ class MapleRunner(Runner):
       downloaded); the training set's when training starts (``tools/train.py``
       checks it first), so testing never needs the training data. Protocol
       options (``subsample``, ``num_shots``, ``seed``) are dropped from datasets
-      without them when they ask nothing, and are an error when they do.
+      without them when they ask nothing, and are an error when they do; any other key
+      a class of the config does not take is an error naming it (:mod:`.config_options`).
     - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
       runtime objects are accepted, pickled code never runs, and a damaged,
       empty or foreign file gets one clear error.
@@ -353,6 +274,8 @@ class MapleRunner(Runner):
             fit_protocol_options(cfg)
         for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
             fit_protocol_options(fields, main_test_type)
+        # A key its class does not take: one error before anything is built.
+        check_known_options({k: v for k, v in kwargs.items() if k != 'cfg'})
         # Test and validation sets now; the training set when training starts (tools/train.py
         # checks it before the runner is built), so testing needs only the sets it reads.
         check_dataset_sources(
@@ -382,7 +305,6 @@ class MapleRunner(Runner):
         """
         cfg = copy.deepcopy(cfg)
         if cfg.get('shots') is not None:
-            from .run_config import apply_shots
             apply_shots(cfg, cfg.shots)
         cfg.variant = variant_name(cfg)  # before the device's precision changes the config
         precision = apply_run_precision(cfg)

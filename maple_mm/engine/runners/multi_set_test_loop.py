@@ -9,15 +9,12 @@ from mmpretrain.registry import LOOPS
 
 from maple_mm.errors import InvalidTestSetsError, NonFiniteOutputError
 from maple_mm.evaluation import harmonic_mean
-from maple_mm.evaluation.run_metrics import write_test_metrics
+from maple_mm.evaluation.run_metrics import TOP1, write_test_metrics
 from maple_mm.evaluation.run_record import run_record
 from maple_mm.provenance import check_tested_set
 from maple_mm.run_layout import METRICS_FILE
 from ..hooks.class_names_hook import check_model_classes
 from ..optimizers.mixed_precision_test_loop import MixedPrecisionTestMixin
-
-#: The metric the summary line, the harmonic mean and the averages use.
-TOP1 = 'accuracy/top1'
 
 
 def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:

@@ -16,7 +16,7 @@ from mmengine.config import Config
 
 from maple_mm.errors import ConfigError, MapleUserError, ProtocolWarning
 from maple_mm.run_layout import default_work_dir
-from .maple_runner import dataset_takes
+from .run_datasets import dataset_takes
 
 
 def set_dataset_option(cfg: Config, option: str, value, complete_sets: bool = True) -> int:

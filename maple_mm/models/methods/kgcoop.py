@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from maple_mm.datasets.catalog import DEFAULT_TEMPLATE
 from maple_mm.errors import PromptConfigError
 from ..class_prompts import tokenize_prompts
 from ..classifier import PromptedCLIP, PromptedFeatures
 from .coop import CoOpPromptLearner
-from .zero_shot import DEFAULT_TEMPLATE
 
 #: The reference's eps of ``nn.CosineSimilarity``.
 COSINE_EPS = 1e-7
