@@ -35,7 +35,7 @@ LABELS = [0, 3, 4]
 TOL = dict(rtol=1e-5, atol=1e-5)
 MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 
-from maple_mm.models import reference_checkpoint as conv  # noqa: E402
+from maple_mm.checkpoints import reference_converter as conv  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 

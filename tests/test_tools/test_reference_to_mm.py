@@ -23,9 +23,10 @@ from mmpretrain.registry import MODELS
 from torch.optim.lr_scheduler import CosineAnnealingLR, _LRScheduler
 
 import maple_mm  # noqa: F401
+from maple_mm.checkpoints import reference_converter
 from maple_mm.engine import load_checkpoint_file
 from maple_mm.errors import CheckpointMismatchError, ClassNameError
-from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone, reference_checkpoint
+from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone
 from tests import reference_trainers as ref_trainers
 from tests.conftest import load_tool
 from tests.reference_trainers import dassl_saved_state_dict
@@ -36,7 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'crane (bird)']
 DASSL_MODULE = 'dassl.optim.lr_scheduler'
 
-conv = reference_checkpoint
+conv = reference_converter
 tool = load_tool('tools/model_converters/reference_to_mm.py')
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -269,7 +270,7 @@ def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
         with torch.no_grad():
             torch.testing.assert_close(model(images), theirs, rtol=1e-5, atol=1e-5)
 
-    assert f'{conv.REFERENCE_TRAINERS[method]} prompts (' in printed
+    assert f'{conv.reference_layout(method).trainer} prompts (' in printed
     if method in ('vpt', 'ivlp', 'language', 'maple'):
         assert 'image_encoder.*' in printed and 'logit_scale' in printed
     if method != 'vpt':

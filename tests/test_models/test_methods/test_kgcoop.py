@@ -8,7 +8,7 @@ reference's, on both computation paths.
 import pytest
 import torch
 
-from maple_mm.models import reference_checkpoint as conv
+from maple_mm.checkpoints import reference_converter as conv
 from tests.reference_successors import (KGCOOP_DTD_TEMPLATE, kgcoop_forward,
                                         kgcoop_reference_state_dict)
 from tests.reference_trainers import CUSTOM_TEMPLATES, dassl_saved_state_dict

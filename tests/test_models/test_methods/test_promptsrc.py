@@ -9,7 +9,7 @@ both computation paths.
 import pytest
 import torch
 
-from maple_mm.models import reference_checkpoint as conv
+from maple_mm.checkpoints import reference_converter as conv
 from maple_mm.models.methods.promptsrc import PROMPTSRC_TEMPLATES
 from tests import reference_successors as ref_src
 from tests.reference_trainers import (dassl_saved_state_dict, ivlp_reference_state_dict,
