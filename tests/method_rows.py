@@ -95,7 +95,8 @@ class MethodRows(NamedTuple):
     files: Tuple[str, ...] = ()
 
 
-def _declared() -> Dict[str, MethodRows]:
+def declared_rows() -> Dict[str, MethodRows]:
+    """``{folder: rows}`` as the test modules declare them (whatever the config folders)."""
     rows = {}
     for info in sorted(pkgutil.iter_modules([str(METHOD_TESTS)]), key=lambda m: m.name):
         if not info.name.startswith('test_'):
@@ -111,7 +112,7 @@ def _declared() -> Dict[str, MethodRows]:
 def method_rows(configs_dir: Optional[Path] = None) -> Dict[str, MethodRows]:
     """``{folder: rows}`` of every method folder, in table order."""
     folders = method_folders(configs_dir)
-    rows = _declared()
+    rows = declared_rows()
     missing = [f for f in folders if f not in rows]
     unknown = [f for f in rows if f not in folders]
     assert not missing, (f'no test rows for configs/{missing[0]}/: declare EXPECTED in the '

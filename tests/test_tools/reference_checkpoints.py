@@ -106,11 +106,12 @@ def save_reference_checkpoint(path,
     trainers that register it) and momentum only for the learned ones.
     """
     params = []
-    for key, value in state_dict.items():
+    layouts = [layout for layout, _ in conv.reference_layouts().values()]
+    for key, full in zip(state_dict, conv.normalise_keys(state_dict)):
+        value = state_dict[key]
         if 'token_' in key or not value.is_floating_point():
             continue
-        learned = key == 'ctx' or key.startswith(('meta_net.', 'prompt_learner.')) \
-            or 'VPT' in key
+        learned = any(layout.rule_for(full) and layout.rule_for(full).learned for layout in layouts)
         param = torch.nn.Parameter(value.detach().float().clone(), requires_grad=learned)
         if learned:
             param.grad = torch.ones_like(param)
