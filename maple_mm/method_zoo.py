@@ -9,6 +9,7 @@ is also the one source of the method's published numbers
 (:mod:`maple_mm.evaluation.published` reads them). Adding a method adds its
 folder; nothing lists it elsewhere (docs/adding-a-method.md).
 """
+import functools
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -18,14 +19,23 @@ import yaml
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / 'configs'
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict:
+    """A metafile's content, parsed once per version of the file."""
+    loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)  # libyaml's, where installed
+    return yaml.load(Path(path).read_text(encoding='utf-8'), Loader=loader) or {}
+
+
 def metafiles(configs_dir: Optional[Path] = None) -> Dict[str, dict]:
     """``{config folder: its metafile.yml}`` for every folder with one, by folder name.
 
-    Each metafile names exactly one collection: the method it holds.
+    Each metafile names exactly one collection: the method it holds. The
+    parsed files are shared between calls: do not modify them.
     """
     found = {}
     for metafile in sorted(Path(configs_dir or CONFIGS_DIR).glob('*/metafile.yml')):
-        meta = yaml.safe_load(metafile.read_text(encoding='utf-8')) or {}
+        stat = metafile.stat()
+        meta = _parsed(str(metafile), stat.st_mtime_ns, stat.st_size)
         collections = meta.get('Collections') or []
         if len(collections) != 1 or not collections[0].get('Name'):
             raise ValueError(f'{metafile} must name one collection: the method it holds.')
