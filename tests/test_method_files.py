@@ -42,6 +42,17 @@ from .method_rows import declared_rows
 EXAMPLE = 'maple'
 #: Where the example may be named besides its own files.
 EXAMPLE_MAY_APPEAR_IN = ('tests/', 'tools/', 'Makefile')
+#: Shared tests that still name methods, with the names they may use: issue 25's tests of one
+#: method's checkpoint loaded into another, on pairs whose learners have equal shapes. To make
+#: generic (such pairs follow from the registry: a reference layout extending another,
+#: ``reference_layout.base``, with the learner arguments that make the shapes equal); the check
+#: fails if one names anything else, and once an entry is no longer needed.
+PENDING = {
+    'tests/test_tools/test_nothing_misfiled.py': {
+        'coop', 'CoOp', 'kgcoop', 'KgCoOp', 'ivlp', 'IVLP', 'promptsrc', 'PromptSRC',
+        'zero_shot_clip', 'ZeroShotCLIP'
+    },
+}
 #: Scanned: the package, the tools, the configs and the tests (the docs are prose).
 SCANNED = ('maple_mm', 'tools', 'configs', 'tests')
 SUFFIXES = ('.py', '.sh', '.yml', '.yaml', '.cfg')
@@ -106,8 +117,10 @@ def _code_strings(path: Path) -> List[tuple]:
     return parts
 
 
-def names_outside_their_files(root: Path = REPO_ROOT) -> Dict[str, List[str]]:
-    """``{file: ['line: name', ...]}`` for every method name in a file not its method's."""
+def names_outside_their_files(root: Path = REPO_ROOT,
+                              pending: Dict[str, Set[str]] = PENDING) -> Dict[str, List[str]]:
+    """``{file: ['line: name', ...]}`` for every method name in a file not its method's
+    (but those ``pending`` allows)."""
     folders = list(metafiles(root / 'configs'))
     owned = {f for folder in folders for f in method_files(folder, root)}
     names = {folder: method_names(folder, root) for folder in folders}
@@ -121,7 +134,8 @@ def names_outside_their_files(root: Path = REPO_ROOT) -> Dict[str, List[str]]:
         hits = []
         for line, text in _code_strings(root / name):
             for match in pattern.finditer(DATA_PROTOCOL.sub('', text)):
-                if not (example_allowed and match.group(1) in names[EXAMPLE]):
+                if not (example_allowed and match.group(1) in names[EXAMPLE]) and \
+                        match.group(1) not in pending.get(name, ()):
                     hits.append(f'{line}: {match.group(1)}')
         if hits:
             found[name] = hits
@@ -140,6 +154,11 @@ def test_no_other_file_names_a_method():
     found = names_outside_their_files()
     assert not found, 'method names outside their methods\' files (move the knowledge into ' \
         f'the method\'s files, or derive it from the registry): {found}'
+
+
+def test_every_pending_file_still_names_a_method():
+    found = names_outside_their_files(pending={})
+    assert sorted(PENDING) == sorted(name for name in found if name in PENDING)
 
 
 def test_the_check_finds_a_method_named_elsewhere(tmp_path):

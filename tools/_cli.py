@@ -17,7 +17,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 # mmcv-lite has no compiled ops and says so on every import; nothing here needs them.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
-from maple_mm.errors import ConfigError, MapleUserError, RunInterrupted  # noqa: E402
+from maple_mm.errors import ConfigError, MapleUserError, MapleWarning, RunInterrupted  # noqa: E402
 
 
 def add_common_args(parser) -> None:
@@ -55,17 +55,25 @@ def add_common_args(parser) -> None:
         'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
         'epochs_by_shots gives K; the default work dir becomes '
         'work_dirs/<method>/<config>_<K>shots')
+    parser.add_argument(
+        '--allow-other-method',
+        action='store_true',
+        help='load a checkpoint written by another method or learned on another CLIP '
+        'architecture than the config builds (refused otherwise); the run record keeps '
+        'that it was allowed')
 
 
 def load_config(args) -> Config:
-    """Read the config; apply --cfg-options, --seed, --shots, --precision, --launcher and
-    --work-dir."""
+    """Read the config; apply --cfg-options, --seed, --shots, --precision,
+    --allow-other-method, --launcher and --work-dir."""
     from maple_mm.engine.runners.run_config import load_run_config
     cfg = load_run_config(args.config, args.cfg_options, getattr(args, 'seed', None),
                           getattr(args, 'shots', None), args.work_dir)
     precision = getattr(args, 'precision', None)
     if precision is not None:
         cfg.precision = precision
+    if getattr(args, 'allow_other_method', False):
+        cfg.allow_other_method = True
     cfg.launcher = args.launcher
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -155,6 +163,19 @@ def user_error_message(err: BaseException) -> Optional[str]:
     return None
 
 
+def one_line_warnings(showwarning):
+    """``warnings.showwarning`` that prints maple_mm's warnings as one ``warning:`` line
+    (the run goes on) and leaves every other warning to ``showwarning``."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, MapleWarning):
+            print(f'warning: {message}', file=file or sys.stderr, flush=True)
+        else:
+            showwarning(message, category, filename, lineno, file, line)
+
+    return show
+
+
 #: Set in the environment of the runs of a sweep, which says itself what Ctrl-C kept.
 QUIET_INTERRUPT = 'MAPLE_QUIET_INTERRUPT'
 
@@ -168,6 +189,7 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
     (what was kept, how to continue), and exit code 130, also when a library
     turned the interrupt into another exception (mmengine's config formatting
     catches everything). Set MAPLE_DEBUG=1 to see the traceback anyway.
+    maple_mm's warnings print as one ``warning:`` line each.
     """
     got_sigint = []
 
@@ -183,6 +205,8 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
         and threading.current_thread() is threading.main_thread())
     if own_handler:
         signal.signal(signal.SIGINT, on_sigint)
+    showwarning = warnings.showwarning
+    warnings.showwarning = one_line_warnings(showwarning)
     try:
         main(argv)
     except BaseException as err:  # noqa: BLE001  only user errors are caught, see below
@@ -199,5 +223,6 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
             raise
         sys.exit(f'error: {message}')
     finally:
+        warnings.showwarning = showwarning
         if own_handler:
             signal.signal(signal.SIGINT, signal.default_int_handler)

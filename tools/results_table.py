@@ -3,12 +3,15 @@
     python tools/results_table.py WORK_ROOT [WORK_ROOT ...] [--paper]
                                   [--markdown FILE] [--csv FILE] [--plot DIR] [--overwrite]
 
-Every run folder under the roots counts, whatever its name: what a run is
-(method, protocol, dataset, shots, seed, and the experiment: its config and what
-the run changed in it) is read from the record its test wrote into
-test_metrics.json. Variants of one method (other configs, --cfg-options) get
-rows or columns of their own, named by the variant; two results of one run are
-reported, and the newest counts. Base-to-novel runs give Base / Novel / HM per dataset
+Every complete test record under the roots counts, whatever folder holds it
+(a work dir may hold tests of several checkpoints): what a run is (method,
+protocol, dataset, shots, seed, and the experiment: its config and what the run
+changed in it) is read from the record its test wrote into test_metrics.json; a
+test of a checkpoint records the run that wrote the checkpoint. Variants of one
+method (other configs, --cfg-options) get rows or columns of their own, named by
+the variant; two results of one run are reported, and the newest counts; every
+record left out (unfinished, stopped, written by an earlier version) is named on
+stderr with the reason. Base-to-novel runs give Base / Novel / HM per dataset
 for each method (means over seeds +- std) and each method's Average row (HM of
 the mean Base and mean Novel); few-shot runs a dataset x shots table per
 method; other runs (cross-dataset, domain generalisation) their accuracy per

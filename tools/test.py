@@ -2,19 +2,21 @@
 
     python tools/test.py CONFIG [CHECKPOINT] [--seed S] [--shots K] [--work-dir DIR]
                          [--precision {fp32,fp16,bf16,amp}] [--out PREDICTIONS.pkl]
-                         [--cfg-options k=v ...]
+                         [--allow-other-method] [--cfg-options k=v ...]
 
 CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP).
+A checkpoint's test is recorded under the run that wrote it (its method, dataset,
+shots, seed and experiment), which it carries.
 """
 import argparse
 import copy
 import logging
-import os
 
 from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
 
-from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
+from maple_mm.engine.runners.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
 from maple_mm.errors import MapleUserError
+from maple_mm.provenance import expecting_writer
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,8 +57,8 @@ def trainable_parameters(model_cfg: dict) -> int:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
-        raise MapleUserError(f'Checkpoint {args.checkpoint} does not exist.')
+    if args.checkpoint is not None:
+        check_checkpoint_file(args.checkpoint)
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
         raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
@@ -71,7 +73,9 @@ def main(argv=None) -> None:
             else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
 
-    with safe_checkpoint_loading():  # whichever runner the config names
+    # Whichever runner the config names: weights-only, and the checkpoint must be one of the
+    # config's method and CLIP.
+    with safe_checkpoint_loading(), expecting_writer(cfg):
         runner = build_runner(cfg)
         runner.test()
     finish_distributed()

@@ -31,6 +31,7 @@ import torch
 
 from maple_mm.atomic_files import save_torch_atomically
 from maple_mm.errors import MapleUserError
+from maple_mm.provenance import converted_writer
 from .reference_layout import (FROZEN_CLIP_KEYS, FROZEN_CLIP_PREFIXES, PL, Linear, Numbered,
                                ReferenceLayout, Rule, Tensor)
 from .restricted_unpickler import InertStub, pickled_globals, restricted_load
@@ -547,6 +548,7 @@ def convert_checkpoint_file(src: str,
                                     'to overwrite it.')
 
     checkpoint = load_reference_checkpoint(src)
+    requested = method
     method, converted = convert_state_dict(checkpoint['state_dict'], method)
     layout = reference_layout(method)
     info = layout.describe(converted)
@@ -555,7 +557,13 @@ def convert_checkpoint_file(src: str,
     if isinstance(epoch, int) and not isinstance(epoch, bool):
         meta['epoch'] = int(epoch)
     meta.update(info)
-    save_torch_atomically({'state_dict': dict(converted), 'meta': meta}, dst)
+    # What wrote it (maple_mm.provenance): loading it into another method is refused.
+    written_by = converted_writer(
+        _registered()[method][1], info, src, detected=requested in (None, 'auto'))
+    save_torch_atomically({
+        'state_dict': dict(converted),
+        'meta': dict(meta, written_by=written_by)
+    }, dst)
 
     lines = [conversion_summary(src, dst, checkpoint, method, converted, meta)]
     if checkpoint['_stubbed_globals']:

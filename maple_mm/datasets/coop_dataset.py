@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmpretrain.datasets import BaseDataset
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, ImageDecodeError
+from maple_mm.provenance import list_fingerprint
 from .catalog import BENCHMARKS, dataset_key_of_type
 from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
 from .few_shot_cache import cache_file_name, cached_few_shot
@@ -99,6 +100,10 @@ class CoOpDataset(BaseDataset):
             raise DatasetFormatError(f'num_shots={num_shots!r} is not supported: -1 means all '
                                      'items; K >= 1 draws K per class.')
         self._index_cache: Optional[Dict[str, List[Item]]] = None  # see _index_lists
+        self._listed: Dict[str, List[Item]] = {}  # the lists a data-list build read
+        #: The split source and a fingerprint of each of its lists read by the build
+        #: (every list of a split file): what a checkpoint's training data was.
+        self.split_fingerprint: Optional[dict] = None
         self.split = split
         self.num_shots = num_shots
         self.seed = seed
@@ -193,6 +198,7 @@ class CoOpDataset(BaseDataset):
         items = self.list_items(split)
         if not items:
             raise DatasetFormatError(self._empty_message(split))
+        self._listed[split] = items
         return items
 
     def _empty_message(self, split: str) -> str:
@@ -238,11 +244,11 @@ class CoOpDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         """Select, subsample and check the items; sets ``metainfo['classes']``."""
-        self._index_cache = None
+        self._index_cache, self._listed = None, {}
         try:
             return self._build_data_list()
         finally:
-            self._index_cache = None
+            self._index_cache, self._listed = None, {}
 
     def _build_data_list(self) -> List[dict]:
         self.check_source()
@@ -257,7 +263,21 @@ class CoOpDataset(BaseDataset):
         ]
         self._set_classes(names, data_list)
         self._check_images(data_list)
+        self.split_fingerprint = self._fingerprint()
         return data_list
+
+    def _fingerprint(self) -> dict:
+        """The dataset, its split source and :func:`list_fingerprint` of each list read."""
+        lists = {**self._listed, **(self._index_cache or {})}  # a split file: all its lists
+        return dict(
+            dataset=dataset_key_of_type(type(self).__name__)
+            or osp.basename(osp.normpath(self.data_root)),
+            source=osp.basename(self.ann_file) if self.ann_file else
+            (self.image_dir_under_root() or '.'),
+            lists={
+                split: list_fingerprint(items)
+                for split, items in sorted(lists.items())
+            })
 
     def _none_kept_message(self, train: Sequence[Item], kept_train: Sequence[Item]) -> str:
         num_kept = len({label for _, label, _ in kept_train})

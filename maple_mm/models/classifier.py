@@ -13,7 +13,7 @@ from mmpretrain.structures import DataSample
 
 from maple_mm.checkpoints.reference_converter import looks_like_reference
 from maple_mm.checkpoints.reference_layout import ReferenceLayout
-from maple_mm.class_names import (EXTRA_STATE, check_class_name_bounds, decode_class_names,
+from maple_mm.class_names import (EXTRA_STATE, check_class_names, decode_class_names,
                                   encode_class_names)
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
 from .class_prompts import ClassPrompts, splice_context
@@ -139,7 +139,7 @@ class PromptedCLIP(BaseClassifier):
         ``dataset_meta`` (the dataset's metainfo) lets a method take what it
         needs from the dataset, e.g. zero-shot CLIP its prompt template.
         """
-        check_class_name_bounds(class_names, 'The class list')
+        check_class_names(class_names, 'The class list')
         reconfigured = self.prompt_learner.configure_for_dataset(dataset_meta or {})
         if reconfigured or list(class_names) != self.class_names:
             self.prompt_learner.set_class_names(class_names, self.backbone)

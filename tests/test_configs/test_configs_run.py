@@ -58,6 +58,7 @@ def test_base2novel(folder, data_root, tmp_path):
     assert classes == dict(base=NUM_CLASSES // 2, novel=NUM_CLASSES // 2)
     written = record(tmp_path)['record']
     variant = written.pop('variant')
+    trained, tested = written.pop('trained'), written.pop('tested')
     assert written == dict(
         method=METHODS[folder],
         protocol='base2novel',
@@ -65,7 +66,19 @@ def test_base2novel(folder, data_root, tmp_path):
         shots=16,
         seed=2,
         config=f'base2novel_{dataset}',
-        processes=1)
+        processes=1,
+        allow_other_method=False,
+        checkpoint=None)  # tested the weights it trained
+    # What the weights were trained on, and what each set tested: the base set has the
+    # training classes; both sets read the same lists of the same source (every list of an
+    # index file; ImageNet's builds list only the class folders they read).
+    base = runner.test_loop.dataloaders['base'].dataset.metainfo['classes']
+    assert trained['classes'] == list(base) and len(base) == NUM_CLASSES // 2
+    assert set(tested) == {'base', 'novel'} and tested['base'] == tested['novel']
+    assert trained['data']['source'] == tested['base']['source']
+    common = set(trained['data']['lists']) & set(tested['base']['lists'])
+    assert common == (set() if dataset == 'imagenet' else {'train', 'val', 'test'})
+    assert all(trained['data']['lists'][k] == tested['base']['lists'][k] for k in common)
     # The recipe, and what tiny() changed in it (the seed is no change of the experiment).
     assert variant.startswith(f'{folder}/base2novel [') and 'max_epochs=1' in variant \
         and 'seed' not in variant

@@ -3,7 +3,7 @@
 For each method (and each prompt layout of it) a reference state dict with
 fp16-exact values is built by tests/reference_trainers.py under the reference's
 names, mapped onto our model by the checkpoint converter
-(maple_mm/models/reference_checkpoint.py), and our logits must equal the
+(maple_mm/checkpoints/reference_converter.py), and our logits must equal the
 transcription's, on both code paths (``efficient`` True and False). Every
 learned tensor is checked to matter, so that the equality checks where it goes.
 Gradients must reach exactly the parameters the reference trains, and no CLIP

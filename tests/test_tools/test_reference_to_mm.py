@@ -62,12 +62,16 @@ def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
     printed = capsys.readouterr().out
     ckpt = torch.load(out, map_location='cpu', weights_only=True)
     assert set(ckpt) == {'state_dict', 'meta'}
+    written = ckpt['meta'].pop('written_by')
     assert ckpt['meta'] == dict(
         method=method, converted_from='model.pth.tar-5', epoch=5, **CASES[case].meta)
     assert all(v.dtype == torch.float32 for v in ckpt['state_dict'].values())
 
     model_type, learner, ref_kwargs = CASES[case][2:5]
     logits_fn = CASES[case].logits
+    # What wrote it (maple_mm.provenance): loading it into another method is refused.
+    assert (written['method'], written['converted_from'], written['method_detected']) == \
+        (model_type, 'model.pth.tar-5', not _method_option(method))
     config = printed_model_config(printed)
     assert config['type'] == model_type
     images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))

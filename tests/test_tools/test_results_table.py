@@ -10,16 +10,20 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 from mmpretrain.registry import RUNNERS
 
 from maple_mm.errors import MapleUserError
-from maple_mm.evaluation import harmonic_mean
+from maple_mm.evaluation import collect_runs, harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from maple_mm.evaluation.published import METHODS as TABLE_ORDER
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
-from ..conftest import load_tool
+from ..conftest import REPO_ROOT, load_tool
 from ..method_rows import trained_folders
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS
@@ -241,6 +245,30 @@ def test_existing_outputs_are_not_overwritten(root, tmp_path):
     assert '**Base-to-novel generalisation' in out.read_text()
 
 
+def test_every_test_in_one_work_dir_is_a_row(tmp_path, capsys):
+    """tools/test.py of a MaPLe checkpoint, then of another method's, into one work dir: both
+    are rows (the table read only the newest log folder of a work dir)."""
+    write_run(tmp_path, 'W', base2novel(80, 60), time='20250101_000000', method='MaPLe')
+    write_run(tmp_path, 'W', base2novel(70, 50), time='20250101_000001', method=OTHER)
+    # The MaPLe run tested again, and a test of it that stopped after its first set.
+    write_run(tmp_path, 'W', base2novel(81, 61), time='20250101_000002', method='MaPLe')
+    write_run(tmp_path, 'W', {f'base/{TOP1}': 10}, time='20250101_000003', method='MaPLe', seed=2)
+    stopped = tmp_path / 'W' / '20250101_000003' / 'test_metrics.json'
+    stopped.write_text(json.dumps(dict(json.loads(stopped.read_text()), complete=False)))
+    rows = table(run(tmp_path), 'Base-to-novel')
+    assert (rows['DTD']['MaPLe Base'], rows['DTD'][f'{OTHER} Base']) == ('81.00 ± 0.00',
+                                                                         '70.00 ± 0.00')
+    err = capsys.readouterr().err.splitlines()
+    older, newer = (
+        tmp_path / 'W' / t / 'test_metrics.json' for t in ('20250101_000000', '20250101_000002'))
+    assert err == [
+        f'note: {stopped} is a test that stopped before its last set (MaPLe, dtd, 16 shots, '
+        'seed 2); left out (test the run again to include it)',
+        f'note: {older} is an earlier test of the run MaPLe, dtd, 16 shots, seed 1; the newest, '
+        f'{newer}, counts.'
+    ]
+
+
 def test_no_finished_runs_is_a_clear_error(tmp_path):
     with pytest.raises(MapleUserError, match='No finished runs'):
         run(tmp_path)
@@ -345,6 +373,54 @@ def test_two_variants_of_one_method_side_by_side_and_no_result_silently_replaced
             f'{tmp_path / "deep1"}') in err
     assert 'their records differ in processes (None vs 4)' in err
     assert f'The tables show the newest, {tmp_path / "copy_of_deep1"}' in err
+
+
+def test_a_sweep_and_a_test_of_another_checkpoint_in_its_folder_lose_no_record(sweep, tmp_path):
+    """The sweep's two methods with 2 seeds each, and a checkpoint of the other one's seed 3
+    tested (with tools/test.py, without --seed) into MaPLe's seed-1 folder: every record is
+    listed, under the method and seed of the run that wrote its checkpoint."""
+    folder = next(f for f in SWEEP_SEEDS if f != 'maple')
+    other = METHODS[folder]
+    root = tmp_path / 'work'
+    shutil.copytree(sweep, root)
+    data_root = sweep.parent / 'data'
+    config = CONFIGS / folder / 'base2novel_dtd.py'
+    cfg = tiny(load(config, '--seed', '3'), data_root, tmp_path / 'other_seed3')
+    RUNNERS.build(cfg).train()  # as the sweep trained its runs
+    dumped = tmp_path / folder / 'base2novel_dtd.py'
+    dumped.parent.mkdir()
+    cfg.dump(dumped)
+    maple_seed1 = root / 'maple' / 'base2novel_dtd' / 'seed1'
+    proc = subprocess.run([
+        sys.executable,
+        str(REPO_ROOT / 'tools' / 'test.py'),
+        str(dumped),
+        str(tmp_path / 'other_seed3' / 'epoch_1.pth'), '--work-dir',
+        str(maple_seed1)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=dict(os.environ, HF_HUB_OFFLINE='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = collect_runs([root])
+    seeds = {}
+    for r in found.runs:
+        seeds.setdefault(r.method, []).append(r.seed)
+    assert seeds[other] == [1, 2, 3] and seeds['MaPLe'] == [1, 2]
+    assert not found.duplicates and not found.incomplete and not found.unrecorded
+    assert len(found.runs) == len(list(root.rglob('test_metrics.json')))  # none lost
+    tests = [json.loads(p.read_text()) for p in root.rglob('test_metrics.json')]
+    # The test in MaPLe's folder is filed under the run of the checkpoint, not the config's
+    # default seed (1).
+    (other, ) = [t['record'] for t in tests if t['record']['checkpoint']]
+    assert (other['method'], other['seed'], other['checkpoint']['file']) == \
+        (other, 3, str(tmp_path / 'other_seed3' / 'epoch_1.pth'))
+    rows = table(run(root), 'Base-to-novel')
+    for method in ('MaPLe', other):
+        base = [t['metrics'][f'base/{TOP1}'] for t in tests if t['record']['method'] == method]
+        assert len(base) == len(seeds[method])
+        assert rows['DTD'][f'{method} Base'].startswith(f'{sum(base) / len(base):.2f} ± ')
 
 
 def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):

@@ -37,8 +37,12 @@ from maple_mm.checkpoints.restricted_unpickler import (  # noqa: F401  (re-expor
     allowed_global_names, pickled_globals, restricted_load, weights_only_loading)
 from maple_mm.class_names import EXTRA_STATE, check_class_name_bounds, decode_class_names
 from maple_mm.errors import (CheckpointFormatError, CheckpointNotFoundError, ClassNameError,
-                             NonFiniteWeightsError)
+                             NonFiniteStateError, NonFiniteWeightsError)
+from maple_mm.file_kinds import MISSING, not_a_file
+from maple_mm.finite_values import non_finite_values
 from maple_mm.models.classifier import CONVERT_HINT
+from maple_mm.provenance import check_writer
+from maple_mm.run_layout import latest_complete_checkpoint
 
 CONVERTER_HINT = f'it is a checkpoint of the reference code (Dassl): {CONVERT_HINT} first'
 
@@ -93,10 +97,20 @@ def refused_reason(path: str) -> str:
             'e.g. torch.save({"state_dict": model.state_dict()}, path)')
 
 
-def check_checkpoint_file(path: str) -> None:
-    """Raise a one-line error if ``path`` is missing or cannot be a checkpoint."""
-    if not os.path.isfile(path):
-        raise CheckpointNotFoundError(f'Checkpoint {path} does not exist.')
+def check_checkpoint_file(path: str, role: str = '') -> None:
+    """Raise a one-line error if ``path`` is missing or cannot be a checkpoint (a folder,
+    FIFO or device says what it is); ``role`` follows the path, e.g. ' to resume from'."""
+    problem = not_a_file(path)
+    if problem == MISSING:
+        raise CheckpointNotFoundError(f'Checkpoint {path}{role} does not exist.')
+    if problem == 'is a folder':
+        latest = latest_complete_checkpoint(path)[0]
+        inside = f'; its newest complete checkpoint is {latest}' if latest else ''
+        raise CheckpointFormatError(f'Checkpoint {path}{role} is a folder, not a checkpoint '
+                                    f'file{inside}: give the .pth file.')
+    if problem:
+        raise CheckpointFormatError(f'Checkpoint {path}{role} {problem}, not a checkpoint '
+                                    'file: give a .pth file.')
     reason = unreadable_reason(path)
     if reason:
         raise CheckpointFormatError(f'Checkpoint {path} {reason}.')
@@ -183,8 +197,9 @@ def message_hub_problem(hub) -> Optional[str]:
 
 
 def check_loaded_checkpoint(path: str, checkpoint: dict) -> None:
-    """Refuse what must not be used: non-finite weights, malformed or huge class names, a
-    malformed message hub.
+    """Refuse what must not be used: non-finite weights or training state, malformed or huge
+    class names, a malformed message hub, another method's checkpoint
+    (:func:`~maple_mm.provenance.check_writer`).
 
     mmengine's ``resume`` executes ``meta.config`` as a Python config (only
     old mmcv runners wrote it; mmengine saves ``meta.cfg``): it is dropped.
@@ -215,6 +230,15 @@ def check_loaded_checkpoint(path: str, checkpoint: dict) -> None:
             raise CheckpointFormatError(f'Checkpoint {path}: its message_hub {problem}; the '
                                         'file is damaged or was not written by mmengine. Use '
                                         'another checkpoint.')
+    bad = non_finite_values(checkpoint)  # optimizer moments, lr, hook states, logs
+    if bad:
+        raise NonFiniteStateError(
+            f'Checkpoint {path}: {bad[0]} holds NaN or Inf values' +
+            (f' (and {len(bad) - 1} more entries)' if len(bad) > 1 else '') +
+            ', so the run continuing from it would break: the file is damaged, or was saved '
+            'after its run went wrong. Use an earlier checkpoint of the run, or train from '
+            'the start.')
+    check_writer(path, checkpoint)  # the method and CLIP that wrote it
     if isinstance(meta, dict):
         meta.pop('config', None)
 

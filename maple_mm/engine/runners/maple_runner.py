@@ -6,9 +6,11 @@ only; other runners and models in the process are untouched.
 """
 import contextlib
 import copy
+import functools
 import inspect
 import logging
 import os
+import shutil
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 from unittest import mock
 
@@ -23,6 +25,7 @@ from torch.utils.data import DataLoader
 from maple_mm.atomic_files import remove_stale_temporaries
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.evaluation.run_record import variant_name
+from maple_mm.provenance import WRITTEN_BY, expecting_writer, training_writer, weights_record
 from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from ..optimizers.precision import current_device_type, describe_precision
@@ -161,6 +164,55 @@ def claim_log_dir(work_dir: str, timestamp: str) -> str:
             name = f'{timestamp}_{number}'
 
 
+#: What a run wrote that makes its log folder worth keeping after a failure.
+MEASURED = ('test_metrics.json', os.path.join('vis_data', 'scalars.json'))
+
+
+def remove_unmeasured_log_folder(log_dir: Optional[str],
+                                 error: BaseException,
+                                 created_work_dir: Optional[str] = None) -> None:
+    """After a failed run: remove its log folder if the run measured nothing (no logged
+    scalar, no test result), else end its log with the line the run stopped with.
+
+    ``created_work_dir`` (a work dir the run created) goes too if it holds
+    nothing but the config the run dumped into it.
+    """
+    if log_dir and os.path.isdir(log_dir):
+        if any(os.path.exists(os.path.join(log_dir, name)) for name in MEASURED):
+            log = os.path.join(log_dir, f'{os.path.basename(log_dir)}.log')
+            what = 'interrupted' if isinstance(error, KeyboardInterrupt) else \
+                f'{type(error).__name__}: {(str(error).splitlines() or [""])[0]}'
+            with contextlib.suppress(OSError), open(log, 'a', encoding='utf-8') as f:
+                f.write(f'The run stopped here: {what}\n')
+            return
+        shutil.rmtree(log_dir, ignore_errors=True)
+    if created_work_dir and os.path.isdir(created_work_dir):
+        with contextlib.suppress(OSError):  # anything else there (another run's) stays
+            for name in os.listdir(created_work_dir):
+                if name.endswith('.py'):  # the config this run dumped
+                    os.remove(os.path.join(created_work_dir, name))
+            os.rmdir(created_work_dir)
+
+
+def leaves_nothing_unmeasured(method):
+    """Decorate a runner method: when it fails (an error, Ctrl-C), the run's log folder goes
+    if the run measured nothing, and the work dir too if the run created it
+    (:func:`remove_unmeasured_log_folder`)."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as err:
+            if get_rank() == 0:
+                remove_unmeasured_log_folder(
+                    getattr(self, '_claimed_log_dir', None), err,
+                    getattr(self, '_created_work_dir', None))
+            raise
+
+    return run
+
+
 def check_writable(work_dir: str) -> None:
     """One clear error if the work dir cannot be created or written."""
     try:
@@ -256,7 +308,15 @@ class MapleRunner(Runner):
     - Temporary files that killed writes left in the work dir (older than a
       minute) are removed when a run starts.
     - Every run (each start of a tool) gets a log folder of its own, created
-      atomically: ``<timestamp>``, or ``<timestamp>_2``, ... when it exists.
+      atomically: ``<timestamp>``, or ``<timestamp>_2``, ... when it exists. A run
+      that fails before it measured anything removes it again (and the work dir
+      it created); one that holds results is kept, its log ending with why the
+      run stopped.
+    - Checkpoints say what wrote them (``meta.written_by``: method, CLIP, run,
+      class names, data fingerprint; :mod:`maple_mm.provenance`); loading one
+      of another method or CLIP architecture stops unless the config sets
+      ``allow_other_method``. A test records the run of the checkpoint it tests
+      and compares its data with the training data (:attr:`tested_weights`).
     - Resuming with another number of processes is allowed, with one warning
       saying what changes.
     - Without an accelerator, distributed runs use gloo on CPU processes: no
@@ -264,8 +324,13 @@ class MapleRunner(Runner):
       ``device_ids=None``. Nothing changes on GPU machines.
     """
 
+    @leaves_nothing_unmeasured
     def __init__(self, *args, **kwargs) -> None:
         work_dir = os.path.abspath(kwargs['work_dir'])
+        self._created_work_dir = None if os.path.isdir(work_dir) else work_dir
+        #: What a test of this runner tests: the checkpoint loaded, or the weights it
+        #: trained (maple_mm.provenance.weights_record); None before either.
+        self.tested_weights: Optional[dict] = None
         check_writable(work_dir)
         for pattern in ('.*.tmp', '*/.*.tmp'):  # killed writes (pointer, test metrics)
             remove_stale_temporaries(work_dir, pattern)
@@ -375,6 +440,7 @@ class MapleRunner(Runner):
         if is_distributed():
             broadcast_object_list(name)
         self._timestamp = name[0]
+        self._claimed_log_dir = os.path.join(self._work_dir, name[0])
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
         on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
@@ -389,10 +455,12 @@ class MapleRunner(Runner):
 
     # -- checkpoints ---------------------------------------------------------------
     def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
-        with safe_checkpoint_loading():
+        with safe_checkpoint_loading(), expecting_writer(self.cfg):
             checkpoint = super().load_checkpoint(filename, *args, **kwargs)
         if getattr(self, '_resuming', False):
             self._warn_other_world_size(checkpoint.get('meta') or {})
+        self.tested_weights = weights_record(filename, (checkpoint.get('meta')
+                                                        or {}).get(WRITTEN_BY))
         return checkpoint
 
     def resume(self, *args, **kwargs) -> None:
@@ -403,7 +471,10 @@ class MapleRunner(Runner):
             self._resuming = False
 
     def save_checkpoint(self, *args, **kwargs) -> None:
-        kwargs['meta'] = dict(kwargs.get('meta') or {}, world_size=self.world_size)
+        kwargs['meta'] = dict(
+            kwargs.get('meta') or {},
+            world_size=self.world_size,
+            written_by=training_writer(self.cfg, self.train_dataloader.dataset))
         super().save_checkpoint(*args, **kwargs)
 
     def _warn_other_world_size(self, meta: dict) -> None:
@@ -465,8 +536,17 @@ class MapleRunner(Runner):
         finally:
             lock.release()
 
+    @leaves_nothing_unmeasured
     def train(self):
         check_dataset_sources(self._train_set_configs)
         check_no_overwrite(self.work_dir, self._resume)
         with self._work_dir_lock():
-            return super().train()
+            model = super().train()
+        # A test after training tests these weights, trained on this run's data.
+        self.tested_weights = weights_record(
+            None, training_writer(self.cfg, self.train_dataloader.dataset))
+        return model
+
+    @leaves_nothing_unmeasured
+    def test(self) -> dict:
+        return super().test()
