@@ -26,8 +26,8 @@ from typing import Callable, Dict, Iterator, List, Set
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 from tests.test_configs.zoo import (  # noqa: E402  isort: skip  (after the filter)
-    BASE_DIR, CONFIGS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors, base_files, built,
-    inheritance_depth, leaf_configs, protocol_of)
+    BASE_DIR, CONFIGS, DATASETS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors, base_files,
+    built, inheritance_depth, leaf_configs, protocol_of)
 
 REPO_ROOT = CONFIGS.parent
 PACKAGE = REPO_ROOT / 'maple_mm'
@@ -60,8 +60,10 @@ def configs_build_and_name_their_method_and_protocol() -> Iterator[str]:
     from mmengine.registry import RUNNERS as ROOT_RUNNERS
 
     from maple_mm.engine.runners.maple_runner import MapleRunner
-    trained = [f for f in METHODS if f != 'zero_shot_clip']  # zero-shot has no few-shot
-    expected_count = len(METHODS) * 14 + len(trained) * 11
+    from tests.method_rows import trained_folders
+
+    # A method that learns nothing (zero-shot) has no few-shot configs.
+    expected_count = (len(METHODS) * (len(DATASETS) + 3) + len(trained_folders()) * len(DATASETS))
     if len(experiment_configs()) != expected_count:
         yield f'configs/: {len(experiment_configs())} configs, expected {expected_count}'
     for path in experiment_configs():
@@ -155,10 +157,18 @@ SHARED_FACTS = {
     "type='Accuracy'": 'default_runtime.py',
     "subsample='novel'": 'protocols/base2novel.py',
     "'CoOpImageNetR'": 'protocols/cross_dataset.py',
-    "type='MaPLePromptLearner'": 'models/maple.py',
-    "type='VPTPromptLearner'": 'models/vpt.py',
     'runner_type': 'default_runtime.py',
 }
+
+
+def shared_facts() -> Dict[str, str]:
+    """:data:`SHARED_FACTS`, and each method's learner type: in its model file alone."""
+    from tests.method_rows import method_rows
+    return dict(
+        SHARED_FACTS, **{
+            f"type='{rows.recipes['base2novel'].learner['type']}'": f'models/{folder}.py'
+            for folder, rows in method_rows().items()
+        })
 
 
 def each_shared_fact_lives_in_one_base_file() -> Iterator[str]:
@@ -166,7 +176,7 @@ def each_shared_fact_lives_in_one_base_file() -> Iterator[str]:
     auto_scale_lr base is the train batch), and no dataset config names a benchmark's folder
     (the dataset's record in the catalog does)."""
     configs = [p for p in CONFIGS.rglob('*.py') if p != DEMO_BASE]
-    for fact, home in SHARED_FACTS.items():
+    for fact, home in shared_facts().items():
         files = sorted(p.relative_to(BASE_DIR).as_posix() for p in configs if fact in p.read_text())
         if files != [home]:
             yield f'{fact!r} is in {files}, only configs/_base_/{home} should say it'

@@ -3,12 +3,15 @@ import pytest
 from mmengine.config import Config
 
 from maple_mm.errors import CheckpointFormatError, OtherWriterError, TrainedDataMismatchError
+from maple_mm.evaluation.published import METHODS
 from maple_mm.models import TINY_CLIP_CFG
 from maple_mm.provenance import (architecture_differences, check_tested_set, check_writer,
                                  clip_identity, describe_class_difference, expecting_writer,
                                  list_fingerprint)
 
 VIT_B16 = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
+#: Two methods (the example and another, tests/test_method_files.py): a writer and a reader.
+WRITER, READER = 'MaPLe', next(m for m in METHODS if m != 'MaPLe')
 
 
 def test_a_named_clip_is_described_from_open_clips_config_without_building_it():
@@ -35,7 +38,7 @@ def test_clips_of_equal_widths_differ_by_name():
     assert architecture_differences(dict(text_width=32), clip_identity(VIT_B16)) == ['text_width']
 
 
-def _checkpoint(method='KgCoOp', **written):
+def _checkpoint(method=WRITER, **written):
     return dict(meta=dict(written_by=dict(method=method, clip=clip_identity(VIT_B16), **written)))
 
 
@@ -43,15 +46,13 @@ def test_the_writer_is_checked_only_against_an_expected_model():
     check_writer('x.pth', _checkpoint())  # no model expected: only its form is checked
     with pytest.raises(CheckpointFormatError, match='its meta.written_by names no method'):
         check_writer('x.pth', dict(meta=dict(written_by=dict(clip={}))))
-    cfg = Config(dict(method='CoOp', model=dict(type='CoOp', backbone=VIT_B16)))
-    with expecting_writer(cfg), pytest.raises(OtherWriterError, match='was written by KgCoOp'):
+    cfg = Config(dict(method=READER, model=dict(type=READER, backbone=VIT_B16)))
+    with expecting_writer(cfg), pytest.raises(OtherWriterError, match=f'was written by {WRITER}'):
         check_writer('x.pth', _checkpoint())
     with expecting_writer(Config(dict(cfg.to_dict(), allow_other_method=True))):
         check_writer('x.pth', _checkpoint())
     b32 = Config(
-        dict(
-            method='KgCoOp',
-            model=dict(type='KgCoOp', backbone=dict(VIT_B16, model_name='ViT-B-32'))))
+        dict(method=WRITER, model=dict(type=WRITER, backbone=dict(VIT_B16, model_name='ViT-B-32'))))
     with expecting_writer(b32), pytest.raises(
             OtherWriterError,
             match=r'learned on ViT-B-16 \(openai\), but the config builds '
@@ -73,7 +74,7 @@ def test_tested_data_against_the_training_data(caplog):
     trained = _Dataset(['cat', 'dog'], items)
     weights = dict(
         file='w.pth',
-        written_by=dict(method='CoOp', classes=['cat', 'dog'], data=trained.split_fingerprint))
+        written_by=dict(method=READER, classes=['cat', 'dog'], data=trained.split_fingerprint))
     assert check_tested_set(weights, 'base', trained, True) == trained.split_fingerprint
     with pytest.raises(TrainedDataMismatchError, match="label 1 was 'dog', is now 'wolf'"):
         check_tested_set(weights, 'base', _Dataset(['cat', 'wolf'], items), True)

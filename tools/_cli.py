@@ -110,8 +110,8 @@ def add_common_args(parser) -> None:
         help='force the precision on every device: fp32, or mixed precision '
         '(fp16 autocast with dynamic loss scaling, or bf16 autocast; amp: bf16 '
         'where the device has it, else fp16). Default: the recipe\'s, fp16 '
-        'mixed precision on CUDA (VPT fp32) and fp32 on CPUs; testing runs in '
-        'the training precision (docs/benchmarks.md#precision)')
+        'mixed precision on CUDA (fp32 where the reference trains in fp32) and fp32 on CPUs; '
+        'testing runs in the training precision (docs/benchmarks.md#precision)')
     parser.add_argument(
         '--shots',
         type=int,

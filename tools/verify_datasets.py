@@ -181,7 +181,7 @@ class DatasetReport:
         if not skip_counts and official is not None and count != official:
             self.problems.append(f'{split} lists {count} images where the official split has '
                                  f'{official}: the split file or image folders are not the '
-                                 'CoOp ones')
+                                 'ones of the CoOp protocol')
 
     def _check_images(self, split: str, paths: List[str], checked: Dict[str, Optional[str]],
                       decode: bool, workers: int) -> None:

@@ -11,6 +11,7 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from maple_mm.checkpoints.reference_layout import ReferenceLayout, looks_like_reference
 from maple_mm.class_names import (EXTRA_STATE, check_class_names, decode_class_names,
                                   encode_class_names)
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
@@ -21,7 +22,6 @@ from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks, s
                         text_layout)
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
-from .reference_checkpoint import looks_like_reference
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
@@ -79,6 +79,8 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
 
     #: The registered prompt learner type a method's ``prompt_learner`` defaults to.
     default_learner: str = ''
+    #: The checkpoints of the method's reference code, for the converter (None: it has none).
+    reference_layout: Optional[ReferenceLayout] = None
 
     def __init__(self,
                  backbone: dict,
