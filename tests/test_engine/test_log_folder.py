@@ -15,3 +15,10 @@ def test_a_removed_log_folder_name_is_not_claimed_again_in_the_same_process(tmp_
     first = claim_log_dir(str(tmp_path), '20261207_040506')
     shutil.rmtree(tmp_path / first)
     assert claim_log_dir(str(tmp_path), '20261207_040506') == '20261207_040506_2'
+
+
+def test_a_name_is_claimed_once_per_process_whatever_the_work_dir(tmp_path):
+    # Runs of one config in two work dirs would otherwise share mmengine's visualizer.
+    (tmp_path / 'a').mkdir(), (tmp_path / 'b').mkdir()
+    assert claim_log_dir(str(tmp_path / 'a'), '20261207_070809') == '20261207_070809'
+    assert claim_log_dir(str(tmp_path / 'b'), '20261207_070809') == '20261207_070809_2'

@@ -67,9 +67,11 @@ def empty_loader_message(loader: DataLoader) -> str:
             'and --shots, or lower the batch size.')
 
 
-#: Log folders this process claimed. A name is never claimed twice, even after its folder
-#: was removed: mmengine keeps one visualizer per run name, bound to the first folder.
-_CLAIMED_LOG_DIRS: set = set()
+#: The log folder names this process claimed. mmengine names a run's logger, message hub
+#: and visualizer after its config and log folder, and hands an existing instance of that
+#: name to a later run: a name is never claimed twice in a process, whatever the work dir
+#: and even after its folder was removed.
+_CLAIMED_NAMES: set = set()
 
 
 def claim_log_dir(work_dir: str, timestamp: str) -> str:
@@ -81,12 +83,11 @@ def claim_log_dir(work_dir: str, timestamp: str) -> str:
     """
     name, number = timestamp, 1
     while True:
-        path = os.path.abspath(os.path.join(work_dir, name))
         try:
-            if path in _CLAIMED_LOG_DIRS:  # removed after a failure; its name stays taken
-                raise FileExistsError(path)
-            os.mkdir(path)
-            _CLAIMED_LOG_DIRS.add(path)
+            if name in _CLAIMED_NAMES:
+                raise FileExistsError(name)
+            os.mkdir(os.path.join(work_dir, name))
+            _CLAIMED_NAMES.add(name)
             return name
         except FileExistsError:
             number += 1
