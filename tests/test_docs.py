@@ -18,7 +18,7 @@ from unittest import mock
 
 import pytest
 
-from maple_mm.method_zoo import method_folders
+from maple_mm.method_zoo import metafiles, method_folders
 from .conftest import REPO_ROOT, load_tool
 
 PAGES = sorted({
@@ -193,8 +193,11 @@ def test_the_check_finds_what_is_wrong(tmp_path):
 METHOD_FOLDERS = method_folders()
 _NUMBER_WORDS = ('one two three four five six seven eight nine ten eleven twelve thirteen '
                  'fourteen fifteen').split()
-_METHOD_COUNT = re.compile(r'\b(\d+|' + '|'.join(_NUMBER_WORDS) + r') (?:prompting )?methods\b',
-                           re.I)
+#: A count of the project's methods ("all seven methods", "The 9 methods"), not of some methods
+#: an example uses ("a sweep of two methods").
+_METHOD_COUNT = re.compile(
+    r'(?:^|[.:] |\b(?:all|the|these|its|our|ships|implements|supports|covers) )(\d+|' +
+    '|'.join(_NUMBER_WORDS) + r') (?:prompting )?methods\b', re.I)
 _CHOICES = re.compile(r'(?<![\w-])(--[a-z][\w-]*)[ =]\[?\{?([\w.-]+(?:[|,][\w.-]+)+)\}?\]?')
 _CODE_SPAN = re.compile(r'`([^`\n]+)`')
 
@@ -323,7 +326,8 @@ def test_the_method_choice_and_path_checks_find_what_is_wrong(tmp_path):
     page = tmp_path / 'page.md'
     page.write_text(
         '| method | x |\n|---|---|\n| zero-shot CLIP | 1 |\n| deep language prompting '
-        '| 2 |\n\nFolders `coop cocoop vpt`; all seven methods; `CoOp`, `VPT`, `MaPLe`.\n'
+        '| 2 |\n\nFolders `coop cocoop vpt`; all seven methods; a sweep of two methods; `CoOp`, '
+        '`VPT`, `MaPLe`.\n'
         '`--amp [bf16|fp16]`, `--precision fp32|fp16|bf16|amp`.\n'
         'GPA: `maple_mm/engine/gpa_hook.py`, not the reference\'s '
         '`configs/trainers/x.yaml`; `configs/<method>/README.md`.\n')
@@ -407,14 +411,16 @@ def test_tool_descriptions_name_every_method_or_none():
 
 
 def test_the_layout_names_every_module_and_tool():
-    """docs/development.md's layout block names each module of maple_mm/ and each script of
-    tools/, and names no file that does not exist."""
+    """docs/development.md's layout block names each module of maple_mm/ (but the methods'
+    own: a method is its own files) and each script of tools/, and names no file that does not
+    exist."""
     text = (REPO_ROOT / 'docs' / 'development.md').read_text(encoding='utf-8')
     block = text.split('## Layout', 1)[1].split('```')[1]
     named = set(re.findall(r'[\w/]+\.(?:py|sh)\b', block))
+    methods = {REPO_ROOT / meta['Collections'][0]['Code']['URL'] for meta in metafiles().values()}
     files = [
         p for p in (*REPO_ROOT.glob('maple_mm/**/*.py'), *REPO_ROOT.glob('tools/**/*.py'),
-                    *REPO_ROOT.glob('tools/*.sh')) if p.name != '__init__.py'
+                    *REPO_ROOT.glob('tools/*.sh')) if p.name != '__init__.py' and p not in methods
     ]
     missing = [
         p.relative_to(REPO_ROOT).as_posix() for p in files

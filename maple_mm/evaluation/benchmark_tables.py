@@ -18,10 +18,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 from .harmonic_mean import harmonic_mean
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET
-from .run_metrics import RunMetrics
+from .run_metrics import TOP1, RunMetrics
 from .seed_statistics import SeedStatistics
 
-TOP1 = 'accuracy/top1'
 Cell = Union[None, str, int, float, SeedStatistics]
 #: The shots of the published numbers.
 PUBLISHED_SHOTS = 16
