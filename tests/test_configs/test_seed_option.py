@@ -78,7 +78,7 @@ def test_shots_reach_every_drawing_dataset_and_name_the_run():
     cfg = load(CONFIGS / 'maple' / 'few_shot_dtd.py', '--shots', '4', '--seed', '2')
     assert dataset_values(cfg, 'num_shots') == dict(train_dataloader=4, test_dataloader=4)
     assert cfg.work_dir == os.path.join('work_dirs', 'maple', 'few_shot_dtd_4shots', 'seed2')
-    # Without epochs_by_shots the recipe's epochs stay.
+    # Without values_by_shots the recipe's epochs stay.
     assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == 50
 
 
@@ -99,7 +99,7 @@ def test_coop_epochs_follow_the_shots(shots, epochs):
 
 
 def test_shots_without_epochs_for_them_are_a_clear_error():
-    with pytest.raises(ConfigError, match='epochs_by_shots gives epochs for'):
+    with pytest.raises(ConfigError, match='values_by_shots gives max_epochs for'):
         load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--shots', '3')
     with pytest.raises(ConfigError, match='at least 1'):
         load(DTD, '--shots', '0')

@@ -28,7 +28,7 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == ('MaPLe', 'dtd', 2,
                                                                             'maple/base2novel')
     assert imagenet['variant'] == 'maple/base2novel' and imagenet['processes'] == 1
-    # --shots 1 gives CoOp its 50 epochs (epochs_by_shots): the recipe's, not a change.
+    # --shots 1 gives CoOp its 50 epochs (values_by_shots): the recipe's, not a change.
     assert record_of(CONFIGS / 'coop' / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
         == 'coop/few_shot'
     assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
