@@ -4,8 +4,9 @@ from .classifier import PromptedCLIP
 from .clip import TINY_CLIP_CFG, OpenCLIPBackbone, build_open_clip
 from .methods import (IVLP, VPT, CoCoOp, CoCoOpPromptLearner, CoOp, CoOpPromptLearner,
                       IVLPPromptLearner, KgCoOp, KgCoOpPromptLearner, LanguagePrompting,
-                      LanguagePromptLearner, MaPLe, MaPLePromptLearner, PromptSRC,
-                      PromptSRCPromptLearner, VPTPromptLearner, ZeroShotCLIP, ZeroShotPromptLearner)
+                      LanguagePromptLearner, MaPLe, MaPLePromptLearner, ProGrad,
+                      ProGradPromptLearner, PromptSRC, PromptSRCPromptLearner, VPTPromptLearner,
+                      ZeroShotCLIP, ZeroShotPromptLearner)
 from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
@@ -15,5 +16,5 @@ __all__ = [
     'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner', 'VPT',
     'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting', 'LanguagePromptLearner',
     'MaPLe', 'MaPLePromptLearner', 'KgCoOp', 'KgCoOpPromptLearner', 'PromptSRC',
-    'PromptSRCPromptLearner'
+    'PromptSRCPromptLearner', 'ProGrad', 'ProGradPromptLearner'
 ]

@@ -6,6 +6,7 @@ import pytest
 from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
 from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, LOSS_WEIGHTS, METHODS,
+                  PROGRAD_LAMBDA_BY_SHOTS, PROGRAD_LAMBDA_DATASETS, PROGRAD_TEMPLATES,
                   PROMPTSRC_FINE_GRAINED_GPA, PROMPTSRC_GPA, PUBLISHED_LRS, SCHEDULES,
                   all_leaf_configs, built, protocol_of)
 
@@ -76,8 +77,13 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
         learner.update(depth_text=3, depth_vision=3)
     if folder == 'kgcoop' and dataset == 'dtd':  # KgCoOp's CUSTOM_TEMPLATES (kgcoop.py)
         learner['template'] = 'a photo of a {}, a type of texture.'
+    if folder == 'prograd' and not transfer:  # ProGrad's CUSTOM_TEMPLATES (prograd.py)
+        learner['template'] = PROGRAD_TEMPLATES.get(dataset, learner['template'])
     assert cfg.model.prompt_learner == learner
-    for key, value in LOSS_WEIGHTS.get(folder, {}).items():
+    weights = dict(LOSS_WEIGHTS.get(folder, {}))
+    if (folder, protocol) == ('prograd', 'few_shot') and dataset in PROGRAD_LAMBDA_DATASETS:
+        weights['lambda_'] = PROGRAD_LAMBDA_BY_SHOTS[16]  # the config's own K
+    for key, value in weights.items():
         assert cfg.model[key] == value
     gpa = cfg.default_hooks.get('gpa')
     if folder == 'promptsrc':
@@ -114,6 +120,10 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
         epochs = 50  # CoOp: ImageNet 50 epochs at every K
     if folder == 'kgcoop' and transfer:
         shots = 4  # KgCoOp's scripts/xd_train.sh: SHOTS=4
+    if folder == 'prograd' and protocol != 'few_shot':
+        shots = 4  # ProGrad's base2new_train_prograd.sh and eval.sh: SHOTS=4
+    if (folder, dataset) == ('prograd', 'imagenet') and protocol in ('few_shot', 'base2novel'):
+        epochs = 50  # ProGrad: ImageNet 50 epochs (rn50_ep50.yaml)
     train = cfg.train_dataloader
     assert (train.batch_size, train.drop_last, train.sampler.shuffle) == (batch, True, True)
     assert train.dataset.pipeline == TRAIN_PIPELINE
@@ -168,10 +178,22 @@ def test_domain_generalization_trains_like_cross_dataset():
             assert dg.get(key) == xd.get(key), (folder, key)
 
 
-def test_coop_few_shot_epochs_depend_on_the_shots():
-    assert built(CONFIGS / 'coop' / 'few_shot_dtd.py').epochs_by_shots == COOP_EPOCHS_BY_SHOTS
+def test_shot_dependent_values_are_stated_once_and_hold_at_the_configs_own_shots():
+    """CoOp's epochs and ProGrad's lambda depend on K: one values_by_shots table each."""
+    coop = built(CONFIGS / 'coop' / 'few_shot_dtd.py').values_by_shots
+    assert coop == dict(max_epochs=COOP_EPOCHS_BY_SHOTS)
     imagenet = built(CONFIGS / 'coop' / 'few_shot_imagenet.py')
-    assert imagenet.epochs_by_shots == {k: 50 for k in COOP_EPOCHS_BY_SHOTS}
-    for folder in METHODS:  # only CoOp varies its epochs with K
-        if folder not in ('coop', 'zero_shot_clip'):
-            assert 'epochs_by_shots' not in built(CONFIGS / folder / 'few_shot_dtd.py')
+    assert imagenet.values_by_shots == dict(max_epochs={k: 50 for k in COOP_EPOCHS_BY_SHOTS})
+    varying = {}
+    for path in all_leaf_configs():
+        cfg = built(path)
+        table = cfg.get('values_by_shots') or {}
+        assert 'epochs_by_shots' not in cfg, path
+        shots = cfg.train_dataloader.dataset.num_shots if table else None
+        for key, by_shots in table.items():
+            assert set(by_shots) == {1, 2, 4, 8, 16}, (path, key)  # the protocol's K
+            own = cfg.train_cfg.max_epochs if key == 'max_epochs' else cfg.model[key[6:]]
+            assert key == 'max_epochs' or key.startswith('model.'), (path, key)
+            assert own == by_shots[shots], (path, key)  # the file is its own K's config
+            varying.setdefault(path.parent.name, set()).add(key)
+    assert varying == {'coop': {'max_epochs'}, 'prograd': {'max_epochs', 'model.lambda_'}}

@@ -18,6 +18,7 @@ MMPL = 'muzairkhattak/multimodal-prompt-learning'
 COOP = 'KaiyangZhou/CoOp'
 KGCOOP = 'htyao89/KgCoOp'
 PROMPTSRC = 'muzairkhattak/PromptSRC'
+PROGRAD = 'BeierZhu/Prompt-align'
 DASSL_SGD = dict(type='SGD', momentum=0.9, weight_decay=5e-4, nesterov=False)
 
 
@@ -41,6 +42,8 @@ LP = dict(n_ctx=4, depth=12, ctx_init='a photo of a')
 VPT = dict(n_ctx=8, depth=12)
 KG = dict(n_ctx=4, ctx_init='a photo of a')
 SRC = dict(n_ctx_text=4, n_ctx_vision=4, depth_text=9, depth_vision=9, ctx_init='a photo of a')
+PG = dict(n_ctx=16, ctx_init=True, class_token_position='end')  # CTX_INIT True, N_CTX 16, CTP end
+PG_CFG = f'{PROGRAD} ProGrad.public/configs/trainers/ProGrad'
 NO_FEW_SHOT = 'the reference ships no few-shot recipe: its base-to-novel one, 50 epochs'
 
 #: (method folder, protocol[, dataset]) -> the reference recipe. A dataset entry
@@ -58,7 +61,7 @@ RECIPES = {
     Recipe(0.002, 32, 50, COOP_CTXV1, 'fp16',
            f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
            f'{COOP} scripts/cocoop/xd_train.sh (CFG=vit_b16_ep50_ctxv1 for CoOp)'),
-    # 16 shots: vit_b16.yaml (200 epochs); --shots K takes epochs_by_shots.
+    # 16 shots: vit_b16.yaml (200 epochs); --shots K takes values_by_shots.
     ('coop', 'few_shot'):
     Recipe(0.002, 32, 200, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16.yaml',
            f'{COOP} scripts/coop/main.sh, N_CTX 16 CSC False CTP end (train.py defaults)'),
@@ -140,6 +143,23 @@ RECIPES = {
         0.0025, 4, 20, dict(SRC, depth_text=3, depth_vision=3), 'fp16',
         f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml'
     ),
+    # ProGrad: RN50 recipes only in the reference; their values on ViT-B/16. PREC is not set
+    # in its yamls: train.py's default, fp16.
+    ('prograd', 'base2novel'):
+    Recipe(0.002, 32, 100, PG, 'fp16', f'{PG_CFG}/rn50_ep100.yaml',
+           f'{PROGRAD} ProGrad.public/scripts/base2new_train_prograd.sh (SHOTS=4, LAMBDA=1.0)'),
+    ('prograd', 'base2novel', 'imagenet'):
+    Recipe(0.002, 32, 50, PG, 'fp16', f'{PG_CFG}/rn50_ep50.yaml',
+           f'{PROGRAD} ProGrad.public/README.md line 132'),
+    ('prograd', 'few_shot'):
+    Recipe(0.002, 32, 200, PG, 'fp16', f'{PG_CFG}/rn50.yaml',
+           f'{PROGRAD} ProGrad.public/README.md lines 57-58 (8 and 16 shots: rn50)'),
+    ('prograd', 'few_shot', 'imagenet'):
+    Recipe(0.002, 32, 50, PG, 'fp16', f'{PG_CFG}/rn50_ep50.yaml',
+           f'{PROGRAD} ProGrad.public/scripts/eval.sh (--load-epoch 50 for the ImageNet models)'),
+    ('prograd', 'cross_dataset'):
+    Recipe(0.002, 32, 50, PG, 'fp16', f'{PG_CFG}/rn50_ep50.yaml',
+           f'{PROGRAD} ProGrad.public/scripts/eval.sh (SHOTS=4, --load-epoch 50)'),
     ('promptsrc', 'few_shot'):
     Recipe(0.0025, 4, 50, SRC, 'fp16',
            f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep50_batch4_4+4ctx_few_shot.yaml'),
@@ -208,3 +228,22 @@ def test_auto_scale_lr_without_the_recipes_base_batch_is_a_clear_error(tmp_path)
             match=r'--auto-scale-lr: .*mine\.py sets no '
             r'auto_scale_lr\.base_batch_size, the batch its lr is for'):
         train.main([str(config), '--auto-scale-lr', '--work-dir', str(tmp_path / 'w')])
+
+
+#: ProGrad's few-shot runs by K (ProGrad.public/README.md lines 54-58: rn50_ep50 for 1 shot,
+#: rn50_ep100 for 2 and 4, rn50 for 8 and 16) and its lambda (line 52: 0.8 for 8 and 16
+#: shots on Flowers102, DTD and EuroSAT; LAMBDA=1.0 in scripts/prograd.sh otherwise).
+PROGRAD_EPOCHS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}
+PROGRAD_LAMBDA_08 = {'oxford_flowers', 'dtd', 'eurosat'}
+
+
+@pytest.mark.parametrize('dataset', DATASETS)
+def test_prograd_few_shot_values_follow_the_shots(dataset):
+    from .tiny_runs import load
+    for shots, epochs in PROGRAD_EPOCHS.items():
+        cfg = load(CONFIGS / 'prograd' / f'few_shot_{dataset}.py', '--shots', str(shots))
+        epochs = 50 if dataset == 'imagenet' else epochs  # eval.sh loads ImageNet at epoch 50
+        lambda_ = 0.8 if shots >= 8 and dataset in PROGRAD_LAMBDA_08 else 1.0
+        assert (cfg.train_cfg.max_epochs, cfg.param_scheduler.T_max) == (epochs, epochs), shots
+        assert cfg.model.lambda_ == lambda_, shots
+        assert cfg.train_dataloader.dataset.num_shots == shots

@@ -64,12 +64,38 @@ LEARNERS: Dict[str, dict] = {
     # KgCoOp/configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml: CTX_INIT True = "a photo of a"
     'kgcoop':
     dict(type='KgCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'),
+    # ProGrad.public/configs/trainers/ProGrad/rn50*.yaml: CTX_INIT True; the scripts: N_CTX 16,
+    # CSC False, CTP end; the template: CUSTOM_TEMPLATES of trainers/prograd.py
+    # (PROGRAD_TEMPLATES) for the datasets that differ from "a photo of a {}.".
+    'prograd':
+    dict(
+        type='ProGradPromptLearner',
+        n_ctx=16,
+        template='a photo of a {}.',
+        ctx_init=True,
+        class_token_position='end'),
 }
 #: The loss weights of the methods with their own objective (reference configs / scripts).
 LOSS_WEIGHTS: Dict[str, dict] = {
     'promptsrc': dict(text_weight=25.0, image_weight=10.0),  # TEXT_/IMAGE_LOSS_WEIGHT
     'kgcoop': dict(weight=8.0),  # scripts/base2new_train.sh TRAINER.COOP.W 8.0
+    # LOSS.T 1.0 (rn50*.yaml), LAMBDA 1.0 (scripts/prograd.sh, base2new_train_prograd.sh)
+    'prograd': dict(lambda_=1.0, temperature=1.0),
 }
+#: ProGrad's CUSTOM_TEMPLATES (ProGrad.public/trainers/prograd.py, BeierZhu/Prompt-align) where
+#: they are not "a photo of a {}.", under maple_mm's dataset keys.
+PROGRAD_TEMPLATES = {
+    'oxford_pets': 'a type of pet, a photo of a {}.',
+    'oxford_flowers': 'a type of flower, a photo of a {}.',
+    'fgvc_aircraft': 'a type of aircraft, a photo of a {}.',
+    'dtd': 'a texture of {}.',
+    'eurosat': 'a centered satellite photo of {}.',
+    'food101': 'a type of food, a photo of {}.',
+    'ucf101': 'a photo of a person doing {}.',
+}
+#: ProGrad's lambda by shots on Flowers102, DTD and EuroSAT (its README, line 52); 1.0 elsewhere.
+PROGRAD_LAMBDA_BY_SHOTS = {1: 1.0, 2: 1.0, 4: 1.0, 8: 0.8, 16: 0.8}
+PROGRAD_LAMBDA_DATASETS = {'oxford_flowers', 'dtd', 'eurosat'}
 #: PromptSRC's GPA (mean, std) by protocol; few-shot: by dataset (its few-shot yaml's comment).
 PROMPTSRC_GPA = {'base2novel': (15, 1), 'cross_dataset': (6, 10), 'few_shot': (30, 30)}
 PROMPTSRC_FINE_GRAINED_GPA = ((45, 5), {
@@ -82,7 +108,7 @@ SCHEDULES = {
     ('zero_shot_clip', 'base2novel'): None,
     ('zero_shot_clip', 'cross_dataset'): None,
     ('coop', 'base2novel'): (0.002, 200, 32),  # ImageNet 50
-    ('coop', 'few_shot'): (0.002, 200, 32),  # 16 shots; epochs_by_shots for other K
+    ('coop', 'few_shot'): (0.002, 200, 32),  # 16 shots; values_by_shots for other K
     ('coop', 'cross_dataset'): (0.002, 50, 32),
     ('cocoop', 'base2novel'): (0.002, 10, 1),
     ('cocoop', 'few_shot'): (0.002, 50, 1),
@@ -105,6 +131,9 @@ SCHEDULES = {
     ('kgcoop', 'base2novel'): (0.002, 100, 128),
     ('kgcoop', 'few_shot'): (0.002, 100, 128),
     ('kgcoop', 'cross_dataset'): (0.002, 100, 128),
+    ('prograd', 'base2novel'): (0.002, 100, 32),  # ImageNet 50
+    ('prograd', 'few_shot'): (0.002, 200, 32),  # 16 shots; values_by_shots for other K
+    ('prograd', 'cross_dataset'): (0.002, 50, 32),
 }
 #: CoOp's epochs by shots (docs/CoOp.md of the reference); ImageNet: 50 at every K.
 COOP_EPOCHS_BY_SHOTS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}

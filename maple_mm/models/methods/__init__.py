@@ -4,6 +4,7 @@ from .coop import CoOp, CoOpPromptLearner
 from .ivlp import IVLP, IVLPPromptLearner, LanguagePrompting, LanguagePromptLearner
 from .kgcoop import KgCoOp, KgCoOpPromptLearner
 from .maple import MaPLe, MaPLePromptLearner
+from .prograd import ProGrad, ProGradPromptLearner
 from .promptsrc import PromptSRC, PromptSRCPromptLearner
 from .vpt import VPT, VPTPromptLearner
 from .zero_shot import ZeroShotCLIP, ZeroShotPromptLearner
@@ -12,5 +13,5 @@ __all__ = [
     'ZeroShotCLIP', 'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp',
     'CoCoOpPromptLearner', 'VPT', 'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner',
     'LanguagePrompting', 'LanguagePromptLearner', 'MaPLe', 'MaPLePromptLearner', 'KgCoOp',
-    'KgCoOpPromptLearner', 'PromptSRC', 'PromptSRCPromptLearner'
+    'KgCoOpPromptLearner', 'PromptSRC', 'PromptSRCPromptLearner', 'ProGrad', 'ProGradPromptLearner'
 ]
