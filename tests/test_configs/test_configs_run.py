@@ -24,7 +24,8 @@ LAYOUTS = {
     'language_prompting': 'fgvc_aircraft',
     'maple': 'imagenet',
     'kgcoop': 'food101',
-    'promptsrc': 'ucf101'
+    'promptsrc': 'ucf101',
+    'prograd': 'stanford_cars'
 }
 BASE2NOVEL = {
     folder: LAYOUTS.get(folder, 'dtd')
@@ -58,6 +59,7 @@ def test_base2novel(folder, data_root, tmp_path):
     dataset = BASE2NOVEL[folder]
     cfg = tiny(
         load(CONFIGS / folder / f'base2novel_{dataset}.py', '--seed', '2'), data_root, tmp_path)
+    shots = cfg.train_dataloader.dataset.num_shots  # the recipe's: 16, ProGrad's 4
     runner, metrics = train_and_test(cfg)
     assert set(metrics) == {f'base/{TOP1}', f'novel/{TOP1}', 'HM'}
     assert all(0 <= v <= 100 for v in metrics.values())
@@ -72,7 +74,7 @@ def test_base2novel(folder, data_root, tmp_path):
         method=METHODS[folder],
         protocol='base2novel',
         dataset=dataset,
-        shots=16,
+        shots=shots,
         seed=2,
         config=f'base2novel_{dataset}',
         processes=1)
