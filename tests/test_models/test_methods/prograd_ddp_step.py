@@ -8,7 +8,8 @@ wraps it as MapleRunner does on CPUs (``MMDistributedDataParallel``,
 ``device_ids=None``) and takes one ``train_step`` through
 ``MixedPrecisionOptimWrapper`` on its own batch (:func:`rank_batch`: its images,
 the labels LABELS_JSON[rank]). Each rank writes OUT/rank<R>.pt: its prompts
-after the step, its logged losses, and whether any parameter kept a gradient.
+after the step, its logged losses, whether any parameter kept a gradient, and
+whether DDP's own reduction was on during the forward.
 """
 import json
 import os
@@ -36,6 +37,8 @@ def main(prompts: str, out: str, labels: str) -> None:
     model.load_state_dict(torch.load(prompts, weights_only=True))
     model.train()
     ddp = MMDistributedDataParallel(module=model, device_ids=None, broadcast_buffers=False)
+    synced = []  # DDP's own gradient reduction during the forward: off (no_sync)
+    model.register_forward_pre_hook(lambda *args: synced.append(ddp.require_backward_grad_sync))
     wrapper = OPTIM_WRAPPERS.build(
         dict(
             type='MixedPrecisionOptimWrapper',
@@ -55,8 +58,8 @@ def main(prompts: str, out: str, labels: str) -> None:
                 k: float(v)
                 for k, v in log.items()
             },
-            grads_left=[n for n, p in model.named_parameters() if p.grad is not None]),
-        os.path.join(out, f'rank{rank}.pt'))
+            grads_left=[n for n, p in model.named_parameters() if p.grad is not None],
+            ddp_reduces=synced), os.path.join(out, f'rank{rank}.pt'))
     dist.barrier()
     dist.destroy_process_group()
 

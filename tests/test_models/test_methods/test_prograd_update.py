@@ -20,7 +20,6 @@ import torch
 from mmpretrain.registry import OPTIM_WRAPPERS
 from mmpretrain.structures import DataSample
 
-from maple_mm.models.methods.prograd import prompt_aligned_gradient
 from tests.reference_trainers import PL
 from ...conftest import REPO_ROOT
 from . import test_prograd
@@ -28,7 +27,8 @@ from .prograd_ddp_step import rank_images
 from .successor_parity import CLASS_NAMES, TOL, images
 from .test_prograd import APART, LR, MOMENTUM, WD, cosine, loaded_model, reference_terms, sgd_step
 
-converted = test_prograd.converted  # the fixture: a reference checkpoint, converted
+converted = test_prograd.converted  # the fixtures: a reference checkpoint, converted,
+cases = test_prograd.cases  # and labels whose gradients conflict
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -116,7 +116,8 @@ def test_each_process_logs_its_own_terms_and_keeps_no_gradient(two_processes):
     for rank, record in enumerate(two_processes['ranks']):
         xe, kd = (float(v) for v in two_processes['terms'][rank][:2])
         assert record['log'] == pytest.approx(dict(loss=xe + kd, loss_ce=xe, loss_kd=kd), 1e-5)
-        assert record['grads_left'] == []  # zeroed after the step; DDP reduced nothing
+        assert record['grads_left'] == []  # zeroed after the step
+        assert record['ddp_reduces'] == [False]  # the forward ran under no_sync
 
 
 def fp16_wrapper(model, **loss_scale):
@@ -144,9 +145,9 @@ def record_rule(model) -> dict:
 
 
 @pytest.mark.parametrize('efficient', [True, False])
-def test_fp16_scaled_gradients_reach_the_rule_unscaled(converted, efficient):
+def test_fp16_scaled_gradients_reach_the_rule_unscaled(converted, cases, efficient):
     model = loaded_model(converted, efficient)
-    imgs, labels = images(), [0, 3, 4]
+    imgs, labels = images(), cases['conflicting']
     model.train()
     ctx = model.prompt_learner.ctx
     losses = model.loss(imgs, samples(labels))  # the fp32 gradients
@@ -162,8 +163,10 @@ def test_fp16_scaled_gradients_reach_the_rule_unscaled(converted, efficient):
     for name, grad in expected.items():  # up to fp16 rounding (a scaled one: x 1024)
         error = float((seen[name][0] - grad).norm() / grad.norm())
         assert error < 2e-2, (name, error)
-    rule = prompt_aligned_gradient(seen['loss_ce'][0], seen['loss_kd'][0], 1.0)
-    torch.testing.assert_close(ctx.detach(), sgd_step(before, rule), **TOL)
+    g_ce, g_kd = seen['loss_ce'][0], seen['loss_kd'][0]
+    assert cosine(g_ce, g_kd) < 0  # the step is the projection's
+    torch.testing.assert_close(ctx.detach(), sgd_step(before, projected(g_ce, g_kd)), **TOL)
+    assert float((ctx.detach() - sgd_step(before, g_ce)).abs().max()) > APART
 
 
 @pytest.mark.parametrize('overflowing', ['loss_ce', 'loss_kd', 'both'])
