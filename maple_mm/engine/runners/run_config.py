@@ -79,6 +79,28 @@ def values_by_shots(cfg) -> dict:
     return table
 
 
+def shot_value(cfg, key: str):
+    """The config's current value of a ``values_by_shots`` key (None where unset)."""
+    if key == EPOCHS_KEY:
+        return (cfg.get('train_cfg') or {}).get('max_epochs')
+    node = cfg
+    for part in key.split('.'):
+        try:
+            node = node[int(part) if isinstance(node, list) else part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return node
+
+
+def _config_shots(cfg) -> Optional[int]:
+    """K of the config before --shots: that of its first loader's dataset that has one."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        shots = ((cfg.get(key) or {}).get('dataset') or {}).get('num_shots')
+        if isinstance(shots, int):
+            return shots
+    return None
+
+
 def set_shot_value(cfg, key: str, value) -> None:
     """Set one shot-dependent value (``max_epochs``: every place the length is set)."""
     if key != EPOCHS_KEY:
@@ -99,13 +121,15 @@ def apply_shots(cfg: Config, shots: int) -> None:
     ``num_shots`` of the train / val / test datasets whose type takes it, and
     of the test loop's extra sets that name it (other test sets keep all their
     items). Each entry of the config's ``values_by_shots`` (:func:`values_by_shots`:
-    CoOp's epochs, ProGrad's lambda) takes its value for K; a table without K
-    is an error. ``cfg.shots`` records K; applying the same K again changes
-    nothing.
+    CoOp's epochs, ProGrad's lambda) takes its value for K, unless the config no
+    longer holds the table's value for its own K (a user's ``--cfg-options``
+    changed it: theirs is kept); a table without K is an error. ``cfg.shots``
+    records K; applying the same K again changes nothing.
     """
     if not isinstance(shots, int) or isinstance(shots, bool) or shots < 1:
         raise ConfigError(f'--shots must be at least 1, got {shots}.')
     table = values_by_shots(cfg)
+    own_shots = _config_shots(cfg)
     if not set_dataset_option(cfg, 'num_shots', shots, complete_sets=False):
         raise ConfigError('--shots: no dataset of this config draws few-shot subsets '
                           '(none takes num_shots).')
@@ -114,6 +138,8 @@ def apply_shots(cfg: Config, shots: int) -> None:
         if shots not in by_shots:
             raise ConfigError(f"--shots {shots}: the config's values_by_shots gives {key} for "
                               f'{sorted(by_shots)} shots only; add {shots} to it.')
+        if own_shots in by_shots and shot_value(cfg, key) != by_shots[own_shots]:
+            continue  # set by the user (--cfg-options): theirs
         set_shot_value(cfg, key, by_shots[shots])
 
 
