@@ -151,7 +151,8 @@ def load_run_config(config: str,
     """The config of one run, as maple_mm's tools build it.
 
     ``cfg_options`` are merged first, then ``seed`` and ``shots`` win over
-    them. Without ``work_dir`` (and without one in the config) the run goes to
+    them (except a value of ``values_by_shots`` that ``cfg_options`` set: it
+    stays). Without ``work_dir`` (and without one in the config) the run goes to
     ``work_dirs/<method>/<config>[_<K>shots][/seed<S>]``.
     """
     if not os.path.isfile(config):
