@@ -228,22 +228,3 @@ def test_auto_scale_lr_without_the_recipes_base_batch_is_a_clear_error(tmp_path)
             match=r'--auto-scale-lr: .*mine\.py sets no '
             r'auto_scale_lr\.base_batch_size, the batch its lr is for'):
         train.main([str(config), '--auto-scale-lr', '--work-dir', str(tmp_path / 'w')])
-
-
-#: ProGrad's few-shot runs by K (ProGrad.public/README.md lines 54-58: rn50_ep50 for 1 shot,
-#: rn50_ep100 for 2 and 4, rn50 for 8 and 16) and its lambda (line 52: 0.8 for 8 and 16
-#: shots on Flowers102, DTD and EuroSAT; LAMBDA=1.0 in scripts/prograd.sh otherwise).
-PROGRAD_EPOCHS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}
-PROGRAD_LAMBDA_08 = {'oxford_flowers', 'dtd', 'eurosat'}
-
-
-@pytest.mark.parametrize('dataset', DATASETS)
-def test_prograd_few_shot_values_follow_the_shots(dataset):
-    from .tiny_runs import load
-    for shots, epochs in PROGRAD_EPOCHS.items():
-        cfg = load(CONFIGS / 'prograd' / f'few_shot_{dataset}.py', '--shots', str(shots))
-        epochs = 50 if dataset == 'imagenet' else epochs  # eval.sh loads ImageNet at epoch 50
-        lambda_ = 0.8 if shots >= 8 and dataset in PROGRAD_LAMBDA_08 else 1.0
-        assert (cfg.train_cfg.max_epochs, cfg.param_scheduler.T_max) == (epochs, epochs), shots
-        assert cfg.model.lambda_ == lambda_, shots
-        assert cfg.train_dataloader.dataset.num_shots == shots

@@ -98,14 +98,6 @@ def test_coop_epochs_follow_the_shots(shots, epochs):
     assert imagenet.train_cfg.max_epochs == imagenet.param_scheduler.T_max == 50
 
 
-def test_shot_dependent_values_follow_the_shots_unless_the_user_set_them():
-    cfg = load(CONFIGS / 'prograd' / 'few_shot_eurosat.py', '--shots', '4')
-    assert (cfg.model.lambda_, cfg.train_cfg.max_epochs) == (1.0, 100)  # 16 shots: 0.8, 200
-    cfg = load(CONFIGS / 'prograd' / 'few_shot_eurosat.py', '--shots', '4', '--cfg-options',
-               'model.lambda_=0.5', 'train_cfg.max_epochs=3')
-    assert (cfg.model.lambda_, cfg.train_cfg.max_epochs) == (0.5, 3)  # theirs, not the table's
-
-
 def test_shots_without_epochs_for_them_are_a_clear_error():
     with pytest.raises(ConfigError, match='values_by_shots gives max_epochs for'):
         load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--shots', '3')

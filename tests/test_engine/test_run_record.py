@@ -32,12 +32,6 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert record_of(CONFIGS / 'coop' / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
         == 'coop/few_shot'
     assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
-    # ProGrad's lambda by shots (values_by_shots) is the recipe's too; a change is not.
-    for shots in ('4', '8'):
-        assert record_of(CONFIGS / 'prograd' / 'few_shot_dtd.py', '--shots', shots)['variant'] \
-            == 'prograd/few_shot'
-    assert record_of(CONFIGS / 'prograd' / 'few_shot_dtd.py', '--shots', '4', '--cfg-options',
-                     'model.lambda_=0.5')['variant'] == 'prograd/few_shot [model.lambda_=0.5]'
 
 
 def test_what_the_run_changed_names_the_variant():

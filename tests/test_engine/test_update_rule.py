@@ -14,9 +14,9 @@ from mmpretrain.structures import DataSample
 
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.errors import ConfigError
-from maple_mm.models import TINY_CLIP_CFG
 from maple_mm.models.update_rule import LossTerms, loss_terms, owns_update
-from ..test_configs.zoo import CONFIGS, built
+from ..conftest import build_tiny_maple
+from ..test_configs.zoo import CONFIGS, METHODS, built
 
 A = torch.tensor([1.0, -2.0, 0.5])
 B = torch.tensor([-3.0, 1.0, 1.0])
@@ -90,18 +90,14 @@ def test_accumulated_iterations_apply_the_rule_once_to_the_accumulated_terms():
 
 def test_models_without_a_rule_keep_mmengines_single_backward_bit_for_bit():
 
-    def coop():
-        torch.manual_seed(0)  # the same random context
-        return MODELS.build(
-            dict(
-                type='CoOp',
-                backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-                class_names=['red', 'green', 'blue']))
+    def maple():
+        torch.manual_seed(0)  # the same random deep prompts
+        return build_tiny_maple(class_names=['red', 'green', 'blue'])
 
     data = dict(
         inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8) for _ in range(3)],
         data_samples=[DataSample().set_gt_label(i) for i in range(3)])
-    ours, plain = coop(), coop()
+    ours, plain = maple(), maple()
     assert not owns_update(ours)
     parsed, _ = ours.parse_losses(ours.loss(torch.randn(2, 3, 32, 32), data['data_samples'][:2]))
     assert type(parsed) is torch.Tensor
@@ -110,7 +106,8 @@ def test_models_without_a_rule_keep_mmengines_single_backward_bit_for_bit():
     for _ in range(2):
         ours.train_step(data, ours_wrapper)
         plain.train_step(data, plain_wrapper)
-    assert torch.equal(ours.prompt_learner.ctx, plain.prompt_learner.ctx)
+    for (name, a), b in zip(ours.named_parameters(), plain.parameters()):
+        assert torch.equal(a, b), name
 
 
 def test_a_wrapper_that_cannot_apply_the_rule_fails_clearly():
@@ -128,7 +125,9 @@ def test_a_wrapper_that_cannot_apply_the_rule_fails_clearly():
 
 
 def test_fp32_runs_of_a_rule_owning_method_get_the_wrapper_that_applies_it():
-    for folder, kind in (('prograd', 'MixedPrecisionOptimWrapper'), ('coop', None)):
+    owning = [f for f, method in METHODS.items() if owns_update(MODELS.get(method))]
+    assert owning  # a shipped method owns its update
+    for folder, kind in ((owning[0], 'MixedPrecisionOptimWrapper'), ('maple', None)):
         cfg = built(CONFIGS / folder / 'base2novel_dtd.py').copy()
         assert apply_run_precision(cfg, 'cpu') == 'fp32'
         assert cfg.optim_wrapper.get('type') == kind, folder
