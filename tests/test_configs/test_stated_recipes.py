@@ -10,7 +10,7 @@ test_reference_recipes.py; this keeps the words in line with the files.
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 import yaml
@@ -33,6 +33,9 @@ _NUMBER = r'(\d+(?:\.\d+)?(?:e-?\d+)?)'
 #: (name, pattern) of every statement a recipe cell may make.
 STATEMENTS = [
     ('epochs_by_shots', re.compile(r'((?:\d+ / )+\d+) epochs for K = ((?:\d+ / )+\d+)')),
+    # '50 epochs for 1 shot, 100 for 2 and 4, 200 for 8 and 16'
+    ('epochs_by_shots_words',
+     re.compile(r'(\d+) epochs for (\d+(?: and \d+)*) shots?((?:, \d+ for \d+(?: and \d+)*)+)')),
     ('imagenet_epochs', re.compile(r'ImageNet (\d+)(?: at every K)?(?=\)|;|,|$)')),
     ('few_shot_epochs', re.compile(r'\(few-shot (\d+)\)')),
     ('cross_dataset_shots',
@@ -67,6 +70,25 @@ def has(folder: str, protocol: str) -> bool:
     return any((CONFIGS / folder).glob(f'{protocol}_*.py'))
 
 
+def epochs_by_shots(found: Dict[str, list]) -> List[Dict[int, int]]:
+    """``{shots: epochs}`` of each epochs-by-shots statement of a cell."""
+    tables = [
+        dict(zip(map(int, by_shots.split(' / ')), map(int, by_epochs.split(' / '))))
+        for by_epochs, by_shots in found.get('epochs_by_shots', [])
+    ]
+    for first, shots, rest in found.get('epochs_by_shots_words', []):
+        table = {}
+        for epochs, of in [(first, shots)] + re.findall(r', (\d+) for (\d+(?: and \d+)*)', rest):
+            table.update({int(k): int(epochs) for k in of.split(' and ')})
+        tables.append(table)
+    return tables
+
+
+def epochs_by_shots_of(cfg: Config) -> Optional[Dict[int, int]]:
+    """The config's epochs by shot count (``values_by_shots['max_epochs']``), if it has them."""
+    return (cfg.get('values_by_shots') or {}).get('max_epochs')
+
+
 def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]:
     """What in ``cell`` differs from the configs of ``folder`` for ``protocols``."""
     found, _ = statements(cell)
@@ -90,14 +112,13 @@ def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]
             epochs = found['few_shot_epochs']
         for (value, ) in epochs:
             expect(f'{protocol} epochs', int(value), main.train_cfg.max_epochs)
-        for by_epochs, by_shots in found.get('epochs_by_shots', []):
-            stated = dict(zip(map(int, by_shots.split(' / ')), map(int, by_epochs.split(' / '))))
-            expect(f'{protocol} epochs_by_shots', stated, main.get('epochs_by_shots'))
+        for stated in epochs_by_shots(found):
+            expect(f'{protocol} epochs by shots', stated, epochs_by_shots_of(main))
         if protocol != 'cross_dataset':
             imagenet = config(folder, protocol, 'imagenet')
             for (value, ) in found.get('imagenet_epochs', []):
                 expect(f'{protocol} ImageNet epochs', int(value), imagenet.train_cfg.max_epochs)
-                by_shots = imagenet.get('epochs_by_shots')
+                by_shots = epochs_by_shots_of(imagenet)
                 if by_shots:
                     expect(f'{protocol} ImageNet epochs_by_shots', {int(value)},
                            set(by_shots.values()))
