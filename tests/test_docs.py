@@ -20,6 +20,7 @@ import pytest
 
 from maple_mm.method_zoo import metafiles, method_folders
 from .conftest import REPO_ROOT, load_tool
+from .test_method_files import DATA_PROTOCOL
 
 PAGES = sorted({
     REPO_ROOT / 'README.md', *REPO_ROOT.glob('docs/**/*.md'), *REPO_ROOT.glob('configs/*/README.md')
@@ -323,20 +324,22 @@ def test_documented_option_choices_are_the_tools(page):
 
 
 def test_the_method_choice_and_path_checks_find_what_is_wrong(tmp_path):
+    folders, types = list(METHOD_FOLDERS), list(METHOD_FOLDERS.values())
     page = tmp_path / 'page.md'
     page.write_text(
-        '| method | x |\n|---|---|\n| zero-shot CLIP | 1 |\n| deep language prompting '
-        '| 2 |\n\nFolders `coop cocoop vpt`; all seven methods; a sweep of two methods; `CoOp`, '
-        '`VPT`, `MaPLe`.\n'
+        f'| method | x |\n|---|---|\n| {folders[0].replace("_", "-")} | 1 |\n| {types[1]} | 2 |\n'
+        f'\nFolders `{" ".join(folders[:3])}`; all seven methods; a sweep of two methods; '
+        f'`{types[0]}`, `{types[1]}`, `{types[2]}`.\n'
         '`--amp [bf16|fp16]`, `--precision fp32|fp16|bf16|amp`.\n'
         'GPA: `maple_mm/engine/gpa_hook.py`, not the reference\'s '
         '`configs/trainers/x.yaml`; `configs/<method>/README.md`.\n')
     problems = method_list_problems(page) + choice_problems(page) + path_problems(page)
     assert len(problems) == 6, problems
-    assert "has no row for ['cocoop', 'coop', 'ivlp'" in problems[0]
-    assert "but not ['ivlp', 'kgcoop'" in problems[1]
+    assert f'has no row for {sorted(set(folders) - set(folders[:2]))}' in problems[0]
+    assert f'but not {sorted(set(folders) - set(folders[:3]))}' in problems[1]
     assert '"seven methods" goes stale' in problems[2]
-    assert "page.md:6: the paragraph lists model types but not ['CoCoOp'" in problems[3]
+    missing_types = sorted(set(types) - set(types[:3]))
+    assert f'page.md:6: the paragraph lists model types but not {missing_types}' in problems[3]
     assert '--amp bf16|fp16 is not what the tools take: auto|bf16|fp16' in problems[4]
     assert problems[5] == 'page.md:8: maple_mm/engine/gpa_hook.py does not exist'
 
@@ -402,9 +405,8 @@ def test_tool_descriptions_name_every_method_or_none():
     for script in tool_scripts():
         doc = ast.get_docstring(ast.parse((REPO_ROOT / script).read_text(encoding='utf-8'))) or ''
         first = doc.strip().splitlines()[0] if doc.strip() else ''
-        # The package's name and CoOp's data format are no method.
-        named = methods_named(
-            re.sub(r'maple_mm|CoOp[- ](style|split|format|benchmarks)', '', first))
+        # The package's name and the CoOp code base's data protocol are no method.
+        named = methods_named(DATA_PROTOCOL.sub('', first.replace('maple_mm', '')))
         if named and named != set(METHOD_FOLDERS):
             problems.append(f'{script}: "{first}" names {sorted(named)} only')
     assert not problems, '\n'.join(problems)

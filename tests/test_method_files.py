@@ -58,7 +58,7 @@ SCANNED = ('maple_mm', 'tools', 'configs', 'tests')
 SUFFIXES = ('.py', '.sh', '.yml', '.yaml', '.cfg')
 #: "CoOp" as the name of the data protocol of the CoOp code base.
 DATA_PROTOCOL = re.compile(r"CoOp(?=[- ](format|benchmark|split|protocol|dataset|data\b|layout|"
-                           r"convention|famil)|'s ImageNet)")
+                           r"convention|famil|style)|'s ImageNet)")
 
 
 def method_names(folder: str, root: Path = REPO_ROOT) -> Set[str]:

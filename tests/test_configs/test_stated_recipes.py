@@ -26,6 +26,8 @@ PROTOCOLS = {
     'few-shot': 'few_shot',
     'cross-dataset': 'cross_dataset'
 }
+#: The example method (tests/test_method_files.py).
+EXAMPLE = 'maple'
 #: The dataset whose config stands for a protocol's "main" figures (one without exceptions).
 MAIN_DATASET = 'caltech101'
 NAMES = {b.name: key for key, b in BENCHMARKS.items()}
@@ -219,14 +221,45 @@ def test_the_recipe_check_finds_what_is_wrong():
                           'lr': [['0.002']],
                           'batch': [['32']]
                       }
-    problems = check('coop', ['base2novel'], 'lr 0.002, batch 32, 50 epochs (ImageNet 50)', 'x')
-    assert problems == [
-        "x: base2novel epochs is 200 in the configs, not 50 "
-        "(coop, 'lr 0.002, batch 32, 50 epochs (ImageNet 50)')"
+    # Checked on the example method, and on the first whose few-shot configs train with GPA.
+    main = config(EXAMPLE, 'base2novel', MAIN_DATASET)
+    epochs = main.train_cfg.max_epochs
+    imagenet = config(EXAMPLE, 'base2novel', 'imagenet').train_cfg.max_epochs
+    cell = f'lr {main.optim_wrapper.optimizer.lr}, batch {main.train_dataloader.batch_size}, ' \
+        f'{epochs + 1} epochs (ImageNet {imagenet + 1})'
+    assert check(EXAMPLE, ['base2novel'], cell, 'x') == [
+        f'x: base2novel epochs is {epochs} in the configs, not {epochs + 1} ({EXAMPLE}, {cell!r})',
+        f'x: base2novel ImageNet epochs is {imagenet} in the configs, not {imagenet + 1} '
+        f'({EXAMPLE}, {cell!r})'
     ]
-    assert check('kgcoop', ['cross_dataset'], 'the same on 16 shots of all ImageNet classes', 'y')
-    assert check('promptsrc', ['few_shot'], '50 epochs; GPA mean 30, std 30 (DTD: mean 30, std 5)',
-                 'z') == [
-                     "z: few_shot GPA of DTD is (45, 5) in the configs, not (30, 5) "
-                     "(promptsrc, '50 epochs; GPA mean 30, std 30 (DTD: mean 30, std 5)')"
-                 ]
+    # Epochs by shots, in both wordings, against values_by_shots['max_epochs'].
+    by_shots = next(
+        f for f in METHOD_FOLDERS
+        if has(f, 'few_shot') and epochs_by_shots_of(config(f, 'few_shot', MAIN_DATASET)))
+    table = epochs_by_shots_of(config(by_shots, 'few_shot', MAIN_DATASET))
+    shots = sorted(table)
+    wrong = {**table, shots[0]: table[shots[0]] + 1}
+    cells = [
+        ' / '.join(str(wrong[k]) for k in shots) + ' epochs for K = ' + ' / '.join(map(str, shots)),
+        f'{wrong[shots[0]]} epochs for {shots[0]} shot' + ''.join(f', {wrong[k]} for {k}'
+                                                                  for k in shots[1:])
+    ]
+    for cell in cells:
+        assert epochs_by_shots(statements(cell)[0]) == [wrong]
+        assert check(by_shots, ['few_shot'], cell, 'w') == [
+            f'w: few_shot epochs by shots is {table} in the configs, not {wrong} '
+            f'({by_shots}, {cell!r})'
+        ]
+    shots = config(EXAMPLE, 'cross_dataset', MAIN_DATASET).train_dataloader.dataset.num_shots
+    assert check(EXAMPLE, ['cross_dataset'],
+                 f'the same on {shots + 1} shots of all ImageNet classes', 'y')
+    with_gpa = next(
+        f for f in METHOD_FOLDERS if has(f, 'few_shot')
+        and config(f, 'few_shot', MAIN_DATASET).get('default_hooks', {}).get('gpa'))
+    gpa = config(with_gpa, 'few_shot', MAIN_DATASET).default_hooks.gpa
+    dtd = config(with_gpa, 'few_shot', 'dtd').default_hooks.gpa
+    cell = f'GPA mean {gpa.mean}, std {gpa.std} (DTD: mean {dtd.mean + 1}, std {dtd.std})'
+    assert check(with_gpa, ['few_shot'], cell, 'z') == [
+        f'z: few_shot GPA of DTD is ({dtd.mean}, {dtd.std}) in the configs, not '
+        f'({dtd.mean + 1}, {dtd.std}) ({with_gpa}, {cell!r})'
+    ]

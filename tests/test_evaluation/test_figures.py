@@ -13,11 +13,19 @@ import pytest
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS
 from maple_mm.evaluation import collect_runs, figures, harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
+from maple_mm.evaluation.published import METHODS as TABLE_ORDER
 from ..test_configs.tiny_runs import fast_cpu_runs  # noqa: F401
 
 TOP1 = 'accuracy/top1'
-#: Methods of the fake base-to-novel sweep: two with published per-dataset numbers.
-B2N_METHODS = ('CoOp', 'MaPLe', 'KgCoOp')
+#: The example method; another with published per-dataset numbers; one published as an average
+#: alone (picked by what is published: tests/test_method_files.py).
+EXAMPLE = 'MaPLe'
+OTHER = next(m for m in BASE2NOVEL if m != EXAMPLE)
+AVERAGE_ONLY = next(m for m in BASE2NOVEL_AVERAGE if m not in BASE2NOVEL)
+#: Methods of the fake base-to-novel sweep, in table order.
+B2N_METHODS = tuple(m for m in TABLE_ORDER if m in (OTHER, EXAMPLE, AVERAGE_ONLY))
+#: Methods of the fake few-shot sweep with their accuracy offsets.
+FEW_SHOT_METHODS = ((OTHER, 0), (EXAMPLE, 3))
 #: 5 epochs of 25 iterations logged every 20 and at each epoch's end (ProgressLoggerHook):
 #: the steps and epochs of the lines, and the lr the scheduler set per epoch.
 LOGGED = [(e * 25 + i, e + 1) for e in range(5) for i in (20, 25)]
@@ -68,15 +76,15 @@ def b2n_record(method, dataset, seed, protocol='base2novel', shots=16):
 
 def write_fake_results(root):
     """Base-to-novel: B2N_METHODS x 11 datasets x 3 seeds, near the published numbers
-    (KgCoOp: 2 points under MaPLe's); MaPLe DTD seed 1 with its training curve and tests
-    after epochs 1, 3 and 5. Few-shot: CoOp and MaPLe x 11 datasets x K = 1 .. 16.
+    (AVERAGE_ONLY: 2 points under MaPLe's); MaPLe DTD seed 1 with its training curve and tests
+    after epochs 1, 3 and 5. Few-shot: FEW_SHOT_METHODS x 11 datasets x K = 1 .. 16.
     Cross-dataset: one MaPLe run tested on the 11 datasets."""
     for method in B2N_METHODS:
         for key in BASE_TO_NOVEL:
             base_names, novel_names = split_names(key)
             published = BASE2NOVEL.get(method, BASE2NOVEL['MaPLe'])[key]
             for seed in (1, 2, 3):
-                shift = seed - 2 - (2 if method == 'KgCoOp' else 0)
+                shift = seed - 2 - (2 if method == AVERAGE_ONLY else 0)
                 base, novel = published[0] + shift, published[1] + shift / 2
                 metrics = {f'base/{TOP1}': base, f'novel/{TOP1}': novel}
                 metrics['HM'] = harmonic_mean(base, novel)
@@ -93,7 +101,7 @@ def write_fake_results(root):
                 write_run(root, f'b2n/{method}/{key}/seed{seed}', metrics,
                           b2n_record(method, key, seed), dict(base=base_names, novel=novel_names),
                           scalars)
-    for method, offset in (('CoOp', 0), ('MaPLe', 3)):
+    for method, offset in FEW_SHOT_METHODS:
         for key in BASE_TO_NOVEL:
             names = [f'c{i}' for i in range(BENCHMARKS[key].num_classes)]
             for shots in (1, 2, 4, 8, 16):
@@ -235,7 +243,7 @@ def test_base2novel_average_panel_with_values_chance_and_published_marks(drawn):
     # Bars: each method's mean Base and Novel over the 11 datasets; values written on them.
     means = {}
     for method in B2N_METHODS:
-        shift = -2 if method == 'KgCoOp' else 0
+        shift = -2 if method == AVERAGE_ONLY else 0
         published = BASE2NOVEL.get(method, BASE2NOVEL['MaPLe'])
         means[method] = [
             sum(published[k][i] for k in BASE_TO_NOVEL) / 11 + shift / (1 + i) for i in (0, 1)
@@ -259,7 +267,9 @@ def test_base2novel_average_panel_with_values_chance_and_published_marks(drawn):
     stars = [
         tuple(line.get_xydata()[0]) for line in average.get_lines() if line.get_marker() == '*'
     ]
-    assert (1.0, BASE2NOVEL_AVERAGE['MaPLe'][2]) in stars
+    assert (B2N_METHODS.index(EXAMPLE), BASE2NOVEL_AVERAGE[EXAMPLE][2]) in stars
+    # A method published as an average alone gets its average's marks there too.
+    assert (B2N_METHODS.index(AVERAGE_ONLY), BASE2NOVEL_AVERAGE[AVERAGE_ONLY][2]) in stars
 
 
 def test_base2novel_average_panel_also_for_one_dataset(tmp_path):
@@ -285,7 +295,8 @@ def test_few_shot_panels_give_chance(drawn):
     found = panels(drawn['few_shot'])
     assert list(found) == [BENCHMARKS[k].name for k in BASE_TO_NOVEL] + ['Average']
     assert found['EuroSAT'].get_title() == 'EuroSAT (chance 10.0)'
-    assert [c.get_label() for c in found['Average'].containers] == ['CoOp', 'MaPLe']
+    assert [c.get_label() for c in found['Average'].containers
+            ] == [m for m in TABLE_ORDER if m in dict(FEW_SHOT_METHODS)]
 
 
 def test_iterations_per_epoch_from_the_logged_lines():
@@ -306,7 +317,7 @@ def test_iterations_per_epoch_from_the_logged_lines():
 
 def test_a_real_run_logs_each_epochs_end_and_its_curve_draws_the_schedulers_lr(
         tmp_path, fast_cpu_runs):  # noqa: F811
-    """A tiny CoOp run of 2 epochs of 4 iterations, logged every 3: ProgressLoggerHook also
+    """A tiny MaPLe run of 2 epochs of 4 iterations, logged every 3: ProgressLoggerHook also
     logs each epoch's last iteration, so the curve knows the epoch length exactly and
     draws the lr the scheduler set for each epoch as one step."""
     from mmpretrain.registry import RUNNERS
@@ -315,7 +326,10 @@ def test_a_real_run_logs_each_epochs_end_and_its_curve_draws_the_schedulers_lr(
     from ..test_configs.zoo import CONFIGS
     write_miniature(tmp_path / 'data', 'dtd')
     cfg = tiny(
-        load(CONFIGS / 'coop' / 'base2novel_dtd.py'), tmp_path / 'data', tmp_path / 'run', epochs=2)
+        load(CONFIGS / 'maple' / 'base2novel_dtd.py'),
+        tmp_path / 'data',
+        tmp_path / 'run',
+        epochs=2)
     cfg.train_dataloader.batch_size = 1
     cfg.default_hooks.logger.interval = 3
     runner = RUNNERS.build(cfg)
@@ -324,7 +338,7 @@ def test_a_real_run_logs_each_epochs_end_and_its_curve_draws_the_schedulers_lr(
     train, _ = figures.read_scalars(tmp_path / 'run')
     assert per_epoch == 4 and [e['step'] for e in train] == [3, 4, 7, 8]
     assert figures.iterations_per_epoch(train) == per_epoch
-    figure = figures.training_curve_figure(tmp_path / 'run', 'CoOp')
+    figure = figures.training_curve_figure(tmp_path / 'run', 'MaPLe')
     _, lr, _ = curve_axes(figure)
     (steps, ) = lr.get_lines()
     rates = [train[1]['lr'], train[3]['lr']]
