@@ -291,6 +291,66 @@ def test_base2novel_average_panel_also_for_one_dataset(tmp_path):
     assert found['Average (1 dataset)'].get_title() == 'Average (1 dataset) (chance 20.0)'
 
 
+def test_every_methods_name_and_hm_stay_legible(tmp_path, drawn):
+    """With every method in one panel, no method's tick label (name and HM) runs into
+    another's."""
+    names = split_names('eurosat')
+    for i, method in enumerate(TABLE_ORDER):
+        base, novel = 70.0 + i, 60.0 + i
+        write_run(tmp_path, method, {
+            f'base/{TOP1}': base,
+            f'novel/{TOP1}': novel,
+            'HM': harmonic_mean(base, novel)
+        }, b2n_record(method, 'eurosat', 1), dict(base=names[0], novel=names[1]))
+    (table, ) = figures.base2novel_tables(collect_runs([tmp_path]).runs)
+    figure = figures.base2novel_figure(table, {'EuroSAT': 'eurosat'}, paper=True)
+    draw(figure)
+    for ax in figure.axes:
+        assert len(ax.get_xticklabels()) == len(TABLE_ORDER)
+        assert not crossing_tick_labels(ax), crossing_tick_labels(ax)
+    # and the fake sweep's panels of three methods
+    for ax in panels(drawn['base2novel_16shots']).values():
+        assert not crossing_tick_labels(ax), crossing_tick_labels(ax)
+
+
+def _label_corners(label, renderer):
+    """The four corners (display coordinates) of a tick label as drawn: its unrotated box
+    turned about its anchor (``rotation_mode='anchor'``, right-aligned, top)."""
+    import numpy as np
+    angle = label.get_rotation()
+    label.set_rotation(0)
+    box = label.get_window_extent(renderer)
+    label.set_rotation(angle)
+    assert label.get_ha() == 'right' and label.get_rotation_mode() == 'anchor'
+    anchor = np.array([box.x1, box.y1])
+    local = np.array([(0, 0), (-box.width, 0), (-box.width, -box.height), (0, -box.height)])
+    turn = np.deg2rad(angle)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    return anchor + local @ rotation.T
+
+
+def _quads_overlap(a, b) -> bool:
+    """Whether two convex quadrilaterals overlap (no separating edge normal)."""
+    import numpy as np
+    for quad in (a, b):
+        for k in range(4):
+            edge = quad[(k + 1) % 4] - quad[k]
+            normal = np.array([-edge[1], edge[0]])
+            pa, pb = a @ normal, b @ normal
+            if pa.max() <= pb.min() or pb.max() <= pa.min():
+                return False
+    return True
+
+
+def crossing_tick_labels(ax):
+    """Pairs of an axes' x tick labels whose drawn (rotated) boxes overlap."""
+    renderer = ax.figure.canvas.get_renderer()
+    labels = ax.get_xticklabels()
+    quads = [_label_corners(t, renderer) for t in labels]
+    return [(labels[i].get_text(), labels[j].get_text()) for i in range(len(quads))
+            for j in range(i + 1, len(quads)) if _quads_overlap(quads[i], quads[j])]
+
+
 def test_few_shot_panels_give_chance(drawn):
     found = panels(drawn['few_shot'])
     assert list(found) == [BENCHMARKS[k].name for k in BASE_TO_NOVEL] + ['Average']
