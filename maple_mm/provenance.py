@@ -286,9 +286,12 @@ def _converted(written: Mapping) -> str:
 
 
 # -- testing: the data the weights are tested on -----------------------------------------
-def weights_record(file: Optional[str], written: Optional[Mapping]) -> dict:
-    """What a test records about the weights it tests: their file and what wrote them."""
-    return dict(file=file, written_by=dict(written) if written else None)
+def weights_record(file: Optional[str],
+                   written: Optional[Mapping],
+                   epoch: Optional[int] = None) -> dict:
+    """What a test records about the weights it tests: their file, what wrote them and the
+    epoch their training had reached (None where unknown)."""
+    return dict(file=file, written_by=dict(written) if written else None, epoch=epoch)
 
 
 def describe_class_difference(trained: Sequence[str], tested: Sequence[str]) -> str:

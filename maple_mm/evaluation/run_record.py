@@ -162,7 +162,7 @@ def run_record(cfg, weights: Optional[dict] = None) -> dict:
     config's (the config tests it; another method's checkpoint is tested only
     with ``allow_other_method``, which the record keeps, as it keeps that of the
     run that trained the weights). ``checkpoint`` names
-    the file and its writer; ``trained`` keeps the class names and data
+    the file, its writer and the epoch it was saved at; ``trained`` keeps the class names and data
     fingerprint the weights were trained on; ``tested`` gets each test set's
     data fingerprint as the set is tested.
     """
@@ -196,7 +196,8 @@ def run_record(cfg, weights: Optional[dict] = None) -> dict:
         method=written.get('method'),
         clip=written.get('clip'),
         converted_from=written.get('converted_from'),
-        loaded_into=method_of(cfg)) if file else None
+        loaded_into=method_of(cfg),
+        epoch=(weights or {}).get('epoch')) if file else None
     record['trained'] = dict(
         classes=written.get('classes'), data=written.get('data')) if written else None
     record['tested'] = {}

@@ -405,3 +405,20 @@ def test_a_real_run_logs_each_epochs_end_and_its_curve_draws_the_schedulers_lr(
     assert rates[0] == 1e-5 and rates[1] == cfg.optim_wrapper.optimizer.lr  # warm-up, then lr
     assert list(zip(steps.get_xdata(), steps.get_ydata())) == [(0, rates[0]), (1, rates[0]),
                                                                (1, rates[1]), (2, rates[1])]
+
+    # A later test of its checkpoint alone (tools/test.py's way) is placed at the epoch the
+    # checkpoint was saved at, as the record says, not at 0.
+    test_cfg = cfg.copy()
+    test_cfg.load_from, test_cfg.resume = str(tmp_path / 'run' / 'epoch_2.pth'), False
+    tester = RUNNERS.build(test_cfg)
+    tester.test()
+    _, tests = figures.read_scalars(tmp_path / 'run')
+    assert [line['step'] for line in tests] == [2]
+    (metrics, ) = (tmp_path / 'run').glob('*/test_metrics.json')
+    record = json.loads(metrics.read_text())
+    assert record['record']['checkpoint']['epoch'] == 2
+    _, _, test_axes = curve_axes(figures.training_curve_figure(tmp_path / 'run', 'MaPLe'))
+    assert {
+        x
+        for line in test_axes.get_lines() if line.get_gid() != 'chance' for x in line.get_xdata()
+    } == {2}

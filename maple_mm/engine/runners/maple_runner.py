@@ -391,8 +391,8 @@ class MapleRunner(Runner):
             checkpoint = super().load_checkpoint(filename, *args, **kwargs)
         if getattr(self, '_resuming', False):
             self._warn_other_world_size(checkpoint.get('meta') or {})
-        self.tested_weights = weights_record(filename, (checkpoint.get('meta')
-                                                        or {}).get(WRITTEN_BY))
+        meta = checkpoint.get('meta') or {}
+        self.tested_weights = weights_record(filename, meta.get(WRITTEN_BY), meta.get('epoch'))
         return checkpoint
 
     def resume(self, *args, **kwargs) -> None:
@@ -476,7 +476,7 @@ class MapleRunner(Runner):
             model = super().train()
         # A test after training tests these weights, trained on this run's data.
         self.tested_weights = weights_record(
-            None, training_writer(self.cfg, self.train_dataloader.dataset))
+            None, training_writer(self.cfg, self.train_dataloader.dataset), self.epoch)
         return model
 
     @leaves_nothing_unmeasured

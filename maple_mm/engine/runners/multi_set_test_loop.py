@@ -198,13 +198,16 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         self.runner.visualizer.add_scalars(scalars, step=self._trained_epochs())
 
     def _trained_epochs(self) -> int:
-        """The epoch training reached; 0 without training in this runner.
+        """The epoch training reached: this runner's, or that of the checkpoint tested
+        (its ``meta['epoch']``); 0 if neither says.
 
         ``runner.epoch`` would build the training loop, and with it read the
         training set, in a run that only tests.
         """
-        trained = self.runner.message_hub.get_info('epoch') is not None
-        return self.runner.epoch if trained else 0
+        if self.runner.message_hub.get_info('epoch') is not None:
+            return self.runner.epoch
+        weights = getattr(self.runner, 'tested_weights', None) or {}
+        return weights.get('epoch') or 0
 
     def _write(self, metrics: dict, classes: dict, complete: bool) -> None:
         if self.runner.rank != 0:
