@@ -1,7 +1,7 @@
 """Models: a frozen open_clip CLIP, the prompting core, one classifier, one module per method."""
 from .class_prompts import ClassPrompts
 from .classifier import PromptedCLIP
-from .clip import TINY_CLIP_CFG, OpenCLIPBackbone, build_open_clip
+from .clip import TINY_CLIP_CFG, TINY_RESNET_CLIP_CFG, OpenCLIPBackbone, build_open_clip
 from .methods import (IVLP, VPT, CoCoOp, CoCoOpPromptLearner, CoOp, CoOpPromptLearner,
                       IVLPPromptLearner, KgCoOp, KgCoOpPromptLearner, LanguagePrompting,
                       LanguagePromptLearner, MaPLe, MaPLePromptLearner, PromptSRC,
@@ -10,8 +10,8 @@ from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
 
 __all__ = [
-    'OpenCLIPBackbone', 'build_open_clip', 'TINY_CLIP_CFG', 'PromptedCLIP', 'PromptLearner',
-    'Prompts', 'ClassPrompts', 'encode_image', 'encode_text', 'ZeroShotCLIP',
+    'OpenCLIPBackbone', 'build_open_clip', 'TINY_CLIP_CFG', 'TINY_RESNET_CLIP_CFG', 'PromptedCLIP',
+    'PromptLearner', 'Prompts', 'ClassPrompts', 'encode_image', 'encode_text', 'ZeroShotCLIP',
     'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner', 'VPT',
     'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting', 'LanguagePromptLearner',
     'MaPLe', 'MaPLePromptLearner', 'KgCoOp', 'KgCoOpPromptLearner', 'PromptSRC',
