@@ -4,9 +4,11 @@ import re
 
 import pytest
 
+from maple_mm.datasets.catalog import BASE_TO_NOVEL as DATASETS
 from . import zoo
-from .zoo import (BASE_DIR, CONFIGS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors,
-                  base_files, inheritance_depth, leaf_configs, protocol_of)
+from .zoo import (BASE_DIR, CLIP_TOKENS, CONFIGS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs,
+                  ancestors, base_files, clip_leaf_configs, dataset_of, inheritance_depth,
+                  leaf_configs, protocol_of, setting_of)
 
 
 @pytest.fixture(scope='module')
@@ -16,6 +18,8 @@ def built():
 
 
 def test_each_method_folder_holds_exactly_its_configs_readme_and_metafile():
+    """The default CLIP's configs, and recipes on other CLIPs named
+    ``<protocol>_<clip>[_<variant>]_<dataset>.py``."""
     folders = {p.name for p in CONFIGS.iterdir() if p.is_dir()} - {'_base_'}
     assert folders == set(METHODS)
     for folder in METHODS:
@@ -23,11 +27,33 @@ def test_each_method_folder_holds_exactly_its_configs_readme_and_metafile():
                     for p in leaf_configs(folder)
                     } | {'README.md', 'metafile.yml', 'demo_base2novel_fashion_mnist.py'}
         assert {p.name for p in (CONFIGS / folder).iterdir()} == expected, folder
+        for path in clip_leaf_configs(folder):  # names that parse: a CLIP and a dataset
+            assert setting_of(path) and dataset_of(path) in DATASETS, path.name
+
+
+def test_the_coop_repository_recipes_on_other_clips_are_shipped():
+    """CoOp's few-shot figure (RN50, M=16, end, and class-specific) on the 11 datasets, its
+    Table 1 (ImageNet -> 4 variants) on RN50, RN101, ViT-B/32 and ViT-B/16, zero-shot CLIP
+    on the same CLIPs (ViT-B/16: domain_generalization_imagenet.py) and on RN50 for every
+    dataset."""
+
+    def names(folder):
+        return {p.stem for p in clip_leaf_configs(folder)}
+
+    table1 = {f'domain_generalization_{clip}_imagenet' for clip in CLIP_TOKENS}
+    assert names('coop') == {f'few_shot_rn50_{d}'
+                             for d in DATASETS} | {f'few_shot_rn50_csc_{d}'
+                                                   for d in DATASETS} | table1
+    assert names('zero_shot_clip') == (table1 - {'domain_generalization_vit_b16_imagenet'}) | {
+        'cross_dataset_rn50_imagenet'
+    }
 
 
 def test_every_config_builds(built):
     trained = [f for f in METHODS if f != 'zero_shot_clip']  # zero-shot has no few-shot
-    assert len(built) == len(METHODS) * 11 + len(trained) * 11 + len(METHODS) * 2 + len(METHODS)
+    others = sum(len(clip_leaf_configs(f)) for f in METHODS)
+    assert len(
+        built) == len(METHODS) * 11 + len(trained) * 11 + len(METHODS) * 2 + len(METHODS) + others
     for path, cfg in built.items():
         assert cfg.model.type == cfg.method, path
         assert cfg.test_dataloader.dataset.type, path
@@ -55,6 +81,8 @@ def test_configs_inherit_at_most_two_levels(path):
 
 
 def test_recipes_are_named_after_method_and_protocol_and_cite_one_source():
+    """``<method>_<protocol>[_<clip>].py``; a recipe on another CLIP takes it from
+    clip_backbones.py (ViT-B/16 from clip_vit_b16.py, which also holds every CLIP's inputs)."""
     recipes = sorted((BASE_DIR / 'recipes').glob('*.py'))
     used = {base for path in all_leaf_configs() for base in base_files(path)}
     assert {r.resolve() for r in recipes} == used  # every recipe is used
@@ -68,14 +96,22 @@ def test_recipes_are_named_after_method_and_protocol_and_cite_one_source():
         assert len(sources) == 1, recipe.name
         assert re.match(r'(\w+/)?configs/trainers/', sources[0]) or 'zeroshot.sh' in sources[0]
         assert sources[0].endswith(')')  # names the reference repository
-        protocol = next(
-            p for p in ('base2novel', 'few_shot', 'cross_dataset') if recipe.stem.endswith(f'_{p}'))
-        method = recipe.stem[:-len(protocol) - 1]
+        protocol, clip = next((p, recipe.stem.split(f'_{p}', 1)[1].lstrip('_'))
+                              for p in ('base2novel', 'few_shot', 'cross_dataset')
+                              if f'_{p}' in recipe.stem)
+        method = recipe.stem.split(f'_{protocol}', 1)[0]
+        assert clip in ('', *CLIP_TOKENS), recipe.name
         bases = {b.relative_to(BASE_DIR.resolve()).as_posix() for b in base_files(recipe)}
         assert {
             'default_runtime.py', 'clip_vit_b16.py', f'models/{method}.py',
             f'protocols/{protocol}.py'
         } <= bases, recipe.name
+        uses = re.findall(r'backbone=\{\{_base_\.(\w+)\}\}', text)
+        assert uses == [{
+            '': 'clip_backbone',
+            'vit_b16': 'clip_backbone'
+        }.get(clip, f'clip_{clip}')], recipe.name
+        assert ('clip_backbones.py' in bases) == (clip not in ('', 'vit_b16')), recipe.name
 
 
 #: A shared fact, written once: the one base file it is in.
@@ -84,6 +120,9 @@ SHARED_FACTS = {
     'weight_decay=5e-4': 'schedules/sgd_warmup_cosine.py',
     'warmup_value=1e-5': 'schedules/sgd_warmup_cosine.py',
     "model_name='ViT-B-16'": 'clip_vit_b16.py',
+    "model_name='RN50'": 'clip_backbones.py',
+    "model_name='RN101'": 'clip_backbones.py',
+    "model_name='ViT-B-32'": 'clip_backbones.py',
     '0.48145466': 'clip_vit_b16.py',
     "'RandomResizedCrop'": 'clip_vit_b16.py',
     'batch_size=100': 'clip_vit_b16.py',
@@ -108,10 +147,13 @@ def test_dataset_configs_are_a_few_lines():
             line for line in path.read_text().splitlines()
             if line.strip() and not line.startswith('#')
         ]
+        stem = path.stem.replace('_rn50_csc', '').replace('_rn50', '')
         limit = {
             'few_shot_imagenet': 9,
             'base2novel_imagenet': 7
-        }.get(path.stem, 4) if path.parent.name == 'coop' else 4
+        }.get(stem, 4) if path.parent.name == 'coop' else 4
         if '# Source: ' in path.read_text():  # one per-dataset recipe value, with its source
+            limit += 1
+        if 'class_specific=True' in path.read_text():  # its number of classes
             limit += 1
         assert len(code) <= limit, path

@@ -115,6 +115,18 @@ def test_coop_few_shot_with_two_shots(data_root, tmp_path):
     assert record(tmp_path)['record']['shots'] == 2
 
 
+def test_coop_rn50_class_specific_few_shot_on_a_resnet(data_root, tmp_path):
+    """CoOp's few-shot figure recipe (RN50, a context per class) on the tiny ResNet CLIP."""
+    cfg = load(CONFIGS / 'coop' / 'few_shot_rn50_csc_dtd.py', '--shots', '1')
+    assert cfg.train_cfg.max_epochs == 50  # CoOp: 1 shot, rn50_ep50.yaml
+    cfg = tiny(cfg, data_root, tmp_path)
+    runner, metrics = train_and_test(cfg)
+    assert type(runner.model.backbone.clip.visual).__name__ == 'ModifiedResNet'
+    assert runner.model.prompt_learner.ctx.shape[0] == NUM_CLASSES
+    assert set(metrics) == {f'test/{TOP1}'}
+    assert record(tmp_path)['record']['config'] == 'few_shot_rn50_csc_dtd'
+
+
 def test_zero_shot_clip_tests_without_checkpoint(data_root, tmp_path):
     test_tool = load_tool('tools/test.py')
     cfg = tiny(load(CONFIGS / 'zero_shot_clip' / 'base2novel_dtd.py'), data_root, tmp_path)

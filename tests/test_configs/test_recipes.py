@@ -7,7 +7,7 @@ from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
 from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, LOSS_WEIGHTS, METHODS,
                   PROMPTSRC_FINE_GRAINED_GPA, PROMPTSRC_GPA, PUBLISHED_LRS, SCHEDULES,
-                  all_leaf_configs, built, protocol_of)
+                  all_leaf_configs, built, clip_of, dataset_of, protocol_of, setting_of)
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
@@ -41,7 +41,7 @@ def cases():
     """(path, method folder, protocol, dataset key) of every leaf config."""
     for path in all_leaf_configs():
         protocol = protocol_of(path)
-        dataset = path.stem[len(protocol) + 1:]
+        dataset = dataset_of(path)
         yield pytest.param(
             path, path.parent.name, protocol, dataset, id=f'{path.parent.name}/{path.stem}')
 
@@ -59,10 +59,12 @@ def check_dataset(dataset: dict, key: str) -> None:
 @pytest.mark.parametrize('path,folder,protocol,dataset', cases())
 def test_recipe_and_protocol(path, folder, protocol, dataset):
     cfg = built(path)
-    # Model: the frozen ViT-B/16 OpenAI CLIP, its normalisation, the method's prompts.
+    setting = setting_of(path)  # a recipe on another CLIP: 'rn50', 'rn50_csc', ...
+    # Model: the frozen OpenAI CLIP (ViT-B/16, or the one the name says), its
+    # normalisation, the method's prompts.
     assert cfg.model.type == cfg.method == METHODS[folder]
     assert cfg.model.backbone == dict(
-        type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
+        type='OpenCLIPBackbone', model_name=clip_of(path), pretrained='openai')
     pre = cfg.model.data_preprocessor
     assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
@@ -70,8 +72,10 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     transfer = protocol in ('cross_dataset', 'domain_generalization')
     if folder == 'maple' and transfer:
         learner['depth'] = 3  # the reference's cross-dataset depth
-    if folder == 'coop' and protocol != 'few_shot':  # CoOp's ctxv1 configs
+    if folder == 'coop' and protocol != 'few_shot' and setting is None:  # CoOp's ctxv1 configs
         learner.update(n_ctx=4, ctx_init='a photo of a')
+    if setting and setting.endswith('_csc'):  # a context per class of the dataset
+        learner.update(class_specific=True, num_classes=BENCHMARKS[dataset].num_classes)
     if folder == 'promptsrc' and transfer:  # vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml
         learner.update(depth_text=3, depth_vision=3)
     if folder == 'kgcoop' and dataset == 'dtd':  # KgCoOp's CUSTOM_TEMPLATES (kgcoop.py)
@@ -169,9 +173,11 @@ def test_domain_generalization_trains_like_cross_dataset():
 
 
 def test_coop_few_shot_epochs_depend_on_the_shots():
-    assert built(CONFIGS / 'coop' / 'few_shot_dtd.py').epochs_by_shots == COOP_EPOCHS_BY_SHOTS
-    imagenet = built(CONFIGS / 'coop' / 'few_shot_imagenet.py')
-    assert imagenet.epochs_by_shots == {k: 50 for k in COOP_EPOCHS_BY_SHOTS}
+    for setting in ('', 'rn50_', 'rn50_csc_'):
+        assert built(CONFIGS / 'coop' /
+                     f'few_shot_{setting}dtd.py').epochs_by_shots == COOP_EPOCHS_BY_SHOTS
+        imagenet = built(CONFIGS / 'coop' / f'few_shot_{setting}imagenet.py')
+        assert imagenet.epochs_by_shots == {k: 50 for k in COOP_EPOCHS_BY_SHOTS}
     for folder in METHODS:  # only CoOp varies its epochs with K
         if folder not in ('coop', 'zero_shot_clip'):
             assert 'epochs_by_shots' not in built(CONFIGS / folder / 'few_shot_dtd.py')

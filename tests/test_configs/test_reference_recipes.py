@@ -2,8 +2,8 @@
 
 The table below is written from the reference repositories' own files, named
 per value, independently of the config files: lr, train batch, epochs, the
-prompt settings, the precision (the trainers' ``PREC``) and the base batch of
-``--auto-scale-lr``. The SGD settings and the warm-up are Dassl's
+prompt settings, the precision (the trainers' ``PREC``), the base batch of
+``--auto-scale-lr`` and the CLIP (the yaml's ``MODEL.BACKBONE.NAME``). The SGD settings and the warm-up are Dassl's
 (``dassl/config/defaults.py``: momentum 0.9, weight decay 5e-4, no nesterov;
 each yaml: ``WARMUP_EPOCH 1``, ``WARMUP_TYPE constant``, ``WARMUP_CONS_LR 1e-5``,
 cosine). Configs are loaded with ``Config.fromfile`` as the tools load them.
@@ -12,7 +12,8 @@ from typing import NamedTuple, Optional
 
 import pytest
 
-from .zoo import CONFIGS, DATASETS, METHODS, built
+from .zoo import (CONFIGS, DATASETS, METHODS, built, clip_leaf_configs, dataset_of, protocol_of,
+                  setting_of)
 
 MMPL = 'muzairkhattak/multimodal-prompt-learning'
 COOP = 'KaiyangZhou/CoOp'
@@ -29,7 +30,11 @@ class Recipe(NamedTuple):
     precision: str  # on CUDA; CPUs train in fp32
     source: str  # the reference file the values come from
     how: Optional[str] = None  # the script that runs it, or why it was chosen
+    backbone: str = 'ViT-B/16'  # MODEL.BACKBONE.NAME of the yaml (OpenAI's name)
 
+
+#: OpenAI's CLIP names (the yamls' MODEL.BACKBONE.NAME) as open_clip names them.
+OPEN_CLIP_NAMES = {'RN50': 'RN50', 'RN101': 'RN101', 'ViT-B/32': 'ViT-B-32', 'ViT-B/16': 'ViT-B-16'}
 
 COOP_CTXV1 = dict(
     n_ctx=4, ctx_init='a photo of a', class_specific=False, class_token_position='end')
@@ -45,7 +50,8 @@ NO_FEW_SHOT = 'the reference ships no few-shot recipe: its base-to-novel one, 50
 
 #: (method folder, protocol[, dataset]) -> the reference recipe. A dataset entry
 #: overrides the protocol's for that dataset. Domain generalisation trains as
-#: cross-dataset does.
+#: cross-dataset does. A recipe on another CLIP is keyed (folder, protocol, setting[,
+#: dataset]), the setting as its configs' names say it ('rn50', 'rn50_csc').
 RECIPES = {
     ('coop', 'base2novel'):
     Recipe(0.002, 32, 200, COOP_CTXV1, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ctxv1.yaml',
@@ -64,6 +70,35 @@ RECIPES = {
            f'{COOP} scripts/coop/main.sh, N_CTX 16 CSC False CTP end (train.py defaults)'),
     ('coop', 'few_shot', 'imagenet'):
     Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ep50.yaml'),
+    # CoOp's few-shot figure on RN50 (COOP.md: `main.sh <dataset> rn50_ep50 end 16 1 False` ...
+    # `rn50 end 16 16 False`, and CSC True): 16 shots rn50.yaml, ImageNet rn50_ep50.yaml.
+    ('coop', 'few_shot', 'rn50'):
+    Recipe(0.002, 32, 200, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/rn50.yaml',
+           f'{COOP} COOP.md, scripts/coop/main.sh (N_CTX 16, CTP end, CSC False)', 'RN50'),
+    ('coop', 'few_shot', 'rn50', 'imagenet'):
+    Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/rn50_ep50.yaml',
+           f'{COOP} COOP.md: *_ep50.yaml for ImageNet at every K', 'RN50'),
+    ('coop', 'few_shot', 'rn50_csc'):
+    Recipe(0.002, 32, 200, dict(COOP_RANDOM, class_specific=True), 'fp16',
+           f'{COOP} configs/trainers/CoOp/rn50.yaml',
+           f'{COOP} COOP.md, scripts/coop/main.sh (N_CTX 16, CTP end, CSC True)', 'RN50'),
+    ('coop', 'few_shot', 'rn50_csc', 'imagenet'):
+    Recipe(0.002, 32, 50, dict(COOP_RANDOM, class_specific=True), 'fp16',
+           f'{COOP} configs/trainers/CoOp/rn50_ep50.yaml',
+           f'{COOP} COOP.md: *_ep50.yaml for ImageNet at every K', 'RN50'),
+    # CoOp's Table 1: ImageNet, 16 shots, 16 ctx, end (main.sh), tested by eval.sh.
+    ('coop', 'cross_dataset', 'rn50'):
+    Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/rn50_ep50.yaml',
+           f'{COOP} scripts/coop/main.sh imagenet, scripts/coop/eval.sh', 'RN50'),
+    ('coop', 'cross_dataset', 'rn101'):
+    Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/rn101_ep50.yaml',
+           f'{COOP} scripts/coop/main.sh imagenet, scripts/coop/eval.sh', 'RN101'),
+    ('coop', 'cross_dataset', 'vit_b32'):
+    Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b32_ep50.yaml',
+           f'{COOP} scripts/coop/main.sh imagenet, scripts/coop/eval.sh', 'ViT-B/32'),
+    ('coop', 'cross_dataset', 'vit_b16'):
+    Recipe(0.002, 32, 50, COOP_RANDOM, 'fp16', f'{COOP} configs/trainers/CoOp/vit_b16_ep50.yaml',
+           f'{COOP} scripts/coop/main.sh imagenet, scripts/coop/eval.sh', 'ViT-B/16'),
     ('cocoop', 'base2novel'):
     Recipe(0.002, 1, 10, COCOOP, 'fp16',
            f'{MMPL} configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml',
@@ -145,33 +180,47 @@ RECIPES = {
            f'{PROMPTSRC} configs/trainers/PromptSRC/vit_b16_c2_ep50_batch4_4+4ctx_few_shot.yaml'),
 }
 
+#: Zero-shot CLIP on other CLIPs (scripts/coop/zeroshot.sh with CFG rn50, rn101, vit_b32):
+#: setting -> the yaml's MODEL.BACKBONE.NAME.
+ZERO_SHOT_CLIPS = {
+    'rn50': ('RN50', f'{COOP} configs/trainers/CoOp/rn50.yaml'),
+    'rn101': ('RN101', f'{COOP} configs/trainers/CoOp/rn101.yaml'),
+    'vit_b32': ('ViT-B/32', f'{COOP} configs/trainers/CoOp/vit_b32.yaml'),
+}
+
 
 def trained_configs():
+    """(recipe key, dataset, path) of every trained config: the key is (folder, protocol) or,
+    on another CLIP, (folder, protocol, setting)."""
     for folder in METHODS:
         if folder == 'zero_shot_clip':
             continue
         for protocol in ('base2novel', 'few_shot'):
             for dataset in DATASETS:
-                yield pytest.param(
-                    folder,
-                    protocol,
-                    dataset,
-                    CONFIGS / folder / f'{protocol}_{dataset}.py',
-                    id=f'{folder}/{protocol}_{dataset}')
+                yield pytest.param((folder, protocol),
+                                   dataset,
+                                   CONFIGS / folder / f'{protocol}_{dataset}.py',
+                                   id=f'{folder}/{protocol}_{dataset}')
         for name in ('cross_dataset', 'domain_generalization'):
-            yield pytest.param(
-                folder,
-                'cross_dataset',
-                'imagenet',
-                CONFIGS / folder / f'{name}_imagenet.py',
-                id=f'{folder}/{name}_imagenet')
+            yield pytest.param((folder, 'cross_dataset'),
+                               'imagenet',
+                               CONFIGS / folder / f'{name}_imagenet.py',
+                               id=f'{folder}/{name}_imagenet')
+        for path in clip_leaf_configs(folder):
+            protocol = protocol_of(path).replace('domain_generalization', 'cross_dataset')
+            yield pytest.param((folder, protocol, setting_of(path)),
+                               dataset_of(path),
+                               path,
+                               id=f'{folder}/{path.stem}')
 
 
-@pytest.mark.parametrize('folder,protocol,dataset,path', trained_configs())
-def test_config_resolves_to_the_reference_recipe(folder, protocol, dataset, path):
-    recipe = RECIPES.get((folder, protocol, dataset)) or RECIPES[folder, protocol]
+@pytest.mark.parametrize('key,dataset,path', trained_configs())
+def test_config_resolves_to_the_reference_recipe(key, dataset, path):
+    recipe = RECIPES.get((*key, dataset)) or RECIPES[key]
     cfg = built(path)
     where = f'{path.relative_to(CONFIGS.parent)} vs {recipe.source}'
+    assert (cfg.model.backbone.model_name,
+            cfg.model.backbone.pretrained) == (OPEN_CLIP_NAMES[recipe.backbone], 'openai'), where
     assert cfg.optim_wrapper.optimizer == dict(DASSL_SGD, lr=recipe.lr), where
     assert cfg.train_dataloader.batch_size == recipe.batch, where
     assert cfg.auto_scale_lr.base_batch_size == recipe.batch, where
@@ -181,6 +230,16 @@ def test_config_resolves_to_the_reference_recipe(folder, protocol, dataset, path
     learner = cfg.model.prompt_learner
     assert {k: learner.get(k) for k in recipe.prompts} == recipe.prompts, where
     assert cfg.precision.cuda == recipe.precision and cfg.precision.get('cpu') == 'fp32', where
+
+
+@pytest.mark.parametrize(
+    'path', clip_leaf_configs('zero_shot_clip'), ids=lambda p: f'zero_shot_clip/{p.stem}')
+def test_zero_shot_clip_on_other_clips_is_the_reference_backbone(path):
+    backbone, source = ZERO_SHOT_CLIPS[setting_of(path)]
+    cfg = built(path)
+    assert (cfg.model.backbone.model_name,
+            cfg.model.backbone.pretrained) == (OPEN_CLIP_NAMES[backbone], 'openai'), source
+    assert cfg.train_dataloader is None and cfg.model.prompt_learner.templates == 'dataset'
 
 
 def test_coop_published_rows_train_4_words_not_16_random_vectors():

@@ -11,7 +11,7 @@ from typing import Dict, List, Set
 
 from mmengine.config import Config
 
-from maple_mm.datasets.catalog import BASE_TO_NOVEL
+from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS
 from maple_mm.method_zoo import method_folders
 from ..conftest import REPO_ROOT
 
@@ -114,14 +114,30 @@ PUBLISHED_LRS = {
     (0.0026, 2): [1e-5, 2.6e-3]
 }
 
+#: The CLIP a config's name can say, ``<protocol>_<clip>[_<variant>]_<dataset>.py`` (the
+#: reference's recipes on other CLIPs, e.g. CoOp's ``rn50*.yaml``), as open_clip names it.
+#: A name without one is the recipe's ViT-B/16 (clip_vit_b16.py).
+CLIP_TOKENS = {'rn50': 'RN50', 'rn101': 'RN101', 'vit_b32': 'ViT-B-32', 'vit_b16': 'ViT-B-16'}
+PROTOCOLS = ('base2novel', 'few_shot', 'cross_dataset', 'domain_generalization')
 
-def leaf_configs(folder: str) -> List[Path]:
-    """The experiment configs a method folder must hold (the demo aside)."""
+
+def default_leaf_configs(folder: str) -> List[Path]:
+    """The configs of the default CLIP every method folder holds (the demo aside)."""
     names = [f'base2novel_{d}' for d in DATASETS]
     if folder != 'zero_shot_clip':
         names += [f'few_shot_{d}' for d in DATASETS]
     names += ['cross_dataset_imagenet', 'domain_generalization_imagenet']
     return [CONFIGS / folder / f'{name}.py' for name in names]
+
+
+def clip_leaf_configs(folder: str) -> List[Path]:
+    """The folder's configs of a recipe on another CLIP (``<protocol>_<clip>..._<dataset>``)."""
+    return sorted(p for p in (CONFIGS / folder).glob('*.py') if setting_of(p) is not None)
+
+
+def leaf_configs(folder: str) -> List[Path]:
+    """The experiment configs of a method folder (the demo aside)."""
+    return default_leaf_configs(folder) + clip_leaf_configs(folder)
 
 
 def all_leaf_configs() -> List[Path]:
@@ -131,10 +147,51 @@ def all_leaf_configs() -> List[Path]:
 def protocol_of(path: Path) -> str:
     """The protocol a leaf config's name says (the config's own `protocol` is checked too)."""
     stem = path.stem
-    for protocol in ('base2novel', 'few_shot', 'cross_dataset', 'domain_generalization'):
+    for protocol in PROTOCOLS:
         if stem.startswith(protocol):
             return protocol
     raise ValueError(stem)
+
+
+def _split(path: Path):
+    """``(protocol, setting or None, dataset)`` of a leaf config's name."""
+    protocol = next((p for p in PROTOCOLS if path.stem.startswith(p + '_')), None)
+    if protocol is None:
+        return None, None, None
+    rest = path.stem[len(protocol) + 1:]
+    dataset = next(
+        (k
+         for k in sorted(BENCHMARKS, key=len, reverse=True) if rest == k or rest.endswith('_' + k)),
+        None)
+    setting = rest[:-len(dataset) - 1] if dataset and rest != dataset else None
+    return protocol, setting, dataset
+
+
+def setting_of(path: Path):
+    """The CLIP setting a config's name says (``'rn50'``, ``'rn50_csc'``), None for the defaults.
+
+    It starts with a key of :data:`CLIP_TOKENS`; what follows names a variant of the recipe.
+    """
+    _, setting, _ = _split(path)
+    if setting is None:
+        return None
+    if not any(setting == t or setting.startswith(t + '_') for t in CLIP_TOKENS):
+        raise ValueError(f'{path.name}: {setting!r} names no CLIP of {sorted(CLIP_TOKENS)}')
+    return setting
+
+
+def dataset_of(path: Path) -> str:
+    """The dataset key a leaf config's name ends with."""
+    return _split(path)[2]
+
+
+def clip_of(path: Path) -> str:
+    """The open_clip model a leaf config must use: the one its name says, else ViT-B-16."""
+    setting = setting_of(path)
+    if setting is None:
+        return 'ViT-B-16'
+    return next(name for token, name in CLIP_TOKENS.items()
+                if setting == token or setting.startswith(token + '_'))
 
 
 def base_files(path: Path) -> List[Path]:
