@@ -3,8 +3,9 @@
 The table below is written from the reference repositories' own files, named
 per value, independently of the config files: lr, train batch, epochs, the
 prompt settings, the precision (the trainers' ``PREC``), the base batch of
-``--auto-scale-lr`` and the CLIP (the yaml's ``MODEL.BACKBONE.NAME``). The SGD settings and the warm-up are Dassl's
-(``dassl/config/defaults.py``: momentum 0.9, weight decay 5e-4, no nesterov;
+``--auto-scale-lr`` and the CLIP (the yaml's ``MODEL.BACKBONE.NAME``). The SGD
+settings and the warm-up are Dassl's (``dassl/config/defaults.py``: momentum
+0.9, weight decay 5e-4, no nesterov;
 each yaml: ``WARMUP_EPOCH 1``, ``WARMUP_TYPE constant``, ``WARMUP_CONS_LR 1e-5``,
 cosine). Configs are loaded with ``Config.fromfile`` as the tools load them.
 """
