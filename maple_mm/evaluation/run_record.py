@@ -1,7 +1,8 @@
-"""What a run is, as the results tables read it: method, protocol, dataset, shots, seed, and
-the experiment (its config, and what the run changed in it)."""
+"""What a run is, as the results tables read it: method, protocol, dataset, shots, seed, the
+CLIP, and the experiment (its config, and what the run changed in it)."""
 import json
 import os.path as osp
+from inspect import signature
 from typing import Dict, Optional
 
 from mmengine.config import Config
@@ -134,6 +135,24 @@ def variant_name(cfg) -> Optional[str]:
     return f'{name or "config"} [{listed}]'
 
 
+def backbone_name(cfg) -> Optional[str]:
+    """The CLIP of a config as open_clip names it ('ViT-B-16', 'RN50', ...).
+
+    'custom' for a CLIP built from a ``model_cfg``; the backbone's type for a backbone
+    other than :class:`~maple_mm.models.OpenCLIPBackbone`; None without a backbone.
+    """
+    backbone = (cfg.get('model') or {}).get('backbone')
+    if not isinstance(backbone, dict):
+        return None
+    if backbone.get('type', 'OpenCLIPBackbone') != 'OpenCLIPBackbone':
+        return str(backbone['type'])
+    if backbone.get('model_cfg'):
+        return 'custom'
+    from maple_mm.models import OpenCLIPBackbone
+    return backbone.get('model_name') or signature(
+        OpenCLIPBackbone).parameters['model_name'].default
+
+
 def run_record(cfg) -> dict:
     """The record a test writes beside its metrics.
 
@@ -141,7 +160,8 @@ def run_record(cfg) -> dict:
     ``protocol`` entries (set by the method's and the protocol's base
     configs; the model type otherwise); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
-    few-shot draw and of the run; ``variant`` names the experiment (the
+    few-shot draw and of the run; ``backbone`` is the CLIP (:func:`backbone_name`),
+    so runs on two CLIPs never share a table row; ``variant`` names the experiment (the
     config's ``variant``, which MapleRunner sets from :func:`variant_name`), so
     two configs of one method are two runs; ``processes`` is the number of
     processes that tested.
@@ -157,6 +177,7 @@ def run_record(cfg) -> dict:
         shots=source.get('num_shots'),
         seed=(cfg.get('randomness') or {}).get('seed'),
         config=osp.splitext(osp.basename(filename))[0] if filename else None,
+        backbone=backbone_name(cfg),
         variant=cfg.get('variant') or (variant_name(cfg) if isinstance(cfg, Config) else None),
         processes=get_world_size(),
     )

@@ -75,6 +75,7 @@ def test_base2novel(folder, data_root, tmp_path):
         shots=16,
         seed=2,
         config=f'base2novel_{dataset}',
+        backbone='custom',  # the tiny CLIP
         processes=1)
     # The recipe, and what tiny() changed in it (the seed is no change of the experiment).
     assert variant.startswith(f'{folder}/base2novel [') and 'max_epochs=1' in variant \

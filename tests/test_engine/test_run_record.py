@@ -34,6 +34,22 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
 
 
+def test_the_record_carries_the_clip():
+    """So that a ViT-B/16 and an RN50 run of one method never share a table row."""
+    assert record_of(CONFIGS / 'coop' / 'few_shot_dtd.py')['backbone'] == 'ViT-B-16'
+    rn50 = record_of(CONFIGS / 'coop' / 'few_shot_rn50_dtd.py')
+    assert (rn50['backbone'], rn50['variant']) == ('RN50', 'coop/few_shot_rn50')
+    changed = record_of(CONFIGS / 'coop' / 'few_shot_dtd.py', '--cfg-options',
+                        'model.backbone.model_name=RN101')
+    assert changed['backbone'] == 'RN101'
+    assert record_of(CONFIGS / 'zero_shot_clip' /
+                     'domain_generalization_vit_b32_imagenet.py')['backbone'] == 'ViT-B-32'
+    assert run_record(
+        Config(
+            dict(model=dict(backbone=dict(type='OpenCLIPBackbone', model_cfg=dict(
+                embed_dim=8))))))['backbone'] == 'custom'
+
+
 def test_what_the_run_changed_names_the_variant():
     record = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--cfg-options',
                        'model.prompt_learner.depth=3', 'optim_wrapper.optimizer.lr=0.01',
