@@ -165,6 +165,16 @@ _CLIP_HINTS = {
     'same widths)',
     (768, 1024): "ViT-L-14 with pretrained='openai'",
 }
+#: Text-only prompts (CoOp, CoCoOp, KgCoOp) reveal only the text width (and CoCoOp the
+#: embedding width): the OpenAI CLIPs that have them.
+_TEXT_ONLY_CLIP_HINTS = {
+    (512, None): "RN50, RN101, ViT-B-32 or ViT-B-16 with pretrained='openai' (CoOp released "
+    'ImageNet prompts for all four; its run folder, e.g. rn50_ep50_16shots, says which)',
+    (512, 1024): "RN50 with pretrained='openai'",
+    (512, 512): "RN101, ViT-B-32 or ViT-B-16 with pretrained='openai'",
+    (640, None): "RN50x4 with pretrained='openai' (288-pixel images)",
+    (640, 640): "RN50x4 with pretrained='openai' (288-pixel images)",
+}
 #: What the checkpoint does not say and the config must repeat, per method.
 _NOT_STORED = {
     'coop':
@@ -669,13 +679,63 @@ def model_config(method: str, info: Mapping) -> str:
     return f"model=dict(type='{MODEL_TYPES[method]}', prompt_learner=dict({args}))"
 
 
-def _clip_hint(info: Mapping) -> str:
+def _clip_hint(info: Mapping, run: Mapping) -> str:
     text, vision = info.get('text_width'), info.get('vision_width')
     widths = ', '.join(f'{k.replace("_", " ")} {v}' for k, v in info.items() if k in _WIDTHS)
+    if run.get('clip'):
+        return (f"{run['clip']} with pretrained='openai': its run folder {run['folder']} says "
+                f'so; {widths}')
+    if vision is None and (text, info.get('embed_dim')) in _TEXT_ONLY_CLIP_HINTS:
+        return f'{widths}: {_TEXT_ONLY_CLIP_HINTS[text, info.get("embed_dim")]}'
     for (hint_text, hint_vision), hint in _CLIP_HINTS.items():
         if text in (None, hint_text) and vision in (None, hint_vision):
             return f'{widths}: {hint}'
     return f'{widths}: the open_clip ViT with these widths'
+
+
+# -- what a reference run's folders say (CoOp's output layout) ----------------------------
+#: CoOp's yaml names of the CLIPs (configs/trainers/CoOp/<clip>*.yaml), as open_clip names them.
+COOP_CLIPS = {'rn50': 'RN50', 'rn101': 'RN101', 'vit_b32': 'ViT-B-32', 'vit_b16': 'ViT-B-16'}
+#: scripts/coop/main.sh writes output/<dataset>/CoOp/<yaml>_<K>shots/nctx<M>_csc<CSC>_ctp<CTP>/
+#: seed<S>/prompt_learner/model.pth.tar-<epoch>, the layout of CoOp's released ImageNet prompts.
+_COOP_RUN = re.compile(r'^(rn50|rn101|vit_b32|vit_b16)(?:_\w+?)?_(\d+)shots$')
+_COOP_PROMPTS = re.compile(r'^nctx(\d+)_csc(True|False)_ctp(end|middle|front)$')
+
+
+def run_folder_settings(path: str) -> dict:
+    """What the folders of a reference checkpoint say about its run, {} if nothing.
+
+    CoOp's layout (``.../rn50_ep50_16shots/nctx16_cscFalse_ctpend/seed1/prompt_learner/
+    model.pth.tar-50``) names the CLIP, the shots, the context length, whether it is
+    class-specific and where the class name goes: what the prompts alone do not say.
+    """
+    parts = osp.normpath(osp.abspath(path)).split(osp.sep)
+    for run, prompts in zip(parts, parts[1:]):
+        found, settings = _COOP_RUN.match(run), _COOP_PROMPTS.match(prompts)
+        if found and settings:
+            return dict(
+                folder=f'{run}/{prompts}',
+                clip=COOP_CLIPS[found[1]],
+                shots=int(found[2]),
+                n_ctx=int(settings[1]),
+                class_specific=settings[2] == 'True',
+                class_token_position=settings[3])
+    return {}
+
+
+def _run_folder_lines(method: str, info: Mapping, run: Mapping) -> List[str]:
+    """Warnings where the prompts contradict their run folder."""
+    if not run or method not in ('coop', 'kgcoop', 'cocoop'):
+        return []
+    lines = []
+    if info.get('n_ctx') != run['n_ctx']:
+        lines.append(f"WARNING: the run folder {run['folder']} says {run['n_ctx']} context "
+                     f"vectors, the prompts hold {info.get('n_ctx')}.")
+    if bool(info.get('class_specific')) != run['class_specific']:
+        lines.append(f"WARNING: the run folder {run['folder']} says csc{run['class_specific']}, "
+                     f"the prompts are {'' if info.get('class_specific') else 'not '}"
+                     'class-specific.')
+    return lines
 
 
 # -- one file into another ------------------------------------------------------------
@@ -739,7 +799,10 @@ def convert_checkpoint_file(src: str,
     checkpoint = load_reference_checkpoint(src)
     method, converted = convert_state_dict(checkpoint['state_dict'], method)
     info = describe(method, converted)
+    run = run_folder_settings(src)
     meta = dict(method=method, converted_from=osp.basename(src))
+    if run.get('clip'):
+        meta['clip'] = run['clip']
     epoch = checkpoint.get('epoch')
     if isinstance(epoch, int) and not isinstance(epoch, bool):
         meta['epoch'] = int(epoch)
@@ -764,10 +827,14 @@ def convert_checkpoint_file(src: str,
     if info.get('class_specific'):
         lines.append(f'The context is class-specific: the model classifies exactly the '
                      f'{info["num_classes"]} classes it was trained on, in the same order.')
+    lines += _run_folder_lines(method, info, run)
+    printed = dict(info)
+    if method == 'coop' and run.get('class_token_position', 'end') != 'end':
+        printed['class_token_position'] = run['class_token_position']
     lines.append(f'Evaluate it with:\n    python tools/test.py CONFIG {dst}\nwhere CONFIG '
-                 f'builds the same model:\n    {model_config(method, info)}\n'
+                 f'builds the same model:\n    {model_config(method, printed)}\n'
                  f'{_NOT_STORED[method]} Use the CLIP the reference was trained with '
-                 f'({_clip_hint(info)}).')
+                 f'({_clip_hint(info, run)}).')
     return lines
 
 

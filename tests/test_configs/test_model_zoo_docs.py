@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from maple_mm.datasets.catalog import BENCHMARKS, display_name
-from maple_mm.evaluation.published import (BASE2NOVEL, BASE2NOVEL_AVERAGE, CROSS_DATASET,
-                                           DOMAIN_GENERALIZATION)
+from maple_mm.evaluation.published import (BASE2NOVEL, BASE2NOVEL_AVERAGE, COOP_TABLE1,
+                                           CROSS_DATASET, DOMAIN_GENERALIZATION,
+                                           DOMAIN_GENERALIZATION_BY_BACKBONE)
 from ..conftest import REPO_ROOT
 from .zoo import CONFIGS, METHODS, leaf_configs
 
@@ -47,6 +48,13 @@ def test_metafile(folder):
         dg = f'configs/{folder}/domain_generalization_imagenet.py'
         for key, value in DOMAIN_GENERALIZATION[method].items():
             expected[dg, display_name(key)] = {'Top 1 Accuracy': value}
+    # Rows of other CLIPs' tables (CoOp's Table 1) that a config of this folder reproduces as
+    # it is (M=4 needs an option: not a config's number).
+    for rows in DOMAIN_GENERALIZATION_BY_BACKBONE.values():
+        for row in rows:
+            if row.config and row.config.startswith(f'configs/{folder}/') and not row.options:
+                for key, value in row.numbers.items():
+                    expected[row.config, display_name(key)] = {'Top 1 Accuracy': value}
     assert published == expected
 
 
@@ -72,3 +80,23 @@ def test_readme(folder):
     else:
         assert not rows and f'HM {average[2]:.2f}' in text
     assert f'configs/{folder}/' in text  # its commands
+
+
+@pytest.mark.parametrize('folder', ['coop', 'zero_shot_clip'])
+def test_readme_prints_the_coop_table1_rows_of_its_method(folder):
+    """The CoOp paper's Table 1 on 4 CLIPs, as published.py holds it."""
+    text = (CONFIGS / folder / 'README.md').read_text()
+    rows = re.findall(r'^\| ([\w-]+) \| (16|4|-) \|((?: [\d.]+ \|){5})$', text, re.M)
+    printed = {
+        (clip, m): [float(v) for v in values.strip(' |').split(' | ')]
+        for clip, m, values in rows
+    }
+    expected = {
+        (backbone, row.setting[2:] or '-'): [
+            row.numbers[k]
+            for k in ('imagenet', 'imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r')
+        ]
+        for backbone, published in DOMAIN_GENERALIZATION_BY_BACKBONE.items()
+        for row in published if row.source == COOP_TABLE1 and row.method == METHODS[folder]
+    }
+    assert printed == expected and len(expected) == (8 if folder == 'coop' else 4)

@@ -653,3 +653,66 @@ def test_successor_checkpoints_give_the_reference_logits_and_loss_terms(
     assert torch.load(
         convert(tmp_path, tmp_path / 'bare.pth', 'src.pth', ['--method', 'promptsrc']),
         weights_only=True)['meta']['method'] == 'promptsrc'
+
+
+# -- CoOp's released prompts: the run folders name the CLIP ----------------------------------
+def coop_released_file(root, monkeypatch, folder, n_ctx=16, csc=False, num_classes=10):
+    """A CoOp prompt learner saved as scripts/coop/main.sh saves it under ``folder``."""
+    shape = (num_classes, n_ctx, 512) if csc else (n_ctx, 512)
+    state_dict = dict(
+        ctx=torch.randn(*shape).half(),
+        token_prefix=torch.randn(num_classes, 1, 512).half(),
+        token_suffix=torch.randn(num_classes, 76 - n_ctx, 512).half())
+    path = root / folder / 'seed1' / 'prompt_learner' / 'model.pth.tar-50'
+    path.parent.mkdir(parents=True)
+    return save_reference_checkpoint(path, state_dict, monkeypatch, epoch=50)
+
+
+@pytest.mark.parametrize('yaml,clip', [('rn50_ep50', 'RN50'), ('rn101', 'RN101'),
+                                       ('vit_b32_ep50', 'ViT-B-32'), ('vit_b16_ep50', 'ViT-B-16')])
+def test_coop_released_prompts_say_their_clip(tmp_path, monkeypatch, capsys, yaml, clip):
+    ref_path = coop_released_file(
+        tmp_path, monkeypatch, f'imagenet/CoOp/{yaml}_16shots/nctx4_cscFalse_ctpend', n_ctx=4)
+    ckpt = torch.load(convert(tmp_path, ref_path), map_location='cpu', weights_only=True)
+    assert ckpt['meta'] == dict(
+        method='coop',
+        converted_from='model.pth.tar-50',
+        epoch=50,
+        clip=clip,
+        n_ctx=4,
+        class_specific=False,
+        text_width=512)
+    printed = capsys.readouterr().out
+    assert (f"Use the CLIP the reference was trained with ({clip} with pretrained='openai': its "
+            f'run folder {yaml}_16shots/nctx4_cscFalse_ctpend says so; text width 512).') in printed
+    assert printed_model_config(printed) == dict(
+        type='CoOp', prompt_learner=dict(n_ctx=4, class_specific=False))
+    assert 'WARNING' not in printed
+
+
+def test_coop_run_folders_give_the_class_position_and_catch_a_mismatch(
+        tmp_path, monkeypatch, capsys):
+    middle = coop_released_file(
+        tmp_path, monkeypatch, 'a/rn50_16shots/nctx16_cscTrue_ctpmiddle', csc=True)
+    convert(tmp_path, middle, 'middle.pth')
+    printed = capsys.readouterr().out
+    assert printed_model_config(printed)['prompt_learner'] == dict(
+        n_ctx=16, class_specific=True, num_classes=10, class_token_position='middle')
+    wrong = coop_released_file(
+        tmp_path, monkeypatch, 'b/rn50_ep50_16shots/nctx4_cscTrue_ctpend', n_ctx=16)
+    convert(tmp_path, wrong, 'wrong.pth')
+    printed = capsys.readouterr().out
+    assert ('WARNING: the run folder rn50_ep50_16shots/nctx4_cscTrue_ctpend says 4 context '
+            'vectors, the prompts hold 16.') in printed
+    assert 'says cscTrue, the prompts are not class-specific.' in printed
+
+
+def test_text_only_prompts_without_run_folders_name_the_clips_of_their_widths(
+        tmp_path, monkeypatch, capsys):
+    """CoOp's text width (512) is that of RN50, RN101, ViT-B/32 and ViT-B/16 alike."""
+    ref_path = coop_released_file(tmp_path, monkeypatch, 'somewhere')
+    convert(tmp_path, ref_path)
+    assert ('text width 512: RN50, RN101, ViT-B-32 or ViT-B-16 with pretrained=\'openai\''
+            in capsys.readouterr().out)
+    assert conv.run_folder_settings(str(ref_path)) == {}
+    assert conv.run_folder_settings('x/rn50x4_16shots/nctx16_cscFalse_ctpend/seed1/f') == {}
