@@ -88,6 +88,10 @@ def build_open_clip(model_name: str = 'ViT-B-16',
                 cache_dir=cache_dir,
                 weights_only=True)
     check_text_tower(model, model_name)
+    if has_vision_tokens(model):  # a ViT: this open_clip must have what the prompts splice
+        problem = vision_token_problem(model, model_name)
+        if problem:
+            raise CLIPBuildError(problem[0].upper() + problem[1:] + '.')
     return model.float().eval()
 
 

@@ -154,3 +154,15 @@ def test_tokenizer_matches_open_clip():
     assert torch.equal(backbone.tokenize(text), open_clip.tokenize(text))
     with pytest.raises(ValueError, match='longer than the text context'):
         backbone.tokenize(['word ' * 100])
+
+
+def test_an_open_clip_without_the_vit_hooks_is_refused_for_vits_only(monkeypatch):
+    """The vision prompts splice around VisionTransformer._embeds / _pool (open_clip >= 2.24);
+    a ResNet CLIP does not need them."""
+    from open_clip.transformer import VisionTransformer
+    monkeypatch.delattr(VisionTransformer, '_embeds')
+    with pytest.raises(
+            CLIPBuildError, match=r'^This open_clip \(.*\) has no VisionTransformer.'
+            '_embeds'):
+        OpenCLIPBackbone(model_cfg=TINY_CLIP_CFG)
+    assert not OpenCLIPBackbone(model_cfg=TINY_RESNET_CLIP_CFG).has_vision_tokens
