@@ -131,8 +131,11 @@ def default_leaf_configs(folder: str) -> List[Path]:
 
 
 def clip_leaf_configs(folder: str) -> List[Path]:
-    """The folder's configs of a recipe on another CLIP (``<protocol>_<clip>..._<dataset>``)."""
-    return sorted(p for p in (CONFIGS / folder).glob('*.py') if setting_of(p) is not None)
+    """The folder's configs of a recipe on another CLIP (``<protocol>_<clip>..._<dataset>``).
+
+    A name whose setting names no CLIP is not one: the folder test reports it.
+    """
+    return sorted(p for p in (CONFIGS / folder).glob('*.py') if _clip_token(setting_of(p)))
 
 
 def leaf_configs(folder: str) -> List[Path]:
@@ -168,16 +171,15 @@ def _split(path: Path):
 
 
 def setting_of(path: Path):
-    """The CLIP setting a config's name says (``'rn50'``, ``'rn50_csc'``), None for the defaults.
+    """The setting a config's name says between protocol and dataset (``'rn50'``,
+    ``'rn50_csc'``: a key of :data:`CLIP_TOKENS`, then a variant), None for the defaults."""
+    return _split(path)[1]
 
-    It starts with a key of :data:`CLIP_TOKENS`; what follows names a variant of the recipe.
-    """
-    _, setting, _ = _split(path)
-    if setting is None:
-        return None
-    if not any(setting == t or setting.startswith(t + '_') for t in CLIP_TOKENS):
-        raise ValueError(f'{path.name}: {setting!r} names no CLIP of {sorted(CLIP_TOKENS)}')
-    return setting
+
+def _clip_token(setting) -> str:
+    """The key of :data:`CLIP_TOKENS` a setting starts with ('' if none)."""
+    return next((t for t in CLIP_TOKENS
+                 if setting and (setting == t or setting.startswith(t + '_'))), '')
 
 
 def dataset_of(path: Path) -> str:
@@ -187,11 +189,8 @@ def dataset_of(path: Path) -> str:
 
 def clip_of(path: Path) -> str:
     """The open_clip model a leaf config must use: the one its name says, else ViT-B-16."""
-    setting = setting_of(path)
-    if setting is None:
-        return 'ViT-B-16'
-    return next(name for token, name in CLIP_TOKENS.items()
-                if setting == token or setting.startswith(token + '_'))
+    token = _clip_token(setting_of(path))
+    return CLIP_TOKENS[token] if token else 'ViT-B-16'
 
 
 def base_files(path: Path) -> List[Path]:
