@@ -45,28 +45,27 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
-from maple_mm.method_zoo import (  # noqa: E402  isort: skip
-    base2novel_config_file, method_folders, model_config_file)
+from _cli import PRECISION_CHOICES, REPO_ROOT, package_module
+
+method_zoo = package_module('method_zoo')  # reads the metafiles; no torch for --help
 
 PATHS = ('reference', 'efficient')
 KINDS = ('train', 'eval')
 #: Every method's config folder (its model and recipe are read from its configs).
-METHODS = list(method_folders())
+METHODS = list(method_zoo.method_folders())
 
 
 def method_model(method: str) -> dict:
     """The method's model config (type, prompt learner, loss weights), without data parts."""
     from mmengine.config import Config
-    model = Config.fromfile(str(model_config_file(method))).model.to_dict()
+    model = Config.fromfile(str(method_zoo.model_config_file(method))).model.to_dict()
     return {k: v for k, v in model.items() if k not in ('backbone', 'data_preprocessor')}
 
 
 def method_train_batch(method: str) -> Optional[int]:
     """The training batch of the method's base-to-novel recipe (None: nothing is trained)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(str(base2novel_config_file(method)))
+    cfg = Config.fromfile(str(method_zoo.base2novel_config_file(method)))
     return cfg.train_dataloader.batch_size if cfg.get('train_dataloader') else None
 
 
@@ -437,7 +436,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--depth', type=int, help='cap on prompt depths (default: the recipe\'s; 3 for tiny)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
-    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    parser.add_argument(
+        '--precision',
+        choices=[p for p in PRECISION_CHOICES if p != 'amp'],  # one autocast dtype
+        default='fp32')
     parser.add_argument(
         '--train-batch', type=int, help='training batch (default: the method\'s recipe)')
     parser.add_argument('--eval-batch', type=int, default=100)

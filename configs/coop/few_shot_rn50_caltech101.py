@@ -2,6 +2,6 @@
 # --shots K).
 _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 
-dataset = dict(type='CoOpCaltech101', data_root='data/caltech-101')
+dataset = dict(type='CoOpCaltech101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -5,6 +5,6 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 # TRAINER.COOP.CSC True (scripts/coop/main.sh): one context per class of EuroSAT's 10.
 model = dict(prompt_learner=dict(class_specific=True, num_classes=10))
 
-dataset = dict(type='CoOpEuroSAT', data_root='data/eurosat')
+dataset = dict(type='CoOpEuroSAT')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

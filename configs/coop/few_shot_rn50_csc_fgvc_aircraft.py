@@ -5,6 +5,6 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 # TRAINER.COOP.CSC True (scripts/coop/main.sh): one context per class of FGVCAircraft's 100.
 model = dict(prompt_learner=dict(class_specific=True, num_classes=100))
 
-dataset = dict(type='CoOpFGVCAircraft', data_root='data/fgvc_aircraft')
+dataset = dict(type='CoOpFGVCAircraft')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -5,6 +5,6 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 # TRAINER.COOP.CSC True (scripts/coop/main.sh): one context per class of Food101's 101.
 model = dict(prompt_learner=dict(class_specific=True, num_classes=101))
 
-dataset = dict(type='CoOpFood101', data_root='data/food-101')
+dataset = dict(type='CoOpFood101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

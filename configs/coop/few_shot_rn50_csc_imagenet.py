@@ -7,10 +7,8 @@ model = dict(prompt_learner=dict(class_specific=True, num_classes=1000))
 
 # CoOp trains ImageNet for 50 epochs at every K (rn50_ep50.yaml, as COOP.md says).
 epochs_by_shots = {1: 50, 2: 50, 4: 50, 8: 50, 16: 50}
-max_epochs = 50
-param_scheduler = dict(T_max=max_epochs)
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=50)
 
-dataset = dict(type='CoOpImageNet', data_root='data/imagenet')
+dataset = dict(type='CoOpImageNet')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

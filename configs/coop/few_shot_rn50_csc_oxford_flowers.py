@@ -5,6 +5,6 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 # TRAINER.COOP.CSC True (scripts/coop/main.sh): one context per class of Flowers102's 102.
 model = dict(prompt_learner=dict(class_specific=True, num_classes=102))
 
-dataset = dict(type='CoOpFlowers102', data_root='data/oxford_flowers')
+dataset = dict(type='CoOpFlowers102')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -5,6 +5,6 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 # TRAINER.COOP.CSC True (scripts/coop/main.sh): one context per class of OxfordPets's 37.
 model = dict(prompt_learner=dict(class_specific=True, num_classes=37))
 
-dataset = dict(type='CoOpOxfordPets', data_root='data/oxford_pets')
+dataset = dict(type='CoOpOxfordPets')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -5,6 +5,6 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 # TRAINER.COOP.CSC True (scripts/coop/main.sh): one context per class of UCF101's 101.
 model = dict(prompt_learner=dict(class_specific=True, num_classes=101))
 
-dataset = dict(type='CoOpUCF101', data_root='data/ucf101')
+dataset = dict(type='CoOpUCF101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -2,6 +2,6 @@
 # --shots K).
 _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 
-dataset = dict(type='CoOpEuroSAT', data_root='data/eurosat')
+dataset = dict(type='CoOpEuroSAT')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -2,6 +2,6 @@
 # --shots K).
 _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 
-dataset = dict(type='CoOpFGVCAircraft', data_root='data/fgvc_aircraft')
+dataset = dict(type='CoOpFGVCAircraft')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -2,6 +2,6 @@
 # --shots K).
 _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 
-dataset = dict(type='CoOpStanfordCars', data_root='data/stanford_cars')
+dataset = dict(type='CoOpStanfordCars')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -2,6 +2,6 @@
 # --shots K).
 _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 
-dataset = dict(type='CoOpSUN397', data_root='data/sun397')
+dataset = dict(type='CoOpSUN397')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

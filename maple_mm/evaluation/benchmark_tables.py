@@ -20,10 +20,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 from .harmonic_mean import harmonic_mean
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PUBLISHED_BACKBONE, per_set_rows
-from .run_metrics import RunMetrics
+from .run_metrics import TOP1, RunMetrics
 from .seed_statistics import SeedStatistics
 
-TOP1 = 'accuracy/top1'
 Cell = Union[None, str, int, float, SeedStatistics]
 #: The shots of the published numbers.
 PUBLISHED_SHOTS = 16

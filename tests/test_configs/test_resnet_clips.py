@@ -3,8 +3,7 @@ config with ``model.backbone.model_name='RN50'``, as a CoOp user would try it.
 
 The methods that prompt only the text build and score images with every fast path
 active (no SlowPathWarning, the text shortcuts taken, eval text features reused);
-those that add vision prompts refuse in one line. The RN50 configs themselves
-build too.
+those that add vision prompts refuse in one line.
 """
 import warnings
 
@@ -65,14 +64,3 @@ def test_each_method_on_rn50_scores_images_or_refuses_in_one_line(folder, image)
     torch.testing.assert_close(scores, again)
     # The eval text cache: text features once, unless they depend on the image (CoCoOp).
     assert len(encoded) == (2 if model.prompt_learner.image_conditional else 1)
-
-
-def test_the_class_specific_rn50_few_shot_config_builds(image):
-    """CoOp's CSC recipe: a context per class of the dataset (47 for DTD), on RN50."""
-    model = rn50_model(CONFIGS / 'coop' / 'few_shot_rn50_csc_dtd.py')
-    assert tuple(model.prompt_learner.ctx.shape) == (47, 16, 512)
-    assert model.backbone.embed_dim == 1024
-    model.set_class_names([f'class {i}' for i in range(47)])
-    model.eval()
-    with torch.no_grad():
-        assert model(image).shape == (1, 47)

@@ -4,10 +4,12 @@ import argparse
 
 from mmengine.config import Config
 
+from maple_mm.config_names import config_name
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.evaluation.run_record import run_record, variant_name
 from ..conftest import REPO_ROOT, load_tool
-from ..test_configs.zoo import CONFIGS
+from ..method_rows import with_dataset_recipe, with_epochs_by_shots
+from ..test_configs.zoo import CONFIGS, METHODS, clip_leaf_configs
 
 _cli = load_tool('tools/_cli.py')
 
@@ -28,22 +30,40 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == ('MaPLe', 'dtd', 2,
                                                                             'maple/base2novel')
     assert imagenet['variant'] == 'maple/base2novel' and imagenet['processes'] == 1
-    # --shots 1 gives CoOp its 50 epochs (epochs_by_shots): the recipe's, not a change.
-    assert record_of(CONFIGS / 'coop' / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
-        == 'coop/few_shot'
-    assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
+    # --shots 1 gives a method its epochs for 1 shot (epochs_by_shots): the recipe's, not a
+    # change; nor is a dataset's own recipe value.
+    folder, _ = with_epochs_by_shots()
+    assert record_of(CONFIGS / folder / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
+        == f'{folder}/few_shot'
+    folder, dataset = with_dataset_recipe('base2novel')
+    assert record_of(CONFIGS / folder / f'base2novel_{dataset}.py')['variant'] == \
+        f'{folder}/base2novel'
+
+
+def test_transfer_runs_name_their_recipe_and_method():
+    """The cross-dataset protocol's helper sets were once a top-level ``variant``, which the
+    records took for the experiment's name (a dict); the method is the model's type."""
+    for name in ('cross_dataset', 'domain_generalization'):
+        record = record_of(CONFIGS / 'maple' / f'{name}_imagenet.py')
+        assert (record['method'], record['variant'], record['protocol']) == ('MaPLe',
+                                                                             f'maple/{name}', name)
 
 
 def test_the_record_carries_the_clip():
     """So that a ViT-B/16 and an RN50 run of one method never share a table row."""
-    assert record_of(CONFIGS / 'coop' / 'few_shot_dtd.py')['backbone'] == 'ViT-B-16'
-    rn50 = record_of(CONFIGS / 'coop' / 'few_shot_rn50_dtd.py')
-    assert (rn50['backbone'], rn50['variant']) == ('RN50', 'coop/few_shot_rn50')
-    changed = record_of(CONFIGS / 'coop' / 'few_shot_dtd.py', '--cfg-options',
+    assert record_of(CONFIGS / 'maple' / 'base2novel_dtd.py')['backbone'] == 'ViT-B-16'
+    changed = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--cfg-options',
                         'model.backbone.model_name=RN101')
-    assert changed['backbone'] == 'RN101'
-    assert record_of(CONFIGS / 'zero_shot_clip' /
-                     'domain_generalization_vit_b32_imagenet.py')['backbone'] == 'ViT-B-32'
+    assert (changed['backbone'],
+            changed['variant']) == ('RN101', 'maple/base2novel [model.backbone.model_name=RN101]')
+    others = [path for folder in METHODS for path in clip_leaf_configs(folder)]
+    assert others  # the references' recipes on other CLIPs
+    for path in others:
+        record = record_of(path)
+        name = config_name(path.stem)
+        assert (record['backbone'],
+                record['variant']) == (name.clip,
+                                       f'{path.parent.name}/{name.protocol}_{name.setting}'), path
     assert run_record(
         Config(
             dict(model=dict(backbone=dict(type='OpenCLIPBackbone', model_cfg=dict(

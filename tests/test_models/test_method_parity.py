@@ -6,7 +6,7 @@ The methods that prompt only the text run again on a tiny ResNet CLIP
 For each method (and each prompt layout of it) a reference state dict with
 fp16-exact values is built by tests/reference_trainers.py under the reference's
 names, mapped onto our model by the checkpoint converter
-(maple_mm/models/reference_checkpoint.py), and our logits must equal the
+(maple_mm/checkpoints/reference_converter.py), and our logits must equal the
 transcription's, on both code paths (``efficient`` True and False). Every
 learned tensor is checked to matter, so that the equality checks where it goes.
 Gradients must reach exactly the parameters the reference trains, and no CLIP
@@ -38,7 +38,7 @@ LABELS = [0, 3, 4]
 TOL = dict(rtol=1e-5, atol=1e-5)
 MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 
-from maple_mm.models import reference_checkpoint as conv  # noqa: E402
+from maple_mm.checkpoints import reference_converter as conv  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -333,3 +333,11 @@ def test_zero_shot_learns_nothing(images):
     model.train()
     loss = model.loss(images, [DataSample().set_gt_label(label) for label in LABELS])['loss']
     assert not loss.requires_grad  # the reference trains nothing either
+
+
+def test_which_trainers_of_the_reference_run_on_a_resnet_clip():
+    """The trainers that prompt only the text run on any CLIP; those with vision prompts
+    (deep vision prompting, IVLP, MaPLe) need a ViT (maple-spec.md section 9)."""
+    from maple_mm.models.classifier import text_only_methods
+    assert {'ZeroShotCLIP', 'CoOp', 'CoCoOp', 'LanguagePrompting'} <= set(text_only_methods())
+    assert not {'VPT', 'IVLP', 'MaPLe'} & set(text_only_methods())

@@ -1,28 +1,29 @@
 """docs/model-zoo.md: every convert-and-test command pair, on files written as the reference
 writes its released prompts.
 
-For each ``reference_to_mm.py IN OUT`` command of the page (its ``<clip>``, ``<M>``,
-``<dataset>`` placeholders expanded; seed 1), a Dassl checkpoint is written at IN in the
-format of the folder layout (CoOp's prompt learner alone, MaPLe's and PromptSRC's whole model
-with some frozen CLIP tensors, at the real ViT-B/16 / CLIP widths and the shapes of the
-config the page tests it with), converted with the page's command, and the converted prompts
-must fit the model that the page's ``tools/test.py CONFIG OUT [--cfg-options ...]`` builds.
-The RN50 CoOp prompts then go through that test command for real, on miniature ImageNet and
-its variants with a randomly initialised RN50. Nothing is downloaded.
+For each ``reference_to_mm.py IN OUT`` command of the page (its ``<clip>`` and ``<dataset>``
+placeholders expanded; seed 1), a Dassl checkpoint is written at IN in the format of its
+folder layout (a ``prompt_learner/`` folder: the prompt learner alone; a
+``MultiModalPromptLearner/`` or ``VLPromptLearner/`` one: the whole model with some frozen
+CLIP tensors; at the real ViT-B/16 / CLIP widths and the shapes of the config the page tests
+it with), converted with the page's command, and the converted prompts must fit the model
+that the page's ``tools/test.py CONFIG OUT [--cfg-options ...]`` builds. The RN50 prompts of
+the CoOp paper's Table 1 then go through that test command for real, on miniature ImageNet
+and its variants with a randomly initialised RN50. Nothing is downloaded.
 """
 import argparse
 import itertools
 import json
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config, DictAction
 
-from maple_mm.datasets.catalog import BASE_TO_NOVEL
-from maple_mm.evaluation.published import COOP_TABLE1, DOMAIN_GENERALIZATION_BY_BACKBONE
+from maple_mm.checkpoints.reference_converter import reference_layouts
+from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS
+from maple_mm.evaluation.published import PER_SET_ROWS
 from ..conftest import REPO_ROOT, load_tool
 from ..miniature_datasets import write_miniature
 from ..test_docs import commands
@@ -33,7 +34,6 @@ CONVERTER = 'tools/model_converters/reference_to_mm.py'
 #: What the placeholders of the page stand for (one seed: the files differ only in values).
 PLACEHOLDERS = {
     '<clip>': ('rn50', 'rn101', 'vit_b32', 'vit_b16'),
-    '<M>': ('16', '4'),
     '<S>': ('1', ),
     '<dataset>': BASE_TO_NOVEL,
 }
@@ -77,19 +77,24 @@ def expanded(pairs):
 
 def test_the_page_pairs_every_conversion_with_a_test_and_covers_the_released_sets():
     pairs = page_pairs()
-    assert len(pairs) == 6 and all(tests for _, tests in pairs)
+    assert len(pairs) == 7 and all(tests for _, tests in pairs)
     layouts = [convert[-2] for convert, _ in pairs]
-    assert sum('/CoOp/' in p for p in layouts) == 1
+    assert sum('/prompt_learner/' in p for p in layouts) == 2  # the prompt learner alone
     assert sum('MultiModalPromptLearner' in p for p in layouts) == 2
     assert sum('VLPromptLearner' in p for p in layouts) == 3
+    # The numbers to reproduce: those published for each config the page tests with.
     text = PAGE.read_text()
-    for backbone, rows in DOMAIN_GENERALIZATION_BY_BACKBONE.items():  # the numbers to reproduce
-        for row in rows:
-            if row.method == 'CoOp' and row.source == COOP_TABLE1:
-                numbers = ' | '.join(f'{row.numbers[k]:.2f}'
-                                     for k in ('imagenet', 'imagenetv2', 'imagenet_sketch',
-                                               'imagenet_a', 'imagenet_r'))
-                assert f'| {backbone} | {row.setting[2:]} |' in text and numbers in text
+    configs = {test[0] for _, tests in expanded(pairs) for test in tests}
+    rows = [
+        row for by_clip in PER_SET_ROWS.values() for clip_rows in by_clip.values()
+        for row in clip_rows if row.config in configs
+    ]
+    assert len([row for row in rows if row.setting]) == 8  # 4 CLIPs, M=16 and M=4
+    for row in rows:
+        numbers = [f'{value:.2f}' for value in row.numbers.values()]
+        assert all(number in text for number in numbers), row.config
+        if row.setting:  # a table row of the page
+            assert ' | '.join(numbers) in text, row.config
 
 
 def config_of(argv) -> Config:
@@ -108,9 +113,16 @@ def _randn(*shape, dtype=torch.float32):
     return (torch.randn(*shape) * 0.02).to(dtype)
 
 
+def reference_key(ours: str) -> str:
+    """The reference's key of one of maple_mm's keys, as the methods' layouts declare it."""
+    from maple_mm.checkpoints.reference_layout import Tensor
+    return next(rule.reference for layout, _ in reference_layouts().values()
+                for rule in layout.rules if isinstance(rule, Tensor) and rule.ours == ours)
+
+
 def reference_state_dict(layout: str, learner: dict) -> dict:
     """The ``state_dict`` the reference saves for the layout, at the config's prompt shapes."""
-    if '/CoOp/' in layout:
+    if '/prompt_learner/' in layout:  # the prompt learner alone (ctx, token buffers)
         n_ctx = int(re.search(r'/nctx(\d+)_', layout)[1])
         half = torch.float16
         return dict(
@@ -138,7 +150,7 @@ def reference_state_dict(layout: str, learner: dict) -> dict:
     assert 'VLPromptLearner' in layout, layout
     sd = {
         'prompt_learner.ctx': _randn(learner['n_ctx_text'], TEXT_WIDTH, dtype=torch.float16),
-        'image_encoder.VPT': _randn(learner['n_ctx_vision'], VIT_B16_WIDTH),
+        reference_key('prompt_learner.vision_ctx'): _randn(learner['n_ctx_vision'], VIT_B16_WIDTH),
         'prompt_learner.ZS_image_encoder.class_embedding': _randn(VIT_B16_WIDTH),
     }
     for i in range(1, learner['depth_vision']):
@@ -174,22 +186,18 @@ def test_every_command_pair_of_the_page(tmp_path, monkeypatch, capsys):
         assert meta['text_width'] == TEXT_WIDTH and 'WARNING' not in printed, convert
         for cfg in configs:  # the converted prompts fit the model the test command builds
             learner = cfg.model.prompt_learner
-            assert cfg.model.type == {
-                'coop': 'CoOp',
-                'maple': 'MaPLe',
-                'promptsrc': 'PromptSRC'
-            }[meta['method']]
+            assert cfg.model.type == reference_layouts()[meta['method']][1]
             for key, value in meta.items():
                 if key in learner:
                     assert learner[key] == value, (convert, key)
             if 'vision_width' in meta:
                 assert meta['vision_width'] == VIT_B16_WIDTH
                 assert cfg.model.backbone.model_name == 'ViT-B-16'
-            if meta['method'] == 'coop':  # the CLIP its folders name is the config's
+            if 'clip' in meta:  # the CLIP its run folders name is the config's
                 assert meta['clip'] == cfg.model.backbone.model_name
                 assert f"{meta['clip']} with pretrained='openai': its run folder" in printed
         done += 1
-    assert done == 8 + 11 + 1 + 11 + 1 + 11
+    assert done == 4 + 4 + 11 + 1 + 11 + 1 + 11
 
 
 def test_the_rn50_prompts_through_the_test_command(tmp_path, monkeypatch, capsys):
@@ -202,16 +210,17 @@ def test_the_rn50_prompts_through_the_test_command(tmp_path, monkeypatch, capsys
     for key in ('imagenet', 'imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r'):
         write_miniature(data, key, num_classes=4, images_per_class=1, image_size=64)
     cfg = config_of(test)
-    roots = [f'test_dataloader.dataset.data_root={data}/imagenet'] + [
-        f'test_cfg.extra_sets.{key}.data_root={data}/{Path(s.data_root).name}'
-        for key, s in cfg.test_cfg.extra_sets.items()
+    roots = [f'test_dataloader.dataset.data_root={data}/{BENCHMARKS["imagenet"].folder}'] + [
+        f'test_cfg.extra_sets.{key}.data_root={data}/{BENCHMARKS[key].folder}'
+        for key in cfg.test_cfg.extra_sets
     ]
     work = tmp_path / 'work'
     test_tool.main([
         test[0],
         str(out), '--work-dir',
         str(work), '--cfg-options', 'model.backbone.pretrained=None',
-        'test_dataloader.num_workers=0', *roots, *test[test.index('--cfg-options') + 1:]
+        'test_dataloader.num_workers=0', *roots,
+        *(test[test.index('--cfg-options') + 1:] if '--cfg-options' in test else [])
     ])
     (metrics, ) = work.glob('*/test_metrics.json')
     content = json.loads(metrics.read_text())

@@ -9,14 +9,12 @@ from mmpretrain.registry import LOOPS
 
 from maple_mm.errors import InvalidTestSetsError, NonFiniteOutputError
 from maple_mm.evaluation import harmonic_mean
-from maple_mm.evaluation.run_metrics import write_test_metrics
+from maple_mm.evaluation.run_metrics import TOP1, write_test_metrics
 from maple_mm.evaluation.run_record import run_record
+from maple_mm.provenance import check_tested_set
 from maple_mm.run_layout import METRICS_FILE
 from ..hooks.class_names_hook import check_model_classes
 from ..optimizers.mixed_precision_test_loop import MixedPrecisionTestMixin
-
-#: The metric the summary line, the harmonic mean and the averages use.
-TOP1 = 'accuracy/top1'
 
 
 def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:
@@ -152,7 +150,8 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     def run(self) -> dict:
         """Run every set; return all metrics with set-name prefixes."""
         self.runner.call_hook('before_test')
-        self._record = run_record(self.runner.cfg)
+        weights = getattr(self.runner, 'tested_weights', None)  # MapleRunner: what is tested
+        self._record, warned = run_record(self.runner.cfg, weights), set()
         template, metrics, classes = self.evaluator, {}, {}
         for set_name, dataloader in self.dataloaders.items():
             self.dataloader = dataloader
@@ -160,6 +159,9 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             evaluator.dataset_meta = dataloader.dataset.metainfo
             self.evaluator = FiniteScores(evaluator, set_name)
             classes[set_name] = list(dataloader.dataset.metainfo.get('classes') or [])
+            self._record['tested'][set_name] = check_tested_set(  # the data it was trained on
+                weights, set_name, dataloader.dataset, set_name == next(iter(self.dataloaders)),
+                self.runner.logger, warned)
             self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} '
                                     f'images, {len(classes[set_name])} classes')
             self.runner.call_hook('before_test_epoch')
