@@ -6,7 +6,7 @@ _base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
 model = dict(prompt_learner=dict(class_specific=True, num_classes=1000))
 
 # CoOp trains ImageNet for 50 epochs at every K (rn50_ep50.yaml, as COOP.md says).
-epochs_by_shots = {1: 50, 2: 50, 4: 50, 8: 50, 16: 50}
+values_by_shots = dict(max_epochs={1: 50, 2: 50, 4: 50, 8: 50, 16: 50})
 train_cfg = dict(max_epochs=50)
 
 dataset = dict(type='CoOpImageNet')

@@ -27,7 +27,7 @@ from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
 from ..conftest import REPO_ROOT, load_tool
 from ..method_rows import trained_folders
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
-from ..test_configs.zoo import CONFIGS, METHODS
+from ..test_configs.zoo import CONFIGS, METHODS, built
 
 results_table = load_tool('tools/results_table.py')
 
@@ -305,8 +305,12 @@ def recorded(root, folder, seed):
 
 
 def test_sweep_table_equals_the_recorded_metrics(sweep):
-    rows = table(run(sweep), 'Base-to-novel')
+    markdown = run(sweep)
     for folder, method in METHODS.items():
+        # One table per number of shots: the recipes' 16, ProGrad's 4.
+        cfg = built(CONFIGS / folder / 'base2novel_dtd.py')
+        shots = (cfg.get('train_dataloader') or cfg.test_dataloader).dataset.num_shots
+        rows = table(markdown, f'Base-to-novel generalisation (top-1 %, {shots} shots)')
         runs = [recorded(sweep, folder, s) for s in SWEEP_SEEDS.get(folder, (1, ))]
         base = sum(r[f'base/{TOP1}'] for r in runs) / len(runs)
         novel = sum(r[f'novel/{TOP1}'] for r in runs) / len(runs)

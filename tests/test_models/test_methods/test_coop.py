@@ -43,13 +43,13 @@ RN50_FEW_SHOT = Recipe(
     'fp16',
     f'{COOP} configs/trainers/CoOp/rn50.yaml',
     f'{COOP} COOP.md, scripts/coop/main.sh (N_CTX 16, CTP end, CSC False)',
-    epochs_by_shots=EPOCHS_BY_SHOTS)
+    values_by_shots=dict(max_epochs=EPOCHS_BY_SHOTS))
 RN50_IMAGENET = RN50_FEW_SHOT._replace(
     epochs=50,
     source=f'{COOP} configs/trainers/CoOp/rn50_ep50.yaml',
     how=f'{COOP} COOP.md: *_ep50.yaml for ImageNet at every K',
-    epochs_by_shots={k: 50
-                     for k in EPOCHS_BY_SHOTS})
+    values_by_shots=dict(max_epochs={k: 50
+                                     for k in EPOCHS_BY_SHOTS}))
 
 
 def class_specific(row: Recipe, dataset: str) -> Recipe:
@@ -113,7 +113,7 @@ EXPECTED = [
             Recipe(0.002, 32, 50, CTXV1, 'fp16',
                    f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
                    f'{COOP} scripts/cocoop/xd_train.sh (CFG=vit_b16_ep50_ctxv1 for CoOp)'),
-            # 16 shots: vit_b16.yaml (200 epochs); --shots K takes epochs_by_shots.
+            # 16 shots: vit_b16.yaml (200 epochs); --shots K takes values_by_shots.
             'few_shot':
             Recipe(
                 0.002,
@@ -123,7 +123,7 @@ EXPECTED = [
                 'fp16',
                 f'{COOP} configs/trainers/CoOp/vit_b16.yaml',
                 f'{COOP} scripts/coop/main.sh, N_CTX 16 CSC False CTP end (train.py defaults)',
-                epochs_by_shots=EPOCHS_BY_SHOTS),
+                values_by_shots=dict(max_epochs=EPOCHS_BY_SHOTS)),
             # ImageNet: 50 epochs at every K.
             ('few_shot', 'imagenet'):
             Recipe(
@@ -133,8 +133,8 @@ EXPECTED = [
                 RANDOM,
                 'fp16',
                 f'{COOP} configs/trainers/CoOp/vit_b16_ep50.yaml',
-                epochs_by_shots={k: 50
-                                 for k in EPOCHS_BY_SHOTS}),
+                values_by_shots=dict(max_epochs={k: 50
+                                                 for k in EPOCHS_BY_SHOTS})),
         },
         other_clips=OTHER_CLIPS,
         converter=(
