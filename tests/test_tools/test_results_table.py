@@ -418,10 +418,10 @@ def test_a_sweep_and_a_test_of_another_checkpoint_in_its_folder_lose_no_record(s
     tests = [json.loads(p.read_text()) for p in root.rglob('test_metrics.json')]
     # The test in MaPLe's folder is filed under the run of the checkpoint, not the config's
     # default seed (1).
-    (other, ) = [t['record'] for t in tests if t['record']['checkpoint']]
-    assert (other['method'], other['seed'], other['checkpoint']['file']) == \
+    (moved, ) = [t['record'] for t in tests if t['record']['checkpoint']]
+    assert (moved['method'], moved['seed'], moved['checkpoint']['file']) == \
         (other, 3, str(tmp_path / 'other_seed3' / 'epoch_1.pth'))
-    rows = table(run(root), 'Base-to-novel')
+    rows = table(run(root), 'Base-to-novel generalisation (top-1 %, 16 shots)')
     for method in ('MaPLe', other):
         base = [t['metrics'][f'base/{TOP1}'] for t in tests if t['record']['method'] == method]
         assert len(base) == len(seeds[method])
