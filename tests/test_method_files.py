@@ -340,9 +340,8 @@ def test_a_scratch_method_needs_only_its_own_files(tmp_path):
     tests = subprocess.run([
         sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider',
         'tests/test_configs/test_recipes.py', 'tests/test_configs/test_reference_recipes.py',
-        'tests/test_configs/test_model_zoo_docs.py',
-        'tests/test_evaluation/test_published.py', 'tests/test_method_files.py',
-        'tests/test_tools/test_reference_to_mm.py', '-k',
+        'tests/test_configs/test_model_zoo_docs.py', 'tests/test_evaluation/test_published.py',
+        'tests/test_method_files.py', 'tests/test_tools/test_reference_to_mm.py', '-k',
         f'({SCRATCH} or test_detection or test_method_choices or test_no_other_file or '
         'test_methods_and_keys) and not '
         'test_a_scratch_method'
