@@ -1,10 +1,13 @@
 """The results as figures, drawn from the same tables and run records as the text tables.
 
-- ``base2novel[_<K>shots]``: Base and Novel top-1 per method (bars, +- std over
-  seeds), HM marked, one panel per dataset and the Average; with ``paper`` the
-  published Base / Novel / HM of each method as reference marks.
-- ``few_shot``: top-1 against the number of shots, one line per method, one
+- ``base2novel[_<K>shots][_<CLIP>]``: Base and Novel top-1 per method (bars, +- std
+  over seeds), HM marked, one panel per dataset and the Average; with ``paper`` the
+  published Base / Novel / HM of each method as reference marks (ViT-B/16 runs only).
+- ``few_shot[_<CLIP>]``: top-1 against the number of shots, one line per method, one
   panel per dataset and the Average.
+
+Runs on different CLIPs are never drawn in one figure: the figures of a CLIP other
+than ViT-B/16 (the papers') carry its name (``_RN50``, ``_custom``).
 - ``curves/<run>``: one run's training curve (loss and learning rate per
   logged iteration) and its test accuracies (each set and HM, per test).
 
@@ -18,7 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from maple_mm.atomic_files import replaced_atomically
 from maple_mm.errors import MapleUserError
-from .benchmark_tables import Table, base2novel_tables, few_shot_tables
+from .benchmark_tables import Table, base2novel_tables, few_shot_tables, publishes
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from .run_metrics import RunMetrics
 from .seed_statistics import SeedStatistics
@@ -167,7 +170,13 @@ def base2novel_figure(table: Table, dataset_keys: Dict[str, str], paper: bool = 
 
 
 def few_shot_figure(tables: Sequence[Table]):
-    """Top-1 against shots (log scale), one line per method, one panel per dataset."""
+    """Top-1 against shots (log scale), one line per method, one panel per dataset.
+
+    ``tables`` are :func:`few_shot_tables` of one CLIP.
+    """
+    backbones = {table.backbone for table in tables}
+    if len(backbones) > 1:
+        raise ValueError(f'One few-shot figure per CLIP, not {sorted(map(str, backbones))}.')
     plt = _pyplot()
     series: Dict[str, Dict[str, Tuple[List[int], List[float], List[float]]]] = {}
     for table in tables:
@@ -196,7 +205,11 @@ def few_shot_figure(tables: Sequence[Table]):
     for ax in axes[:, 0]:
         ax.set_ylabel('top-1 accuracy (%)')
     handles, names = axes.flat[0].get_legend_handles_labels()
-    figure.suptitle('Few-shot classification (top-1 %, all classes)', fontsize=12)
+    clip = next(iter(backbones), None)
+    figure.suptitle(
+        'Few-shot classification (top-1 %, all classes'
+        f'{", " + clip if clip else ""})',
+        fontsize=12)
     figure.legend(
         handles,
         names,
@@ -292,6 +305,13 @@ def _run_stem(run: RunMetrics) -> str:
     return re.sub(r'[^A-Za-z0-9_.-]+', '-', stem)
 
 
+def _clip_suffix(table: Table) -> str:
+    """'' for the papers' CLIP (or an unrecorded one), else '_<CLIP>' ('_RN50')."""
+    if publishes(table.backbone):
+        return ''
+    return '_' + re.sub(r'[^A-Za-z0-9.]+', '-', table.backbone)
+
+
 def plot_results(runs: Sequence[RunMetrics],
                  out_dir,
                  paper: bool = False,
@@ -303,12 +323,15 @@ def plot_results(runs: Sequence[RunMetrics],
     keys.update({display_name(r.dataset): r.dataset for r in runs if r.dataset})
     written: List[Path] = []
     for table in base2novel_tables(runs, paper=paper):
-        shots = re.search(r', (\d+) shots?\)', table.title)
-        stem = 'base2novel' + (f'_{shots.group(1)}shots' if shots else '')
-        written += save_figure(base2novel_figure(table, keys, paper), out_dir, stem, overwrite)
+        shots = re.search(r', (\d+) shots?[,)]', table.title)
+        stem = 'base2novel' + (f'_{shots.group(1)}shots' if shots else '') + _clip_suffix(table)
+        figure = base2novel_figure(table, keys, paper and publishes(table.backbone))
+        written += save_figure(figure, out_dir, stem, overwrite)
     few_shot = few_shot_tables(runs)
-    if few_shot:
-        written += save_figure(few_shot_figure(few_shot), out_dir, 'few_shot', overwrite)
+    for backbone in dict.fromkeys(table.backbone for table in few_shot):
+        tables = [t for t in few_shot if t.backbone == backbone]
+        written += save_figure(
+            few_shot_figure(tables), out_dir, 'few_shot' + _clip_suffix(tables[0]), overwrite)
     stems: Dict[str, int] = {}
     for run in runs:
         stem = _run_stem(run)

@@ -67,6 +67,7 @@ def test_base2novel(folder, data_root, tmp_path):
         shots=recipe(folder, 'base2novel', dataset).shots,  # the recipe's (ProGrad trains 4)
         seed=2,
         config=f'base2novel_{dataset}',
+        backbone='custom',  # the tiny CLIP
         processes=1,
         allow_other_method=False,
         checkpoint=None)  # tested the weights it trained
