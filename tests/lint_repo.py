@@ -27,7 +27,7 @@ warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformable
 
 from tests.test_configs.zoo import (  # noqa: E402  isort: skip  (after the filter)
     BASE_DIR, CONFIGS, DATASETS, DEMO_BASE, DEMOS, METHODS, all_leaf_configs, ancestors, base_files,
-    built, inheritance_depth, leaf_configs, protocol_of)
+    built, clip_leaf_configs, inheritance_depth, leaf_configs, protocol_of)
 
 REPO_ROOT = CONFIGS.parent
 PACKAGE = REPO_ROOT / 'maple_mm'
@@ -62,8 +62,11 @@ def configs_build_and_name_their_method_and_protocol() -> Iterator[str]:
     from maple_mm.engine.runners.maple_runner import MapleRunner
     from tests.method_rows import trained_folders
 
-    # A method that learns nothing (zero-shot) has no few-shot configs.
-    expected_count = (len(METHODS) * (len(DATASETS) + 3) + len(trained_folders()) * len(DATASETS))
+    # A method that learns nothing (zero-shot) has no few-shot configs; the recipes on other
+    # CLIPs are those of the methods' rows.
+    expected_count = (
+        len(METHODS) * (len(DATASETS) + 3) + len(trained_folders()) * len(DATASETS) +
+        sum(len(clip_leaf_configs(folder)) for folder in METHODS))
     if len(experiment_configs()) != expected_count:
         yield f'configs/: {len(experiment_configs())} configs, expected {expected_count}'
     for path in experiment_configs():
@@ -107,8 +110,11 @@ def configs_inherit_at_most_two_levels() -> Iterator[str]:
 
 
 def recipes_are_named_and_cite_one_source() -> Iterator[str]:
-    """Every recipe is used, is named <method>_<protocol>.py, cites one reference source and
-    inherits the runtime, the CLIP, its method's model and its protocol."""
+    """Every recipe is used, is named <method>_<protocol>[_<clip>].py, cites one reference
+    source and inherits the runtime, the CLIP, its method's model and its protocol; a recipe
+    on another CLIP takes it from clip_backbones.py (clip_vit_b16.py holds every CLIP's
+    inputs)."""
+    from maple_mm.config_names import CONFIG_CLIPS, DEFAULT_CLIP
     recipes = sorted((BASE_DIR / 'recipes').glob('*.py'))
     used = {base for path in all_leaf_configs() for base in base_files(path)}
     for recipe in sorted({r.resolve() for r in recipes} - used):
@@ -129,14 +135,14 @@ def recipes_are_named_and_cite_one_source() -> Iterator[str]:
             yield f'{where}: its source is not a reference trainer config: {sources[0]}'
         if not sources[0].endswith(')'):
             yield f'{where}: its source does not name the reference repository in (...)'
-        protocol = next(
-            (p
-             for p in ('base2novel', 'few_shot', 'cross_dataset') if recipe.stem.endswith(f'_{p}')),
-            None)
-        if protocol is None:
-            yield f'{where}: not named <method>_<protocol>.py'
+        named = next(((p, clip) for p in ('base2novel', 'few_shot', 'cross_dataset')
+                      for clip in ('', *CONFIG_CLIPS)
+                      if recipe.stem.endswith(f'_{p}_{clip}' if clip else f'_{p}')), None)
+        if named is None:
+            yield f'{where}: not named <method>_<protocol>[_<clip>].py'
             continue
-        method = recipe.stem[:-len(protocol) - 1]
+        protocol, clip = named
+        method = recipe.stem[:recipe.stem.rindex(f'_{protocol}')]
         bases = {b.relative_to(BASE_DIR.resolve()).as_posix() for b in base_files(recipe)}
         needed = {
             'default_runtime.py', 'clip_vit_b16.py', f'models/{method}.py',
@@ -144,6 +150,13 @@ def recipes_are_named_and_cite_one_source() -> Iterator[str]:
         }
         if not needed <= bases:
             yield f'{where}: does not inherit {sorted(needed - bases)}'
+        default = not clip or CONFIG_CLIPS[clip] == DEFAULT_CLIP
+        uses = re.findall(r'backbone=\{\{_base_\.(\w+)\}\}', text)
+        if uses != ['clip_backbone' if default else f'clip_{clip}']:
+            yield f'{where}: its backbone is {uses}, its name says {clip or "the default CLIP"}'
+        if ('clip_backbones.py' in bases) == default:
+            yield (f'{where}: a recipe on another CLIP than {DEFAULT_CLIP} (and only one) '
+                   'inherits clip_backbones.py')
 
 
 #: A shared fact, written once: the one base file it is in.
@@ -152,6 +165,9 @@ SHARED_FACTS = {
     'weight_decay=5e-4': 'schedules/sgd_warmup_cosine.py',
     'warmup_value=1e-5': 'schedules/sgd_warmup_cosine.py',
     "model_name='ViT-B-16'": 'clip_vit_b16.py',
+    "model_name='RN50'": 'clip_backbones.py',
+    "model_name='RN101'": 'clip_backbones.py',
+    "model_name='ViT-B-32'": 'clip_backbones.py',
     '0.48145466': 'clip_vit_b16.py',
     "'RandomResizedCrop'": 'clip_vit_b16.py',
     'batch_size=100': 'clip_vit_b16.py',
@@ -192,7 +208,7 @@ def each_shared_fact_lives_in_one_base_file() -> Iterator[str]:
 
 def dataset_configs_are_a_few_lines() -> Iterator[str]:
     """A dataset config names its dataset (and at most one recipe value, with its source; its
-    own epochs and shot-dependent values)."""
+    own epochs and shot-dependent values; a class-specific context, its number of classes)."""
     for path in all_leaf_configs():
         text = path.read_text()
         code = [line for line in text.splitlines() if line.strip() and not line.startswith('#')]
@@ -202,6 +218,8 @@ def dataset_configs_are_a_few_lines() -> Iterator[str]:
         # A dataset's own epochs, and values that follow its shots: a line each.
         for key in ('train_cfg =', 'values_by_shots ='):
             limit += any(line.startswith(key) for line in code)
+        if 'class_specific=True' in text:  # a context per class: the dataset's classes
+            limit += 1
         if len(code) > limit:
             yield f'{path.relative_to(REPO_ROOT)}: {len(code)} lines of code, at most {limit}'
 

@@ -13,6 +13,7 @@ import pkgutil
 from pathlib import Path
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
+from maple_mm.datasets.catalog import BASE_TO_NOVEL as DATASETS
 from maple_mm.method_zoo import method_folders
 from .conftest import REPO_ROOT
 
@@ -53,6 +54,21 @@ class Untrained(NamedTuple):
     precision: str = 'fp32'
 
 
+class ClipRecipes(NamedTuple):
+    """The reference's recipes of the method on another CLIP (CoOp's ``rn50*.yaml`` ...).
+
+    Their configs are named ``<protocol>_<setting>_<dataset>.py``
+    (:mod:`maple_mm.config_names`): a ``'few_shot'`` or ``'base2novel'`` recipe has a
+    config per dataset, a ``'cross_dataset'`` or ``'domain_generalization'`` one a config
+    on ImageNet (each protocol as it is named: one does not imply the other here).
+    """
+
+    #: The CLIP as open_clip names it (the yaml's ``MODEL.BACKBONE.NAME``, OpenAI's weights).
+    clip: str
+    #: ``protocol`` or ``(protocol, dataset)`` -> its recipe, as :attr:`MethodRows.recipes`.
+    recipes: Dict[Union[str, Tuple[str, str]], Union[Recipe, Untrained]]
+
+
 class ConverterCase(NamedTuple):
     """A reference checkpoint of the method and what the converter must make of it."""
 
@@ -87,6 +103,10 @@ class MethodRows(NamedTuple):
     recipes: Dict[Union[str, Tuple[str, str]], Union[Recipe, Untrained]]
     #: ``model`` entries besides the learner (loss weights), in every config.
     model: dict = {}
+    #: The reference's recipes on other CLIPs, by the setting their configs' names say
+    #: (``'rn50'``, ``'rn50_csc'``: a CLIP of :data:`maple_mm.config_names.CONFIG_CLIPS`,
+    #: then a variant).
+    other_clips: Dict[str, ClipRecipes] = {}
     #: Reference checkpoints the converter must read.
     converter: Tuple[ConverterCase, ...] = ()
     #: The published base-to-novel average (Base, Novel, HM; None: not published).
@@ -124,11 +144,29 @@ def method_rows(configs_dir: Optional[Path] = None) -> Dict[str, MethodRows]:
     return {folder: rows[folder] for folder in folders}
 
 
-def recipe(folder: str, protocol: str, dataset: str) -> Union[Recipe, Untrained]:
-    """The row a config of ``folder`` for ``protocol`` on ``dataset`` must follow."""
-    recipes = method_rows()[folder].recipes
-    protocol = 'cross_dataset' if protocol == 'domain_generalization' else protocol
+def recipe(folder: str,
+           protocol: str,
+           dataset: str,
+           setting: Optional[str] = None) -> Union[Recipe, Untrained]:
+    """The row a config of ``folder`` for ``protocol`` on ``dataset`` must follow (on the
+    CLIP of ``setting``, as the config's name says it, if it has one)."""
+    if setting:
+        recipes = method_rows()[folder].other_clips[setting].recipes
+    else:
+        recipes = method_rows()[folder].recipes
+        protocol = 'cross_dataset' if protocol == 'domain_generalization' else protocol
     return recipes.get((protocol, dataset)) or recipes[protocol]
+
+
+def other_clip_configs(folder: str) -> Dict[str, Tuple[str, str, str]]:
+    """``{config name: (setting, protocol, dataset)}`` of the method's recipes on other CLIPs."""
+    names = {}
+    for setting, rows in method_rows()[folder].other_clips.items():
+        for protocol in (p for p in rows.recipes if isinstance(p, str)):
+            datasets = DATASETS if protocol in ('few_shot', 'base2novel') else ('imagenet', )
+            for dataset in datasets:
+                names[f'{protocol}_{setting}_{dataset}'] = (setting, protocol, dataset)
+    return names
 
 
 def protocols(folder: str) -> Tuple[str, ...]:

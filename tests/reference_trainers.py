@@ -10,7 +10,8 @@ it on random weights. Nothing here is imported by ``maple_mm``.
 
 Conventions
 -----------
-* ``clip`` is an ``open_clip.CLIP`` (ViT image tower, fp32); ``tokenizer`` is
+* ``clip`` is an ``open_clip.CLIP`` (ViT image tower, or a ModifiedResNet one for
+  the methods that prompt only the text; fp32); ``tokenizer`` is
   ``open_clip.tokenizer.SimpleTokenizer()`` (the BPE of OpenAI's
   ``clip.tokenize``; it truncates over-long prompts where the reference raises).
 * ``ref`` is the reference model's state dict under the REFERENCE's key names,
@@ -163,11 +164,57 @@ def _text_features(clip,
     return _project_text(clip, x)
 
 
+def _resnet_image_features(visual, images: torch.Tensor) -> torch.Tensor:
+    """The reference ModifiedResNet (clip/model.py ``ModifiedResNet.forward`` and
+    ``AttentionPool2d.forward``) on the modules of open_clip's.
+
+    The input takes the stem's dtype; three conv-BN-ReLU stem layers, a 2x2
+    average pool, the four bottleneck stages (run as modules), then attention
+    pooling: the spatial mean prepended as a query token, the positional
+    embedding cast to the features' dtype (it stays fp32 under the reference's
+    convert_weights), one multi-head attention with separate q/k/v projections,
+    and the mean token's output.
+    """
+    x = images.type(visual.conv1.weight.dtype)
+    stem = ((visual.conv1, visual.bn1), (visual.conv2, visual.bn2), (visual.conv3, visual.bn3))
+    for conv, bn in stem:
+        x = torch.relu(bn(conv(x)))
+    x = visual.avgpool(x)
+    x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
+    pool = visual.attnpool
+    x = x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]).permute(2, 0, 1)
+    x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)
+    x = x + pool.positional_embedding[:, None, :].to(x.dtype)
+    x, _ = torch.nn.functional.multi_head_attention_forward(
+        query=x,
+        key=x,
+        value=x,
+        embed_dim_to_check=x.shape[-1],
+        num_heads=pool.num_heads,
+        q_proj_weight=pool.q_proj.weight,
+        k_proj_weight=pool.k_proj.weight,
+        v_proj_weight=pool.v_proj.weight,
+        in_proj_weight=None,
+        in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
+        bias_k=None,
+        bias_v=None,
+        add_zero_attn=False,
+        dropout_p=0.0,
+        out_proj_weight=pool.c_proj.weight,
+        out_proj_bias=pool.c_proj.bias,
+        use_separate_proj_weight=True,
+        training=False,
+        need_weights=False)
+    return x[0]
+
+
 def _image_features(clip,
                     images: torch.Tensor,
                     shallow: Optional[torch.Tensor] = None,
                     deep=()) -> torch.Tensor:
     """The reference image encoder with appended (and replaced) prompt tokens.
+
+    A ResNet image tower takes no prompts (:func:`_resnet_image_features`).
 
     ``shallow`` (n, width) is appended after the positional embedding and before
     ln_pre, cast with ``.half()`` (clip/model.py:405 / 457). Before vision block k
@@ -175,6 +222,9 @@ def _image_features(clip,
     ``.half()``-cast (238 / 306).
     """
     visual = clip.visual
+    if not hasattr(visual, 'class_embedding'):  # ModifiedResNet
+        assert shallow is None and not deep, 'a ResNet image tower takes no prompts'
+        return _resnet_image_features(visual, images)
     batch = images.shape[0]
     y = visual.conv1(images)
     y = y.reshape(batch, y.shape[1], -1).permute(0, 2, 1)
@@ -259,7 +309,7 @@ def zsclip_logits(clip, tokenizer, images: torch.Tensor, classnames: Sequence[st
             text = text + feats / feats.norm(dim=-1, keepdim=True)
         text = text / len(templates)
         text = text / text.norm(dim=-1, keepdim=True)
-    return _logits(clip, clip.encode_image(images), text)
+    return _logits(clip, _image_features(clip, images), text)
 
 
 # -- CoOp (trainers/coop.py) --------------------------------------------------------------
@@ -583,7 +633,7 @@ def cocoop_reference_state_dict(clip,
     dtype = _clip_dtype(prec)
     prefix, n_ctx = _prefix_and_n_ctx(ctx_init, n_ctx, None)
     width = clip.transformer.width
-    vis_dim = clip.visual.proj.shape[1]  # visual.output_dim, the joint embedding width
+    vis_dim = clip.visual.output_dim  # the joint embedding width (cocoop.py: vis_dim)
     hidden = vis_dim // 16
     sd = {
         PL + 'ctx': _randn(gen, n_ctx, width, std=0.3),
@@ -624,13 +674,13 @@ def ivlp_reference_state_dict(clip,
     gen = torch.Generator().manual_seed(seed)
     dtype = _clip_dtype(prec)
     prefix, n_ctx = _prefix_and_n_ctx(ctx_init, n_ctx_text, 4)
-    text_width, vision_width = clip.transformer.width, clip.visual.transformer.width
+    text_width = clip.transformer.width
     sd = {}
     for name in ivlp_trained_names(clip, depth_text, depth_vision):
         if name == PL + 'ctx':
             sd[name] = _randn(gen, n_ctx, text_width, std=0.3).to(dtype)
         elif name.startswith('image_encoder.'):
-            sd[name] = _randn(gen, n_ctx_vision, vision_width, std=0.5)
+            sd[name] = _randn(gen, n_ctx_vision, clip.visual.transformer.width, std=0.5)
         else:
             sd[name] = _randn(gen, n_ctx, text_width, std=0.5)
     sd.update(_token_buffers(clip, tokenizer, classnames, prefix, n_ctx, dtype))

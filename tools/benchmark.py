@@ -2,7 +2,7 @@
 
     python tools/benchmark.py [--method maple|coop|...|all] [--classes 10 100 1000]
                               [--device cpu|cuda] [--precision fp32|bf16|fp16]
-                              [--model ViT-B-16|tiny] ...
+                              [--model ViT-B-16|RN50|tiny] ...
 
 Each method (a config folder: maple_mm.method_zoo) is built with its reference
 recipe: its model config (configs/_base_/models/<method>.py: prompt sizes, depths,
@@ -140,7 +140,7 @@ def measure_train(model, opts: dict) -> dict:
         wrapper = OptimWrapper(optimizer=optimizer)
     else:
         wrapper = MixedPrecisionOptimWrapper(optimizer=optimizer, precision=opts['precision'])
-    size = model.backbone.clip.visual.image_size[0]
+    size = model.backbone.image_size[0]
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(opts['train_batch'], 3, size, size, generator=generator)
     labels = torch.randint(opts['classes'], (opts['train_batch'], ), generator=generator)
@@ -172,7 +172,7 @@ def measure_eval(model, opts: dict) -> dict:
     import torch
 
     from maple_mm.engine.optimizers.precision import precision_context
-    size = model.backbone.clip.visual.image_size[0]
+    size = model.backbone.image_size[0]
     generator = torch.Generator().manual_seed(1)
     images = torch.randn(opts['eval_batch'], 3, size, size, generator=generator)
     images = images.to(opts['device'])
@@ -201,7 +201,7 @@ def compare_paths(model, opts: dict) -> dict:
     import torch
 
     from maple_mm.models import Prompts
-    size = model.backbone.clip.visual.image_size[0]
+    size = model.backbone.image_size[0]
     images = torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(2))
     images = images.to(opts['device'])
     model.eval()
@@ -435,7 +435,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--model',
         default='ViT-B-16',
-        help="open_clip ViT name (random weights) or 'tiny' (test CLIP)")
+        help="open_clip CLIP name (random weights; a ResNet such as RN50 for the methods that "
+        "prompt only the text) or 'tiny' (test CLIP)")
     parser.add_argument(
         '--depth', type=int, help='cap on prompt depths (default: the recipe\'s; 3 for tiny)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')

@@ -24,12 +24,14 @@ tell (a state dict of the learned prompts alone), ``method`` names the trainer.
 """
 import os.path as osp
 import pickle
+import re
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 
 from maple_mm.atomic_files import save_torch_atomically
+from maple_mm.config_names import CONFIG_CLIPS
 from maple_mm.errors import MapleUserError
 from maple_mm.provenance import converted_writer
 from .reference_layout import (FROZEN_CLIP_KEYS, FROZEN_CLIP_PREFIXES, PL, Linear, Numbered,
@@ -39,7 +41,8 @@ from .restricted_unpickler import InertStub, pickled_globals, restricted_load
 __all__ = [
     'ConversionError', 'InputNotFoundError', 'OutputExistsError', 'InertStub', 'reference_layouts',
     'reference_layout', 'load_reference_checkpoint', 'normalise_keys', 'detect_method',
-    'convert_state_dict', 'describe', 'model_config', 'convert_checkpoint_file'
+    'convert_state_dict', 'describe', 'model_config', 'convert_checkpoint_file',
+    'run_folder_settings'
 ]
 
 #: Globals a genuine Dassl checkpoint pickles (in its optimizer / scheduler
@@ -51,6 +54,16 @@ _CLIP_HINTS = {
     (512, 768): "ViT-B-16 with pretrained='openai' (the reference default; ViT-B-32 has the "
     'same widths)',
     (768, 1024): "ViT-L-14 with pretrained='openai'",
+}
+#: Text-only prompts reveal only the text width (and, with an image-conditioned net, the
+#: embedding width): the OpenAI CLIPs that have them.
+_TEXT_ONLY_CLIP_HINTS = {
+    (512, None): "RN50, RN101, ViT-B-32 or ViT-B-16 with pretrained='openai' (prompts were "
+    'released for all four; a reference run folder, e.g. rn50_ep50_16shots, says which)',
+    (512, 1024): "RN50 with pretrained='openai'",
+    (512, 512): "RN101, ViT-B-32 or ViT-B-16 with pretrained='openai'",
+    (640, None): "RN50x4 with pretrained='openai' (288-pixel images)",
+    (640, 640): "RN50x4 with pretrained='openai' (288-pixel images)",
 }
 _WIDTHS = ('text_width', 'vision_width', 'embed_dim')
 
@@ -458,13 +471,71 @@ def model_config(method: str, info: Mapping) -> str:
     return f"model=dict(type='{model_type}', prompt_learner=dict({args}))"
 
 
-def _clip_hint(info: Mapping) -> str:
+def _clip_hint(info: Mapping, run: Mapping) -> str:
     text, vision = info.get('text_width'), info.get('vision_width')
     widths = ', '.join(f'{k.replace("_", " ")} {v}' for k, v in info.items() if k in _WIDTHS)
+    if run.get('clip'):
+        return (f"{run['clip']} with pretrained='openai': its run folder {run['folder']} says "
+                f'so; {widths}')
+    if vision is None and (text, info.get('embed_dim')) in _TEXT_ONLY_CLIP_HINTS:
+        return f'{widths}: {_TEXT_ONLY_CLIP_HINTS[text, info.get("embed_dim")]}'
     for (hint_text, hint_vision), hint in _CLIP_HINTS.items():
         if text in (None, hint_text) and vision in (None, hint_vision):
             return f'{widths}: {hint}'
     return f'{widths}: the open_clip ViT with these widths'
+
+
+# -- what a reference run's folders say (the CoOp code base's output layout) ---------------
+#: scripts/coop/main.sh of KaiyangZhou/CoOp (and the code bases forked from it) writes
+#: output/<dataset>/<TRAINER>/<yaml>_<K>shots/nctx<M>_csc<CSC>_ctp<CTP>/seed<S>/prompt_learner/
+#: model.pth.tar-<epoch>, the layout of CoOp's released ImageNet prompts; <yaml>
+#: (configs/trainers/<TRAINER>/<clip>[_epN].yaml) names the CLIP.
+_RUN = re.compile(r'^(' + '|'.join(CONFIG_CLIPS) + r')(?:_\w+?)?_(\d+)shots$')
+_RUN_PROMPTS = re.compile(r'^nctx(\d+)_csc(True|False)_ctp(end|middle|front)$')
+
+
+def run_folder_settings(path: str) -> dict:
+    """What the folders of a reference checkpoint say about its run, {} if nothing.
+
+    The CoOp code base's layout (``.../rn50_ep50_16shots/nctx16_cscFalse_ctpend/seed1/
+    prompt_learner/model.pth.tar-50``) names the CLIP, the shots, the context length,
+    whether it is class-specific and where the class name goes: what the prompts alone
+    do not say.
+    """
+    parts = osp.normpath(osp.abspath(path)).split(osp.sep)
+    for run, prompts in zip(parts, parts[1:]):
+        found, settings = _RUN.match(run), _RUN_PROMPTS.match(prompts)
+        if found and settings:
+            return dict(
+                folder=f'{run}/{prompts}',
+                clip=CONFIG_CLIPS[found[1]],
+                shots=int(found[2]),
+                n_ctx=int(settings[1]),
+                class_specific=settings[2] == 'True',
+                class_token_position=settings[3])
+    return {}
+
+
+def _learner_arguments(method: str) -> List[str]:
+    """The arguments of the prompt learner of the method the converter calls ``method``."""
+    from inspect import signature
+
+    from mmpretrain.registry import MODELS
+    learner = MODELS.get(MODELS.get(_registered()[method][1]).default_learner)
+    return list(signature(learner).parameters) if learner else []
+
+
+def _run_folder_lines(info: Mapping, run: Mapping) -> List[str]:
+    """Warnings where the prompts contradict what their run folder says of them."""
+    lines = []
+    if 'n_ctx' in info and info['n_ctx'] != run['n_ctx']:
+        lines.append(f"WARNING: the run folder {run['folder']} says {run['n_ctx']} context "
+                     f"vectors, the prompts hold {info['n_ctx']}.")
+    if 'class_specific' in info and bool(info['class_specific']) != run['class_specific']:
+        lines.append(f"WARNING: the run folder {run['folder']} says csc{run['class_specific']}, "
+                     f"the prompts are {'' if info['class_specific'] else 'not '}"
+                     'class-specific.')
+    return lines
 
 
 # -- one file into another ------------------------------------------------------------
@@ -531,7 +602,10 @@ def convert_checkpoint_file(src: str,
     method, converted = convert_state_dict(checkpoint['state_dict'], method)
     layout = reference_layout(method)
     info = layout.describe(converted)
+    run = run_folder_settings(src)
     meta = dict(method=method, converted_from=osp.basename(src))
+    if run:
+        meta['clip'] = run['clip']
     epoch = checkpoint.get('epoch')
     if isinstance(epoch, int) and not isinstance(epoch, bool):
         meta['epoch'] = int(epoch)
@@ -539,6 +613,8 @@ def convert_checkpoint_file(src: str,
     # What wrote it (maple_mm.provenance): loading it into another method is refused.
     written_by = converted_writer(
         _registered()[method][1], info, src, detected=requested in (None, 'auto'))
+    if run:  # the CLIP its run folder names: loading it into another CLIP is refused
+        written_by['clip'].update(model_name=run['clip'], pretrained='openai')
     save_torch_atomically({
         'state_dict': dict(converted),
         'meta': dict(meta, written_by=written_by)
@@ -562,8 +638,14 @@ def convert_checkpoint_file(src: str,
     if info.get('class_specific'):
         lines.append(f'The context is class-specific: the model classifies exactly the '
                      f'{info["num_classes"]} classes it was trained on, in the same order.')
+    printed = dict(info)
+    if run:
+        lines += _run_folder_lines(info, run)
+        if run['class_token_position'] != 'end' and \
+                'class_token_position' in _learner_arguments(method):
+            printed['class_token_position'] = run['class_token_position']
     lines.append(f'Evaluate it with:\n    python tools/test.py CONFIG {dst}\nwhere CONFIG '
-                 f'builds the same model:\n    {model_config(method, info)}\n'
+                 f'builds the same model:\n    {model_config(method, printed)}\n'
                  f'{layout.not_stored} Use the CLIP the reference was trained with '
-                 f'({_clip_hint(info)}).')
+                 f'({_clip_hint(info, run)}).')
     return lines

@@ -1,7 +1,9 @@
 """Turn the test metrics of runs into the papers' tables, methods side by side.
 
-What a run is (method, protocol, dataset, shots, seed, variant) comes from its
-record. Each variant of a method (another config, or settings the run changed)
+What a run is (method, protocol, dataset, shots, seed, variant, CLIP) comes from
+its record. Runs on different CLIPs (ViT-B/16, RN50 ...) are never in one table:
+each CLIP has its own tables, titled with it, and only its own published
+numbers. Each variant of a method (another config, or settings the run changed)
 is a column group, row or table of its own, named 'method (variant)' where a
 table holds several variants of the method.
 Conventions (those of the reference's ``parse_test_res.py`` and the MaPLe
@@ -17,7 +19,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 from .harmonic_mean import harmonic_mean
-from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET
+from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PUBLISHED_BACKBONE, per_set_rows
 from .run_metrics import TOP1, RunMetrics
 from .seed_statistics import SeedStatistics
 
@@ -30,6 +32,10 @@ PER_SET_TITLES = {
     'domain_generalization': 'Domain generalisation'
 }
 
+#: What a table says when its runs do not record their CLIP (records of earlier versions).
+UNRECORDED_CLIP_NOTE = ('The runs do not record their CLIP (an earlier version tested them); '
+                        f'published numbers are those of {PUBLISHED_BACKBONE}.')
+
 
 @dataclass
 class Table:
@@ -39,6 +45,26 @@ class Table:
     header: List[str]
     rows: List[List[Cell]] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    #: The CLIP of every run in the table (None: not recorded).
+    backbone: Optional[str] = None
+
+
+def _clip_label(backbone: Optional[str]) -> str:
+    """', RN50' in a title; '' where the runs do not say."""
+    if backbone is None:
+        return ''
+    return ', custom CLIP' if backbone == 'custom' else f', {backbone}'
+
+
+def _backbone_order(backbones: Iterable[Optional[str]]) -> List[Optional[str]]:
+    """The published CLIP first, then the others by name, unrecorded last."""
+    backbones = set(backbones)
+    return sorted(backbones, key=lambda b: (b is None, b != PUBLISHED_BACKBONE, str(b)))
+
+
+def publishes(backbone: Optional[str]) -> bool:
+    """Whether the published base-to-novel numbers (ViT-B/16) go with runs on ``backbone``."""
+    return backbone in (PUBLISHED_BACKBONE, None)
 
 
 def _method_order(methods: Iterable[str]) -> List[str]:
@@ -113,20 +139,23 @@ def _seeds_note(groups: Dict[str, List[List[RunMetrics]]]) -> str:
 
 
 def base2novel_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Table]:
-    """Base / Novel / HM per dataset and method (variant) and the Average row; one table per K."""
-    cells: Dict[int, Dict[Experiment, Dict[str, List[RunMetrics]]]] = defaultdict(
+    """Base / Novel / HM per dataset and method (variant) and the Average row; one table per
+    CLIP and K."""
+    cells: Dict[tuple, Dict[Experiment, Dict[str, List[RunMetrics]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         if _is_base2novel(run):
-            cells[run.shots][_experiment(run)][run.dataset].append(run)
+            cells[run.backbone, run.shots][_experiment(run)][run.dataset].append(run)
+    order = _backbone_order(b for b, _ in cells)
     return [
-        _base2novel_table(shots, cells[shots], paper)
-        for shots in sorted(cells, key=lambda k: (k is None, k))
+        _base2novel_table(shots, backbone, cells[backbone, shots], paper)
+        for backbone, shots in sorted(cells, key=lambda k: (order.index(k[0]), k[1] is None, k[1]))
     ]
 
 
-def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunMetrics]]],
-                      paper: bool) -> Table:
+def _base2novel_table(shots, backbone: Optional[str],
+                      by_experiment: Dict[Experiment,
+                                          Dict[str, List[RunMetrics]]], paper: bool) -> Table:
     experiments = _experiment_order(by_experiment)
     labels = experiment_labels(experiments)
     methods = {m for m, _ in experiments}
@@ -139,15 +168,17 @@ def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunM
     # (label, method or experiment, whose numbers): each variant's runs, then the published.
     published = [
         m for m in METHODS if m in BASE2NOVEL_AVERAGE and (m in BASE2NOVEL or m in methods)
-    ] if paper and shots == PUBLISHED_SHOTS else []
+    ] if paper and shots == PUBLISHED_SHOTS and publishes(backbone) else []
     groups = []
     for method in _method_order(methods | set(published)):
         groups += [(labels[e], e, 'runs') for e in experiments if e[0] == method]
         if method in published:
             groups.append((f'{method} (paper)', method, 'paper'))
     table = Table(
-        f'Base-to-novel generalisation (top-1 %{_shots_label(shots)})', ['Dataset'] +
-        [f'{label} {column}' for label, _, _ in groups for column in ('Base', 'Novel', 'HM')])
+        f'Base-to-novel generalisation (top-1 %{_shots_label(shots)}{_clip_label(backbone)})',
+        ['Dataset'] +
+        [f'{label} {column}' for label, _, _ in groups for column in ('Base', 'Novel', 'HM')],
+        backbone=backbone)
     for dataset in datasets:
         row: List[Cell] = [display_name(dataset)]
         for _, method, numbers in groups:
@@ -175,6 +206,8 @@ def _base2novel_table(shots, by_experiment: Dict[Experiment, Dict[str, List[RunM
     table.notes.append(
         _seeds_note({labels[e]: list(by_experiment[e].values())
                      for e in experiments}))
+    if published and backbone is None:
+        table.notes.append(UNRECORDED_CLIP_NOTE)
     return table
 
 
@@ -183,42 +216,49 @@ def _statistics(group: Sequence[RunMetrics], test_set: str) -> SeedStatistics:
 
 
 def few_shot_tables(runs: Sequence[RunMetrics]) -> List[Table]:
-    """Per method (variant): top-1 per dataset (rows) and number of shots (columns), and the
-    Average row."""
-    cells: Dict[Experiment, Dict[str, Dict[int, List[RunMetrics]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list)))
+    """Per CLIP and method (variant): top-1 per dataset (rows) and number of shots (columns),
+    and the Average row."""
+    cells: Dict[Tuple[Optional[str], Experiment], Dict[str, Dict[int, List[RunMetrics]]]] = \
+        defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
         if _is_few_shot(run):
-            cells[_experiment(run)][run.dataset][run.shots].append(run)
-    labels = experiment_labels(cells)
+            cells[run.backbone, _experiment(run)][run.dataset][run.shots].append(run)
     tables = []
-    for experiment in _experiment_order(cells):
-        per_dataset, label = cells[experiment], labels[experiment]
-        shots = sorted({k for per_shot in per_dataset.values() for k in per_shot})
-        table = Table(f'{label} few-shot classification (top-1 %, all classes)',
-                      ['Dataset', *[f'{k} shot{"s" if k != 1 else ""}' for k in shots]])
-        for dataset in _dataset_order(per_dataset):
-            table.rows.append([
-                display_name(dataset), *[
-                    SeedStatistics.of(
-                        [r.metrics[_top1_sets(r)[0]]
-                         for r in per_dataset[dataset][k]]) if per_dataset[dataset].get(k) else None
-                    for k in shots
-                ]
-            ])
-        # A column is averaged only when every dataset has it, so the whole row
-        # covers the datasets its label counts.
-        averages: List[Cell] = []
-        for col in range(1, len(shots) + 1):
-            means = [row[col].mean for row in table.rows if row[col] is not None]
-            averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
-        table.rows.append([_average_label(len(per_dataset)), *averages])
-        table.notes.append(
-            _seeds_note({
-                label: [group for per_shot in per_dataset.values() for group in per_shot.values()]
-            }))
-        tables.append(table)
+    for backbone in _backbone_order(b for b, _ in cells):
+        experiments = [e for b, e in cells if b == backbone]
+        labels = experiment_labels(experiments)
+        for experiment in _experiment_order(experiments):
+            tables.append(
+                _few_shot_table(labels[experiment], backbone, cells[backbone, experiment]))
     return tables
+
+
+def _few_shot_table(label: str, backbone: Optional[str],
+                    per_dataset: Dict[str, Dict[int, List[RunMetrics]]]) -> Table:
+    """One method (variant) on one CLIP: datasets x shots."""
+    shots = sorted({k for per_shot in per_dataset.values() for k in per_shot})
+    table = Table(
+        f'{label} few-shot classification (top-1 %, all classes{_clip_label(backbone)})',
+        ['Dataset', *[f'{k} shot{"s" if k != 1 else ""}' for k in shots]],
+        backbone=backbone)
+    for dataset in _dataset_order(per_dataset):
+        table.rows.append([
+            display_name(dataset), *[
+                SeedStatistics.of([r.metrics[_top1_sets(r)[0]] for r in per_dataset[dataset][k]])
+                if per_dataset[dataset].get(k) else None for k in shots
+            ]
+        ])
+    # A column is averaged only when every dataset has it, so the whole row
+    # covers the datasets its label counts.
+    averages: List[Cell] = []
+    for col in range(1, len(shots) + 1):
+        means = [row[col].mean for row in table.rows if row[col] is not None]
+        averages.append(sum(means) / len(means) if len(means) == len(table.rows) else None)
+    table.rows.append([_average_label(len(per_dataset)), *averages])
+    table.notes.append(
+        _seeds_note(
+            {label: [group for per_shot in per_dataset.values() for group in per_shot.values()]}))
+    return table
 
 
 def _set_columns(runs: Sequence[RunMetrics]) -> List[str]:
@@ -232,28 +272,38 @@ def _set_columns(runs: Sequence[RunMetrics]) -> List[str]:
 
 
 def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Table]:
-    """One table per protocol, training dataset and K (cross-dataset, domain generalisation, ...).
+    """One table per CLIP, protocol, training dataset and K (cross-dataset, domain
+    generalisation, ...).
 
     Columns are the test sets (top-1) and the summary metrics (e.g.
     ``target_average``); one row per method (variant) with its seed statistics, and with
-    ``paper`` the published rows of the protocol.
+    ``paper`` the published rows of the protocol on that CLIP.
     """
     groups: Dict[tuple, Dict[Experiment, List[RunMetrics]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         if not (_is_base2novel(run) or _is_few_shot(run)):
-            groups[run.protocol or run.config, run.dataset, run.shots][_experiment(run)].append(run)
+            key = (run.backbone, run.protocol or run.config, run.dataset, run.shots)
+            groups[key][_experiment(run)].append(run)
+    order = _backbone_order(key[0] for key in groups)
+
+    def table_order(key: tuple) -> tuple:
+        return (order.index(key[0]), *(str(v) for v in key[1:]))
+
     tables = []
-    for (protocol, dataset, shots), by_experiment in sorted(
-            groups.items(), key=lambda item: tuple(str(v) for v in item[0])):
+    for backbone, protocol, dataset, shots in sorted(groups, key=table_order):
+        by_experiment = groups[backbone, protocol, dataset, shots]
         experiments = _experiment_order(by_experiment)
         row_labels = experiment_labels(experiments)
         columns = _set_columns([r for group in by_experiment.values() for r in group])
         labels = [c[:-len(f'/{TOP1}')] if c.endswith(f'/{TOP1}') else c for c in columns]
         name = PER_SET_TITLES.get(protocol, protocol)
-        table = Table(f'{name}, trained on {display_name(dataset)} (top-1 %{_shots_label(shots)})',
-                      ['Method', 'Seeds', *labels])
-        published = PER_SET.get(protocol, {}) if paper and shots == PUBLISHED_SHOTS else {}
-        for method in _method_order({m for m, _ in experiments} | set(published)):
+        table = Table(
+            f'{name}, trained on {display_name(dataset)} '
+            f'(top-1 %{_shots_label(shots)}{_clip_label(backbone)})', ['Method', 'Seeds', *labels],
+            backbone=backbone)
+        published = per_set_rows(protocol, PUBLISHED_BACKBONE if backbone is None else
+                                 backbone) if paper and shots == PUBLISHED_SHOTS else []
+        for method in _method_order({m for m, _ in experiments} | {r.method for r in published}):
             for experiment in (e for e in experiments if e[0] == method):
                 group = by_experiment[experiment]
                 table.rows.append([
@@ -265,9 +315,10 @@ def per_set_tables(runs: Sequence[RunMetrics], paper: bool = False) -> List[Tabl
                         for c in columns
                     ]
                 ])
-            if method in published:
-                table.rows.append(
-                    [f'{method} (paper)', 3, *[published[method].get(label) for label in labels]])
+            for row in (r for r in published if r.method == method):
+                table.rows.append([row.label, 3, *[row.numbers.get(label) for label in labels]])
+        if published and backbone is None:
+            table.notes.append(UNRECORDED_CLIP_NOTE)
         tables.append(table)
     return tables
 

@@ -1,15 +1,19 @@
 """The results as figures, drawn from the same tables and run records as the text tables.
 
-- ``base2novel[_<K>shots]``: Base and Novel top-1 per method as bars with their
-  values (+- std over seeds), HM as a line across both and its value under the
-  method, chance (100 / classes of the set) as a dotted line, one panel per
-  dataset and one for the Average row of the table; with ``paper`` the
-  published Base / Novel / HM of each method as reference marks.
-- ``few_shot``: top-1 against the number of shots, one line per method, one
-  panel per dataset and the Average; each panel's title gives chance.
+- ``base2novel[_<K>shots][_<CLIP>]``: Base and Novel top-1 per method as bars
+  with their values (+- std over seeds), HM as a line across both and its value
+  under the method, chance (100 / classes of the set) as a dotted line, one panel
+  per dataset and one for the Average row of the table; with ``paper`` the
+  published Base / Novel / HM of each method as reference marks (ViT-B/16 runs
+  only).
+- ``few_shot[_<CLIP>]``: top-1 against the number of shots, one line per method,
+  one panel per dataset and the Average; each panel's title gives chance.
 - ``curves/<run>``: one run: the training loss at each logged iteration, the
   learning rate the scheduler set for each epoch (drawn as steps, with their
   values), and each test's top-1 per set and HM with each set's chance.
+
+Runs on different CLIPs are never drawn in one figure: the figures of a CLIP other
+than ViT-B/16 (the papers') carry its name (``_RN50``, ``_custom``).
 
 Each is written as PNG and SVG. Legends sit outside the axes, so they hide no
 data. Chance comes from the class names each run's test recorded. matplotlib
@@ -24,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from maple_mm.atomic_files import replaced_atomically
 from maple_mm.errors import MapleUserError
-from .benchmark_tables import Table, base2novel_tables, few_shot_tables
+from .benchmark_tables import Table, base2novel_tables, few_shot_tables, publishes
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from .run_metrics import RunMetrics
 from .seed_statistics import SeedStatistics
@@ -247,9 +251,13 @@ def base2novel_figure(table: Table,
 def few_shot_figure(tables: Sequence[Table], chance: Optional[Dict[str, float]] = None):
     """Top-1 against shots (log scale), one line per method, one panel per dataset.
 
-    ``chance`` maps a row label (dataset, or its Average) to chance in %, given in
-    the panel's title (a line would squeeze the curves towards the top).
+    ``tables`` are :func:`few_shot_tables` of one CLIP. ``chance`` maps a row label
+    (dataset, or its Average) to chance in %, given in the panel's title (a line
+    would squeeze the curves towards the top).
     """
+    backbones = {table.backbone for table in tables}
+    if len(backbones) > 1:
+        raise ValueError(f'One few-shot figure per CLIP, not {sorted(map(str, backbones))}.')
     plt = _pyplot()
     series: Dict[str, Dict[str, Tuple[List[int], List[float], List[float]]]] = {}
     titles: Dict[str, str] = {}
@@ -281,7 +289,11 @@ def few_shot_figure(tables: Sequence[Table], chance: Optional[Dict[str, float]] 
     for ax in axes[:, 0]:
         ax.set_ylabel('top-1 accuracy (%)')
     handles, names = axes.flat[0].get_legend_handles_labels()
-    figure.suptitle('Few-shot classification (top-1 %, all classes)', fontsize=12)
+    clip = next(iter(backbones), None)
+    figure.suptitle(
+        'Few-shot classification (top-1 %, all classes'
+        f'{", " + clip if clip else ""})',
+        fontsize=12)
     figure.tight_layout(rect=(0, 0, 1, 0.96))
     figure.legend(
         handles,
@@ -491,6 +503,13 @@ def _run_stem(run: RunMetrics) -> str:
     return re.sub(r'[^A-Za-z0-9_.-]+', '-', stem)
 
 
+def _clip_suffix(table: Table) -> str:
+    """'' for the papers' CLIP (or an unrecorded one), else '_<CLIP>' ('_RN50')."""
+    if publishes(table.backbone):
+        return ''
+    return '_' + re.sub(r'[^A-Za-z0-9.]+', '-', table.backbone)
+
+
 def plot_results(runs: Sequence[RunMetrics],
                  out_dir,
                  paper: bool = False,
@@ -506,25 +525,28 @@ def plot_results(runs: Sequence[RunMetrics],
         by_protocol.setdefault(protocol, {})[dataset] = per_set
     written: List[Path] = []
     for table in base2novel_tables(runs, paper=paper):
-        shots = re.search(r', (\d+) shots?\)', table.title)
-        stem = 'base2novel' + (f'_{shots.group(1)}shots' if shots else '')
+        shots = re.search(r', (\d+) shots?[,)]', table.title)
+        stem = 'base2novel' + (f'_{shots.group(1)}shots' if shots else '') + _clip_suffix(table)
         chance = _row_chance(table, keys, by_protocol.get('base2novel', {}), ('base', 'novel'))
-        figure = base2novel_figure(table, keys, paper, chance)
+        figure = base2novel_figure(table, keys, paper and publishes(table.backbone), chance)
         written += save_figure(figure, out_dir, stem, overwrite)
     few_shot = few_shot_tables(runs)
-    if few_shot:
-        few_shot_levels = {
-            dataset: {
-                'all': next(iter(per_set.values()))
-            }
-            for dataset, per_set in by_protocol.get('few_shot', {}).items() if len(per_set) == 1
+    few_shot_levels = {
+        dataset: {
+            'all': next(iter(per_set.values()))
         }
+        for dataset, per_set in by_protocol.get('few_shot', {}).items() if len(per_set) == 1
+    }
+    for backbone in dict.fromkeys(table.backbone for table in few_shot):
+        tables = [t for t in few_shot if t.backbone == backbone]
         chance = {
             label: levels[0]
-            for table in few_shot
+            for table in tables
             for label, levels in _row_chance(table, keys, few_shot_levels, ('all', )).items()
         }
-        written += save_figure(few_shot_figure(few_shot, chance), out_dir, 'few_shot', overwrite)
+        written += save_figure(
+            few_shot_figure(tables, chance), out_dir, 'few_shot' + _clip_suffix(tables[0]),
+            overwrite)
     stems: Dict[str, int] = {}
     for run in runs:
         stem = _run_stem(run)

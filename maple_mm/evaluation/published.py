@@ -1,4 +1,4 @@
-"""Published results (ViT-B/16, 16 shots, 3 seeds; top-1 accuracy in %), read from the metafiles.
+"""Published results (top-1 accuracy in %, 16 shots, 3 seeds), read from the metafiles.
 
 Each method's ``configs/<folder>/metafile.yml`` is the one source of its
 published numbers: the ``Results`` of the model entry of each config, and the
@@ -9,23 +9,47 @@ dataset keys of the catalog (:mod:`maple_mm.datasets.catalog`), or the
 test-set names of the cross-dataset / domain generalisation configs. A method
 whose reference publishes no numbers has no entries: tables and figures list
 it without them.
+
+The CLIP of a number is the one its config's name says
+(:mod:`maple_mm.config_names`): ViT-B/16 for the papers' tables
+(``base2novel_<dataset>.py``, ``cross_dataset_imagenet.py``,
+``domain_generalization_imagenet.py``), another CLIP for the reference's recipes on
+it (``domain_generalization_rn50_imagenet.py``: the CoOp paper's Table 1 on RN50).
+Numbers of one CLIP are never shown beside runs on another (:func:`per_set_rows`).
 """
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from maple_mm.config_names import DEFAULT_CLIP, config_name
 from maple_mm.datasets.catalog import BENCHMARKS, display_name
 from maple_mm.method_zoo import AVERAGE_DATASET, metafiles, method_of
 
 Triple = Tuple[Optional[float], Optional[float], float]  # (Base, Novel, HM)
 
+#: The CLIP of the base-to-novel tables and of the per-set tables of the default configs, as
+#: runs record it (open_clip's name of OpenAI's ViT-B/16).
+PUBLISHED_BACKBONE = DEFAULT_CLIP
 #: The metafile's dataset name of the cross-dataset mean over the 10 targets.
 TARGET_AVERAGE_DATASET = 'Mean of the 10 target datasets'
 _TARGET_AVERAGE = 'target_average'
-#: Per-set protocols: their config's name in a method folder.
-_PER_SET_CONFIGS = {
-    'cross_dataset': 'cross_dataset_imagenet',
-    'domain_generalization': 'domain_generalization_imagenet'
-}
+#: The protocols reported per test set (their configs train on ImageNet).
+PER_SET_PROTOCOLS = ('cross_dataset', 'domain_generalization')
+
+
+class PublishedRow(NamedTuple):
+    """The published numbers of one config of a protocol reported per test set."""
+
+    method: str  # the model type runs record
+    numbers: Dict[str, float]  # test set (or 'target_average') -> top-1 %
+    config: str  # 'configs/<folder>/<name>.py', the config that reproduces them
+    #: What the config's name says besides protocol and dataset ('rn50', 'rn50_nctx4');
+    #: '' for the method's default recipe.
+    setting: str = ''
+
+    @property
+    def label(self) -> str:
+        """'CoOp (paper)', 'CoOp (paper, rn50_nctx4)': as tables name the row."""
+        return f'{self.method} (paper{", " + self.setting if self.setting else ""})'
 
 
 class Published(NamedTuple):
@@ -36,10 +60,12 @@ class Published(NamedTuple):
     #: The Average row over the 11 datasets: HM of the mean Base and mean Novel
     #: (Base and Novel None where only the HM is published).
     base2novel_average: Dict[str, Triple]
-    #: protocol -> method -> test-set name -> top-1 ('cross_dataset': the ImageNet
-    #: source and the mean over the 10 targets; 'domain_generalization': the
+    #: protocol -> method -> test-set name -> top-1 of the default configs ('cross_dataset':
+    #: the ImageNet source and the mean over the 10 targets; 'domain_generalization': the
     #: cross-dataset model on ImageNet and its variants).
     per_set: Dict[str, Dict[str, Dict[str, float]]]
+    #: protocol -> CLIP (open_clip's name) -> the rows of every config on that CLIP.
+    per_set_rows: Dict[str, Dict[str, List[PublishedRow]]]
 
 
 def _dataset_key(name: str, where: str) -> str:
@@ -60,23 +86,32 @@ def _triple(metrics: dict, where: str) -> Triple:
 
 def published_numbers(configs_dir: Optional[Path] = None) -> Published:
     """Read every metafile's published numbers (see the module's docstring)."""
-    numbers = Published({}, {}, {protocol: {} for protocol in _PER_SET_CONFIGS})
+    numbers = Published({}, {}, {protocol: {}
+                                 for protocol in PER_SET_PROTOCOLS},
+                        {protocol: {}
+                         for protocol in PER_SET_PROTOCOLS})
     for folder, meta in metafiles(configs_dir).items():
         method = method_of(meta)
         for model in meta.get('Models') or []:
-            config = Path(model.get('Config') or '').stem
+            config = model.get('Config') or ''
+            name = config_name(Path(config).stem)
+            where = f'configs/{folder}/metafile.yml ({model.get("Name")})'
+            row = None
             for result in model.get('Results') or []:
-                where = f'configs/{folder}/metafile.yml ({model.get("Name")})'
                 metrics, dataset = result['Metrics'], result['Dataset']
                 if not config and dataset == AVERAGE_DATASET:
                     numbers.base2novel_average[method] = _triple(metrics, where)
-                elif config.startswith('base2novel_'):
-                    numbers.base2novel.setdefault(method, {})[config[len('base2novel_'):]] = \
+                elif name.protocol == 'base2novel' and name.setting is None:
+                    numbers.base2novel.setdefault(method, {})[name.dataset] = \
                         _triple(metrics, where)
-                elif config in _PER_SET_CONFIGS.values():
-                    protocol = next(p for p, c in _PER_SET_CONFIGS.items() if c == config)
-                    numbers.per_set[protocol].setdefault(method, {})[_dataset_key(
-                        dataset, where)] = metrics['Top 1 Accuracy']
+                elif name.protocol in PER_SET_PROTOCOLS and name.dataset == 'imagenet' \
+                        and name.clip:
+                    if row is None:
+                        row = PublishedRow(method, {}, config, name.setting or '')
+                        numbers.per_set_rows[name.protocol].setdefault(name.clip, []).append(row)
+                        if name.setting is None:
+                            numbers.per_set[name.protocol][method] = row.numbers
+                    row.numbers[_dataset_key(dataset, where)] = metrics['Top 1 Accuracy']
                 else:
                     raise ValueError(f'{where}: published numbers of {config or "no config"} '
                                      f'for {dataset!r} are not read by maple_mm.')
@@ -93,8 +128,10 @@ CROSS_DATASET: Dict[str, Dict[str, float]] = _PUBLISHED.per_set['cross_dataset']
 #: Domain generalisation: the cross-dataset model on the ImageNet variants (ImageNet
 #: itself is the same model's source accuracy).
 DOMAIN_GENERALIZATION: Dict[str, Dict[str, float]] = _PUBLISHED.per_set['domain_generalization']
-#: Published numbers of the protocols reported per test set.
+#: Published numbers of the protocols reported per test set (the default configs, ViT-B/16).
 PER_SET: Dict[str, Dict[str, Dict[str, float]]] = _PUBLISHED.per_set
+#: protocol -> CLIP -> published rows of every config on that CLIP (:func:`per_set_rows`).
+PER_SET_ROWS: Dict[str, Dict[str, List[PublishedRow]]] = _PUBLISHED.per_set_rows
 
 
 def _table_order() -> Tuple[str, ...]:
@@ -108,3 +145,12 @@ for _table in (BASE2NOVEL, BASE2NOVEL_AVERAGE, *PER_SET.values()):  # in table o
     _rows = dict(_table)
     _table.clear()
     _table.update((method, _rows[method]) for method in METHODS if method in _rows)
+for _by_clip in PER_SET_ROWS.values():  # table order, each method's default config first
+    for _clip_rows in _by_clip.values():
+        _clip_rows.sort(key=lambda row: (METHODS.index(row.method), row.setting != '', row.setting))
+
+
+def per_set_rows(protocol: str, backbone: Optional[str]) -> List[PublishedRow]:
+    """The published rows of ``protocol`` on the CLIP ``backbone`` (open_clip's name); a CLIP
+    with no published numbers (a custom one) has none."""
+    return list(PER_SET_ROWS.get(protocol, {}).get(backbone, []))

@@ -4,7 +4,7 @@ A run folder is any folder holding log folders (``<YYYYmmdd_HHMMSS>[_<N>]/``) or
 checkpoints, at any depth under the roots given; every complete
 ``test_metrics.json`` of its log folders counts (a work dir may hold tests of
 other checkpoints). What the run is (method, protocol, dataset, shots, seed,
-config, variant) comes only from the record the test wrote into that file,
+config, variant, CLIP) comes only from the record the test wrote into that file,
 never from file or folder names; a test of a checkpoint records the run that
 wrote the checkpoint.
 """
@@ -61,15 +61,25 @@ class RunMetrics:
         return self.record.get('variant')
 
     @property
+    def backbone(self) -> Optional[str]:
+        """The CLIP, as open_clip names it ('ViT-B-16', 'RN50'; 'custom' for one built from
+        a model_cfg); None in records of earlier versions."""
+        return self.record.get('backbone')
+
+    @property
     def key(self) -> tuple:
-        """What makes two runs the same run: method, protocol, dataset, shots, seed, variant."""
-        return (self.method, self.protocol, self.dataset, self.shots, self.seed, self.variant)
+        """What makes two runs the same run: method, protocol, dataset, shots, seed, variant
+        and CLIP."""
+        return (self.method, self.protocol, self.dataset, self.shots, self.seed, self.variant,
+                self.backbone)
 
     def describe(self) -> str:
-        """'MaPLe maple/base2novel, dtd, 16 shots, seed 1'."""
+        """'MaPLe maple/base2novel, dtd, 16 shots, seed 1' (and the CLIP where it is not
+        ViT-B-16)."""
+        clip = self.backbone if self.backbone not in (None, 'ViT-B-16') else None
         parts = [
-            ' '.join(str(v) for v in (self.method, self.variant) if v is not None), self.dataset,
-            None if self.shots is None else f'{self.shots} shots',
+            ' '.join(str(v) for v in (self.method, self.variant) if v is not None), clip,
+            self.dataset, None if self.shots is None else f'{self.shots} shots',
             None if self.seed is None else f'seed {self.seed}'
         ]
         return ', '.join(str(p) for p in parts if p)

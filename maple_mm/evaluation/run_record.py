@@ -1,7 +1,8 @@
-"""What a run is, as the results tables read it: method, protocol, dataset, shots, seed, and
-the experiment (its config, and what the run changed in it)."""
+"""What a run is, as the results tables read it: method, protocol, dataset, shots, seed, the
+CLIP, and the experiment (its config, and what the run changed in it)."""
 import json
 import os.path as osp
+from inspect import signature
 from typing import Dict, Optional
 
 from mmengine.config import Config
@@ -143,6 +144,27 @@ def method_of(cfg) -> Optional[str]:
     return (model.get('module') or model).get('type')
 
 
+def backbone_name(cfg) -> Optional[str]:
+    """The CLIP of a config as open_clip names it ('ViT-B-16', 'RN50', ...).
+
+    'custom' for a CLIP built from a ``model_cfg``; the backbone's type for a backbone
+    other than :class:`~maple_mm.models.OpenCLIPBackbone`; None without a backbone.
+    """
+    model = cfg.get('model') or {}
+    backbone = (model.get('module') or model).get('backbone')
+    if not isinstance(backbone, dict):
+        return None
+    if backbone.get('type', 'OpenCLIPBackbone') != 'OpenCLIPBackbone':
+        return str(backbone['type'])
+    if backbone.get('model_cfg'):
+        return 'custom'
+    if backbone.get('model_name'):
+        return backbone['model_name']
+    from mmpretrain.registry import MODELS  # the registered class's default (no import cycle)
+    default = signature(MODELS.get('OpenCLIPBackbone')).parameters['model_name'].default
+    return default if isinstance(default, str) else None
+
+
 def run_record(cfg, weights: Optional[dict] = None) -> dict:
     """The record a test writes beside its metrics.
 
@@ -150,7 +172,8 @@ def run_record(cfg, weights: Optional[dict] = None) -> dict:
     mmpretrain's ``--tta`` holds), ``protocol`` the config's top-level ``protocol``
     (set by the protocol's base config); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
-    few-shot draw and of the run; ``variant`` names the experiment (the
+    few-shot draw and of the run; ``backbone`` is the CLIP (:func:`backbone_name`),
+    so runs on two CLIPs never share a table row; ``variant`` names the experiment (the
     config's ``variant``, which MapleRunner sets from :func:`variant_name`), so
     two configs of one method are two runs; ``processes`` is the number of
     processes that tested.
@@ -176,6 +199,7 @@ def run_record(cfg, weights: Optional[dict] = None) -> dict:
         shots=source.get('num_shots'),
         seed=(cfg.get('randomness') or {}).get('seed'),
         config=osp.splitext(osp.basename(filename))[0] if filename else None,
+        backbone=backbone_name(cfg),
         variant=cfg.get('variant') or (variant_name(cfg) if isinstance(cfg, Config) else None),
         processes=get_world_size(),
         allow_other_method=bool(cfg.get('allow_other_method')),

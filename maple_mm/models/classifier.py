@@ -14,10 +14,10 @@ from mmpretrain.structures import DataSample
 from maple_mm.checkpoints.reference_layout import ReferenceLayout, looks_like_reference
 from maple_mm.class_names import (EXTRA_STATE, check_class_names, decode_class_names,
                                   encode_class_names)
-from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
+from maple_mm.errors import CheckpointMismatchError, CLIPBuildError, SlowPathWarning
 from maple_mm.provenance import RecordsItsWriter
 from .class_prompts import ClassPrompts, splice_context
-from .clip import OpenCLIPBackbone
+from .clip import OpenCLIPBackbone, vision_token_problem
 from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks, supports_fast_text,
                         text_layout)
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
@@ -101,10 +101,12 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
         super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
         self.backbone: OpenCLIPBackbone = MODELS.build(backbone)
         if isinstance(prompt_learner, PromptLearner):
+            check_image_tower(self.backbone, type(prompt_learner), type(self).__name__)
             self.prompt_learner = prompt_learner
         else:
             learner_cfg = dict(prompt_learner or {})
             learner_cfg.setdefault('type', self.default_learner)
+            check_image_tower(self.backbone, MODELS.get(learner_cfg['type']), type(self).__name__)
             self.prompt_learner: PromptLearner = MODELS.build(dict(learner_cfg, clip=self.backbone))
         self.efficient = efficient
         fallbacks = fast_path_fallbacks(self.backbone.clip) if efficient else []
@@ -316,6 +318,7 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
 
     def image_features(self, images: torch.Tensor, prompts: Prompts) -> torch.Tensor:
         """L2-normalised (B, embed_dim) features of (prompted) images."""
+        self.backbone.check_image_size(images)
         features = encode_image(
             self.backbone.clip,
             images,
@@ -413,6 +416,38 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
         for sample, score, label in zip(data_samples, scores, labels):
             sample.set_pred_score(score).set_pred_label(label)
         return data_samples
+
+
+def text_only_methods() -> List[str]:
+    """The registered methods whose learner adds no vision prompt tokens, by name.
+
+    They run on any open_clip CLIP, ResNet image towers included; read from the
+    registry, so a method added later is listed as soon as it is registered.
+    """
+    methods = []
+    for name, cls in MODELS.module_dict.items():
+        if isinstance(cls, type) and issubclass(cls, PromptedCLIP) and cls.default_learner:
+            learner = MODELS.get(cls.default_learner)
+            if learner is not None and not learner.vision_prompts:
+                methods.append(name)
+    return sorted(methods)
+
+
+def check_image_tower(backbone: OpenCLIPBackbone, learner: Optional[type], method: str) -> None:
+    """The one check of a method against the CLIP's image tower, before its learner is built.
+
+    A learner that adds vision prompt tokens (``vision_prompts``) needs a Vision
+    Transformer; on a ModifiedResNet (RN50 ...) it is refused in one line that
+    names the methods that do run there.
+    """
+    if learner is None or not getattr(learner, 'vision_prompts', False):
+        return
+    problem = vision_token_problem(backbone.clip, backbone.model_name)
+    if problem:
+        raise CLIPBuildError(
+            f'{method} adds prompt tokens to the image tower, but {problem}. Use a ViT CLIP '
+            f'such as ViT-B-16, or a method that prompts only the text, which runs on any '
+            f'CLIP: {", ".join(text_only_methods())}.')
 
 
 def _set_keys(sets: Sequence[ClassPrompts]) -> tuple:

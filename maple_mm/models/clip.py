@@ -1,4 +1,5 @@
-"""A frozen open_clip ViT CLIP, built by name, pretrained tag or local file."""
+"""A frozen open_clip CLIP (ViT or ModifiedResNet image tower), built by name, pretrained tag or
+local file."""
 import os
 from typing import List, Optional, Sequence, Tuple
 
@@ -10,7 +11,7 @@ from mmpretrain.registry import MODELS
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
-from maple_mm.errors import ClassNameError, CLIPBuildError
+from maple_mm.errors import ClassNameError, CLIPBuildError, ConfigError
 
 #: A CLIP small enough for unit tests and CI (about 2M parameters, mostly the
 #: token embedding). Same structure as ViT-B/16: pre-LN ViT, causal text
@@ -19,6 +20,15 @@ TINY_CLIP_CFG = dict(
     embed_dim=32,
     quick_gelu=True,
     vision_cfg=dict(image_size=32, patch_size=8, width=48, layers=4, head_width=16),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=4),
+)
+#: The same text tower with a ModifiedResNet image tower (``layers`` a tuple: open_clip's
+#: RN50 / RN101 structure: 3-conv stem, bottleneck stages, attention pooling), for the
+#: methods that prompt only the text on a ResNet CLIP.
+TINY_RESNET_CLIP_CFG = dict(
+    embed_dim=32,
+    quick_gelu=True,
+    vision_cfg=dict(image_size=32, layers=(1, 1, 1, 1), width=8, head_width=16),
     text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=4),
 )
 
@@ -63,9 +73,9 @@ def build_open_clip(model_name: str = 'ViT-B-16',
                 open_clip.load_checkpoint(model, pretrained)
         else:
             if model_name not in open_clip.list_models():
-                vits = [m for m in open_clip.list_models() if m.startswith('ViT-')]
-                raise CLIPBuildError(f'Unknown open_clip model {model_name!r}. ViT models include: '
-                                     f'{", ".join(vits[:12])}, ...')
+                raise CLIPBuildError(
+                    f'Unknown open_clip model {model_name!r}. OpenAI CLIPs: RN50, RN101, RN50x4, '
+                    'ViT-B-32, ViT-B-16, ViT-L-14 (open_clip.list_models() lists all).')
             if quick_gelu is None:
                 quick_gelu = _quick_gelu_for(model_name, pretrained)
             weights = pretrained
@@ -77,7 +87,11 @@ def build_open_clip(model_name: str = 'ViT-B-16',
                 force_quick_gelu=quick_gelu,
                 cache_dir=cache_dir,
                 weights_only=True)
-    check_prompt_compatible(model, model_name)
+    check_text_tower(model, model_name)
+    if has_vision_tokens(model):  # a ViT: this open_clip must have what the prompts splice
+        problem = vision_token_problem(model, model_name)
+        if problem:
+            raise CLIPBuildError(problem[0].upper() + problem[1:] + '.')
     return model.float().eval()
 
 
@@ -106,29 +120,45 @@ def _pretrained_weights_file(model_name: str, tag: str, cache_dir: Optional[str]
     return path
 
 
-def check_prompt_compatible(model: nn.Module, model_name: str = 'CLIP') -> None:
-    """Refuse CLIPs whose towers cannot take prompt tokens."""
-    if not isinstance(getattr(model, 'visual', None), VisionTransformer):
-        kind = type(getattr(model, 'visual', None)).__name__
-        raise CLIPBuildError(
-            f'{model_name} has a {kind} image tower; the prompting methods run a Vision '
-            "Transformer's token sequence (and add prompt tokens to it), which this tower "
-            'does not have. Use a ViT CLIP such as ViT-B-16.')
-    missing = [name for name in ('_embeds', '_pool') if not hasattr(model.visual, name)]
-    if missing:
-        raise CLIPBuildError(
-            f'This open_clip ({open_clip.__version__}) has no VisionTransformer.'
-            f'{missing[0]}, which the vision prompts are spliced around. Install the '
-            'open_clip_torch of requirements.txt (setup.py gives the tested range).')
+def check_text_tower(model: nn.Module, model_name: str = 'CLIP') -> None:
+    """Refuse CLIPs without open_clip's own text transformer (every method prompts its tokens)."""
     if not hasattr(model, 'transformer') or not hasattr(model, 'token_embedding'):
         raise CLIPBuildError(
             f'{model_name} has a custom (e.g. Hugging Face) text tower; the prompting methods '
-            "need open_clip's own text transformer. Use a ViT CLIP such as ViT-B-16.")
+            "need open_clip's own text transformer. Use an OpenAI-style CLIP such as ViT-B-16 "
+            'or RN50.')
+
+
+def _called(model_name: str) -> str:
+    """How messages name a CLIP (one built from a model_cfg is 'custom')."""
+    return 'this CLIP' if model_name == 'custom' else model_name
+
+
+def has_vision_tokens(model: nn.Module) -> bool:
+    """Whether the image tower is a Vision Transformer, whose token sequence takes prompts.
+
+    A ModifiedResNet (RN50, RN101, RN50x4 ...) has none: it runs as open_clip runs it.
+    """
+    return isinstance(getattr(model, 'visual', None), VisionTransformer)
+
+
+def vision_token_problem(model: nn.Module, model_name: str = 'custom') -> Optional[str]:
+    """Why vision prompts cannot be added to ``model``'s image tower (None: they can)."""
+    if not has_vision_tokens(model):
+        kind = type(getattr(model, 'visual', None)).__name__
+        return (f'{_called(model_name)} has a {kind} image tower, which has no token sequence '
+                'to add vision prompt tokens to')
+    missing = [name for name in ('_embeds', '_pool') if not hasattr(model.visual, name)]
+    if missing:
+        return (f'this open_clip ({open_clip.__version__}) has no VisionTransformer.'
+                f'{missing[0]}, which the vision prompts are spliced around (install the '
+                'open_clip_torch of requirements.txt; setup.py gives the tested range)')
+    return None
 
 
 @MODELS.register_module()
 class OpenCLIPBackbone(BaseModule):
-    """A frozen open_clip ViT CLIP: the towers the prompting methods drive.
+    """A frozen open_clip CLIP: the towers the prompting methods drive.
 
     The CLIP is never trained: every parameter has ``requires_grad=False`` and
     the module stays in eval mode. As an mmpretrain backbone, ``forward``
@@ -136,6 +166,10 @@ class OpenCLIPBackbone(BaseModule):
     ``ImageClassifier(backbone=OpenCLIPBackbone(...), head=LinearClsHead(...))``
     is a linear probe of CLIP. Arguments are those of :func:`build_open_clip`,
     and ``normalize``: L2-normalise the image features ``forward`` returns.
+
+    The image tower is a Vision Transformer (ViT-B-16 ...) or a ModifiedResNet
+    (RN50, RN101, RN50x4 ...); only the former takes vision prompts
+    (:attr:`has_vision_tokens`), so the methods that add them need a ViT.
     """
 
     def __init__(self,
@@ -180,7 +214,21 @@ class OpenCLIPBackbone(BaseModule):
         return self.clip.transformer.width
 
     @property
+    def has_vision_tokens(self) -> bool:
+        """Whether the image tower takes vision prompt tokens (a ViT; not a ModifiedResNet)."""
+        return vision_token_problem(self.clip) is None
+
+    def require_vision_tokens(self, what: str = 'Vision prompts') -> None:
+        """Raise :class:`CLIPBuildError` unless the image tower takes vision prompt tokens."""
+        problem = vision_token_problem(self.clip, self.model_name)
+        if problem:
+            raise CLIPBuildError(f'{what} need a Vision Transformer image tower: {problem}. '
+                                 'Use a ViT CLIP such as ViT-B-16.')
+
+    @property
     def vision_width(self) -> int:
+        """Width of the image tower's tokens (ViT only)."""
+        self.require_vision_tokens()
         return self.clip.visual.transformer.width
 
     @property
@@ -189,7 +237,25 @@ class OpenCLIPBackbone(BaseModule):
 
     @property
     def num_vision_layers(self) -> int:
+        """Blocks of the image tower's transformer (ViT only)."""
+        self.require_vision_tokens()
         return len(self.clip.visual.transformer.resblocks)
+
+    @property
+    def image_size(self) -> Tuple[int, int]:
+        """(height, width) of the images the tower is built for (its positional embeddings)."""
+        size = self.clip.visual.image_size
+        return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+    def check_image_size(self, images: torch.Tensor) -> None:
+        """Refuse images of another size than the tower's, in one line that says the fix."""
+        got = tuple(images.shape[-2:])
+        if got != self.image_size:
+            raise ConfigError(
+                f'The images are {got[0]}x{got[1]} pixels, but {_called(self.model_name)} takes '
+                f'{self.image_size[0]}x{self.image_size[1]} (its positional embeddings are '
+                f'sized for them): set the pipelines\' RandomResizedCrop scale, ResizeEdge '
+                f'scale and CenterCrop crop_size to {self.image_size[0]}.')
 
     @property
     def context_length(self) -> int:

@@ -48,6 +48,11 @@ class PromptLearner(nn.Module):
 
     #: Text context depends on each image (CoCoOp): text features per image.
     image_conditional = False
+    #: Adds prompt tokens to the image tower's token sequence: needs a Vision
+    #: Transformer. A learner that prompts only the text runs on any open_clip CLIP,
+    #: ModifiedResNet (RN50 ...) image towers included
+    #: (:func:`~maple_mm.models.classifier.check_image_tower`).
+    vision_prompts = False
 
     def __init__(self) -> None:
         super().__init__()

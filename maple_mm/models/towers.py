@@ -18,6 +18,7 @@ from open_clip import CLIP
 from open_clip.transformer import text_global_pool
 from torch import nn
 
+from .clip import has_vision_tokens
 from .fast.block_rows import run_block_rows, supports_row_blocks
 
 
@@ -98,6 +99,9 @@ def encode_image(clip: CLIP,
                  efficient: bool = False) -> torch.Tensor:
     """Image features (B, embed_dim), with vision prompt tokens appended if given.
 
+    A ModifiedResNet image tower (RN50 ...) has no token sequence: it runs as
+    open_clip runs it (its attention pool included), and takes no prompts.
+
     ``shallow_prompt`` (n_ctx, vision_width) is appended after the patch tokens
     once the positional embedding has been added (the prompts get none), and
     normalised by ``ln_pre`` with the rest; ``deep_prompts`` then replace those
@@ -109,6 +113,10 @@ def encode_image(clip: CLIP,
     for the class token where that is the only token pooled; same result.
     """
     visual = clip.visual
+    if not has_vision_tokens(clip):
+        if shallow_prompt is not None or len(deep_prompts):
+            raise ValueError(f'A {type(visual).__name__} image tower takes no vision prompts.')
+        return visual(images)
     # _embeds: patchify, class token, positional embedding, ln_pre. ln_pre is a
     # per-token LayerNorm, so normalising the prompts apart is the same as
     # normalising the concatenated sequence.
@@ -128,6 +136,6 @@ def encode_image(clip: CLIP,
 
 
 def pools_class_token(clip: CLIP) -> bool:
-    """Whether image features come from the class token alone (per-token ln_post)."""
+    """Whether image features come from the class token alone (per-token ln_post; ViT only)."""
     visual = clip.visual
     return visual.attn_pool is None and visual.pool_type == 'tok'

@@ -13,7 +13,8 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.datasets.catalog import IMAGENET_VARIANTS
 from ..conftest import load_tool
-from ..method_rows import epochs_by_shots, trained_folders, untrained_folders, with_epochs_by_shots
+from ..method_rows import (epochs_by_shots, recipe, trained_folders, untrained_folders,
+                           with_epochs_by_shots)
 from .tiny_runs import NUM_CLASSES, fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from .zoo import CONFIGS, DATASETS, METHODS
 
@@ -63,9 +64,10 @@ def test_base2novel(folder, data_root, tmp_path):
         method=METHODS[folder],
         protocol='base2novel',
         dataset=dataset,
-        shots=16,
+        shots=recipe(folder, 'base2novel', dataset).shots,  # the recipe's (ProGrad trains 4)
         seed=2,
         config=f'base2novel_{dataset}',
+        backbone='custom',  # the tiny CLIP
         processes=1,
         allow_other_method=False,
         checkpoint=None)  # tested the weights it trained

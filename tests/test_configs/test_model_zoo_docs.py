@@ -9,8 +9,9 @@ import re
 import pytest
 import yaml
 
-from maple_mm.datasets.catalog import BENCHMARKS
-from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE, PER_SET, published_numbers
+from maple_mm.datasets.catalog import BENCHMARKS, display_name
+from maple_mm.evaluation.published import (BASE2NOVEL, BASE2NOVEL_AVERAGE, PER_SET, PER_SET_ROWS,
+                                           published_numbers)
 from ..conftest import REPO_ROOT
 from .zoo import CONFIGS, METHODS, leaf_configs
 
@@ -81,3 +82,27 @@ def test_readme(folder):
     for numbers in PER_SET.values():  # cross-dataset and domain generalisation
         assert all(f'{v:.2f}' in text for v in numbers.get(method, {}).values())
     assert f'configs/{folder}/' in text  # its commands
+
+
+@pytest.mark.parametrize('folder', METHODS)
+def test_readme_prints_the_published_rows_of_its_configs_on_other_clips(folder):
+    """A row per config with a setting (another CLIP, a variant) and published numbers:
+    ``| `<config>.py` | <one column per test set> |``, as the metafile holds them."""
+    text = (CONFIGS / folder / 'README.md').read_text()
+    printed = {
+        name: [float(v) for v in values.strip(' |').split(' | ')]
+        for name, values in re.findall(r'^\| `(\w+)\.py` \|((?: [\d.]+ \|)+)$', text, re.M)
+    }
+    expected = {}
+    for by_clip in PER_SET_ROWS.values():
+        for rows in by_clip.values():
+            for row in rows:
+                if row.setting and row.config.startswith(f'configs/{folder}/'):
+                    expected[row.config.split('/')[-1][:-3]] = list(row.numbers.values())
+    assert printed == expected
+    header = re.findall(r'^\| Config \|((?: [\w-]+ \|)+)$', text, re.M)
+    for row in (r for rows in PER_SET_ROWS['domain_generalization'].values() for r in rows
+                if r.setting and r.config.startswith(f'configs/{folder}/')):
+        assert header and header[0].strip(' |').split(' | ') == [
+            display_name(k) for k in row.numbers
+        ]

@@ -12,7 +12,7 @@ from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
 from ..method_rows import Recipe, method_rows, recipe
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
 from .zoo import (BASE_DIR, CONFIGS, DATASETS, METHODS, PUBLISHED_LRS, all_leaf_configs, built,
-                  protocol_of)
+                  clip_of, dataset_of, protocol_of, setting_of)
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
@@ -46,7 +46,7 @@ def cases():
     """(path, method folder, protocol, dataset key) of every leaf config."""
     for path in all_leaf_configs():
         protocol = protocol_of(path)
-        dataset = path.stem[len(protocol) + 1:]
+        dataset = dataset_of(path)
         yield pytest.param(
             path, path.parent.name, protocol, dataset, id=f'{path.parent.name}/{path.stem}')
 
@@ -67,14 +67,16 @@ def check_dataset(dataset: dict, key: str) -> None:
 @pytest.mark.parametrize('path,folder,protocol,dataset', cases())
 def test_recipe_and_protocol(path, folder, protocol, dataset):
     cfg = built(path)
-    # Model: the frozen ViT-B/16 OpenAI CLIP, its normalisation, the method's prompts.
+    setting = setting_of(path)  # a recipe on another CLIP: 'rn50', 'rn50_csc', ...
+    # Model: the frozen OpenAI CLIP its name says (ViT-B/16 if none), its normalisation,
+    # the method's prompts.
     assert cfg.model.type == METHODS[folder]
     assert cfg.model.backbone == dict(
-        type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
+        type='OpenCLIPBackbone', model_name=clip_of(path), pretrained='openai')
     pre = cfg.data_preprocessor  # mmengine's Runner gives it to the model
     assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
-    row = recipe(folder, protocol, dataset)
+    row = recipe(folder, protocol, dataset, setting)
     assert cfg.model.prompt_learner == row.learner
     # Loss weights: the method's, and those of this protocol or dataset.
     for key, value in dict(method_rows()[folder].model, **getattr(row, 'model', {})).items():

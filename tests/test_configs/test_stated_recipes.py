@@ -17,8 +17,9 @@ import yaml
 from mmengine.config import Config
 
 from maple_mm.datasets.catalog import BENCHMARKS
+from maple_mm.method_zoo import DEMO_CONFIG
 from ..conftest import REPO_ROOT
-from ..test_docs import METHOD_FOLDERS, methods_named, tables
+from ..test_docs import _CODE_SPAN, METHOD_FOLDERS, methods_named, tables
 from .zoo import CONFIGS, leaf_configs
 
 PROTOCOLS = {
@@ -34,7 +35,8 @@ NAMES = {b.name: key for key, b in BENCHMARKS.items()}
 _NUMBER = r'(\d+(?:\.\d+)?(?:e-?\d+)?)'
 #: (name, pattern) of every statement a recipe cell may make.
 STATEMENTS = [
-    ('epochs_by_shots', re.compile(r'((?:\d+ / )+\d+) epochs for K = ((?:\d+ / )+\d+)')),
+    ('epochs_by_shots',
+     re.compile(r'((?:\d+ / )+\d+) epochs for (?:K = )?((?:\d+ / )+\d+)(?: shots)?')),
     # '50 epochs for 1 shot, 100 for 2 and 4, 200 for 8 and 16'
     ('epochs_by_shots_words',
      re.compile(r'(\d+) epochs for (\d+(?: and \d+)*) shots?((?:, \d+ for \d+(?: and \d+)*)+)')),
@@ -63,9 +65,40 @@ def statements(cell: str) -> Tuple[Dict[str, list], str]:
 
 
 @lru_cache(maxsize=None)
-def config(folder: str, protocol: str, dataset: str) -> Config:
-    name = 'cross_dataset_imagenet' if protocol == 'cross_dataset' else f'{protocol}_{dataset}'
+def config(folder: str, protocol: str, dataset: str, pattern: Optional[str] = None) -> Config:
+    """A protocol's config of ``dataset`` (``pattern``: a file name with ``<dataset>``, for
+    the configs a README row names, e.g. ``few_shot_rn50_<dataset>.py``)."""
+    if pattern:
+        name = pattern.replace('<dataset>', dataset)[:-len('.py')]
+    else:
+        name = 'cross_dataset_imagenet' if protocol == 'cross_dataset' else f'{protocol}_{dataset}'
     return Config.fromfile(str(CONFIGS / folder / f'{name}.py'))
+
+
+def expand(span: str) -> List[str]:
+    """The file names a configs cell's span stands for: ``{a,b}`` either, ``[x]`` optional."""
+    match = re.search(r'\{([^{}]*)\}|\[([^\[\]]*)\]', span)
+    if not match:
+        return [span]
+    options = match.group(1).split(',') if match.group(1) is not None else ['', match.group(2)]
+    return [
+        name for option in options
+        for name in expand(span[:match.start()] + option + span[match.end():])
+    ]
+
+
+def named_configs(cell: str) -> Dict[str, List[str]]:
+    """``{protocol: [file name pattern, ...]}`` of the configs a README row names
+    (domain generalisation trains as cross-dataset)."""
+    found: Dict[str, List[str]] = {}
+    for span in _CODE_SPAN.findall(cell):
+        for name in expand(span):
+            protocol = next((p for p in (*PROTOCOLS.values(), 'domain_generalization')
+                             if name.startswith(p + '_') and name.endswith('.py')), None)
+            if protocol:
+                protocol = 'cross_dataset' if protocol == 'domain_generalization' else protocol
+                found.setdefault(protocol, []).append(name)
+    return found
 
 
 def has(folder: str, protocol: str) -> bool:
@@ -91,8 +124,13 @@ def epochs_by_shots_of(cfg: Config) -> Optional[Dict[int, int]]:
     return (cfg.get('values_by_shots') or {}).get('max_epochs')
 
 
-def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]:
-    """What in ``cell`` differs from the configs of ``folder`` for ``protocols``."""
+def check(folder: str,
+          protocols: List[str],
+          cell: str,
+          where: str,
+          patterns: Optional[Dict[str, List[str]]] = None) -> List[str]:
+    """What in ``cell`` differs from the configs of ``folder`` for ``protocols`` (or for the
+    file name ``patterns`` of each protocol, :func:`named_configs`)."""
     found, _ = statements(cell)
     problems = []
 
@@ -101,8 +139,9 @@ def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]
             problems.append(f'{where}: {what} is {actual} in the configs, not {stated} '
                             f'({folder}, {cell!r})')
 
-    for protocol in protocols:
-        main = config(folder, protocol, MAIN_DATASET)
+    every = [(p, name) for p in protocols for name in (patterns or {}).get(p, [None])]
+    for protocol, pattern in every:
+        main = config(folder, protocol, MAIN_DATASET, pattern)
         for (value, ) in found.get('lr', []):
             expect(f'{protocol} lr', float(value), main.optim_wrapper.optimizer.lr)
         for (value, ) in found.get('batch', []):
@@ -117,7 +156,7 @@ def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]
         for stated in epochs_by_shots(found):
             expect(f'{protocol} epochs by shots', stated, epochs_by_shots_of(main))
         if protocol != 'cross_dataset':
-            imagenet = config(folder, protocol, 'imagenet')
+            imagenet = config(folder, protocol, 'imagenet', pattern)
             for (value, ) in found.get('imagenet_epochs', []):
                 expect(f'{protocol} ImageNet epochs', int(value), imagenet.train_cfg.max_epochs)
                 by_shots = epochs_by_shots_of(imagenet)
@@ -129,13 +168,15 @@ def check(folder: str, protocols: List[str], cell: str, where: str) -> List[str]
             expect(f'{protocol} GPA', (int(mean), int(std)), (gpa.mean, gpa.std))
         for names, mean, std in found.get('gpa_exception', []):
             for name in names.split(', '):
-                gpa = config(folder, protocol, NAMES[name]).default_hooks.gpa
+                gpa = config(folder, protocol, NAMES[name], pattern).default_hooks.gpa
                 expect(f'{protocol} GPA of {name}', (int(mean), int(std)), (gpa.mean, gpa.std))
     for name, protocol in (('cross_dataset_shots', 'cross_dataset'), ('base2novel_shots',
                                                                       'base2novel')):
         for value in found.get(name, []):
-            actual = config(folder, protocol, MAIN_DATASET).train_dataloader.dataset.num_shots
-            expect(f'{protocol} shots', int(value[0]), actual)
+            for pattern in (patterns or {}).get(protocol, [None]):
+                actual = config(folder, protocol, MAIN_DATASET,
+                                pattern).train_dataloader.dataset.num_shots
+                expect(f'{protocol} shots', int(value[0]), actual)
     return problems
 
 
@@ -146,14 +187,16 @@ def protocols_of(label: str, folder: str) -> List[str]:
 
 
 def recipe_rows(page: Path, column: str, folder: str = None):
-    """(line, folder, protocols, recipe cell) of the page's tables with a ``column`` column."""
+    """(line, folder, protocols, recipe cell, configs cell) of the page's tables with a
+    ``column`` column (the configs cell: '' without a ``configs`` column)."""
     for number, header, rows in tables(page):
         if column not in header:
             continue
         for offset, row in enumerate(rows):
             (row_folder, ) = [folder] if folder else methods_named(row[0])
+            configs = row[header.index('configs')] if 'configs' in header else ''
             yield number + 2 + offset, row_folder, protocols_of(row[0], row_folder), \
-                row[header.index(column)]
+                row[header.index(column)], configs
 
 
 BENCHMARKS_PAGE = REPO_ROOT / 'docs' / 'benchmarks.md'
@@ -161,9 +204,9 @@ BENCHMARKS_PAGE = REPO_ROOT / 'docs' / 'benchmarks.md'
 
 def test_benchmarks_recipe_table_is_the_configs():
     rows = list(recipe_rows(BENCHMARKS_PAGE, 'recipe'))
-    assert {folder for _, folder, _, _ in rows} == set(METHOD_FOLDERS)
+    assert {folder for _, folder, _, _, _ in rows} == set(METHOD_FOLDERS)
     problems = []
-    for number, folder, protocols, cell in rows:
+    for number, folder, protocols, cell, _ in rows:
         where = f'docs/benchmarks.md:{number}'
         left = statements(cell)[1]
         if re.search(r'\d', left):  # every figure of this column is one the test reads
@@ -172,14 +215,52 @@ def test_benchmarks_recipe_table_is_the_configs():
     assert not problems, '\n'.join(problems)
 
 
+def demo_problems(page: Path) -> List[str]:
+    """The demo table's config column (``coop/`` (batch 32, 200 epochs)) against each
+    method's demo config: batch, epochs and lr as it trains them."""
+    problems = []
+    for number, folder, _, cell, _ in recipe_rows(page, 'config'):
+        found, _ = statements(cell)
+        cfg = Config.fromfile(str(CONFIGS / folder / DEMO_CONFIG))
+        actual = {} if not cfg.get('train_dataloader') else dict(
+            batch=cfg.train_dataloader.batch_size,
+            epochs=cfg.train_cfg.max_epochs,
+            lr=cfg.optim_wrapper.optimizer.lr)
+        for name, convert in (('batch', int), ('epochs', int), ('lr', float)):
+            for (value, ) in found.get(name, []):
+                if convert(value) != actual.get(name):
+                    problems.append(f'{page.name}:{number}: {folder}\'s demo trains {name} '
+                                    f'{actual.get(name)}, not {value} ({cell!r})')
+    return problems
+
+
+def test_demo_table_states_what_each_demo_trains():
+    assert not demo_problems(REPO_ROOT / 'docs' / 'demo.md')
+
+
+def test_the_demo_check_finds_what_is_wrong(tmp_path):
+    cfg = Config.fromfile(str(CONFIGS / EXAMPLE / DEMO_CONFIG))
+    batch, epochs = cfg.train_dataloader.batch_size, cfg.train_cfg.max_epochs
+    page = tmp_path / 'demo.md'
+    page.write_text('| method | config | Base |\n|---|---|--:|\n'
+                    f'| {EXAMPLE} | `{EXAMPLE}/` (batch {batch}, {epochs + 1} epochs) | 1 |\n')
+    assert demo_problems(page) == [
+        f"demo.md:3: {EXAMPLE}'s demo trains epochs {epochs}, not {epochs + 1} "
+        f"('`{EXAMPLE}/` (batch {batch}, {epochs + 1} epochs)')"
+    ]
+
+
 @pytest.mark.parametrize('folder', METHOD_FOLDERS)
 def test_readme_recipe_table_is_the_configs(folder):
     page = CONFIGS / folder / 'README.md'
     rows = list(recipe_rows(page, 'recipe', folder))
     assert rows, f'{page} has no recipe table'
     problems = []
-    for number, _, protocols, cell in rows:
-        problems += check(folder, protocols, cell, f'configs/{folder}/README.md:{number}')
+    for number, _, protocols, cell, configs in rows:
+        named = named_configs(configs)
+        problems += check(folder,
+                          list(named) or protocols, cell, f'configs/{folder}/README.md:{number}',
+                          named)
     assert not problems, '\n'.join(problems)
 
 
@@ -221,6 +302,18 @@ def test_the_recipe_check_finds_what_is_wrong():
                           'lr': [['0.002']],
                           'batch': [['32']]
                       }
+    # The configs a README row names.
+    assert expand('domain_generalization_{rn50,vit_b16}[_nctx4]_imagenet.py') == [
+        'domain_generalization_rn50_imagenet.py', 'domain_generalization_rn50_nctx4_imagenet.py',
+        'domain_generalization_vit_b16_imagenet.py',
+        'domain_generalization_vit_b16_nctx4_imagenet.py'
+    ]
+    assert named_configs('`few_shot[_rn50]_<dataset>.py` + `--shots K`, '
+                         '`domain_generalization_imagenet.py`') == {
+                             'few_shot': ['few_shot_<dataset>.py', 'few_shot_rn50_<dataset>.py'],
+                             'cross_dataset': ['domain_generalization_imagenet.py']
+                         }
+    assert epochs_by_shots(statements('50 / 100 epochs for 1 / 2 shots')[0]) == [{1: 50, 2: 100}]
     # Checked on the example method, and on the first whose few-shot configs train with GPA.
     main = config(EXAMPLE, 'base2novel', MAIN_DATASET)
     epochs = main.train_cfg.max_epochs

@@ -1,9 +1,10 @@
 """Run zoo configs on miniature datasets with the tiny random CLIP, in this process.
 
 The configs are used as written except for what a CPU test needs: the tiny
-CLIP (prompt depths at most 3 for its 4 layers), 32-pixel images, data roots
-redirected from ``data/`` to miniature copies, train batches of at most 2 (the
-miniatures hold 2 images per class), one epoch, no workers.
+CLIP (prompt depths at most 3 for its 4 layers; the tiny ResNet CLIP for a
+config on a ResNet), 32-pixel images, data roots redirected from ``data/`` to
+miniature copies, a class-specific context for the miniatures' classes, train
+batches of at most 2 (the miniatures hold 2 images per class), one epoch, no workers.
 """
 import itertools
 from pathlib import Path
@@ -17,7 +18,7 @@ from mmengine.config import Config
 
 from maple_mm.datasets.catalog import BENCHMARKS, dataset_key_of_type
 from maple_mm.engine import load_run_config
-from maple_mm.models import TINY_CLIP_CFG
+from maple_mm.models import TINY_CLIP_CFG, TINY_RESNET_CLIP_CFG
 from ..miniature_datasets import DATASET_FOLDERS, write_miniature
 
 SIZE = 32
@@ -81,7 +82,11 @@ def _shrink(node, data_root: Path) -> None:
 
 def tiny(cfg: Config, data_root: Path, work_dir: Path, epochs: Optional[int] = 1) -> Config:
     """``cfg`` on the tiny CLIP and the miniatures, writing into ``work_dir``."""
-    cfg.model.backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
+    resnet = str(cfg.model.backbone.get('model_name', '')).startswith('RN')
+    cfg.model.backbone = dict(
+        type='OpenCLIPBackbone', model_cfg=TINY_RESNET_CLIP_CFG if resnet else TINY_CLIP_CFG)
+    if cfg.model.get('prompt_learner', {}).get('class_specific'):
+        cfg.model.prompt_learner.num_classes = NUM_CLASSES
     for key in ('model', 'train_dataloader', 'test_dataloader', 'test_cfg'):
         _shrink(cfg.get(key), data_root)
     loaders = [cfg[k] for k in ('train_dataloader', 'test_dataloader') if cfg.get(k)]

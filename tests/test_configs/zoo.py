@@ -7,10 +7,11 @@ of the config files, so the config tests compare the files against them.
 import ast
 import functools
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 from mmengine.config import Config
 
+from maple_mm.config_names import config_name
 from maple_mm.datasets.catalog import BASE_TO_NOVEL
 from maple_mm.method_zoo import method_folders
 from ..conftest import REPO_ROOT
@@ -34,8 +35,9 @@ PUBLISHED_LRS = {
 }
 
 
-def leaf_configs(folder: str) -> List[Path]:
-    """The experiment configs a method folder must hold (the demo aside): its rows' protocols."""
+def default_leaf_configs(folder: str) -> List[Path]:
+    """The configs of the recipes on ViT-B/16 a method folder must hold (the demo aside): its
+    rows' protocols."""
     from ..method_rows import protocols
     names = []
     for protocol in sorted(protocols(folder), key=PROTOCOLS.index):
@@ -46,17 +48,45 @@ def leaf_configs(folder: str) -> List[Path]:
     return [CONFIGS / folder / f'{name}.py' for name in names]
 
 
+def clip_leaf_configs(folder: str) -> List[Path]:
+    """The configs of the method's recipes on other CLIPs (its rows' ``other_clips``), named
+    ``<protocol>_<setting>_<dataset>.py``."""
+    from ..method_rows import other_clip_configs
+    return [CONFIGS / folder / f'{name}.py' for name in other_clip_configs(folder)]
+
+
+def leaf_configs(folder: str) -> List[Path]:
+    """The experiment configs a method folder must hold (the demo aside)."""
+    return default_leaf_configs(folder) + clip_leaf_configs(folder)
+
+
 def all_leaf_configs() -> List[Path]:
     return [path for folder in METHODS for path in leaf_configs(folder)]
 
 
 def protocol_of(path: Path) -> str:
     """The protocol a leaf config's name says (the config's own `protocol` is checked too)."""
-    stem = path.stem
-    for protocol in ('base2novel', 'few_shot', 'cross_dataset', 'domain_generalization'):
-        if stem.startswith(protocol):
-            return protocol
-    raise ValueError(stem)
+    protocol = config_name(path.stem).protocol
+    if protocol is None:
+        raise ValueError(path.stem)
+    return protocol
+
+
+def setting_of(path: Path) -> Optional[str]:
+    """What a config's name says between protocol and dataset (``'rn50'``, ``'rn50_csc'``),
+    None for the recipes on ViT-B/16."""
+    return config_name(path.stem).setting
+
+
+def dataset_of(path: Path) -> Optional[str]:
+    """The dataset key a leaf config's name ends with."""
+    return config_name(path.stem).dataset
+
+
+def clip_of(path: Path) -> Optional[str]:
+    """The open_clip model a leaf config must use, as its name says (ViT-B-16 if it names
+    none)."""
+    return config_name(path.stem).clip
 
 
 def base_files(path: Path) -> List[Path]:

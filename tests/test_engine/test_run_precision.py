@@ -9,10 +9,12 @@ import copy
 
 import pytest
 import torch
+from mmpretrain.registry import MODELS
 
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.engine.optimizers.precision import run_precision
 from maple_mm.errors import ConfigError
+from maple_mm.models.update_rule import owns_update
 from ..method_rows import method_rows, recipe, trained_folders
 from ..test_configs.zoo import CONFIGS, built
 
@@ -40,15 +42,24 @@ def recipes_by_precision():
 
 @pytest.mark.parametrize('name,on_cuda', recipes_by_precision())
 def test_recipes_train_mixed_fp16_on_cuda_and_fp32_on_cpu(monkeypatch, name, on_cuda):
+    rule = owns_update(MODELS.get(built(CONFIGS / name).model.type))
     precision, wrapper = resolved(name, True, monkeypatch)
     assert precision == on_cuda
     if on_cuda == 'fp16':
         assert (wrapper.type, wrapper.precision) == (MIXED, 'fp16')
         assert wrapper.optimizer.lr == built(CONFIGS / name).optim_wrapper.optimizer.lr
     else:
-        assert wrapper is None or wrapper.get('type') is None  # mmengine's plain OptimWrapper
+        assert fp32_wrapper(wrapper, rule)
     precision, wrapper = resolved(name, False, monkeypatch)
-    assert precision == 'fp32' and (wrapper is None or wrapper.get('type') is None)
+    assert precision == 'fp32' and fp32_wrapper(wrapper, rule)
+
+
+def fp32_wrapper(wrapper, rule: bool) -> bool:
+    """An fp32 run's wrapper: mmengine's plain OptimWrapper, or, for a model that owns its
+    update (``rule``: it needs maple_mm's wrapper), MixedPrecisionOptimWrapper in fp32."""
+    if rule:
+        return (wrapper.type, wrapper.precision) == (MIXED, 'fp32')
+    return wrapper is None or wrapper.get('type') is None
 
 
 def test_one_option_forces_either(monkeypatch):

@@ -4,11 +4,12 @@ import argparse
 
 from mmengine.config import Config
 
+from maple_mm.config_names import config_name
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.evaluation.run_record import run_record, variant_name
 from ..conftest import REPO_ROOT, load_tool
 from ..method_rows import with_dataset_recipe, with_epochs_by_shots
-from ..test_configs.zoo import CONFIGS
+from ..test_configs.zoo import CONFIGS, METHODS, clip_leaf_configs
 
 _cli = load_tool('tools/_cli.py')
 
@@ -46,6 +47,27 @@ def test_transfer_runs_name_their_recipe_and_method():
         record = record_of(CONFIGS / 'maple' / f'{name}_imagenet.py')
         assert (record['method'], record['variant'], record['protocol']) == ('MaPLe',
                                                                              f'maple/{name}', name)
+
+
+def test_the_record_carries_the_clip():
+    """So that a ViT-B/16 and an RN50 run of one method never share a table row."""
+    assert record_of(CONFIGS / 'maple' / 'base2novel_dtd.py')['backbone'] == 'ViT-B-16'
+    changed = record_of(CONFIGS / 'maple' / 'base2novel_dtd.py', '--cfg-options',
+                        'model.backbone.model_name=RN101')
+    assert (changed['backbone'],
+            changed['variant']) == ('RN101', 'maple/base2novel [model.backbone.model_name=RN101]')
+    others = [path for folder in METHODS for path in clip_leaf_configs(folder)]
+    assert others  # the references' recipes on other CLIPs
+    for path in others:
+        record = record_of(path)
+        name = config_name(path.stem)
+        assert (record['backbone'],
+                record['variant']) == (name.clip,
+                                       f'{path.parent.name}/{name.protocol}_{name.setting}'), path
+    assert run_record(
+        Config(
+            dict(model=dict(backbone=dict(type='OpenCLIPBackbone', model_cfg=dict(
+                embed_dim=8))))))['backbone'] == 'custom'
 
 
 def test_what_the_run_changed_names_the_variant():

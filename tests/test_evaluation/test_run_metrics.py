@@ -49,7 +49,7 @@ def test_runs_at_any_depth_are_read_from_their_records(tmp_path):
     }), ('MaPLe', 1, {
         'x': 1.0
     })]
-    assert found.runs[1].key == ('MaPLe', 'base2novel', 'dtd', 16, 1, None)
+    assert found.runs[1].key == ('MaPLe', 'base2novel', 'dtd', 16, 1, None, None)
     assert found.unfinished == [tmp_path / 'started']
     assert found.unrecorded == [tmp_path / 'flat' / '20250101_000000' / 'test_metrics.json']
     assert len(collect_runs([tmp_path / 'a' / 'b' / 'seed9']).runs) == 1

@@ -1,5 +1,8 @@
 """Every method against the literal transcription of its reference trainer.
 
+The methods that prompt only the text run again on a tiny ResNet CLIP
+(``TINY_RESNET_CLIP_CFG``), against the reference's ModifiedResNet image encoder.
+
 For each method (and each prompt layout of it) a reference state dict with
 fp16-exact values is built by tests/reference_trainers.py under the reference's
 names, mapped onto our model by the checkpoint converter
@@ -9,7 +12,7 @@ learned tensor is checked to matter, so that the equality checks where it goes.
 Gradients must reach exactly the parameters the reference trains, and no CLIP
 weight.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Callable, Dict, List
 
@@ -22,7 +25,7 @@ from mmpretrain.structures import DataSample
 import maple_mm  # noqa: F401
 from maple_mm.datasets.catalog import BENCHMARKS
 from maple_mm.engine import ClassNamesHook
-from maple_mm.models import TINY_CLIP_CFG
+from maple_mm.models import TINY_CLIP_CFG, TINY_RESNET_CLIP_CFG
 from tests import reference_trainers as ref_trainers
 from tests.miniature_datasets import write_miniature
 from tests.reference_trainers import CUSTOM_TEMPLATES, zsclip2_templates, zsclip_logits
@@ -70,11 +73,15 @@ def images():
     return torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
-def build(model_type: str, **learner):
+#: The tiny CLIPs: ViT image tower, and ModifiedResNet image tower (text-only methods).
+CLIPS = {'vit': TINY_CLIP_CFG, 'resnet': TINY_RESNET_CLIP_CFG}
+
+
+def build(model_type: str, clip: str = 'vit', **learner):
     return MODELS.build(
         dict(
             type=model_type,
-            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=CLIPS[clip]),
             prompt_learner=learner,
             class_names=CLASS_NAMES))
 
@@ -118,6 +125,7 @@ class Case:
     learner: dict
     ref_kwargs: dict  # configuration of the reference builders / transcriptions
     trained: Callable  # (clip) -> reference names the reference trains
+    clip: str = 'vit'  # key of CLIPS
 
 
 def _coop(id_, n_ctx=4, ctx_init='', csc=False, position='end'):
@@ -165,6 +173,13 @@ CASES: List[Case] = [
          dict(n_ctx=3, depth=4, ctx_init=''), lambda clip: ref_trainers.maple_trained_names(4)),
 ]
 
+#: The methods that prompt only the text, on the tiny ResNet CLIP too (every prompt layout).
+TEXT_ONLY = ('coop', 'cocoop', 'language')
+CASES += [
+    replace(case, id=f'{case.id}-resnet', clip='resnet') for case in CASES
+    if case.method in TEXT_ONLY
+]
+
 
 def reference_state_dict(case: Case, clip, tokenizer) -> Dict[str, torch.Tensor]:
     kw = case.ref_kwargs
@@ -201,7 +216,7 @@ def _learned(ref: Dict[str, torch.Tensor]) -> List[str]:
 def loaded(request):
     """(case, our model with the converted reference prompts, reference state dict)."""
     case = request.param
-    model = build(case.model_type, **case.learner)
+    model = build(case.model_type, case.clip, **case.learner)
     clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
     ref = reference_state_dict(case, clip, tokenizer)
     method, converted = conv.convert_state_dict(ref, case.method)
@@ -272,19 +287,20 @@ ZERO_SHOT = [
 ]
 
 
+@pytest.mark.parametrize('clip', CLIPS)
 @pytest.mark.parametrize(
     'case_id,templates,dataset,reference_templates', ZERO_SHOT, ids=[z[0] for z in ZERO_SHOT])
 def test_zero_shot_equals_reference(images, metainfo, case_id, templates, dataset,
-                                    reference_templates):
-    model = build('ZeroShotCLIP', templates=templates)
+                                    reference_templates, clip):
+    model = build('ZeroShotCLIP', clip, templates=templates)
     # The metainfo of the real dataset object, as ClassNamesHook passes it.
     model.set_class_names(CLASS_NAMES, dataset_meta=metainfo(dataset) if dataset else {})
-    clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
+    tower, tokenizer = model.backbone.clip, model.backbone.tokenizer
     with torch.no_grad():
-        theirs = zsclip_logits(clip, tokenizer, images, CLASS_NAMES, reference_templates)
-        plain = zsclip_logits(clip, tokenizer, images, CLASS_NAMES, '{}')
+        theirs = zsclip_logits(tower, tokenizer, images, CLASS_NAMES, reference_templates)
+        plain = zsclip_logits(tower, tokenizer, images, CLASS_NAMES, '{}')
         if isinstance(reference_templates, list):  # every template counts
-            fewer = zsclip_logits(clip, tokenizer, images, CLASS_NAMES, reference_templates[:-1])
+            fewer = zsclip_logits(tower, tokenizer, images, CLASS_NAMES, reference_templates[:-1])
             assert (theirs - fewer).abs().max() > MATTERS
     assert (theirs - plain).abs().max() > MATTERS
     for efficient in (True, False):
@@ -317,3 +333,11 @@ def test_zero_shot_learns_nothing(images):
     model.train()
     loss = model.loss(images, [DataSample().set_gt_label(label) for label in LABELS])['loss']
     assert not loss.requires_grad  # the reference trains nothing either
+
+
+def test_which_trainers_of_the_reference_run_on_a_resnet_clip():
+    """The trainers that prompt only the text run on any CLIP; those with vision prompts
+    (deep vision prompting, IVLP, MaPLe) need a ViT (maple-spec.md section 9)."""
+    from maple_mm.models.classifier import text_only_methods
+    assert {'ZeroShotCLIP', 'CoOp', 'CoCoOp', 'LanguagePrompting'} <= set(text_only_methods())
+    assert not {'VPT', 'IVLP', 'MaPLe'} & set(text_only_methods())

@@ -22,6 +22,7 @@ from maple_mm.errors import MapleUserError
 from maple_mm.evaluation import collect_runs, harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from maple_mm.evaluation.published import METHODS as TABLE_ORDER
+from maple_mm.evaluation.published import PER_SET_ROWS, per_set_rows
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
 from ..conftest import REPO_ROOT, load_tool
 from ..method_rows import trained_folders
@@ -309,7 +310,9 @@ def test_sweep_table_equals_the_recorded_metrics(sweep):
         # One table per number of shots: the recipes' 16, ProGrad's 4.
         cfg = built(CONFIGS / folder / 'base2novel_dtd.py')
         shots = (cfg.get('train_dataloader') or cfg.test_dataloader).dataset.num_shots
-        rows = table(markdown, f'Base-to-novel generalisation (top-1 %, {shots} shots)')
+        # The sweep's runs are on the tiny CLIP: a custom one, as the titles say.
+        rows = table(markdown,
+                     f'Base-to-novel generalisation (top-1 %, {shots} shots, custom CLIP)')
         runs = [recorded(sweep, folder, s) for s in SWEEP_SEEDS.get(folder, (1, ))]
         base = sum(r[f'base/{TOP1}'] for r in runs) / len(runs)
         novel = sum(r[f'novel/{TOP1}'] for r in runs) / len(runs)
@@ -417,10 +420,10 @@ def test_a_sweep_and_a_test_of_another_checkpoint_in_its_folder_lose_no_record(s
     tests = [json.loads(p.read_text()) for p in root.rglob('test_metrics.json')]
     # The test in MaPLe's folder is filed under the run of the checkpoint, not the config's
     # default seed (1).
-    (other, ) = [t['record'] for t in tests if t['record']['checkpoint']]
-    assert (other['method'], other['seed'], other['checkpoint']['file']) == \
+    (moved, ) = [t['record'] for t in tests if t['record']['checkpoint']]
+    assert (moved['method'], moved['seed'], moved['checkpoint']['file']) == \
         (other, 3, str(tmp_path / 'other_seed3' / 'epoch_1.pth'))
-    rows = table(run(root), 'Base-to-novel')
+    rows = table(run(root), 'Base-to-novel generalisation (top-1 %, 16 shots, custom CLIP)')
     for method in ('MaPLe', other):
         base = [t['metrics'][f'base/{TOP1}'] for t in tests if t['record']['method'] == method]
         assert len(base) == len(seeds[method])
@@ -433,7 +436,8 @@ def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):
     plots = tmp_path / 'plots'
     run(sweep, '--paper', '--plot', plots)
     names = {p.relative_to(plots).as_posix() for p in plots.rglob('*') if p.is_file()}
-    for stem in ['base2novel_16shots'] + [
+    # The tiny CLIP is a custom one: its figures say so, and get no published marks.
+    for stem in ['base2novel_16shots_custom'] + [
             f'curves/{METHODS[f]}_base2novel_dtd_16shots_seed{s}' for f in SWEEP_SEEDS
             for s in (1, 2)
     ]:
@@ -451,3 +455,63 @@ def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):
     run(root, '--plot', tmp_path / 'few')
     for name in ('few_shot.png', 'few_shot.svg', 'base2novel_16shots.png'):
         assert (tmp_path / 'few' / name).stat().st_size > 5000
+
+
+def test_runs_on_two_clips_never_share_a_table_or_a_figure(tmp_path, capsys):
+    """A ViT-B/16 and an RN50 run of one method (same config name, dataset, seed): separate
+    tables, each titled with its CLIP and holding only that CLIP's published numbers; both
+    results kept; separate figures."""
+    rn50_rows = PER_SET_ROWS['domain_generalization']['RN50']
+    method = rn50_rows[0].method  # a method with published numbers on RN50 (table order)
+    assert method in BASE2NOVEL  # and on ViT-B/16
+    for backbone, (b, n), few, dg in (('ViT-B-16', (80, 60), 70, 71), ('RN50', (60, 40), 50, 63)):
+        for seed in (1, 2):
+            common = dict(method=method, seed=seed, backbone=backbone, variant='x/y')
+            write_run(tmp_path, f'{backbone}_b2n{seed}', base2novel(b + seed, n), **common)
+            write_run(
+                tmp_path,
+                f'{backbone}_few{seed}', {f'test/{TOP1}': few + seed},
+                protocol='few_shot',
+                shots=1,
+                **common)
+            sets = {f'{k}/{TOP1}': dg + seed for k in ('imagenet', 'imagenetv2')}
+            write_run(
+                tmp_path,
+                f'{backbone}_dg{seed}',
+                dict(sets, target_average=dg),
+                protocol='domain_generalization',
+                dataset='imagenet',
+                **common)
+    markdown = run(tmp_path, '--paper')
+    assert 'two results of one run' not in capsys.readouterr().err
+    vit = table(markdown, 'Base-to-novel generalisation (top-1 %, 16 shots, ViT-B-16)')
+    rn50 = table(markdown, 'Base-to-novel generalisation (top-1 %, 16 shots, RN50)')
+    assert (vit['DTD'][f'{method} Base'], rn50['DTD'][f'{method} Base']) == ('81.50 ± 0.50',
+                                                                             '61.50 ± 0.50')
+    assert vit['DTD'][f'{method} (paper) HM'] == f'{BASE2NOVEL[method]["dtd"][2]:.2f}'
+    assert not any('paper' in column for column in rn50['DTD'])  # none published for RN50
+    few_shot = f'{method} few-shot classification (top-1 %, all classes'
+    assert table(markdown, f'{few_shot}, RN50)')['DTD'] == {'1 shot': '51.50 ± 0.50'}
+    assert table(markdown, f'{few_shot}, ViT-B-16)')['DTD'] == {'1 shot': '71.50 ± 0.50'}
+    dg_title = 'Domain generalisation, trained on ImageNet (top-1 %, 16 shots, '
+    dg_rn50, dg_vit = table(markdown, dg_title + 'RN50)'), table(markdown, dg_title + 'ViT-B-16)')
+    assert dg_rn50[method]['imagenet'] == '64.50 ± 0.50'
+    assert dg_vit[method]['imagenet'] == '72.50 ± 0.50'
+    # Each table holds the published rows of its CLIP, and only those.
+    for rows, printed in ((rn50_rows, dg_rn50), (per_set_rows('domain_generalization',
+                                                              'ViT-B-16'), dg_vit)):
+        assert [label for label in printed if '(paper' in label] == [r.label for r in rows]
+        for row in rows:
+            assert printed[row.label]['imagenetv2'] == f'{row.numbers["imagenetv2"]:.2f}'
+    assert 'MaPLe (paper)' in dg_vit and 'MaPLe (paper)' not in dg_rn50
+    plots = tmp_path / 'plots'
+    run(tmp_path, '--paper', '--plot', plots)
+    for stem in ('base2novel_16shots', 'base2novel_16shots_RN50', 'few_shot', 'few_shot_RN50'):
+        assert (plots / f'{stem}.png').stat().st_size > 5000, stem
+
+
+def test_runs_of_earlier_versions_say_their_clip_is_not_recorded(root):
+    """Records without a CLIP keep the published (ViT-B/16) numbers, with a note."""
+    markdown = run(root, '--paper')
+    assert 'Base-to-novel generalisation (top-1 %, 16 shots)' in markdown
+    assert 'The runs do not record their CLIP' in markdown

@@ -1,8 +1,8 @@
 # ProGrad, base-to-novel, as scripts/base2new_train_prograd.sh trains it: 4 shots of the base
 # classes (not the protocol's 16), 16 context vectors from the dataset's template, lambda 1.0;
 # SGD lr 0.002, batch 32, 100 epochs (ImageNet 50: base2novel_imagenet.py, README line 132).
-# The reference ships RN50 recipes only; these configs run its values on ViT-B/16 (RN50
-# configs follow when ResNet CLIPs land).
+# The reference ships RN50 recipes only; these configs run its values on ViT-B/16 (on RN50:
+# prograd_<protocol>_rn50.py).
 # Source: ProGrad.public/configs/trainers/ProGrad/rn50_ep100.yaml (BeierZhu/Prompt-align)
 _base_ = [
     '../default_runtime.py', '../clip_vit_b16.py', '../models/prograd.py',

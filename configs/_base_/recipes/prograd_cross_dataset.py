@@ -3,8 +3,8 @@
 # scripts/eval.sh loads 4-shot models at epoch 50 (SHOTS=4, --load-epoch 50). So: 4 shots of
 # all ImageNet classes, 16 context vectors from "a photo of a {}.", lambda 1.0; SGD lr 0.002,
 # batch 32, 50 epochs. The reference ships no cross-dataset run; this one trains alike.
-# The reference ships RN50 recipes only; these configs run its values on ViT-B/16 (RN50
-# configs follow when ResNet CLIPs land).
+# The reference ships RN50 recipes only; these configs run its values on ViT-B/16 (on RN50:
+# prograd_<protocol>_rn50.py).
 # Source: ProGrad.public/configs/trainers/ProGrad/rn50_ep50.yaml as ProGrad.public/scripts/eval.sh
 #   tests it (BeierZhu/Prompt-align)
 _base_ = [

@@ -3,8 +3,8 @@
 # their configs set): SGD lr 0.002, batch 32; 50 epochs for 1 shot (rn50_ep50), 100 for 2 and 4
 # (rn50_ep100), 200 for 8 and 16 (rn50); ImageNet 50 at every K. tools/train.py --shots K
 # applies values_by_shots to train_cfg.max_epochs (the lr schedule follows it).
-# The reference ships RN50 recipes only; these configs run its values on ViT-B/16 (RN50
-# configs follow when ResNet CLIPs land).
+# The reference ships RN50 recipes only; these configs run its values on ViT-B/16 (on RN50:
+# prograd_<protocol>_rn50.py).
 # Source: ProGrad.public/configs/trainers/ProGrad/rn50{_ep50,_ep100,}.yaml by K, as
 #   ProGrad.public/README.md lines 50-58 run them (BeierZhu/Prompt-align)
 _base_ = [

@@ -21,6 +21,7 @@ from typing import List, NamedTuple, Optional, Sequence
 import torch
 from open_clip import CLIP
 
+from ..clip import has_vision_tokens
 from ..towers import project_text
 from .block_rows import KeysValues, run_block_rows, supports_row_blocks
 
@@ -50,14 +51,16 @@ def fast_path_fallbacks(clip: CLIP) -> List[str]:
 
     They need open_clip's pre-LN ``ResidualAttentionBlock`` around a batch-first
     ``nn.MultiheadAttention`` (:func:`.block_rows.supports_row_blocks`), and a
-    causal text transformer pooled at one token.
+    causal text transformer pooled at one token. A ModifiedResNet image tower
+    (RN50 ...) has no blocks to shortcut: it always runs as open_clip runs it,
+    which is no fallback.
     """
     fallbacks = []
     if not supports_fast_text(clip):
         fallbacks.append('text (causal mask, EOT pooling and plain blocks needed; '
                          f'got {type(clip.transformer.resblocks[0]).__name__} blocks, '
                          f'pooling {clip.text_pool_type!r})')
-    if not supports_row_blocks(clip.visual.transformer.resblocks):
+    if has_vision_tokens(clip) and not supports_row_blocks(clip.visual.transformer.resblocks):
         fallbacks.append('vision (plain blocks with nn.MultiheadAttention needed; got '
                          f'{type(clip.visual.transformer.resblocks[0]).__name__} blocks)')
     return fallbacks

@@ -48,6 +48,8 @@ class IVLPPromptLearner(PromptLearner):
             the prefix ``"X X ..."``. All other prompts start random (std 0.02).
     """
 
+    vision_prompts = True
+
     def __init__(self,
                  clip,
                  n_ctx_text: int = 2,
@@ -58,7 +60,8 @@ class IVLPPromptLearner(PromptLearner):
         super().__init__()
         clip = build_clip(clip)
         check_depth('text', depth_text, n_ctx_text, clip.num_text_layers)
-        check_depth('vision', depth_vision, n_ctx_vision, clip.num_vision_layers)
+        if depth_vision:
+            check_depth('vision', depth_vision, n_ctx_vision, clip.num_vision_layers)
         self.depth_text, self.depth_vision = depth_text, depth_vision
         self.n_ctx_text = n_ctx_text if depth_text else 0
         self.n_ctx_vision = n_ctx_vision if depth_vision else 0
@@ -101,6 +104,8 @@ class LanguagePromptLearner(IVLPPromptLearner):
         depth: Text layers with prompts.
         ctx_init: As :class:`IVLPPromptLearner`.
     """
+
+    vision_prompts = False  # text prompts only: runs on ResNet CLIPs too
 
     def __init__(self,
                  clip,

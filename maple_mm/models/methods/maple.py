@@ -32,6 +32,8 @@ class MaPLePromptLearner(PromptLearner):
         depth: Prompt depth J: layers 0 .. J-1 of both towers get prompts.
     """
 
+    vision_prompts = True
+
     def __init__(self,
                  clip,
                  n_ctx: int = 2,

@@ -6,19 +6,22 @@ import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from maple_mm.models import TINY_CLIP_CFG
+from maple_mm.models import TINY_CLIP_CFG, TINY_RESNET_CLIP_CFG
 
 # Names of 1 to 4 BPE tokens; 'crane (bird)' merges its ')' with the prompt's '.'.
 CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'crane (bird)']
 LABELS = [0, 3, 4]
 TOL = dict(rtol=1e-5, atol=1e-5)
 
+#: The tiny CLIPs: ViT image tower, and ModifiedResNet image tower (text-only methods).
+CLIPS = {'vit': TINY_CLIP_CFG, 'resnet': TINY_RESNET_CLIP_CFG}
 
-def build(model_type: str, **kwargs):
+
+def build(model_type: str, clip: str = 'vit', **kwargs):
     return MODELS.build(
         dict(
             type=model_type,
-            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
+            backbone=dict(type='OpenCLIPBackbone', model_cfg=CLIPS[clip]),
             class_names=CLASS_NAMES,
             **kwargs))
 

@@ -3,7 +3,7 @@
 A reference checkpoint of the prompt learner (CoOp's ctx plus the bias_vectors
 and meta_net its forward never uses) is converted by the package's converter;
 logits, both loss terms, the total and its gradient must equal the
-reference's, on both computation paths.
+reference's, on both computation paths, with a ViT and with a ResNet image tower.
 """
 import pytest
 import torch
@@ -21,7 +21,7 @@ from tests.reference_trainers import CUSTOM_TEMPLATES, dassl_saved_state_dict
 from tests.test_tools.reference_checkpoints import CLASS_NAMES as NAMES
 from tests.test_tools.reference_checkpoints import (convert, printed_model_config,
                                                     save_reference_checkpoint)
-from .successor_parity import CLASS_NAMES, LABELS, assert_parity, build, images
+from .successor_parity import CLASS_NAMES, CLIPS, LABELS, assert_parity, build, images
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 PETS = CUSTOM_TEMPLATES['oxford_pets']
@@ -55,9 +55,10 @@ EXPECTED = [
 ]
 
 
-@pytest.fixture(scope='module')
-def loaded():
-    model = build('KgCoOp')  # the template comes from the dataset's metainfo
+@pytest.fixture(scope='module', params=CLIPS)
+def loaded(request):
+    model = build('KgCoOp', request.param)  # the template comes from the dataset's metainfo
+    model.clip_key = request.param
     model.set_class_names(CLASS_NAMES, dataset_meta=dict(prompt_template=PETS))
     clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
     ref = kgcoop_reference_state_dict(clip, tokenizer, CLASS_NAMES)
@@ -86,7 +87,8 @@ def test_frozen_features_follow_the_template_and_the_class_set(loaded):
     clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
     for names, template, meta in ((CLASS_NAMES, KGCOOP_DTD_TEMPLATE, {}),
                                   (CLASS_NAMES[:3], PETS, dict(prompt_template=PETS))):
-        other = build('KgCoOp', prompt_learner=dict(template=template if not meta else None))
+        other = build(
+            'KgCoOp', model.clip_key, prompt_learner=dict(template=template if not meta else None))
         other.set_class_names(names, dataset_meta=meta)
         with torch.no_grad():
             expected = clip.encode_text(

@@ -35,7 +35,7 @@ from maple_mm.errors import PromptConfigError
 from maple_mm.models import TINY_CLIP_CFG
 from maple_mm.models.methods.prograd import prompt_aligned_gradient
 from tests.conftest import REPO_ROOT, load_tool
-from tests.method_rows import MethodRows, Recipe
+from tests.method_rows import ClipRecipes, MethodRows, Recipe
 from tests.miniature_datasets import write_miniature
 from tests.reference_prograd import (PROGRAD_TEMPLATES, prograd_backward_and_update,
                                      prograd_initial_context, prograd_loss,
@@ -95,6 +95,17 @@ FEW_SHOT = Recipe(
     f'{PROGRAD} ProGrad.public/README.md lines 57-58 (8 and 16 shots: rn50)',
     values_by_shots=dict(max_epochs=EPOCHS_BY_SHOTS))
 
+#: The ImageNet models of its few-shot runs, tested on the variants (eval.sh).
+CROSS_DATASET = Recipe(
+    0.002,
+    32,
+    50,
+    LEARNER,
+    'fp16',
+    f'{PG_CFG}/rn50_ep50.yaml',
+    f'{PROGRAD} ProGrad.public/scripts/eval.sh (SHOTS=4, --load-epoch 50)',
+    shots=4)
+
 
 def _dataset_rows() -> dict:
     """ProGrad's per-dataset rows: its templates, ImageNet's 50 epochs, lambda by shots."""
@@ -127,22 +138,22 @@ EXPECTED = [
     MethodRows(
         folder='prograd',
         recipes={
-            'base2novel':
-            BASE2NOVEL,
-            'few_shot':
-            FEW_SHOT,
-            # The ImageNet models of its few-shot runs, tested on the variants (eval.sh).
-            'cross_dataset':
-            Recipe(
-                0.002,
-                32,
-                50,
-                LEARNER,
-                'fp16',
-                f'{PG_CFG}/rn50_ep50.yaml',
-                f'{PROGRAD} ProGrad.public/scripts/eval.sh (SHOTS=4, --load-epoch 50)',
-                shots=4),
+            'base2novel': BASE2NOVEL,
+            'few_shot': FEW_SHOT,
+            'cross_dataset': CROSS_DATASET,
             **_dataset_rows(),
+        },
+        # The reference's own CLIP: the same recipes on RN50 (configs <protocol>_rn50_*.py).
+        other_clips={
+            'rn50':
+            ClipRecipes(
+                'RN50', {
+                    'base2novel': BASE2NOVEL,
+                    'few_shot': FEW_SHOT,
+                    'cross_dataset': CROSS_DATASET,
+                    'domain_generalization': CROSS_DATASET,
+                    **_dataset_rows(),
+                })
         },
         # LOSS.T 1.0 (rn50*.yaml), LAMBDA 1.0 (scripts/prograd.sh, base2new_train_prograd.sh)
         model=dict(lambda_=1.0, temperature=1.0),
@@ -239,6 +250,34 @@ def test_the_word_count_quirk_keeps_one_token_of_the_phrase_fixed():
         build('ProGrad', prompt_learner=dict(template=PETS, n_ctx=4))
     random = build('ProGrad', prompt_learner=dict(ctx_init=False))  # CTX_INIT False
     assert random.prompt_learner.prompt_prefix == ' '.join(['X'] * 16)
+
+
+@pytest.mark.parametrize('efficient', [True, False])
+def test_on_a_resnet_clip_logits_loss_terms_and_gradients_equal_the_reference(efficient):
+    """ProGrad prompts only the text, as on the reference's RN50: on the tiny ResNet CLIP
+    (ModifiedResNet image tower, attention pooling) the student's logits, both loss terms and
+    both gradients are the transcription's, on both computation paths."""
+    model = build('ProGrad', 'resnet', prompt_learner=dict(template=PETS), efficient=efficient)
+    clip, tokenizer = model.backbone.clip, model.backbone.tokenizer
+    assert type(clip.visual).__name__ == 'ModifiedResNet'
+    ref = prograd_reference_state_dict(clip, tokenizer, CLASS_NAMES, PETS)
+    model.load_state_dict({'prompt_learner.ctx': ref[PL + 'ctx'].float()})
+    imgs, labels = images(), torch.tensor([0, 3, 4])
+    xe, kd, g_ce, g_kd = reference_terms(clip, tokenizer, ref[PL + 'ctx'].float(), imgs, labels)
+    model.train()
+    losses = model.loss(imgs, [DataSample().set_gt_label(int(y)) for y in labels])
+    torch.testing.assert_close(losses['loss_ce'], xe, **TOL)
+    torch.testing.assert_close(losses['loss_kd'], kd, **TOL)
+    ctx = model.prompt_learner.ctx
+    ours_ce, = torch.autograd.grad(losses['loss_ce'], ctx, retain_graph=True)
+    ours_kd, = torch.autograd.grad(losses['loss_kd'], ctx)
+    torch.testing.assert_close(ours_ce, g_ce, **TOL)
+    torch.testing.assert_close(ours_kd, g_kd, **TOL)
+    model.eval()
+    with torch.no_grad():
+        theirs = prograd_student_logits(clip, tokenizer, ref[PL + 'ctx'].float(), imgs, CLASS_NAMES,
+                                        PETS)
+        torch.testing.assert_close(model(imgs), theirs, **TOL)
 
 
 @pytest.mark.parametrize('efficient', [True, False])

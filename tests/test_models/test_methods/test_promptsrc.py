@@ -235,3 +235,14 @@ def test_reference_checkpoint_gives_the_reference_logits_and_loss_terms(
     assert torch.load(
         convert(tmp_path, tmp_path / 'bare.pth', 'src.pth', ['--method', 'promptsrc']),
         weights_only=True)['meta']['method'] == 'promptsrc'
+
+
+def test_promptsrc_needs_a_vit():
+    """Its vision prompts need the image tower's token sequence: a ResNet CLIP is refused."""
+    from maple_mm.errors import CLIPBuildError
+    from maple_mm.models import TINY_RESNET_CLIP_CFG
+    with pytest.raises(CLIPBuildError, match='^PromptSRC adds prompt tokens to the image tower'):
+        MODELS.build(
+            dict(
+                type='PromptSRC',
+                backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_RESNET_CLIP_CFG)))

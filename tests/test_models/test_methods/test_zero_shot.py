@@ -10,13 +10,33 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from maple_mm.engine import ClassNamesHook
 from maple_mm.models import TINY_CLIP_CFG
-from tests.method_rows import MethodRows, Untrained
+from tests.method_rows import ClipRecipes, MethodRows, Untrained
 from tests.miniature_datasets import write_miniature
 from .test_coop import BASELINE_FILES
 
 #: The CoOp family's zero-shot baseline: one hand-written template per dataset.
 LEARNER = dict(type='ZeroShotPromptLearner', templates='dataset')
 SOURCE = 'muzairkhattak/multimodal-prompt-learning trainers/zsclip.py (ZeroshotCLIP)'
+
+
+def on(yaml: str) -> Untrained:
+    """Zero-shot CLIP as scripts/coop/zeroshot.sh of KaiyangZhou/CoOp runs it with ``yaml``
+    (configs/trainers/CoOp/<yaml>.yaml: its MODEL.BACKBONE.NAME)."""
+    return Untrained(
+        LEARNER, f'KaiyangZhou/CoOp scripts/coop/zeroshot.sh with '
+        f'configs/trainers/CoOp/{yaml}.yaml')
+
+
+#: The CoOp paper's zero-shot baselines on other CLIPs: its Table 1 (ImageNet and its
+#: variants) on RN50, RN101 and ViT-B/32, and its few-shot figure's on RN50 (every dataset).
+OTHER_CLIPS = {
+    'rn50': ClipRecipes('RN50', {
+        'cross_dataset': on('rn50'),
+        'domain_generalization': on('rn50')
+    }),
+    'rn101': ClipRecipes('RN101', {'domain_generalization': on('rn101')}),
+    'vit_b32': ClipRecipes('ViT-B-32', {'domain_generalization': on('vit_b32')}),
+}
 
 EXPECTED = [
     MethodRows(
@@ -25,6 +45,7 @@ EXPECTED = [
             'base2novel': Untrained(LEARNER, SOURCE),
             'cross_dataset': Untrained(LEARNER, SOURCE)
         },
+        other_clips=OTHER_CLIPS,
         published_average=(69.34, 74.22, 71.70),
         published_source='Table 1 of the MaPLe paper (the CLIP row)',
         files=BASELINE_FILES),

@@ -1,0 +1,6 @@
+# CoOp, the CoOp paper's Table 1 on ViT-B/32: train on ImageNet (all classes, 16 shots, 16
+# context vectors), then test ImageNet and ImageNet-V2, -Sketch, -A and -R in the same run.
+_base_ = ['../_base_/recipes/coop_cross_dataset_vit_b32.py']
+
+protocol = 'domain_generalization'
+test_cfg = {{_base_.domain_generalization_test_cfg}}

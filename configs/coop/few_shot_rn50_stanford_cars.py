@@ -1,0 +1,7 @@
+# CoOp few-shot on StanfordCars, RN50: K shots of every class (K = 16, or
+# --shots K).
+_base_ = ['../_base_/recipes/coop_few_shot_rn50.py']
+
+dataset = dict(type='CoOpStanfordCars')
+train_dataloader = dict(dataset=dataset)
+test_dataloader = dict(dataset=dataset)
