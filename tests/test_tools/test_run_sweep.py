@@ -133,21 +133,24 @@ def test_interrupted_runs_resume(sweep):
 
 def test_table_of_the_sweep(sweep):
     table = run(results_table.main, sweep['root'], '--paper')
-    lines = {line.split(' | ')[0].strip('| '): line for line in table.splitlines()}
-    header = lines['Dataset'].strip('|').split(' | ')
+    # The runs' table (titled with their CLIP; the paper's rows of other CLIPs stand apart).
+    runs_table = next(part for part in table.split('\n\n') if 'MaPLe Base' in part)
+    lines = {line.split(' | ')[0].strip('| '): line for line in runs_table.splitlines()}
+    header = [cell.strip() for cell in lines['Dataset'].strip('|').split(' | ')]
     means = {}
     for key, name in (('dtd', 'DTD'), ('eurosat', 'EuroSAT')):
         runs = [metrics_of(sweep['root'], key, seed) for seed in SEEDS]
         base = sum(r['base/accuracy/top1'] for r in runs) / 2
         novel = sum(r['novel/accuracy/top1'] for r in runs) / 2
         means[key] = base, novel
-        cells = dict(zip(header, lines[name].strip('|').split(' | ')))
+        cells = dict(zip(header, (c.strip() for c in lines[name].strip('|').split(' | '))))
         assert cells['MaPLe Base'].startswith(f'{base:.2f} ± ')
         assert cells['MaPLe Novel'].startswith(f'{novel:.2f} ± ')
         assert cells['MaPLe HM'] == f'{harmonic_mean(base, novel):.2f}'
     base = (means['dtd'][0] + means['eurosat'][0]) / 2
     novel = (means['dtd'][1] + means['eurosat'][1]) / 2
-    average = dict(zip(header, lines['Average (2 datasets)'].strip('|').split(' | ')))
+    average = dict(
+        zip(header, (c.strip() for c in lines['Average (2 datasets)'].strip('|').split(' | '))))
     assert [average[f'MaPLe {c}'] for c in ('Base', 'Novel', 'HM')
             ] == [f'{base:.2f}', f'{novel:.2f}', f'{harmonic_mean(base, novel):.2f}']
     assert 'Seeds: MaPLe 2' in table
