@@ -11,9 +11,7 @@ import logging
 import os
 import shutil
 from typing import Dict, Iterator, List, Optional, Sequence, Union
-from unittest import mock
 
-import torch
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -30,6 +28,7 @@ from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from ..optimizers.precision import current_device_type, describe_precision
 from .checkpoint_loader import safe_checkpoint_loading
 from .config_options import check_known_options
+from .cpu_process_group import init_cpu_process_group
 from .run_config import apply_shots
 from .run_datasets import (check_dataset_sources, check_dataset_types, dataset_configs,
                            fit_protocol_options)
@@ -250,8 +249,9 @@ class MapleRunner(Runner):
       and compares its data with the training data (:attr:`tested_weights`).
     - Resuming with another number of processes is allowed, with one warning
       saying what changes.
-    - Without an accelerator, distributed runs use gloo on CPU processes: no
-      ``torch.cuda.set_device`` while the process group starts, and DDP gets
+    - Without an accelerator, distributed runs use gloo on CPU processes: the
+      process group starts without selecting a CUDA device
+      (:func:`~.cpu_process_group.init_cpu_process_group`), and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
     """
 
@@ -362,11 +362,10 @@ class MapleRunner(Runner):
     # -- distributed processes on CPUs, one log folder per run ----------------------
     def setup_env(self, env_cfg: dict) -> None:
         if self._distributed and not is_distributed() and not _accelerator_available():
-            # mmengine's launchers select a CUDA device for every process.
-            with mock.patch.object(torch.cuda, 'set_device', lambda device: None):
-                super().setup_env(env_cfg)
-        else:
-            super().setup_env(env_cfg)
+            # mmengine's init_dist selects a CUDA device for every process; started here,
+            # mmengine finds the group running and only reads rank and world size.
+            init_cpu_process_group(self.launcher, env_cfg.get('dist_cfg'))
+        super().setup_env(env_cfg)
         # mmengine names the log folder by the second the run started, and shares it.
         name = [claim_log_dir(self._work_dir, self._timestamp) if get_rank() == 0 else None]
         if is_distributed():
