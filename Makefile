@@ -46,9 +46,10 @@ smoke: $(STAMP)
 demo: $(STAMP) $(DEMO_DATA)
 	HF_HUB_OFFLINE=1 $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) --resume
 
-# Lint first (mmpretrain's flake8 / isort / yapf set; settings in setup.cfg), then the tests.
+# Lint first (mmpretrain's flake8 / isort / yapf set; settings in setup.cfg), then the tests;
+# the 20 slowest tests and the seconds per test file (tests/conftest.py) are printed at the end.
 test: lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q --durations=20
 
 LINTED := maple_mm tools tests configs setup.py
 

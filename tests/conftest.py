@@ -145,3 +145,26 @@ def write_split_dataset(root: Path,
 @pytest.fixture
 def toy_dataset(tmp_path) -> Path:
     return write_split_dataset(tmp_path / 'toy')
+
+
+# -- the time per test file, printed at the end of every run (issue 26.6) -------------------
+_FILE_SECONDS: Dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Setup, call and teardown of each test, summed by file (also from xdist's workers)."""
+    path = report.nodeid.split('::')[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.write_sep('=', f'seconds per test file ({total:.0f} s of tests in all)')
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1]):
+        if seconds >= 0.5:
+            terminalreporter.write_line(f'{seconds:8.1f}  {path}')
+    rest = [s for s in _FILE_SECONDS.values() if s < 0.5]
+    if rest:
+        terminalreporter.write_line(f'{sum(rest):8.1f}  {len(rest)} files under 0.5 s each')
