@@ -5,9 +5,14 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')  # tests never touch the network
+# One torch thread here and in the tools the tests start, unless the caller sets another number:
+# the tiny CLIP's ops are too small to share between threads, and a second thread only waits
+# for the first (10x slower per step on a busy 2-core machine; subprocess tests run 2 ranks).
+os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -15,6 +20,7 @@ import maple_mm  # noqa: E402,F401
 from maple_mm.models import TINY_CLIP_CFG, MaPLe  # noqa: E402
 
 init_default_scope('mmpretrain')
+torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = ['red_square', 'green circle', 'blue', 'yellow', 'cyan', 'magenta']
@@ -78,7 +84,6 @@ def load_tool(relative_path: str):
 def one_thread():
     """The tiny CLIP's ops are too small to share between threads: a second thread
     only adds waiting (seconds per forward when the machine is busy)."""
-    import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
