@@ -58,7 +58,7 @@ LINTED := maple_mm tools tests configs setup.py
 lint: $(STAMP)
 	$(PY) -m flake8 $(LINTED)
 	$(PY) -m isort --check-only --diff $(LINTED)
-	$(PY) -m yapf --diff --recursive $(LINTED)
+	$(PY) -m yapf --diff --recursive --parallel $(LINTED)
 	HF_HUB_OFFLINE=1 $(PY) -m tests.lint_repo
 
 # Rewrites the files as lint wants them (imports sorted, yapf's layout, model-index.yml
