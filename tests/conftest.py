@@ -1,4 +1,5 @@
 """Shared fixtures: tiny random CLIPs and small datasets written to disk."""
+import gc
 import json
 import os
 from pathlib import Path
@@ -173,3 +174,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     rest = [s for s in _FILE_SECONDS.values() if s < 0.5]
     if rest:
         terminalreporter.write_line(f'{sum(rest):8.1f}  {len(rest)} files under 0.5 s each')
+
+
+def pytest_collection_finish(session) -> None:
+    """What the test modules imported lives to the end of the run: gc.freeze() keeps the
+    garbage collector from walking it again. mmengine's datasets call gc.collect() when they
+    serialise their data, which walked ~430k objects (0.4-0.7 s) for every dataset built."""
+    gc.freeze()
