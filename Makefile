@@ -46,9 +46,13 @@ smoke: $(STAMP)
 demo: $(STAMP) $(DEMO_DATA)
 	HF_HUB_OFFLINE=1 $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) --resume
 
-# Lint first (mmpretrain's flake8 / isort / yapf set; settings in setup.cfg), then the tests.
+# Lint first (mmpretrain's flake8 / isort / yapf set; settings in setup.cfg), then the tests in
+# TEST_WORKERS pytest processes (pytest-xdist; each test file in one of them, so its module
+# fixtures are built once; TEST_WORKERS=0: all in one process). The 20 slowest tests and the
+# seconds per test file (tests/conftest.py) are printed at the end.
+TEST_WORKERS ?= 2
 test: lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q --durations=20 -n $(TEST_WORKERS) --dist loadfile
 
 LINTED := maple_mm tools tests configs setup.py
 
@@ -57,7 +61,7 @@ LINTED := maple_mm tools tests configs setup.py
 lint: $(STAMP)
 	$(PY) -m flake8 $(LINTED)
 	$(PY) -m isort --check-only --diff $(LINTED)
-	$(PY) -m yapf --diff --recursive $(LINTED)
+	$(PY) -m yapf --diff --recursive --parallel $(LINTED)
 	HF_HUB_OFFLINE=1 $(PY) -m tests.lint_repo
 
 # Rewrites the files as lint wants them (imports sorted, yapf's layout, model-index.yml

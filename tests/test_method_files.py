@@ -289,7 +289,7 @@ def add_scratch_method(root: Path) -> List[str]:
     return sorted(written)
 
 
-SCRATCH_PROBE = r'''
+SCRATCH_PROBE_AND_LINT = r'''
 import json, sys
 from maple_mm.checkpoints.reference_converter import reference_layouts
 from maple_mm.evaluation import published
@@ -297,7 +297,11 @@ from maple_mm.method_zoo import method_folders
 from maple_mm.models import Scratch
 print(json.dumps(dict(
     folders=method_folders(), layouts=list(reference_layouts()), order=list(published.METHODS),
-    published=sorted(published.BASE2NOVEL_AVERAGE))))
+    published=sorted(published.BASE2NOVEL_AVERAGE))), flush=True)
+# Then, in the same process (its imports are most of either's cost), the config layout rules
+# (make lint) with the model index regenerated as make format does.
+from tests.lint_repo import main
+sys.exit(main(['--fix']))
 '''
 
 
@@ -321,19 +325,6 @@ def test_a_scratch_method_needs_only_its_own_files(tmp_path):
     print(f'the scratch method took {len(written)} files: {written}')
 
     env = dict(os.environ, PYTHONPATH=str(root), HF_HUB_OFFLINE='1')
-    probe = subprocess.run([sys.executable, '-c', SCRATCH_PROBE],
-                           cwd=root,
-                           env=env,
-                           capture_output=True,
-                           text=True,
-                           timeout=600)
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    seen = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert seen['folders'][SCRATCH] == 'Scratch' and 'Scratch' not in seen['published']
-    # Its paper is its base's: beside it, after it (no published numbers).
-    base = method_of(metafiles()[scratch_base()])
-    assert seen['order'].index('Scratch') == seen['order'].index(base) + 1
-    assert SCRATCH in seen['layouts']
     # The shared tests take it: its configs against its rows, its docs, the converter's
     # choices and detection (its files are its base's, which auto-detection keeps naming),
     # and no other file names it.
@@ -355,11 +346,20 @@ def test_a_scratch_method_needs_only_its_own_files(tmp_path):
     summary = tests.stdout.strip().splitlines()[-1]
     print(f'the shared tests on the copy with the scratch method: {summary}')
     assert re.search(r'\b\d\d+ passed', summary) and 'failed' not in summary, summary
-    # The config layout rules (make lint), with the model index regenerated as make format does.
-    lint = subprocess.run([sys.executable, '-m', 'tests.lint_repo', '--fix'],
-                          cwd=root,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-2000:]
+    # What the package makes of it, then the lint rules, in one process (SCRATCH_PROBE_AND_LINT).
+    probe = subprocess.run([sys.executable, '-c', SCRATCH_PROBE_AND_LINT],
+                           cwd=root,
+                           env=env,
+                           capture_output=True,
+                           text=True,
+                           timeout=900)
+    seen = [line for line in probe.stdout.splitlines() if line.startswith('{')]
+    assert seen, probe.stdout[-3000:] + probe.stderr[-3000:]
+    seen = json.loads(seen[0])
+    assert seen['folders'][SCRATCH] == 'Scratch' and 'Scratch' not in seen['published']
+    # Its paper is its base's: beside it, after it (no published numbers).
+    base = method_of(metafiles()[scratch_base()])
+    assert seen['order'].index('Scratch') == seen['order'].index(base) + 1
+    assert SCRATCH in seen['layouts']
+    # The config layout rules (make lint), the model index regenerated as make format does.
+    assert probe.returncode == 0, probe.stdout[-3000:] + probe.stderr[-2000:]

@@ -9,14 +9,17 @@ from .test_train_test_e2e import read_test_metrics, run_tool, tiny_config
 
 
 @pytest.mark.parametrize('precision', ['fp32', 'bf16', 'fp16'])
-def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision):
-    data = write_split_dataset(tmp_path / 'toy')
-    config = tiny_config(tmp_path, data, epochs=2)
-    work_dir = tmp_path / 'work'
-    # fp32: the recipe's default on a CPU; --amp (the older spelling) and --precision force.
-    option = {'fp32': [], 'bf16': ['--amp', 'bf16'], 'fp16': ['--precision', 'fp16']}[precision]
-    proc = run_tool('train.py', config, '--work-dir', work_dir, *option)
-    log = proc.stdout + proc.stderr
+def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision, request):
+    if precision == 'fp32':  # the recipe's default on a CPU: the shared run of the e2e tests
+        run = request.getfixturevalue('trained')
+        work_dir, log = run['work_dir'], run['log']
+    else:  # --amp (the older spelling) and --precision force
+        data = write_split_dataset(tmp_path / 'toy')
+        config = tiny_config(tmp_path, data, epochs=2)
+        work_dir = tmp_path / 'work'
+        option = {'bf16': ['--amp', 'bf16'], 'fp16': ['--precision', 'fp16']}[precision]
+        proc = run_tool('train.py', config, '--work-dir', work_dir, *option)
+        log = proc.stdout + proc.stderr
     assert f'Precision on cpu: {precision}' in log
     if precision != 'fp32':
         assert "type='MixedPrecisionOptimWrapper'" in log and f"precision='{precision}'" in log

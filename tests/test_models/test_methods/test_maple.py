@@ -48,8 +48,20 @@ def n_trainable(module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def test_default_vit_b16_has_exactly_the_paper_parameter_count():
-    learner = MaPLePromptLearner(OpenCLIPBackbone('ViT-B-16'))  # n_ctx 2, depth 9
+# Built once per module (random weights, 2-3 s each): the learners only read their widths,
+# depths and token embeddings.
+@pytest.fixture(scope='module')
+def vit_b16():
+    return OpenCLIPBackbone('ViT-B-16')
+
+
+@pytest.fixture(scope='module')
+def vit_b32():
+    return OpenCLIPBackbone('ViT-B-32')
+
+
+def test_default_vit_b16_has_exactly_the_paper_parameter_count(vit_b16):
+    learner = MaPLePromptLearner(vit_b16)  # n_ctx 2, depth 9
     assert n_trainable(learner) == 3_555_072
     assert learner.ctx.shape == (2, 512)
     assert learner.ctx_proj.weight.shape == (768, 512)
@@ -65,16 +77,16 @@ def test_vit_l14_widths_give_768_to_1024_couplings():
     assert n_trainable(learner) == 3 * per_layer
 
 
-def test_context_starts_from_the_words_a_photo():
-    clip = OpenCLIPBackbone('ViT-B-16')
+def test_context_starts_from_the_words_a_photo(vit_b16):
+    clip = vit_b16
     learner = MaPLePromptLearner(clip)
     words = open_clip.tokenize(['a photo'])[0, 1:3]
     assert torch.equal(learner.ctx.data, clip.clip.token_embedding.weight[words])
     assert learner.prompt_prefix == 'a photo of a'
 
 
-def test_deep_couplings_start_identical_and_deep_prompts_do_not():
-    learner = MaPLePromptLearner(OpenCLIPBackbone('ViT-B-32'), depth=9)
+def test_deep_couplings_start_identical_and_deep_prompts_do_not(vit_b32):
+    learner = MaPLePromptLearner(vit_b32, depth=9)
     first = learner.deep_projs[0]
     for proj in learner.deep_projs[1:]:
         assert torch.equal(proj.weight, first.weight) and torch.equal(proj.bias, first.bias)
@@ -84,8 +96,8 @@ def test_deep_couplings_start_identical_and_deep_prompts_do_not():
 
 
 @pytest.mark.parametrize('n_ctx,ctx_init', [(2, ''), (5, 'a photo of a')])
-def test_random_context_init(n_ctx, ctx_init):
-    learner = MaPLePromptLearner(OpenCLIPBackbone('ViT-B-32'), n_ctx=n_ctx, ctx_init=ctx_init)
+def test_random_context_init(vit_b32, n_ctx, ctx_init):
+    learner = MaPLePromptLearner(vit_b32, n_ctx=n_ctx, ctx_init=ctx_init)
     assert learner.prompt_prefix == ' '.join(['X'] * n_ctx)
     assert learner.ctx.shape == (n_ctx, 512)
     assert abs(learner.ctx.std().item() - 0.02) < 0.01
@@ -97,9 +109,9 @@ def test_depth_must_fit_the_towers():
         MaPLePromptLearner(OpenCLIPBackbone(model_cfg=TINY_CLIP_CFG), depth=5)
 
 
-def test_class_prompts_keep_of_a_fixed_and_learn_a_photo():
+def test_class_prompts_keep_of_a_fixed_and_learn_a_photo(vit_b32):
     assert class_sentence('a photo of a', 'golden_retriever') == 'a photo of a golden retriever.'
-    clip = OpenCLIPBackbone('ViT-B-32')
+    clip = vit_b32
     learner = MaPLePromptLearner(clip)
     learner.set_class_names(['dog', 'golden_retriever', 'cat'], clip)
     ids = open_clip.tokenize(
