@@ -179,10 +179,11 @@ def run_measured(args: list, stderr_path: Path, timeout: float) -> tuple:
     """
     start = time.perf_counter()
     with open(stderr_path, 'w') as stderr:
-        proc = subprocess.Popen(args,
-                                stdout=subprocess.DEVNULL,
-                                stderr=stderr,
-                                env=dict(os.environ, HF_HUB_OFFLINE='1'))
+        proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=dict(os.environ, HF_HUB_OFFLINE='1'))
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     try:
@@ -195,13 +196,9 @@ def run_measured(args: list, stderr_path: Path, timeout: float) -> tuple:
 
 
 def test_50mb_of_class_names_is_refused_in_bounded_time_and_memory(files, tmp_path):
-    code, stderr, seconds, peak_mb = run_measured([
-        sys.executable,
-        str(TOOLS / 'infer.py'),
-        str(files['config']),
-        str(files['names_50mb']),
-        str(files['image'])
-    ], tmp_path / 'stderr.txt', timeout=120)
+    args = [sys.executable, str(TOOLS / 'infer.py')]
+    args += [str(files[key]) for key in ('config', 'names_50mb', 'image')]
+    code, stderr, seconds, peak_mb = run_measured(args, tmp_path / 'stderr.txt', timeout=120)
     print(f'infer.py on a 50 MB class-name state: exit {code} after {seconds:.1f} s, '
           f'peak RSS {peak_mb:.0f} MB')
     assert code == 1 and 'Traceback' not in stderr
