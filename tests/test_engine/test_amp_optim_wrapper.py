@@ -5,6 +5,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
+from mmengine.runner import TestLoop
+from mmengine.runner.base_loop import BaseLoop
 from mmpretrain.registry import OPTIM_WRAPPERS
 from mmpretrain.structures import DataSample
 
@@ -86,26 +88,34 @@ def test_config_switch_and_test_precision_follow_the_wrapper():
         wrapper_for(build_tiny_maple(), 'fp8')
 
 
-class _Loop(MixedPrecisionTestMixin):
-    """The parts of a TestLoop the mixin uses."""
+class _Loop(MixedPrecisionTestMixin, TestLoop):
+    """mmengine's TestLoop with the mixin, on a stand-in runner (no dataloader to build)."""
 
     def __init__(self, runner):
-        self.runner, self.fp16, self.evaluator = runner, False, self
+        BaseLoop.__init__(self, runner, dataloader=[])
+        self.fp16, self.evaluator, self.test_loss = False, self, {}
         self.outputs = []
 
     def process(self, data_samples, data_batch):
         self.outputs.extend(data_samples)
 
 
-@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+@pytest.mark.parametrize('precision', ['bf16', 'fp16', 'fp32'])
 def test_testing_runs_in_the_training_precision(precision):
+    """mmengine's own run_iter runs; the model's test_step runs under the training autocast."""
     model = build_tiny_maple(class_names=['red', 'green', 'blue'])
     seen = []
     model.backbone.clip.visual.conv1.register_forward_hook(
         lambda mod, args, out: seen.append(out.dtype))
+    hooks = []
     runner = SimpleNamespace(
-        model=model, call_hook=lambda *a, **k: None, optim_wrapper=wrapper_for(model, precision))
+        model=model,
+        call_hook=lambda name, **k: hooks.append(name),
+        optim_wrapper=wrapper_for(model, precision) if precision != 'fp32' else None)
     data = dict(
         inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)] * 2, data_samples=samples(2))
-    _Loop(runner).run_iter(0, data)
-    assert seen == [DTYPES[precision]]
+    loop = _Loop(runner)
+    loop.run_iter(0, data)
+    assert seen == [DTYPES.get(precision, torch.float32)]
+    assert hooks == ['before_test_iter', 'after_test_iter'] and len(loop.outputs) == 2
+    assert loop.runner.call_hook is not None and not torch.is_autocast_enabled('cpu')

@@ -1,9 +1,8 @@
 """Test under the precision the model was trained in."""
-from typing import Optional, Sequence
+import contextlib
+from typing import ContextManager, Optional
 
-import torch
-from mmengine.runner import TestLoop
-
+from maple_mm.engine.runner_view import ModelView, RunnerView
 from .mixed_precision_optim_wrapper import MixedPrecisionOptimWrapper
 from .precision import precision_context
 
@@ -19,26 +18,45 @@ def training_precision(runner) -> Optional[str]:
     return None
 
 
-class MixedPrecisionTestMixin:
-    """For a TestLoop: run each batch under the training precision.
+def model_device_type(model) -> str:
+    """'cuda', 'cpu', ...: where the model's first parameter lives ('cpu' without any)."""
+    parameter = next(iter(model.parameters()), None)
+    return 'cpu' if parameter is None else parameter.device.type
 
-    mmengine's own ``fp16=True`` flag, when set, is left to mmengine (its CPU
-    autocast only knows bf16); otherwise a config that trains with
-    ``MixedPrecisionOptimWrapper`` tests under the same autocast dtype, on CPU
-    as on GPU.
+
+class MixedPrecisionTestMixin:
+    """For a TestLoop: each batch's ``test_step`` runs under the training precision.
+
+    mmengine's ``run_iter`` runs ``runner.model.test_step`` inside its own
+    ``autocast(enabled=fp16)``, which would switch an autocast around it off; so
+    the autocast goes *inside*: the loop's runner, as mmengine's loop code sees it
+    (:attr:`runner`), holds a model whose ``test_step`` runs under
+    :meth:`test_precision_context`. mmengine's ``run_iter`` (test loss included)
+    is used as it is. mmengine's own ``fp16=True`` flag, when set, is left to
+    mmengine (its CPU autocast only knows bf16); otherwise a config that trains
+    with ``MixedPrecisionOptimWrapper`` tests under the same autocast dtype, on
+    CPU as on GPU.
     """
 
-    @torch.no_grad()
-    def run_iter(self: TestLoop, idx: int, data_batch: Sequence[dict]) -> None:
-        precision = None if self.fp16 else training_precision(self.runner)
-        if precision in (None, 'fp32'):
-            return super().run_iter(idx, data_batch)
-        # mmengine's run_iter wraps the step in autocast(enabled=False), which
-        # would switch an outer autocast off: the iteration is spelled out here.
-        self.runner.call_hook('before_test_iter', batch_idx=idx, data_batch=data_batch)
-        device_type = next(self.runner.model.parameters()).device.type
-        with precision_context(precision, device_type):
-            outputs = self.runner.model.test_step(data_batch)
-        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-        self.runner.call_hook(
-            'after_test_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)
+    #: mmengine's flag (TestLoop.__init__ sets it; the default serves until then).
+    fp16 = False
+
+    @property
+    def test_precision(self) -> Optional[str]:
+        """The precision batches are tested in: None (fp32 or mmengine's ``fp16`` flag)."""
+        precision = None if self.fp16 else training_precision(super().runner)
+        return None if precision in (None, 'fp32') else precision
+
+    def test_precision_context(self) -> ContextManager:
+        """The autocast of :attr:`test_precision` on the model's device (a no-op without one)."""
+        precision = self.test_precision
+        if precision is None:
+            return contextlib.nullcontext()
+        return precision_context(precision, model_device_type(super().runner.model))
+
+    @property
+    def runner(self):
+        runner = super().runner
+        if self.test_precision is None:
+            return runner
+        return RunnerView(runner, model=ModelView(runner.model, self.test_precision_context))

@@ -10,9 +10,7 @@ import inspect
 import logging
 import os
 from typing import Dict, Iterator, List, Optional, Sequence, Union
-from unittest import mock
 
-import torch
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -27,6 +25,7 @@ from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from ..optimizers.precision import current_device_type, describe_precision
 from .checkpoint_loader import safe_checkpoint_loading
+from .cpu_process_group import init_cpu_process_group
 from .work_dir_lock import WorkDirLock
 
 
@@ -259,8 +258,9 @@ class MapleRunner(Runner):
       atomically: ``<timestamp>``, or ``<timestamp>_2``, ... when it exists.
     - Resuming with another number of processes is allowed, with one warning
       saying what changes.
-    - Without an accelerator, distributed runs use gloo on CPU processes: no
-      ``torch.cuda.set_device`` while the process group starts, and DDP gets
+    - Without an accelerator, distributed runs use gloo on CPU processes: the
+      process group starts without selecting a CUDA device
+      (:func:`~.cpu_process_group.init_cpu_process_group`), and DDP gets
       ``device_ids=None``. Nothing changes on GPU machines.
     """
 
@@ -365,11 +365,10 @@ class MapleRunner(Runner):
     # -- distributed processes on CPUs, one log folder per run ----------------------
     def setup_env(self, env_cfg: dict) -> None:
         if self._distributed and not is_distributed() and not _accelerator_available():
-            # mmengine's launchers select a CUDA device for every process.
-            with mock.patch.object(torch.cuda, 'set_device', lambda device: None):
-                super().setup_env(env_cfg)
-        else:
-            super().setup_env(env_cfg)
+            # mmengine's init_dist selects a CUDA device for every process; started here,
+            # mmengine finds the group running and only reads rank and world size.
+            init_cpu_process_group(self.launcher, env_cfg.get('dist_cfg'))
+        super().setup_env(env_cfg)
         # mmengine names the log folder by the second the run started, and shares it.
         name = [claim_log_dir(self._work_dir, self._timestamp) if get_rank() == 0 else None]
         if is_distributed():

@@ -14,6 +14,7 @@ from maple_mm.evaluation.run_record import run_record
 from maple_mm.run_layout import METRICS_FILE
 from ..hooks.class_names_hook import check_model_classes
 from ..optimizers.mixed_precision_test_loop import MixedPrecisionTestMixin
+from ..runner_view import RunnerView, underlying
 
 #: The metric the summary line, the harmonic mean and the averages use.
 TOP1 = 'accuracy/top1'
@@ -39,10 +40,11 @@ def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:
 
 
 class FiniteScores:
-    """An evaluator that refuses NaN or Inf scores before they are counted.
+    """One test set's evaluator: refuses NaN or Inf scores, names metrics ``<set>/<metric>``.
 
     Such scores (broken weights) would be scored as wrong predictions, and
-    reported as a finished test at 0% accuracy.
+    reported as a finished test at 0% accuracy. The prefixed names are what
+    ``after_test_epoch`` hooks (the log, the visualizer) receive for the set.
     """
 
     def __init__(self, evaluator: Evaluator, set_name: str) -> None:
@@ -57,6 +59,9 @@ class FiniteScores:
                     'weights are broken, so nothing of this set is reported. Check the '
                     'checkpoint, or train again with a lower learning rate.')
         self.evaluator.process(data_samples, data_batch)
+
+    def evaluate(self, size: int) -> Dict[str, float]:
+        return {set_key(self.set_name, k): v for k, v in self.evaluator.evaluate(size).items()}
 
     def __getattr__(self, name: str):
         return getattr(self.evaluator, name)
@@ -84,12 +89,18 @@ def check_test_sets(name: str, extra_sets: dict, averages: Dict[str, Sequence[st
 class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     """Test on the runner's test set and on extra sets, each with its own classes.
 
-    Each set is a test epoch of its own: ``before_test_epoch`` (the class names
-    of the set reach the model through ``ClassNamesHook``; EMAHook swaps in the
-    averaged weights) and ``after_test_epoch`` with that set's metrics run once
-    per set. Every set is evaluated with a copy of the config's evaluators, so
-    any metric list works (Accuracy, ConfusionMatrix, per-class
-    SingleLabelMetric, DumpResults, ...); metrics are reported as
+    Each set is one run of mmengine's own ``TestLoop.run`` (its iterations,
+    hooks and test-loss averaging), so each set is a test epoch of its own:
+    ``before_test_epoch`` (the class names of the set reach the model through
+    ``ClassNamesHook``; EMAHook swaps in the averaged weights) and
+    ``after_test_epoch`` with that set's metrics run once per set, while
+    ``before_test`` and ``after_test`` run once around all sets. Losses a
+    model's ``test_step`` returns (mmengine's convention: a last element
+    holding only ``loss``) are averaged per set as mmengine does and reported
+    as ``<set name>/<loss name>`` and ``<set name>/test_loss``. Every set is
+    evaluated with a copy of the config's evaluators, so any metric list
+    works (Accuracy, ConfusionMatrix, per-class SingleLabelMetric,
+    DumpResults, ...); metrics are reported as
     ``<set name>/<metric>``, and a metric writing a file (``out_file_path``,
     e.g. ``--out``) writes one per set: ``<stem>_<set name><suffix>``. When
     sets named ``base`` and ``novel`` are present, ``HM`` (their harmonic mean
@@ -118,6 +129,9 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             training precision (``MixedPrecisionTestMixin``).
     """
 
+    #: True while one set runs through mmengine's ``TestLoop.run`` (see :attr:`runner`).
+    _set_running = False
+
     def __init__(self,
                  runner,
                  dataloader,
@@ -137,6 +151,7 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         for set_name, fields in extra_sets.items():
             cfg = extra_set_dataloader(main_cfg, fields)
             self.dataloaders[set_name] = runner.build_dataloader(cfg, seed=runner.seed)
+        self._set_name = name
 
     def _evaluator_for(self, template: Evaluator, set_name: str) -> Evaluator:
         """A copy of the configured evaluator whose output files are the set's own."""
@@ -149,38 +164,61 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
                 metric.out_file_path = f'{root}_{set_name}{suffix}'
         return evaluator
 
+    @property
+    def runner(self):
+        """The runner; while a set runs, as that set's run of mmengine's loop sees it.
+
+        mmengine's ``TestLoop.run`` calls ``before_test`` and ``after_test``;
+        :meth:`run` calls them once around all sets instead, so hooks that act
+        once per test (e.g. mmengine's ``PrepareTTAHook``) act once.
+        """
+        runner = super().runner
+        if self._set_running:
+            return RunnerView(runner, skip_hooks=('before_test', 'after_test'))
+        return runner
+
     def run(self) -> dict:
-        """Run every set; return all metrics with set-name prefixes."""
+        """Run every set with mmengine's ``TestLoop.run``; return all metrics with set prefixes."""
         self.runner.call_hook('before_test')
         self._record = run_record(self.runner.cfg)
         template, metrics, classes = self.evaluator, {}, {}
-        for set_name, dataloader in self.dataloaders.items():
-            self.dataloader = dataloader
-            evaluator = self._evaluator_for(template, set_name)
-            evaluator.dataset_meta = dataloader.dataset.metainfo
-            self.evaluator = FiniteScores(evaluator, set_name)
-            classes[set_name] = list(dataloader.dataset.metainfo.get('classes') or [])
-            self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} '
-                                    f'images, {len(classes[set_name])} classes')
-            self.runner.call_hook('before_test_epoch')
-            check_model_classes(self.runner.model, dataloader.dataset, set_name)
-            self.runner.model.eval()
-            for idx, data_batch in enumerate(dataloader):
-                self.run_iter(idx, data_batch)
-            set_metrics = {
-                f'{set_name}/{k}': v
-                for k, v in evaluator.evaluate(len(dataloader.dataset)).items()
-            }
-            self.runner.call_hook('after_test_epoch', metrics=set_metrics)
-            metrics.update(set_metrics)
-            self._write(metrics, classes, complete=False)
-        self.evaluator = template
+        try:
+            for set_name, dataloader in self.dataloaders.items():
+                classes[set_name] = list(dataloader.dataset.metainfo.get('classes') or [])
+                metrics.update(self.run_set(set_name, dataloader, template))
+                self._write(metrics, classes, complete=False)
+        finally:
+            self.evaluator = template
         summary = summary_metrics(metrics, self.averages)
         metrics.update(summary)
         self._report(metrics, summary)
         self._write(metrics, classes, complete=True)
         self.runner.call_hook('after_test')
         return metrics
+
+    def run_set(self, set_name: str, dataloader, template: Evaluator) -> Dict[str, float]:
+        """One set as one run of mmengine's ``TestLoop.run``: its test epoch, hooks, test loss.
+
+        Returns its metrics, each named ``<set name>/<metric>`` (test losses included).
+        """
+        self.dataloader = dataloader
+        evaluator = self._evaluator_for(template, set_name)
+        evaluator.dataset_meta = dataloader.dataset.metainfo
+        self.evaluator = FiniteScores(evaluator, set_name)
+        self.runner.logger.info(f'Testing set {set_name!r}: {len(dataloader.dataset)} images, '
+                                f'{len(dataloader.dataset.metainfo.get("classes") or [])} classes')
+        self._set_name, self._set_running = set_name, True
+        try:
+            set_metrics = super().run()
+        finally:
+            self._set_running = False
+        return {set_key(set_name, k): v for k, v in set_metrics.items()}
+
+    def run_iter(self, idx: int, data_batch) -> None:
+        if idx == 0:  # after before_test_epoch: ClassNamesHook has set this set's names
+            check_model_classes(
+                underlying(self.runner.model), self.dataloader.dataset, self._set_name)
+        super().run_iter(idx, data_batch)
 
     def _report(self, metrics: dict, summary: dict) -> None:
         parts = [
@@ -213,6 +251,11 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
             record=self._record,
             classes=classes,
             complete=complete)
+
+
+def set_key(set_name: str, metric: str) -> str:
+    """``<set name>/<metric>``; the evaluator's metrics already carry the prefix."""
+    return metric if metric.startswith(f'{set_name}/') else f'{set_name}/{metric}'
 
 
 def summary_metrics(metrics: Dict[str, float], averages: Dict[str,
