@@ -4,7 +4,9 @@
                          [--precision {fp32,fp16,bf16,amp}] [--out PREDICTIONS.pkl]
                          [--cfg-options k=v ...]
 
-CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP).
+CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP), or
+when the config sets ``needs_checkpoint = False`` (TPT on CLIP: the prompts it builds,
+"a photo of a", are where test-time tuning starts).
 """
 import argparse
 import copy
@@ -60,7 +62,7 @@ def main(argv=None) -> None:
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
         raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
-    if args.checkpoint is None:
+    if args.checkpoint is None and cfg.get('needs_checkpoint', True):
         learned = trainable_parameters(cfg.model)
         if learned:
             raise MapleUserError(f'{args.config} needs a checkpoint: its model learns '

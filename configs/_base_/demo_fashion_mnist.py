@@ -29,3 +29,18 @@ demo_dataset = dict(
     split_file='split_zhou_FashionMNIST.json',
     image_dir='images')
 demo_train_dataset = dict(demo_dataset, pipeline=demo_train_pipeline)
+
+# Test-time tuning demos (configs/tpt/demo_*.py, configs/promptalign/demo_*.py): to finish in
+# minutes on a CPU they tune on 16 views of each image (the benchmarks: 64) and test the
+# 50 validation images of each class (250 base, 250 novel); see docs/test-time.md.
+demo_test_time_dataset = dict(
+    demo_dataset,
+    split='val',
+    pipeline=[
+        dict(type='LoadImageWithPIL'),
+        dict(type='TestTimeViews', num_views=15, size=224),
+        dict(type='PackInputs')
+    ])
+# PromptAlign's source statistics of the demo: the base classes' training images, through
+# the prompts `make demo` trains on them.
+demo_source_dataset = dict(demo_dataset, split='train', subsample='base')

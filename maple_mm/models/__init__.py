@@ -1,4 +1,5 @@
-"""Models: a frozen open_clip CLIP, the prompting core, one classifier, one module per method."""
+"""Models: a frozen open_clip CLIP, the prompting core, one classifier, one module per method,
+and test-time prompt tuning."""
 from .class_prompts import ClassPrompts
 from .classifier import PromptedCLIP
 from .clip import TINY_CLIP_CFG, OpenCLIPBackbone, build_open_clip
@@ -7,6 +8,7 @@ from .methods import (IVLP, VPT, CoCoOp, CoCoOpPromptLearner, CoOp, CoOpPromptLe
                       LanguagePromptLearner, MaPLe, MaPLePromptLearner, PromptSRC,
                       PromptSRCPromptLearner, VPTPromptLearner, ZeroShotCLIP, ZeroShotPromptLearner)
 from .prompt_learner import PromptLearner, Prompts
+from .test_time import TestTimeTuner
 from .towers import encode_image, encode_text
 
 __all__ = [
@@ -15,5 +17,5 @@ __all__ = [
     'ZeroShotPromptLearner', 'CoOp', 'CoOpPromptLearner', 'CoCoOp', 'CoCoOpPromptLearner', 'VPT',
     'VPTPromptLearner', 'IVLP', 'IVLPPromptLearner', 'LanguagePrompting', 'LanguagePromptLearner',
     'MaPLe', 'MaPLePromptLearner', 'KgCoOp', 'KgCoOpPromptLearner', 'PromptSRC',
-    'PromptSRCPromptLearner'
+    'PromptSRCPromptLearner', 'TestTimeTuner'
 ]

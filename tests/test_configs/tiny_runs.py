@@ -1,7 +1,7 @@
 """Run zoo configs on miniature datasets with the tiny random CLIP, in this process.
 
 The configs are used as written except for what a CPU test needs: the tiny
-CLIP (prompt depths at most 3 for its 4 layers), 32-pixel images, data roots
+CLIP (prompt depths at most 3 for its 4 layers), 32-pixel images and views, data roots
 redirected from ``data/`` to miniature copies, train batches of at most 2 (the
 miniatures hold 2 images per class), one epoch, no workers.
 """
@@ -64,7 +64,7 @@ def _shrink(node, data_root: Path) -> None:
         for key, value in node.items():
             if key == 'data_root' and isinstance(value, str) and value.startswith('data/'):
                 node[key] = str(data_root / value[len('data/'):])
-            elif key in ('scale', 'crop_size') and value == 224:
+            elif key in ('scale', 'crop_size', 'size') and value == 224:
                 node[key] = SIZE
             elif key in ('depth', 'depth_text', 'depth_vision') and isinstance(value, int):
                 node[key] = min(value, 3)
@@ -78,7 +78,7 @@ def _shrink(node, data_root: Path) -> None:
 def tiny(cfg: Config, data_root: Path, work_dir: Path, epochs: Optional[int] = 1) -> Config:
     """``cfg`` on the tiny CLIP and the miniatures, writing into ``work_dir``."""
     cfg.model.backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
-    for key in ('model', 'train_dataloader', 'test_dataloader', 'test_cfg'):
+    for key in ('model', 'train_dataloader', 'test_dataloader', 'test_cfg', 'source_statistics'):
         _shrink(cfg.get(key), data_root)
     loaders = [cfg[k] for k in ('train_dataloader', 'test_dataloader') if cfg.get(k)]
     datasets = [loader.dataset for loader in loaders]

@@ -42,9 +42,14 @@ class MixedPrecisionTestMixin:
     fp16 = False
 
     @property
+    def plain_runner(self):
+        """The runner itself, without the views :attr:`runner` may put around it."""
+        return super().runner
+
+    @property
     def test_precision(self) -> Optional[str]:
         """The precision batches are tested in: None (fp32 or mmengine's ``fp16`` flag)."""
-        precision = None if self.fp16 else training_precision(super().runner)
+        precision = None if self.fp16 else training_precision(self.plain_runner)
         return None if precision in (None, 'fp32') else precision
 
     def test_precision_context(self) -> ContextManager:
@@ -52,7 +57,7 @@ class MixedPrecisionTestMixin:
         precision = self.test_precision
         if precision is None:
             return contextlib.nullcontext()
-        return precision_context(precision, model_device_type(super().runner.model))
+        return precision_context(precision, model_device_type(self.plain_runner.model))
 
     @property
     def runner(self):
