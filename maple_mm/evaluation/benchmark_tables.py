@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 from .harmonic_mean import harmonic_mean
-from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET
+from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET, TEST_TIME_METHODS
 from .run_metrics import RunMetrics
 from .seed_statistics import SeedStatistics
 
@@ -42,10 +42,20 @@ class Table:
     notes: List[str] = field(default_factory=list)
 
 
+def _method_rank(method: str) -> tuple:
+    """The papers' order; a test-time method (``CoOp+TPT``, PromptAlign) right after the
+    method it tunes; others after them by name."""
+    if method in METHODS:
+        return (METHODS.index(method), 0, '')
+    base = TEST_TIME_METHODS.get(method)
+    if base in METHODS:
+        return (METHODS.index(base), 1 + list(TEST_TIME_METHODS).index(method), '')
+    return (len(METHODS), 0, str(method))
+
+
 def _method_order(methods: Iterable[str]) -> List[str]:
-    """The methods in the papers' order, others after them by name."""
-    known = [m for m in METHODS if m in methods]
-    return known + sorted(m for m in set(methods) if m not in METHODS)
+    """The methods in the papers' order (test-time ones beside theirs), others by name."""
+    return sorted(set(methods), key=_method_rank)
 
 
 #: A method and its variant (the record's ``variant``: config and changes; None in

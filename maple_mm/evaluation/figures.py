@@ -5,6 +5,10 @@
   published Base / Novel / HM of each method as reference marks.
 - ``few_shot``: top-1 against the number of shots, one line per method, one
   panel per dataset and the Average.
+- ``<protocol>_<dataset>[_<K>shots]`` (cross-dataset, domain generalisation): top-1
+  per method (bars, +- std over seeds; test-time methods beside the method they
+  tune), one panel per test set and average; with ``paper`` the published rows as
+  outlined bars.
 - ``curves/<run>``: one run's training curve (loss and learning rate per
   logged iteration) and its test accuracies (each set and HM, per test).
 
@@ -18,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from maple_mm.atomic_files import replaced_atomically
 from maple_mm.errors import MapleUserError
-from .benchmark_tables import Table, base2novel_tables, few_shot_tables
+from .benchmark_tables import Table, base2novel_tables, few_shot_tables, per_set_tables
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from .run_metrics import RunMetrics
 from .seed_statistics import SeedStatistics
@@ -208,6 +212,50 @@ def few_shot_figure(tables: Sequence[Table]):
     return figure
 
 
+def per_set_figure(table: Table):
+    """One panel per column of a per-set table (test sets, averages), one bar per row.
+
+    Rows are the table's, in its order (each method's runs, then its published row);
+    published rows are outlined bars.
+    """
+    plt = _pyplot()
+    columns = table.header[2:]
+    labels = [str(row[0]) for row in table.rows]
+    rows, panels = _grid(len(columns))
+    width = max(3.2, 0.45 * len(labels) + 1.5)
+    figure, axes = plt.subplots(
+        rows, panels, figsize=(width * panels, 3.8 * rows), squeeze=False, sharey=True)
+    x = list(range(len(labels)))
+    for ax, (index, column) in zip(axes.flat, enumerate(columns)):
+        for i, row in enumerate(table.rows):
+            value, std = _mean_std(row[2 + index])
+            if value is None:
+                continue
+            if labels[i].endswith(_PAPER):
+                ax.bar(i, value, 0.7, color='white', edgecolor='black', hatch='//')
+            else:
+                ax.bar(i, value, 0.7, yerr=std or None, color=BASE_COLOUR, capsize=2)
+        ax.set_title(column, fontsize=10)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=40, ha='right', fontsize=7)
+        ax.set_ylim(0, 105)
+        ax.grid(axis='y', alpha=0.3)
+    for ax in axes.flat[len(columns):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel('top-1 accuracy (%)')
+    figure.suptitle(table.title, fontsize=12)
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
+    return figure
+
+
+def _stem(title: str) -> str:
+    """'Domain generalisation, trained on ImageNet (top-1 %, 16 shots)' ->
+    'domain_generalisation_imagenet_16shots'."""
+    words = re.sub(r'\(top-1 %,? ?|\)|trained on ', '', title).replace(' shots', 'shots')
+    return re.sub(r'[^a-z0-9]+', '_', words.lower()).strip('_')
+
+
 def read_scalars(run_dir: Path) -> Tuple[List[dict], List[dict]]:
     """The training lines (loss, lr, ...) and test lines (``test/...``) a run logged.
 
@@ -309,6 +357,8 @@ def plot_results(runs: Sequence[RunMetrics],
     few_shot = few_shot_tables(runs)
     if few_shot:
         written += save_figure(few_shot_figure(few_shot), out_dir, 'few_shot', overwrite)
+    for table in per_set_tables(runs, paper=paper):
+        written += save_figure(per_set_figure(table), out_dir, _stem(table.title), overwrite)
     stems: Dict[str, int] = {}
     for run in runs:
         stem = _run_stem(run)

@@ -16,8 +16,9 @@ def built():
 
 
 def test_each_method_folder_holds_exactly_its_configs_readme_and_metafile():
+    from maple_mm.method_zoo import test_time_folders
     folders = {p.name for p in CONFIGS.iterdir() if p.is_dir()} - {'_base_'}
-    assert folders == set(METHODS)
+    assert folders == set(METHODS) | set(test_time_folders(CONFIGS))  # test_test_time_configs
     for folder in METHODS:
         expected = {p.name
                     for p in leaf_configs(folder)

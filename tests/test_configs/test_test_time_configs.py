@@ -223,12 +223,12 @@ def test_promptalign_demo_reads_the_statistics_the_tool_writes(data_root, tmp_pa
 
 @pytest.mark.parametrize('config', [
     'tpt/coop_domain_generalization_imagenet', 'tpt/clip_cross_dataset_imagenet',
-    'promptalign/domain_generalization_imagenet'
+    'tpt/cocoop_domain_generalization_imagenet', 'promptalign/domain_generalization_imagenet'
 ])
 def test_zoo_configs_run(config, data_root, tmp_path):
-    """A DG and a cross-dataset TPT config (with AugMix on the targets) and PromptAlign, in
-    this process: every set tested, the prompts back as loaded afterwards."""
-    test_tool = load_tool('tools/test.py')
+    """DG and cross-dataset TPT configs (AugMix on the targets), TPT+CoCoOp and PromptAlign, in
+    this process: every set tested, and the prompts as loaded afterwards."""
+    from mmpretrain.registry import RUNNERS
     path = tiny_config(CONFIGS / f'{config}.py', data_root, tmp_path / 'work', 'zoo')
     cfg = Config.fromfile(path)
     for fields in cfg.test_cfg.extra_sets.values():  # the AugMix pipelines of the targets
@@ -236,14 +236,88 @@ def test_zoo_configs_run(config, data_root, tmp_path):
             if transform['type'] == 'TestTimeViews':
                 transform['num_views'] = 15
     views_of(cfg.test_dataloader.dataset.pipeline)['num_views'] = 15
-    cfg.dump(path)
-    args = [str(path), '--work-dir', str(tmp_path / 'work')]
+    checkpoint = None
     if cfg.get('needs_checkpoint', True):
-        args.insert(1, str(write_checkpoint(cfg, tmp_path / 'model.pth')))
+        checkpoint = write_checkpoint(cfg, tmp_path / 'model.pth')
+        cfg.load_from = str(checkpoint)
     if 'promptalign' in config:
-        load_tool('tools/source_statistics.py').main([str(path), args[1]])
-    test_tool.main(args)
+        cfg.dump(path)
+        load_tool('tools/source_statistics.py').main([str(path), str(checkpoint)])
+    runner = RUNNERS.build(cfg)
+    runner.test()
     written = metrics_of(tmp_path / 'work')
     assert written['complete'] and f'imagenet/{TOP1}' in written['metrics']
     assert 'target_average' in written['metrics']
     assert written['record']['method'] == cfg.method
+    learner = runner.model.prompt_learner
+    if checkpoint is not None:
+        saved = torch.load(checkpoint, weights_only=True)['state_dict']
+        for name, value in learner.state_dict().items():
+            assert torch.equal(value, saved[f'prompt_learner.{name}']), name
+    flags = {p.requires_grad for p in learner.parameters()}
+    assert flags == {True}  # the learner's own flags are back
+
+
+# -- the folders' documents --------------------------------------------------------------------
+#: README row label -> method of maple_mm.evaluation.published.
+README_LABELS = {
+    'CLIP': 'ZeroShotCLIP',
+    'TPT+CLIP': 'ZeroShotCLIP+TPT',
+    'CoOp': 'CoOp',
+    'TPT+CoOp': 'CoOp+TPT',
+    'CoCoOp': 'CoCoOp',
+    'TPT+CoCoOp': 'CoCoOp+TPT',
+    'MaPLe': 'MaPLe',
+    'TPT+MaPLe': 'MaPLe+TPT',
+    'PromptAlign': 'PromptAlign'
+}
+OOD = ('imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r', 'target_average')
+
+
+def test_test_time_folders_are_listed_apart_from_the_trained_methods():
+    from maple_mm.method_zoo import method_folders, test_time_folders
+    assert test_time_folders(CONFIGS) == {'promptalign': 'PromptAlign', 'tpt': 'TPT'}
+    assert not set(test_time_folders(CONFIGS)) & set(method_folders(CONFIGS))
+
+
+@pytest.mark.parametrize('folder', ['tpt', 'promptalign'])
+def test_configs_inherit_at_most_two_levels(folder):
+    from .zoo import inheritance_depth
+    for path in (CONFIGS / folder).glob('*.py'):
+        assert inheritance_depth(path) <= 2, path
+
+
+@pytest.mark.parametrize('folder', ['tpt', 'promptalign'])
+def test_metafile_and_readme_carry_the_published_numbers(folder):
+    import yaml
+
+    from maple_mm.datasets.catalog import display_name
+    from maple_mm.evaluation.published import DOMAIN_GENERALIZATION
+    meta = yaml.safe_load((CONFIGS / folder / 'metafile.yml').read_text())
+    (collection, ) = meta['Collections']
+    assert 'Test-time adaptation' in collection['Metadata']['Training Techniques']
+    assert collection['README'] == f'configs/{folder}/README.md'
+    configs = sorted(m['Config'] for m in meta['Models'])
+    assert configs == sorted(f'configs/{folder}/{p.name}' for p in (CONFIGS / folder).glob('*.py'))
+    for model in meta['Models']:
+        cfg = Config.fromfile(REPO_ROOT / model['Config'])
+        published = DOMAIN_GENERALIZATION.get(cfg.method, {})
+        expected = {
+            ('Mean of the 4 ImageNet variants' if k == 'target_average' else display_name(k)): v
+            for k, v in published.items()
+        } if cfg.get('protocol') == 'domain_generalization' else {}
+        found = {r['Dataset']: r['Metrics']['Top 1 Accuracy'] for r in model['Results'] or []}
+        assert found == expected, model['Name']
+    text = (CONFIGS / folder / 'README.md').read_text()
+    assert re.search(r'^> \[.+\]\(https://arxiv\.org/abs/.+\)', text, re.M)
+    rows = re.findall(
+        r'^\| ([\w+]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$', text, re.M)
+    assert rows
+    for label, *values in rows:
+        method = README_LABELS[label]
+        published = DOMAIN_GENERALIZATION[method]
+        if method == 'MaPLe':  # the MaPLe paper's row, its average computed
+            published = dict(published, target_average=60.28)
+        assert [float(v) for v in values] == [published[k] for k in OOD], label
+    assert f'configs/{folder}/' in text
+    assert not re.search(r'DEMO_\w+', text)  # the demo rows hold measured figures

@@ -80,9 +80,9 @@ def assert_same_result(ours, theirs, logits, lr=5e-3):
     assert set(ours.selected.tolist()) == set(theirs.selected.tolist())
     assert ours.entropy == pytest.approx(theirs.entropy, abs=1e-5)
     assert ours.alignment == pytest.approx(theirs.alignment, abs=1e-5)
-    for mine, reference in zip(ours.tensors, theirs.grads):
-        torch.testing.assert_close(mine.grad, reference, **TOL)
-    assert_same_tensors([t.detach() for t in ours.tensors], theirs.tuned, theirs.grads, lr)
+    for mine, reference in zip(ours.grads, theirs.grads):
+        torch.testing.assert_close(mine, reference, **TOL)
+    assert_same_tensors(ours.tuned, theirs.tuned, theirs.grads, lr)
     torch.testing.assert_close(logits, theirs.logits, **TOL)
 
 
@@ -118,20 +118,27 @@ def test_tpt_matches_the_reference_loop(method, learner, prefix, steps, efficien
 
 def test_reset_restores_the_prompts_bit_for_bit_and_empties_the_optimizer():
     model = build('MaPLe')
-    before = {k: v.clone() for k, v in model.prompt_learner.state_dict().items()}
-    tuner = TestTimeTuner(model, lr=4e-2)
+    learner = model.prompt_learner
+    before = {k: v.clone() for k, v in learner.state_dict().items()}
+    tuner = TestTimeTuner(model, lr=4e-2, loss_scaling=True)
     tuner(views())
-    changed = [
-        k for k, v in model.prompt_learner.state_dict().items() if not torch.equal(v, before[k])
-    ]
-    assert len(changed) == len(before)  # one step moves every tuned tensor
+    tuned = dict(zip((n for n, _ in learner.named_parameters()), tuner.last.tuned))
+    assert all(not torch.equal(tuned[k], before[k]) for k in before)  # one step moves each
+    for key, value in learner.state_dict().items():  # and they are back after the image
+        assert torch.equal(value, before[key]), key
+    assert all(p.grad is None for p in learner.parameters())
+    with torch.no_grad():  # a reset from anywhere (the reference resets before each image)
+        for param in learner.parameters():
+            param.add_(1.0)
     tuner.reset()
-    for key, value in model.prompt_learner.state_dict().items():
+    for key, value in learner.state_dict().items():
         assert torch.equal(value, before[key]), key
     assert not tuner.optimizer.state  # no moments, no step count
-    tuner.scaler._scale = torch.tensor(512.0)  # the loss scale is not part of the reset
+    assert tuner.scaler.get_scale() == 1000.0  # the reference's init_scale
+    tuner.scaler.update(new_scale=512.0)  # the loss scale is not part of the reset
     tuner.reset()
-    assert float(tuner.scaler._scale) == 512.0
+    tuner(views(1))
+    assert tuner.scaler.get_scale() == 512.0
 
 
 def test_restore_leaves_the_model_as_given():
@@ -222,7 +229,12 @@ def test_promptalign_and_tpt_on_maple_match_the_reference_loop(efficient, align)
         logits = tuner(views(seed))
         theirs = ref.promptalign_sample(
             transcription, views(seed), optimizer, state, scaler, mean, var, distr_align=align)
-        ours = tuner.last._replace(tensors=ours_in_their_order(model))
+        order = [n for n, _ in model.prompt_learner.named_parameters()]
+        position = {id(p): i for i, p in enumerate(model.prompt_learner.parameters())}
+        index = [position[id(p)] for p in ours_in_their_order(model)]
+        assert len(index) == len(order)
+        ours = tuner.last._replace(
+            tuned=[tuner.last.tuned[i] for i in index], grads=[tuner.last.grads[i] for i in index])
         assert_same_result(ours, theirs, logits, lr)
     if align:
         assert tuner.last.alignment[0] > 0
@@ -250,9 +262,9 @@ def test_a_negative_control_fails(steps):
         entropy=ref.entropy_of_mean_log_probabilities)
     with pytest.raises(AssertionError):
         assert_same_result(tuner.last, wrong, logits)
-    assert not torch.allclose(tuner.last.tensors[0].grad, wrong.grads[0], **TOL)
+    assert not torch.allclose(tuner.last.grads[0], wrong.grads[0], **TOL)
     if steps == 2:
-        assert not torch.allclose(model.prompt_learner.ctx, wrong.tuned[0], **TOL)
+        assert not torch.allclose(tuner.last.tuned[0], wrong.tuned[0], **TOL)
 
 
 @pytest.mark.parametrize('method', ['CoOp', 'MaPLe'])
@@ -276,8 +288,10 @@ def test_one_view_and_full_selection_is_one_hand_computed_adamw_step(method):
         results.append(final)
         assert tuner.last.selected.tolist() == [0]
         assert tuner.last.entropy[0] == pytest.approx(float(entropy), abs=1e-6)
-        assert_same_tensors([p.detach() for p in learner.parameters()], expected, grads, lr)
+        assert_same_tensors(tuner.last.tuned, expected, grads, lr)
         with torch.no_grad():
+            for param, value in zip(learner.parameters(), tuner.last.tuned):
+                param.copy_(value)
             torch.testing.assert_close(final, model.logits(image), **TOL)
         tuner.restore()
     assert torch.equal(results[0], results[1])  # deterministic

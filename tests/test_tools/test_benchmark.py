@@ -84,3 +84,34 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
     compared = [r for r in results if 'max_logit_diff' in r]
     assert len(compared) == len(METHODS) and all(r['max_logit_diff'] < 1e-4 for r in compared)
     assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)
+
+
+def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path):
+    """--kinds tpt: TPT+CoOp and TPT+CLIP (zero-shot CLIP's "a photo of a") images/s on both
+    paths, and the paths' predictions compared image by image."""
+    out = tmp_path / 'tpt.json'
+    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', 'coop', 'zero_shot_clip',
+                    'maple', '--kinds', 'tpt', '--classes', '5', '40', '--tpt-views', '7',
+                    '--tpt-images', '2', '--warmup', '0', '--threads', '1', '--in-process',
+                    '--json', out)
+    table = proc.stdout
+    assert len([line for line in table.splitlines() if line.startswith('TPT images/s')]) == 6
+    assert 'train step' not in table and 'eval images/s' not in table
+    assert table.count('TPT predictions equal on both paths for 2/2 images') == 6
+    results = json.loads(out.read_text())
+    assert {(r['method'], r['path'], r['classes'])
+            for r in results} == {(m, p, c)
+                                  for m in ('coop', 'zero_shot_clip', 'maple')
+                                  for p in ('reference', 'efficient')
+                                  for c in (5, 40)}
+    for method in ('coop', 'zero_shot_clip', 'maple'):
+        for classes in (5, 40):
+            ref, eff = (
+                next(r for r in results
+                     if r['method'] == method and r['path'] == p and r['classes'] == classes)
+                for p in ('reference', 'efficient'))
+            assert ref['predictions'] == eff['predictions']
+            assert max(
+                abs(a - b) for x, y in zip(ref['logits'], eff['logits'])
+                for a, b in zip(x, y)) < 1e-4
+            assert eff['images_per_s'] > 0

@@ -201,6 +201,42 @@ def test_per_set_table_one_row_per_method(root):
     }
 
 
+def test_test_time_rows_beside_their_base_methods_in_tables_and_figures(tmp_path):
+    """Domain generalisation runs of CoOp, CoOp+TPT and PromptAlign with --paper: each
+    "+TPT" row right after its base method (runs, then the paper's), PromptAlign after
+    MaPLe+TPT; the PromptAlign README's ViT-B/16 numbers; a figure of the table."""
+    sets = ['imagenet', 'imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r']
+    for method, value in (('CoOp', 60), ('CoOp+TPT', 62), ('PromptAlign', 64)):
+        metrics = {f'{s}/{TOP1}': value + i for i, s in enumerate(sets)}
+        metrics['target_average'] = value + 2.5
+        write_run(
+            tmp_path,
+            method,
+            metrics,
+            method=method,
+            protocol='domain_generalization',
+            dataset='imagenet')
+    markdown = run(tmp_path, '--paper', '--plot', tmp_path / 'plots')
+    rows = table(markdown, 'Domain generalisation, trained on ImageNet')
+    assert list(rows) == [
+        'ZeroShotCLIP (paper)', 'ZeroShotCLIP+TPT (paper)', 'CoOp', 'CoOp (paper)', 'CoOp+TPT',
+        'CoOp+TPT (paper)', 'CoCoOp (paper)', 'CoCoOp+TPT (paper)', 'MaPLe (paper)',
+        'MaPLe+TPT (paper)', 'PromptAlign', 'PromptAlign (paper)'
+    ]
+    assert rows['PromptAlign (paper)'] == {
+        'Seeds': '3',
+        'imagenet': '-',
+        'imagenetv2': '65.29',
+        'imagenet_sketch': '56.23',
+        'imagenet_a': '59.37',
+        'imagenet_r': '79.33',
+        'target_average': '63.55'
+    }
+    assert rows['CoOp+TPT']['imagenet_a'] == '65.00 ± 0.00'
+    figure = tmp_path / 'plots' / 'domain_generalisation_imagenet_16shots.png'
+    assert figure.stat().st_size > 5000
+
+
 def test_csv_holds_every_number_at_full_precision(root, tmp_path):
     out = tmp_path / 'table.csv'
     run(root, '--csv', out)

@@ -3,13 +3,14 @@ import contextlib
 import copy
 from typing import Dict, List, Optional
 
+import torch
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import LOOPS
 
 from maple_mm.errors import ConfigError
 from maple_mm.models.classifier import predictions
 from maple_mm.models.test_time.source_statistics import load_source_statistics
-from maple_mm.models.test_time.tuner import Alignment, TestTimeTuner
+from maple_mm.models.test_time.tuner import LOSS_SCALE_INIT, Alignment, TestTimeTuner
 from ..optimizers.mixed_precision_test_loop import model_device_type
 from ..optimizers.precision import run_precision
 from ..runner_view import ModelView, RunnerView, underlying
@@ -33,7 +34,7 @@ def check_tuning(tuning: dict, where: str) -> None:
             raise ConfigError(f'{where}.alignment takes {", ".join(ALIGNMENT_KEYS)}.')
 
 
-class TestTimeStep:
+class TestTimeStep(ModelView):
     """A model whose ``test_step`` tunes the prompts on each image before predicting it.
 
     Each data sample's input holds the original view and its augmented views
@@ -43,7 +44,8 @@ class TestTimeStep:
     """
 
     def __init__(self, model, tuner: TestTimeTuner) -> None:
-        self.__dict__.update(_model=model, _tuner=tuner)
+        super().__init__(model, contextlib.nullcontext)
+        self.__dict__['_tuner'] = tuner
 
     def test_step(self, data: dict) -> list:
         model = self._model.module if is_model_wrapper(self._model) else self._model
@@ -63,9 +65,6 @@ class TestTimeStep:
             outputs += predictions(logits.float(), None if sample is None else [sample])
         return outputs
 
-    def __getattr__(self, name: str):
-        return getattr(self._model, name)
-
 
 @LOOPS.register_module()
 class TestTimeTuningLoop(MultiSetTestLoop):
@@ -78,7 +77,7 @@ class TestTimeTuningLoop(MultiSetTestLoop):
     pipeline makes the views (``TestTimeViews``); test batches may hold several
     images, each tuned on its own. The config's ``precision`` sets the autocast
     (the references': fp16 on CUDA); under fp16 the loss scale persists across
-    images within a set, as the reference's ``GradScaler`` does. Everything
+    images and sets, as the reference's one ``GradScaler`` does. Everything
     else is :class:`MultiSetTestLoop`'s: sets, summary, metrics file, progress
     lines (one iteration per batch).
 
@@ -113,6 +112,7 @@ class TestTimeTuningLoop(MultiSetTestLoop):
             raise ConfigError(f'test_cfg.set_tuning names {unknown}, which are not among the '
                               f'test sets {list(self.dataloaders)}.')
         self._statistics: Dict[str, tuple] = {}
+        self._scaler: Optional[torch.amp.GradScaler] = None
 
     @property
     def runner(self):
@@ -141,26 +141,40 @@ class TestTimeTuningLoop(MultiSetTestLoop):
         return settings
 
     def run_set(self, set_name: str, dataloader, template) -> Dict[str, float]:
-        model = underlying(self.runner.model)
+        try:
+            return super().run_set(set_name, dataloader, template)
+        finally:
+            if self._tuner is not None:
+                self._tuner.restore()
+                self._tuner = None
+
+    def run_iter(self, idx: int, data_batch) -> None:
+        if self._tuner is None:
+            # At the set's first batch, after before_test_epoch: the tuner starts from the
+            # prompts as the hooks left them (e.g. EMAHook's averaged weights).
+            self._tuner = self._build_tuner(self._set_name)
+        super().run_iter(idx, data_batch)
+
+    def _build_tuner(self, set_name: str) -> TestTimeTuner:
+        model = underlying(self.plain_runner.model)
         model = model.module if is_model_wrapper(model) else model
         settings = self.settings(set_name)
         alignment = settings.pop('alignment', None)
         if alignment is not None:
             alignment = self._alignment(model, alignment)
-        tuner = TestTimeTuner(
-            model, alignment=alignment, loss_scaling=self.test_precision == 'fp16', **settings)
-        self.runner.logger.info(f'Test-time tuning on set {set_name!r}: {describe(tuner)}')
-        self._tuner = tuner
-        try:
-            return super().run_set(set_name, dataloader, template)
-        finally:
-            self._tuner = None
-            tuner.restore()
+        if self._scaler is None:  # one for the run, as the reference keeps one
+            self._scaler = torch.amp.GradScaler(
+                model_device_type(model),
+                init_scale=LOSS_SCALE_INIT,
+                enabled=self.test_precision == 'fp16')
+        tuner = TestTimeTuner(model, alignment=alignment, scaler=self._scaler, **settings)
+        self.plain_runner.logger.info(f'Test-time tuning on set {set_name!r}: {describe(tuner)}')
+        return tuner
 
     def _alignment(self, model, settings: dict) -> Alignment:
         settings = dict(settings)
         path = settings.pop('statistics', None) or \
-            ((self.runner.cfg or {}).get('source_statistics') or {}).get('file')
+            ((self.plain_runner.cfg or {}).get('source_statistics') or {}).get('file')
         if not path:
             raise ConfigError('The alignment needs source statistics: set '
                               'source_statistics.file (or tuning.alignment.statistics) to the '

@@ -54,9 +54,11 @@ class ImageRecord(NamedTuple):
     entropy: List[float]
     #: The alignment term before its weight, at each step (empty without alignment).
     alignment: List[float]
-    #: The tuned tensors (the learner's parameters themselves until the next reset, or
-    #: the image's own context), with their last gradients in ``.grad``.
-    tensors: List[torch.Tensor]
+    #: Copies of the tuned tensors after the last step (the learner's parameters in
+    #: ``named_parameters`` order, or the image's own context).
+    tuned: List[torch.Tensor]
+    #: Copies of their last gradients (unscaled).
+    grads: List[torch.Tensor]
 
 
 @dataclass
@@ -89,6 +91,8 @@ class TestTimeTuner:
         alignment: PromptAlign's term, or None for TPT alone.
         loss_scaling: Scale the loss as fp16 autocast needs (a ``GradScaler`` whose
             scale persists across images); the caller runs the tuner under autocast.
+        scaler: The ``GradScaler`` to use (and keep) instead of a new one: a loop
+            passes one scaler to the tuners of all its sets, as the reference keeps one.
         meta_net_input: CoCoOp only: the meta-net gets the original view's
             ``'normalized'`` feature (as CoCoOp trains and infers), or the
             ``'raw'`` one, as TPT's ``gen_ctx`` feeds it (spec Q2).
@@ -112,7 +116,8 @@ class TestTimeTuner:
                  selection: float = 0.1,
                  alignment: Optional[Alignment] = None,
                  loss_scaling: bool = False,
-                 meta_net_input: str = 'normalized') -> None:
+                 meta_net_input: str = 'normalized',
+                 scaler: Optional[torch.amp.GradScaler] = None) -> None:
         if steps < 1:
             raise ConfigError(f'Test-time tuning needs steps >= 1, got {steps}.')
         if not 0 < selection <= 1:
@@ -134,7 +139,7 @@ class TestTimeTuner:
         self.optimizer = self._optimizer(self.params) if self.params else None
         self._empty_state = self.optimizer.state_dict() if self.optimizer else None
         device_type = model.backbone.clip.token_embedding.weight.device.type
-        self.scaler = torch.amp.GradScaler(
+        self.scaler = scaler or torch.amp.GradScaler(
             device_type, init_scale=LOSS_SCALE_INIT, enabled=loss_scaling)
         self.vision_prompted = self._prompts_reach_images()
         if alignment is not None:
@@ -202,6 +207,9 @@ class TestTimeTuner:
     def __call__(self, views: torch.Tensor) -> torch.Tensor:
         """(1, C) logits of ``views[0]`` (the original view) after tuning on ``views``.
 
+        The tuned tensors start from their starting values and are back at them
+        afterwards (:attr:`last` keeps what the step made of them).
+
         ``views`` (V, 3, H, W) are normalised images: the original first, then its
         augmented views.
         """
@@ -215,9 +223,13 @@ class TestTimeTuner:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(image.optimizer)
                 self.scaler.update()
-        self.last = ImageRecord(selected, image.entropy, image.alignment, image.tensors)
         with torch.no_grad():
-            return self._predict(image, views)
+            logits = self._predict(image, views)
+            self.last = ImageRecord(selected, image.entropy, image.alignment,
+                                    [t.detach().clone() for t in image.tensors],
+                                    [t.grad.detach().clone() for t in image.tensors])
+        self.reset()  # the model as given between images (hooks may swap its weights)
+        return logits
 
     def _start(self, views: torch.Tensor) -> _Image:
         model = self.model
