@@ -1,4 +1,8 @@
-"""Inference on any list of class names, in mmpretrain's API."""
+"""Inference on any list of class names, in mmpretrain's API; PromptAlign's source statistics."""
 from .inference import PromptedCLIPInferencer, classify_images, image_files, load_model
+from .source_statistics import write_source_statistics
 
-__all__ = ['PromptedCLIPInferencer', 'classify_images', 'image_files', 'load_model']
+__all__ = [
+    'PromptedCLIPInferencer', 'classify_images', 'image_files', 'load_model',
+    'write_source_statistics'
+]

@@ -12,7 +12,7 @@ from maple_mm.models.classifier import predictions
 from maple_mm.models.test_time.source_statistics import load_source_statistics
 from maple_mm.models.test_time.tuner import LOSS_SCALE_INIT, Alignment, TestTimeTuner
 from ..optimizers.mixed_precision_test_loop import model_device_type
-from ..optimizers.precision import run_precision
+from ..optimizers.precision import describe_precision, run_precision
 from ..runner_view import ModelView, RunnerView, underlying
 from .multi_set_test_loop import MultiSetTestLoop
 
@@ -168,7 +168,8 @@ class TestTimeTuningLoop(MultiSetTestLoop):
                 init_scale=LOSS_SCALE_INIT,
                 enabled=self.test_precision == 'fp16')
         tuner = TestTimeTuner(model, alignment=alignment, scaler=self._scaler, **settings)
-        self.plain_runner.logger.info(f'Test-time tuning on set {set_name!r}: {describe(tuner)}')
+        self.plain_runner.logger.info(
+            f'Test-time tuning on set {set_name!r}: {describe(tuner, self.test_precision)}')
         return tuner
 
     def _alignment(self, model, settings: dict) -> Alignment:
@@ -185,8 +186,8 @@ class TestTimeTuningLoop(MultiSetTestLoop):
         return Alignment(mean, var, **settings)
 
 
-def describe(tuner: TestTimeTuner) -> str:
-    """One line: what is tuned, how, and with which objective."""
+def describe(tuner: TestTimeTuner, precision: Optional[str] = None) -> str:
+    """One line: what is tuned, how, with which objective and in which precision."""
     if tuner.conditional:
         tuned = "each image's context"
     else:
@@ -197,7 +198,8 @@ def describe(tuner: TestTimeTuner) -> str:
         f'{list(tuner.alignment.layers)}' if tuner.alignment is not None else '')
     return (f'{tuned}, AdamW lr {tuner.lr:g} (weight decay {tuner.weight_decay:g}), '
             f'{tuner.steps} step(s) on the {tuner.selection:.0%} most confident views, '
-            f'{objective}; {"fast" if tuner.model.efficient else "reference"} computation')
+            f'{objective}; {"fast" if tuner.model.efficient else "reference"} computation, '
+            f'{describe_precision(precision or "fp32")}')
 
 
 def _short_names(names: List[str]) -> List[str]:

@@ -227,7 +227,7 @@ class TestTimeTuner:
             logits = self._predict(image, views)
             self.last = ImageRecord(selected, image.entropy, image.alignment,
                                     [t.detach().clone() for t in image.tensors],
-                                    [t.grad.detach().clone() for t in image.tensors])
+                                    [_grad_of(t) for t in image.tensors])
         self.reset()  # the model as given between images (hooks may swap its weights)
         return logits
 
@@ -305,3 +305,8 @@ class TestTimeTuner:
         else:  # prompted images, or the reference, which encodes the original view again
             original = self.model.image_features(views[:1], prompts)
         return self._logits(original, text)
+
+
+def _grad_of(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy of the tensor's gradient (zeros where the loss did not reach it)."""
+    return torch.zeros_like(tensor) if tensor.grad is None else tensor.grad.detach().clone()
