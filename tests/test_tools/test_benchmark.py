@@ -115,3 +115,14 @@ def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path)
                 abs(a - b) for x, y in zip(ref['logits'], eff['logits'])
                 for a, b in zip(x, y)) < 1e-4
             assert eff['images_per_s'] > 0
+
+
+def test_tpt_throughput_of_an_oom_reference_comes_from_its_extrapolated_time():
+    bench = load_benchmark()
+    results = {
+        ('reference', 'tpt', 10): dict(image_s=500.0, images_per_s=1 / 500),
+        ('reference', 'tpt', 100): dict(image_s=950.0, images_per_s=1 / 950),
+        ('reference', 'tpt', 1000): dict(oom=True, note='x'),
+    }
+    text, value, estimate = bench.cell(results, 'reference', 'tpt', 'images_per_s', 1000, '.6f')
+    assert estimate and value == pytest.approx(1 / 5450)  # 950 s + 900 x 5 s per class
