@@ -9,7 +9,7 @@ DEMO_CONFIG := configs/maple/demo_base2novel_fashion_mnist.py
 DEMO_WORK_DIR ?= work_dirs/demo
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: demo test lint format test-forks install clean-venv
+.PHONY: demo smoke data test lint format test-forks install clean-venv
 
 install: $(STAMP)
 
@@ -20,14 +20,26 @@ $(STAMP): requirements-lock.txt setup.py
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Fashion-MNIST ships as a Debian package; elsewhere the converter downloads it.
+# Fashion-MNIST ships as a Debian package, installed here when make runs as root with apt-get
+# (it says so first); elsewhere the converter downloads the files.
 $(FASHION_MNIST):
-	-(command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	-@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "make: installing the Debian package dataset-fashion-mnist (apt-get, as root)"; \
 	  (apt-get install -y -qq dataset-fashion-mnist || \
-	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist))) >/dev/null 2>&1
+	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null 2>&1; \
+	fi
 
 $(DEMO_DATA): $(STAMP) $(FASHION_MNIST)
 	$(PY) tools/dataset_converters/fashion_mnist_to_coop.py --out data/fashion_mnist
+
+# The demo's data only: Fashion-MNIST in CoOp format under data/fashion_mnist.
+data: $(DEMO_DATA)
+
+# Under a minute on a CPU: one method (METHOD=maple, coop, ...) trained and tested on a tiny
+# random CLIP and a few generated images, to check an installation (tools/smoke.py).
+METHOD ?= maple
+smoke: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) tools/smoke.py $(METHOD)
 
 # Trains on the 5 base classes, then prints Base / Novel / HM. Re-running
 # resumes the run in $(DEMO_WORK_DIR) (and just re-tests a finished one).
@@ -40,15 +52,20 @@ test: lint
 
 LINTED := maple_mm tools tests configs setup.py
 
+# The project's own rules follow (tests/lint_repo.py): config layout, generated files,
+# import cycles, docstring links.
 lint: $(STAMP)
 	$(PY) -m flake8 $(LINTED)
 	$(PY) -m isort --check-only --diff $(LINTED)
 	$(PY) -m yapf --diff --recursive $(LINTED)
+	HF_HUB_OFFLINE=1 $(PY) -m tests.lint_repo
 
-# Rewrites the files as lint wants them (imports sorted, yapf's layout).
+# Rewrites the files as lint wants them (imports sorted, yapf's layout, model-index.yml
+# generated from the metafiles).
 format: $(STAMP)
 	$(PY) -m isort $(LINTED)
 	$(PY) -m yapf --in-place --recursive --parallel $(LINTED)
+	HF_HUB_OFFLINE=1 $(PY) -m tests.lint_repo --fix
 
 # The same suite on the maintained forks (onedl-mmengine, onedl-mmpretrain, onedl-mmcv) in
 # their own venv: the lock file without the three originals, plus requirements-forks.txt.

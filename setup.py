@@ -25,5 +25,11 @@ setup(
         'mmpretrain>=1.2.0,<1.3',
         'open_clip_torch>=3.3,<3.4',
     ],
+    # Optional logging backends of mmengine's visualizer (docs/composition.md); not pinned,
+    # not tested: nothing in maple_mm imports them.
+    extras_require={
+        'wandb': ['wandb'],
+        'mlflow': ['mlflow'],
+    },
     license='Apache-2.0',
 )

@@ -7,11 +7,13 @@ and size before anything is decoded or built: a hostile file cannot make a
 tool build millions of prompts.
 """
 import json
-from typing import List, Sequence
+import unicodedata
+import warnings
+from typing import List, Optional, Sequence
 
 import torch
 
-from maple_mm.errors import ClassNameError
+from maple_mm.errors import ClassNameError, ClassNameWarning
 
 #: The state-dict key under which :class:`~maple_mm.models.PromptedCLIP` saves its class names.
 EXTRA_STATE = '_extra_state'
@@ -31,6 +33,49 @@ def check_class_name_bounds(names: Sequence, source: str) -> None:
     if size > MAX_CLASS_NAMES_BYTES:
         raise ClassNameError(f'{source} holds {size:,} bytes of class names, more than the '
                              f'{MAX_CLASS_NAMES_BYTES:,} maple_mm reads; give shorter names.')
+
+
+def class_name_problem(name) -> Optional[str]:
+    """What makes ``name`` unusable as a class name (empty, a line break or another control
+    character: one prompt, one output line per name), or None."""
+    if not isinstance(name, str):
+        return f'is a {type(name).__name__}, not text'
+    if not name.strip():
+        return 'is empty'
+    bad = next((c for c in name if unicodedata.category(c) in ('Cc', 'Zl', 'Zp')), None)
+    if bad is not None:
+        what = 'a line break' if bad in '\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029' else \
+            'a control character'
+        return f'holds {what} ({bad!r})'
+    return None
+
+
+def check_class_names(names: Sequence, source: str) -> None:
+    """Raise unless ``names`` are bounded (:func:`check_class_name_bounds`) and each is one
+    line of text."""
+    check_class_name_bounds(names, source)
+    for index, name in enumerate(names):
+        problem = class_name_problem(name)
+        if problem:
+            raise ClassNameError(f'{source}: class name {index + 1} ({str(name)[:40]!r}) '
+                                 f'{problem}; each class name is one line of text.')
+
+
+def check_class_list(names: Sequence[str], source: str) -> List[str]:
+    """A class list a user gives for prompts (``--classes``, a classes file, ``classes=``):
+    checked by :func:`check_class_names`, and a name given twice warns
+    (:class:`ClassNameWarning`), as a split file's shared names do."""
+    names = list(names)
+    check_class_names(names, source)
+    first = {}
+    for index, name in enumerate(names):
+        if first.setdefault(name, index) != index:
+            warnings.warn(
+                f'{source} names {name!r} twice (classes {first[name] + 1} and {index + 1}): '
+                'their prompts are identical, so each gets part of the probability; give '
+                'each class once.', ClassNameWarning)
+            break
+    return names
 
 
 def encode_class_names(names: Sequence[str]) -> torch.Tensor:

@@ -38,6 +38,15 @@ class CheckpointMismatchError(MapleUserError, ValueError):
     """A checkpoint's prompts do not fit the model built from the config."""
 
 
+class OtherWriterError(CheckpointMismatchError):
+    """A checkpoint was written by another method, or learned on another CLIP, than the
+    model it is loaded into (``--allow-other-method`` loads it anyway)."""
+
+
+class TrainedDataMismatchError(MapleUserError, ValueError):
+    """A checkpoint is tested on other class names than it was trained on."""
+
+
 class CheckpointNotFoundError(MapleUserError, FileNotFoundError):
     """A checkpoint file does not exist."""
 
@@ -48,6 +57,10 @@ class CheckpointFormatError(MapleUserError, RuntimeError):
 
 class NonFiniteWeightsError(CheckpointFormatError):
     """A checkpoint's learned weights hold NaN or Inf values."""
+
+
+class NonFiniteStateError(CheckpointFormatError):
+    """A checkpoint's training state (optimizer, schedule, hook state, logs) holds NaN or Inf."""
 
 
 class NonFiniteOutputError(MapleUserError, FloatingPointError):
@@ -100,16 +113,30 @@ class ImageDecodeError(DatasetFormatError):
     """An image file exists but cannot be decoded (empty, truncated, not an image)."""
 
 
-class DatasetCacheWarning(UserWarning):
+class MapleWarning(UserWarning):
+    """Base of maple_mm's warnings: the run goes on, and the tools print each as one
+    ``warning:`` line."""
+
+
+class DatasetCacheWarning(MapleWarning):
     """A few-shot cache file is stale, corrupt or cannot be written; it is regenerated."""
 
 
-class SlowPathWarning(UserWarning):
+class SlowPathWarning(MapleWarning):
     """A model runs without maple_mm's fast paths (another open_clip): same results, slower."""
 
 
-class DatasetWarning(UserWarning):
+class DatasetWarning(MapleWarning):
     """A dataset is usable but looks wrong (e.g. two labels share a class name)."""
+
+
+class ClassNameWarning(MapleWarning):
+    """A class list is usable but looks wrong (e.g. one name given twice)."""
+
+
+class ProtocolWarning(MapleWarning):
+    """A run departs from its protocol (e.g. --shots on a base-to-novel config), so its
+    numbers are not comparable with the protocol's published ones."""
 
 
 # -- results ----------------------------------------------------------------------

@@ -123,6 +123,11 @@ def latest_complete_checkpoint(work_dir: PathLike) -> Tuple[Optional[Path], List
     return (complete[-1] if complete else None), incomplete
 
 
+def is_log_folder(name: str) -> bool:
+    """Whether ``name`` is a run's log folder, ``<YYYYmmdd_HHMMSS>[_<N>]``."""
+    return _LOG_FOLDER.match(name) is not None
+
+
 def log_folder_order(name: str) -> Tuple[str, int]:
     """Sort key of log folders: start time (YYYYmmdd_HHMMSS), then the ``_<N>`` a run
     started in the same second gets."""

@@ -42,6 +42,13 @@ def tiny_maple() -> Callable[..., MaPLe]:
     return build_tiny_maple
 
 
+@pytest.fixture(scope='module')
+def backbone():
+    """The tiny CLIP of ``TINY_CLIP_CFG`` (random weights), built once per module."""
+    from maple_mm.models import OpenCLIPBackbone
+    return OpenCLIPBackbone(model_cfg=TINY_CLIP_CFG)
+
+
 def load_tool(relative_path: str):
     """A script of ``tools/`` imported as a module (they are not a package), once.
 

@@ -1,4 +1,5 @@
-"""Importing maple_mm registers modules and changes nothing else in the process."""
+"""Importing maple_mm registers modules (and the zoo in mmpretrain's model index) and changes
+nothing else in the process."""
 import subprocess
 import sys
 
@@ -32,6 +33,8 @@ def snapshot():
     )
 
 
+from mmpretrain import list_models
+models_before = set(list_models())  # mmpretrain's own index
 before = snapshot()
 import maple_mm  # noqa: F401
 from mmpretrain.registry import MODELS, RUNNERS
@@ -39,6 +42,10 @@ after = snapshot()
 changed = [k for k in before if before[k] != after[k]]
 assert not changed, changed
 assert MODELS.get('MaPLe') is not None and RUNNERS.get('MapleRunner') is not None
+# The model index gains the zoo's names, and only those (maple_mm/method_zoo.py).
+import yaml
+zoo = {m['Name'].lower() for m in yaml.safe_load(open('model-index.yml'))['Models']}
+assert set(list_models()) == models_before | zoo and not models_before & zoo
 print('unchanged')
 '''
 

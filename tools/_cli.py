@@ -1,14 +1,23 @@
-"""Shared pieces of the command-line tools: arguments, config loading, runner, errors."""
-import inspect
+"""Shared pieces of the command-line tools: arguments, config loading, runner, errors.
+
+Importing it is cheap: the tools parse their arguments first (``--help`` answers at once)
+and import the maple_mm package, which imports torch and registers every model, only
+when they run. What a parser lists (precision names, dataset keys) comes from modules of
+plain facts read with :func:`package_module`.
+"""
+import ast
+import importlib
+import importlib.util
+import logging
 import os
-import re
 import signal
 import sys
 import threading
 import warnings
+from types import ModuleType
 from typing import Callable, List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run from a checkout without installing
@@ -17,7 +26,67 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 # mmcv-lite has no compiled ops and says so on every import; nothing here needs them.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
-from maple_mm.errors import ConfigError, MapleUserError, RunInterrupted  # noqa: E402
+
+def _package_imports(path: str, package: str) -> List[str]:
+    """The maple_mm modules a module's source imports (absolute and relative)."""
+    found = []
+    for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = package.split('.')[:len(package.split('.')) - node.level + 1]
+                base = '.'.join(parts + ([base] if base else []))
+            found.append(base)
+    return [name for name in found if name.split('.')[0] == 'maple_mm']
+
+
+def package_module(name: str) -> ModuleType:
+    """``maple_mm.<name>``, loaded without running ``maple_mm/__init__.py`` (which imports
+    torch) where the module and the maple_mm modules it imports are plain modules (not
+    packages): a parser lists its names at once. A later ``import maple_mm`` finds them in
+    ``sys.modules`` and uses these. Otherwise the module is imported as usual."""
+    full_name = f'maple_mm.{name}'
+    if full_name in sys.modules:
+        return sys.modules[full_name]
+    path = os.path.join(REPO_ROOT, 'maple_mm', *name.split('.')) + '.py'
+    deps = _package_imports(path, full_name.rpartition('.')[0]) if os.path.isfile(path) else None
+    if deps is None or any(
+            dep not in sys.modules
+            and not os.path.isfile(os.path.join(REPO_ROOT, *dep.split('.')) + '.py')
+            for dep in deps):
+        return importlib.import_module(full_name)  # a package, or one that imports a package
+    for dep in deps:
+        package_module(dep.split('.', 1)[1])
+    if full_name in sys.modules:  # a dependency imported the package after all
+        return sys.modules[full_name]
+    spec = importlib.util.spec_from_file_location(full_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[full_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[full_name]
+        raise
+    return module
+
+
+errors = package_module('errors')
+#: What --precision takes (a config's ``precision`` takes the same names).
+PRECISION_CHOICES = package_module('engine.optimizers.precision_names').PRECISION_CHOICES
+#: mmengine's launchers, as mmpretrain's tools offer them.
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+class QuietDeprecations(logging.Filter):
+    """Drops the deprecation notes mmengine's own hooks log on every run (they build a
+    ``FileClient``, the ``disk`` one an alias), which say nothing about the run."""
+
+    NOTES = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.NOTES)
 
 
 def add_common_args(parser) -> None:
@@ -28,11 +97,7 @@ def add_common_args(parser) -> None:
         nargs='+',
         action=DictAction,
         help='override config entries, e.g. model.prompt_learner.depth=3')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(
         '--seed',
@@ -41,12 +106,12 @@ def add_common_args(parser) -> None:
         'default work dir becomes work_dirs/<method>/<config>/seed<SEED>')
     parser.add_argument(
         '--precision',
-        choices=['fp32', 'fp16', 'bf16', 'amp'],
+        choices=PRECISION_CHOICES,
         help='force the precision on every device: fp32, or mixed precision '
         '(fp16 autocast with dynamic loss scaling, or bf16 autocast; amp: bf16 '
         'where the device has it, else fp16). Default: the recipe\'s, fp16 '
-        'mixed precision on CUDA (VPT fp32) and fp32 on CPUs; testing runs in '
-        'the training precision (docs/benchmarks.md#precision)')
+        'mixed precision on CUDA (fp32 where the reference trains in fp32) and fp32 on CPUs; '
+        'testing runs in the training precision (docs/benchmarks.md#precision)')
     parser.add_argument(
         '--shots',
         type=int,
@@ -55,35 +120,48 @@ def add_common_args(parser) -> None:
         'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
         'epochs_by_shots gives K; the default work dir becomes '
         'work_dirs/<method>/<config>_<K>shots')
+    parser.add_argument(
+        '--allow-other-method',
+        action='store_true',
+        help='load a checkpoint written by another method or learned on another CLIP '
+        'architecture than the config builds (refused otherwise); the run record keeps '
+        'that it was allowed')
 
 
-def load_config(args) -> Config:
-    """Read the config; apply --cfg-options, --seed, --shots, --precision, --launcher and
-    --work-dir."""
+def load_config(args):
+    """Read the config; apply --cfg-options, --seed, --shots, --precision,
+    --allow-other-method, --launcher and --work-dir."""
     from maple_mm.engine.runners.run_config import load_run_config
     cfg = load_run_config(args.config, args.cfg_options, getattr(args, 'seed', None),
                           getattr(args, 'shots', None), args.work_dir)
     precision = getattr(args, 'precision', None)
     if precision is not None:
         cfg.precision = precision
+    if getattr(args, 'allow_other_method', False):
+        cfg.allow_other_method = True
     cfg.launcher = args.launcher
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return cfg
 
 
-def build_runner(cfg: Config):
+def build_runner(cfg):
     """The config's runner (``runner_type``, MapleRunner in maple_mm's runtime)."""
     from mmengine.runner import Runner
+    from mmpretrain.registry import RUNNERS
 
-    from maple_mm.engine.runners.maple_runner import check_dataset_types
+    from maple_mm.engine.runners.config_options import check_known_options
+    from maple_mm.engine.runners.run_datasets import check_dataset_types
     check_dataset_types(
         cfg.get('train_dataloader'), cfg.get('val_dataloader'),
         cfg.get('test_dataloader'))  # whatever the runner
     if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    from mmpretrain.registry import RUNNERS
-    return RUNNERS.build(cfg)
+        check_known_options(cfg)  # MapleRunner checks it itself
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.logger.addFilter(QuietDeprecations())
+    return runner
 
 
 def stop_with_launcher() -> None:
@@ -118,41 +196,29 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-_UNKNOWN_OPTION = re.compile(r"(?P<cls>\w+)\.__init__\(\) got an unexpected keyword argument "
-                             r"'(?P<key>\w+)'")
-
-
-def _options_of(class_name: str) -> List[str]:
-    """Constructor arguments of a registered class, for the unknown-option message."""
-    from mmpretrain import registry
-    for name in ('MODELS', 'DATASETS', 'HOOKS', 'LOOPS', 'TRANSFORMS', 'OPTIM_WRAPPERS',
-                 'PARAM_SCHEDULERS', 'METRICS', 'RUNNERS', 'OPTIMIZERS'):
-        cls = getattr(registry, name).get(class_name)
-        if cls is not None:
-            params = inspect.signature(cls.__init__).parameters.values()
-            return [
-                p.name for p in params
-                if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-            ]
-    return []
-
-
 def user_error_message(err: BaseException) -> Optional[str]:
     """The one line to print for an error the user can fix, else None."""
-    if isinstance(err, MapleUserError):
-        text = str(err)
-        if 'Original Traceback' in text:  # raised in a DataLoader worker
-            text = text.strip().splitlines()[-1].split(': ', 1)[-1]
-        return text
-    match = _UNKNOWN_OPTION.search(str(err)) if isinstance(err, TypeError) else None
-    if match:
-        options = _options_of(match.group('cls'))
-        known = f' Its options: {", ".join(options)}.' if options else ''
-        return str(
-            ConfigError(f'Unknown option {match.group("key")!r} for '
-                        f'{match.group("cls")} (in the config or --cfg-options); '
-                        f'check the spelling.{known}'))
-    return None
+    if not isinstance(err, errors.MapleUserError):
+        return None
+    text = str(err)
+    # Raised in a DataLoader worker: torch re-raises the type with the worker's whole
+    # traceback as its message, whose last line is Python's "<module>.<type>: <message>".
+    worker_line = f'{type(err).__module__}.{type(err).__qualname__}: '
+    last = text.strip().splitlines()[-1] if text.strip() else text
+    return last[len(worker_line):] if last.startswith(worker_line) else text
+
+
+def one_line_warnings(showwarning):
+    """``warnings.showwarning`` that prints maple_mm's warnings as one ``warning:`` line
+    (the run goes on) and leaves every other warning to ``showwarning``."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, errors.MapleWarning):
+            print(f'warning: {message}', file=file or sys.stderr, flush=True)
+        else:
+            showwarning(message, category, filename, lineno, file, line)
+
+    return show
 
 
 #: Set in the environment of the runs of a sweep, which says itself what Ctrl-C kept.
@@ -168,6 +234,7 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
     (what was kept, how to continue), and exit code 130, also when a library
     turned the interrupt into another exception (mmengine's config formatting
     catches everything). Set MAPLE_DEBUG=1 to see the traceback anyway.
+    maple_mm's warnings print as one ``warning:`` line each.
     """
     got_sigint = []
 
@@ -183,14 +250,16 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
         and threading.current_thread() is threading.main_thread())
     if own_handler:
         signal.signal(signal.SIGINT, on_sigint)
+    showwarning = warnings.showwarning
+    warnings.showwarning = one_line_warnings(showwarning)
     try:
         main(argv)
     except BaseException as err:  # noqa: BLE001  only user errors are caught, see below
         if os.environ.get('MAPLE_DEBUG') or isinstance(err, SystemExit):
             raise
-        if isinstance(err, (KeyboardInterrupt, RunInterrupted)) or got_sigint:
+        if isinstance(err, (KeyboardInterrupt, errors.RunInterrupted)) or got_sigint:
             if not os.environ.get(QUIET_INTERRUPT):
-                note = str(err) if isinstance(err, RunInterrupted) else \
+                note = str(err) if isinstance(err, errors.RunInterrupted) else \
                     interrupted() if interrupted else 'stopped by Ctrl-C.'
                 print(f'interrupted: {note}', file=sys.stderr, flush=True)
             sys.exit(130)
@@ -199,5 +268,6 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
             raise
         sys.exit(f'error: {message}')
     finally:
+        warnings.showwarning = showwarning
         if own_handler:
             signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -53,32 +53,32 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Dict, List, Optional
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
-from maple_mm.method_zoo import (  # noqa: E402  isort: skip
-    base2novel_config_file, method_folders, model_config_file)
+from _cli import PRECISION_CHOICES, REPO_ROOT, package_module
+
+method_zoo = package_module('method_zoo')  # reads the metafiles; no torch for --help
 
 PATHS = ('reference', 'efficient')
 KINDS = ('train', 'eval', 'tpt')
 #: What is measured unless --kinds says otherwise.
 DEFAULT_KINDS = ('train', 'eval')
 #: Every method's config folder (its model and recipe are read from its configs).
-METHODS = list(method_folders())
+METHODS = list(method_zoo.method_folders())
 
 
 def method_model(method: str) -> dict:
     """The method's model config (type, prompt learner, loss weights), without data parts."""
     from mmengine.config import Config
-    model = Config.fromfile(str(model_config_file(method))).model.to_dict()
+    model = Config.fromfile(str(method_zoo.model_config_file(method))).model.to_dict()
     return {k: v for k, v in model.items() if k not in ('backbone', 'data_preprocessor')}
 
 
 def method_train_batch(method: str) -> Optional[int]:
     """The training batch of the method's base-to-novel recipe (None: nothing is trained)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(str(base2novel_config_file(method)))
+    cfg = Config.fromfile(str(method_zoo.base2novel_config_file(method)))
     return cfg.train_dataloader.batch_size if cfg.get('train_dataloader') else None
 
 
@@ -97,13 +97,17 @@ def class_names(count: int) -> List[str]:
 
 
 def tpt_model(model_cfg: dict) -> dict:
-    """TPT on a method with nothing learned (zero-shot CLIP) is TPT+CLIP: CoOp's learner with
-    the context "a photo of a" (TPT's --ctx_init a_photo_of_a)."""
-    if model_cfg.get('type') != 'ZeroShotCLIP':
-        return model_cfg
-    return dict(
-        type='CoOp',
-        prompt_learner=dict(type='CoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'))
+    """The model TPT tunes for a method: its own, or, for a method whose prompts are built
+    and tuned as built (zero-shot CLIP), the model of the test-time config that names it as
+    its ``test_cfg.tuned_method`` (TPT+CLIP: a context learner from "a photo of a")."""
+    from mmengine.config import Config
+    folders = method_zoo.test_time_folders()
+    for path in sorted(p for f in folders for p in (Path(REPO_ROOT) / 'configs' / f).glob('*.py')):
+        if f"tuned_method='{model_cfg.get('type')}'" in path.read_text():
+            model = Config.fromfile(str(path)).model.to_dict()
+            model.pop('backbone', None)
+            return model
+    return model_cfg
 
 
 def build_model(opts: dict):
@@ -529,7 +533,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--depth', type=int, help='cap on prompt depths (default: the recipe\'s; 3 for tiny)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
-    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    parser.add_argument(
+        '--precision',
+        choices=[p for p in PRECISION_CHOICES if p != 'amp'],  # one autocast dtype
+        default='fp32')
     parser.add_argument(
         '--train-batch', type=int, help='training batch (default: the method\'s recipe)')
     parser.add_argument('--eval-batch', type=int, default=100)

@@ -19,9 +19,10 @@ TOOLS=$(cd "$(dirname "$0")" && pwd)
 # PYTHON: the interpreter (default: the checkout's .venv, else python on PATH).
 . "$TOOLS/_python.sh"
 
-# exec: the launcher is torchrun itself, so stopping it (kill, Ctrl-C) stops every worker.
+# exec: the launcher is torchrun itself, so stopping it (kill, Ctrl-C) stops every worker;
+# _torchrun.py ends that with one line and exit code 143 (SIGTERM) or 130 (Ctrl-C).
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" exec \
-"$PYTHON" -m torch.distributed.run \
+"$PYTHON" "$TOOLS/_torchrun.py" \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
     "$TOOLS/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -13,11 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
-from _cli import run_cli
+from _cli import errors, package_module, run_cli
 
-from maple_mm.atomic_files import replaced_atomically
-from maple_mm.errors import RunMetricsError, WorkDirError
-from maple_mm.run_layout import METRICS_FILE, newest_test_metrics
+layout = package_module('run_layout')  # imports nothing heavy: --help answers at once
+replaced_atomically = package_module('atomic_files').replaced_atomically
 
 KEY = 'confusion_matrix/result'
 
@@ -33,9 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def metrics_file(source: str) -> Path:
     path = Path(source)
-    found = path if path.is_file() else newest_test_metrics(path)
+    found = path if path.is_file() else layout.newest_test_metrics(path)
     if found is None:
-        raise RunMetricsError(f'No {METRICS_FILE} under {source}: test the run first.')
+        raise errors.RunMetricsError(
+            f'No {layout.METRICS_FILE} under {source}: test the run first.')
     return found
 
 
@@ -46,11 +46,13 @@ def main(argv=None) -> None:
     arrays, classes = content.get('arrays', {}), content.get('classes', {})
     available = [k[:-len(KEY) - 1] for k in arrays if k.endswith('/' + KEY)]
     if not available:
-        raise RunMetricsError(f'{path} holds no confusion matrix: test with a ConfusionMatrix '
-                              'metric in test_evaluator (see this tool\'s help).')
+        raise errors.RunMetricsError(
+            f'{path} holds no confusion matrix: test with a ConfusionMatrix '
+            'metric in test_evaluator (see this tool\'s help).')
     missing = [s for s in args.sets or [] if s not in available]
     if missing:
-        raise RunMetricsError(f'No confusion matrix for {missing} in {path}; it has {available}.')
+        raise errors.RunMetricsError(
+            f'No confusion matrix for {missing} in {path}; it has {available}.')
     out_dir = Path(args.out_dir or path.parent)
     out_dir.mkdir(parents=True, exist_ok=True)
     import matplotlib
@@ -65,7 +67,7 @@ def main(argv=None) -> None:
             counts, include_values=args.values, classes=classes.get(name), show=False)
         out = out_dir / f'confusion_matrix_{name}.png'
         if out.exists():
-            raise WorkDirError(f'{out} already exists; choose another --out-dir.')
+            raise errors.WorkDirError(f'{out} already exists; choose another --out-dir.')
         with replaced_atomically(out) as tmp:
             figure.savefig(tmp, format='png', bbox_inches='tight')
         plt.close(figure)

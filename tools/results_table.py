@@ -3,12 +3,15 @@
     python tools/results_table.py WORK_ROOT [WORK_ROOT ...] [--paper]
                                   [--markdown FILE] [--csv FILE] [--plot DIR] [--overwrite]
 
-Every run folder under the roots counts, whatever its name: what a run is
-(method, protocol, dataset, shots, seed, and the experiment: its config and what
-the run changed in it) is read from the record its test wrote into
-test_metrics.json. Variants of one method (other configs, --cfg-options) get
-rows or columns of their own, named by the variant; two results of one run are
-reported, and the newest counts. Base-to-novel runs give Base / Novel / HM per dataset
+Every complete test record under the roots counts, whatever folder holds it
+(a work dir may hold tests of several checkpoints): what a run is (method,
+protocol, dataset, shots, seed, and the experiment: its config and what the run
+changed in it) is read from the record its test wrote into test_metrics.json; a
+test of a checkpoint records the run that wrote the checkpoint. Variants of one
+method (other configs, --cfg-options) get rows or columns of their own, named by
+the variant; two results of one run are reported, and the newest counts; every
+record left out (unfinished, stopped, written by an earlier version) is named on
+stderr with the reason. Base-to-novel runs give Base / Novel / HM per dataset
 for each method (means over seeds +- std) and each method's Average row (HM of
 the mean Base and mean Novel); few-shot runs a dataset x shots table per
 method; other runs (cross-dataset, domain generalisation) their accuracy per
@@ -25,11 +28,14 @@ import os
 import sys
 from typing import List
 
-from _cli import run_cli
+from _cli import errors, package_module, run_cli
 
-from maple_mm.errors import MapleUserError
-from maple_mm.evaluation import SeedStatistics, collect_runs
-from maple_mm.evaluation.benchmark_tables import Cell, Table, benchmark_tables
+# Plain modules of maple_mm (no torch): --help answers at once.
+tables_module = package_module('evaluation.benchmark_tables')
+Cell, Table, benchmark_tables = tables_module.Cell, tables_module.Table, \
+    tables_module.benchmark_tables
+collect_runs = package_module('evaluation.run_metrics').collect_runs
+SeedStatistics = package_module('evaluation.seed_statistics').SeedStatistics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -99,8 +105,8 @@ def to_csv(tables: List[Table]) -> str:
 def check_new(path: str, overwrite: bool) -> None:
     """An existing output file is replaced only with --overwrite."""
     if os.path.exists(path) and not overwrite:
-        raise MapleUserError(f'{path} already exists; pass --overwrite to replace it or '
-                             'choose another file.')
+        raise errors.MapleUserError(f'{path} already exists; pass --overwrite to replace it or '
+                                    'choose another file.')
 
 
 def main(argv=None) -> None:
@@ -110,8 +116,9 @@ def main(argv=None) -> None:
         print(note, file=sys.stderr)
     runs = found.runs
     if not runs:
-        raise MapleUserError(f'No finished runs (<run>/<time>/test_metrics.json with a record) '
-                             f'under {", ".join(args.roots)}.')
+        raise errors.MapleUserError(
+            f'No finished runs (<run>/<time>/test_metrics.json with a record) '
+            f'under {", ".join(args.roots)}.')
     outputs = [p for p in (args.markdown, args.csv) if p]
     for path in outputs:
         check_new(path, args.overwrite)

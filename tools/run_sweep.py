@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from _cli import QUIET_INTERRUPT, REPO_ROOT, run_cli
+from _cli import (LAUNCHERS, PRECISION_CHOICES, QUIET_INTERRUPT, REPO_ROOT, errors, package_module,
+                  run_cli)
 
-from maple_mm.errors import RunInterrupted, SweepError
-from maple_mm.evaluation import finished_test_metrics
-from maple_mm.run_layout import (checkpoint_files, latest_complete_checkpoint, run_name,
-                                 sweep_work_dir)
+layout = package_module('run_layout')  # where runs keep their files (imports nothing)
 
 TOOLS = Path(REPO_ROOT) / 'tools'
 
@@ -53,7 +51,7 @@ class Run:
 
     @property
     def name(self) -> str:
-        return f'{run_name(self.config, self.shots).as_posix()} seed {self.seed}'
+        return f'{layout.run_name(self.config, self.shots).as_posix()} seed {self.seed}'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,13 +89,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='GPUs per run; more than 1 runs tools/dist_train.sh (torchrun)')
     parser.add_argument(
         '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        choices=LAUNCHERS,
         help='passed to tools/train.py (e.g. slurm inside an allocation)')
     parser.add_argument('--amp', action='store_true', help='passed to tools/train.py')
     parser.add_argument(
-        '--precision',
-        choices=['fp32', 'fp16', 'bf16', 'amp'],
-        help='passed to tools/train.py and tools/test.py')
+        '--precision', choices=PRECISION_CHOICES, help='passed to tools/train.py and tools/test.py')
     parser.add_argument('--auto-scale-lr', action='store_true', help='passed to tools/train.py')
     parser.add_argument(
         '--cfg-options',
@@ -121,19 +117,19 @@ def expand_configs(patterns: List[str], exclude: List[str] = ()) -> List[str]:
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches or not all(os.path.isfile(m) for m in matches):
-            raise SweepError(f'No config file matches {pattern!r}; the configs are in '
-                             'configs/<method>/.')
+            raise errors.SweepError(f'No config file matches {pattern!r}; the configs are in '
+                                    'configs/<method>/.')
         configs += [
             m for m in matches if m not in configs and not any(
                 fnmatch.fnmatch(os.path.basename(m), e) for e in exclude)
         ]
     if not configs:
-        raise SweepError(f'--exclude {" ".join(exclude)} leaves no config to run.')
-    names = [run_name(c) for c in configs]
+        raise errors.SweepError(f'--exclude {" ".join(exclude)} leaves no config to run.')
+    names = [layout.run_name(c) for c in configs]
     clashes = sorted({n.as_posix() for n in names if names.count(n) > 1})
     if clashes:
-        raise SweepError(f'Configs named {clashes} in folders of the same name would share '
-                         'work dirs; sweep them with different --work-root values.')
+        raise errors.SweepError(f'Configs named {clashes} in folders of the same name would share '
+                                'work dirs; sweep them with different --work-root values.')
     return configs
 
 
@@ -146,7 +142,7 @@ def trains(config: str) -> bool:
 
 def latest_checkpoint(work_dir: Path) -> Optional[Path]:
     """The newest complete checkpoint of a run folder (incomplete ones never count)."""
-    return latest_complete_checkpoint(work_dir)[0]
+    return layout.latest_complete_checkpoint(work_dir)[0]
 
 
 def pass_through(args: argparse.Namespace, seed: int, shots: Optional[int]) -> List[str]:
@@ -183,7 +179,8 @@ def test_command(args: argparse.Namespace, config: str, checkpoint: Optional[Pat
 
 def plan_run(args: argparse.Namespace, config: str, seed: int, shots: Optional[int] = None) -> Run:
     """What one (config, seed, shots) needs: nothing, a fresh run, a resume or a test."""
-    work_dir = sweep_work_dir(args.work_root, config, seed, shots)
+    from maple_mm.evaluation import finished_test_metrics
+    work_dir = layout.sweep_work_dir(args.work_root, config, seed, shots)
     metrics = finished_test_metrics(work_dir)
     if metrics is not None:
         return Run(config, seed, shots, work_dir, 'skip', reason=f'finished: {metrics}')
@@ -192,14 +189,14 @@ def plan_run(args: argparse.Namespace, config: str, seed: int, shots: Optional[i
         source = Path(args.test_from) / f'seed{seed}'
         checkpoint = latest_checkpoint(source)
         if checkpoint is None:
-            raise SweepError(f'No checkpoint in {source} to test for seed {seed}; run the '
-                             'training sweep first or fix --test-from.')
+            raise errors.SweepError(f'No checkpoint in {source} to test for seed {seed}; run the '
+                                    'training sweep first or fix --test-from.')
         return Run(config, seed, shots, work_dir, 'test',
                    test_command(args, config, checkpoint, common), f'checkpoint {checkpoint}')
     if not trains(config):
         return Run(config, seed, shots, work_dir, 'test', test_command(args, config, None, common),
                    'nothing to train')
-    action = 'resume' if checkpoint_files(work_dir) else 'train'
+    action = 'resume' if layout.checkpoint_files(work_dir) else 'train'
     if action == 'resume':
         common.append('--resume')
     if args.amp:
@@ -237,7 +234,7 @@ def run_command(run: Run, index: int, total: int) -> int:
             latest = latest_checkpoint(run.work_dir)
             kept = (f'its last complete checkpoint, {latest}, is kept'
                     if latest else 'it had saved no checkpoint yet')
-        raise RunInterrupted(
+        raise errors.RunInterrupted(
             f'the sweep stopped in run {index} of {total} ({run.name}); {kept}. Run the same '
             'command again to continue: finished runs are skipped and this one continues '
             'with --resume.') from None
@@ -265,7 +262,7 @@ def summary(total: int,
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.gpus < 1:
-        raise SweepError('--gpus must be at least 1.')
+        raise errors.SweepError('--gpus must be at least 1.')
     jobs = [(config, shots, seed) for config in expand_configs(args.configs, args.exclude)
             for shots in (args.shots or [None]) for seed in args.seeds]
     done, skipped, failed = [], [], []
@@ -283,15 +280,16 @@ def main(argv=None) -> None:
             failed.append(run)
             if not args.keep_going:
                 print(summary(len(jobs), done, skipped, failed, args.work_root), flush=True)
-                raise SweepError(f'{run.name} failed (see its log in {run.work_dir}); rerun '
-                                 'the sweep to resume it.')
+                raise errors.SweepError(f'{run.name} failed (see its log in {run.work_dir}); rerun '
+                                        'the sweep to resume it.')
         else:
             done.append(run)
     print(summary(len(jobs), done, skipped, failed, args.work_root, args.dry_run), flush=True)
     if failed:
         names = ', '.join(r.name for r in failed)
-        raise SweepError(f'{len(failed)} of {len(jobs)} runs failed: {names}; rerun the sweep '
-                         'to resume them.')
+        raise errors.SweepError(
+            f'{len(failed)} of {len(jobs)} runs failed: {names}; rerun the sweep '
+            'to resume them.')
 
 
 if __name__ == '__main__':

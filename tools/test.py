@@ -2,21 +2,19 @@
 
     python tools/test.py CONFIG [CHECKPOINT] [--seed S] [--shots K] [--work-dir DIR]
                          [--precision {fp32,fp16,bf16,amp}] [--out PREDICTIONS.pkl]
-                         [--cfg-options k=v ...]
+                         [--allow-other-method] [--cfg-options k=v ...]
 
 CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP), or
-when the config sets ``needs_checkpoint = False`` (TPT on CLIP: the prompts it builds,
-"a photo of a", are where test-time tuning starts).
+when the config's test loop tunes the prompts it builds (``test_cfg.tuned_method``: TPT on
+zero-shot CLIP, whose context "a photo of a" is where test-time tuning starts).
+A checkpoint's test is recorded under the run that wrote it (its method, dataset,
+shots, seed and experiment), which it carries.
 """
 import argparse
 import copy
 import logging
-import os
 
-from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
-
-from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
-from maple_mm.errors import MapleUserError
+from _cli import add_common_args, build_runner, errors, finish_distributed, load_config, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,23 +55,29 @@ def trainable_parameters(model_cfg: dict) -> int:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
-        raise MapleUserError(f'Checkpoint {args.checkpoint} does not exist.')
+    from maple_mm.engine.runners.checkpoint_loader import (check_checkpoint_file,
+                                                           safe_checkpoint_loading)
+    from maple_mm.provenance import expecting_writer
+    if args.checkpoint is not None:
+        check_checkpoint_file(args.checkpoint)
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
-        raise MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
-    if args.checkpoint is None and cfg.get('needs_checkpoint', True):
+        raise errors.MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
+    if args.checkpoint is None and not (cfg.get('test_cfg') or {}).get('tuned_method'):
         learned = trainable_parameters(cfg.model)
         if learned:
-            raise MapleUserError(f'{args.config} needs a checkpoint: its model learns '
-                                 f'{learned:,} values. Pass the CHECKPOINT of a training run.')
+            raise errors.MapleUserError(
+                f'{args.config} needs a checkpoint: its model learns '
+                f'{learned:,} values. Pass the CHECKPOINT of a training run.')
     cfg.load_from, cfg.resume = args.checkpoint, False
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
 
-    with safe_checkpoint_loading():  # whichever runner the config names
+    # Whichever runner the config names: weights-only, and the checkpoint must be one of the
+    # config's method and CLIP.
+    with safe_checkpoint_loading(), expecting_writer(cfg):
         runner = build_runner(cfg)
         runner.test()
     finish_distributed()

@@ -2,19 +2,13 @@
 
     python tools/train.py CONFIG [--seed S] [--shots K] [--work-dir DIR] [--resume [CKPT]]
                                  [--precision {fp32,fp16,bf16,amp}] [--auto-scale-lr]
-                                 [--cfg-options k=v ...]
+                                 [--allow-other-method] [--cfg-options k=v ...]
                                  [--launcher pytorch]
 """
 import argparse
-import os
+from typing import Optional
 
-from _cli import add_common_args, build_runner, finish_distributed, load_config, run_cli
-
-from maple_mm.engine.runners.checkpoint_loader import safe_checkpoint_loading
-from maple_mm.engine.runners.maple_runner import (check_dataset_sources, check_no_overwrite,
-                                                  dataset_configs)
-from maple_mm.errors import ConfigError, MapleUserError
-from maple_mm.run_layout import latest_complete_checkpoint
+from _cli import add_common_args, build_runner, errors, finish_distributed, load_config, run_cli
 
 #: The work dir of the run, for the line printed on Ctrl-C.
 _started = {}
@@ -48,9 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def interrupted_note() -> str:
-    """What Ctrl-C kept of the run, and how to continue it."""
-    work_dir = _started.get('work_dir')
+def interrupted_note(work_dir: Optional[str] = None) -> str:
+    """What Ctrl-C kept of the run (in ``work_dir``, default the one started), and how to
+    continue it."""
+    from maple_mm.run_layout import latest_complete_checkpoint
+    work_dir = work_dir or _started.get('work_dir')
     if work_dir is None:
         return 'nothing was started.'
     latest = latest_complete_checkpoint(work_dir)[0]
@@ -62,30 +58,36 @@ def interrupted_note() -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from maple_mm.engine.runners.checkpoint_loader import (check_checkpoint_file,
+                                                           safe_checkpoint_loading)
+    from maple_mm.engine.runners.maple_runner import check_no_overwrite
+    from maple_mm.engine.runners.run_datasets import check_dataset_sources, dataset_configs
+    from maple_mm.provenance import expecting_writer
     cfg = load_config(args)
     _started['work_dir'] = cfg.work_dir
     check_no_overwrite(cfg.work_dir, args.resume)  # MapleRunner checks it too; before the CLIP
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
-        if not os.path.isfile(args.resume):
-            raise MapleUserError(f'Checkpoint {args.resume} to resume from does not exist.')
+        check_checkpoint_file(args.resume, ' to resume from')
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {}, enable=True)
         if not cfg.auto_scale_lr.get('base_batch_size'):
-            raise ConfigError(f'--auto-scale-lr: {args.config} sets no '
-                              'auto_scale_lr.base_batch_size, the batch its lr is for; add '
-                              'it next to the train batch size.')
+            raise errors.ConfigError(f'--auto-scale-lr: {args.config} sets no '
+                                     'auto_scale_lr.base_batch_size, the batch its lr is for; add '
+                                     'it next to the train batch size.')
     if args.amp:
         if args.precision:
-            raise ConfigError('Give --precision or --amp, not both.')
+            raise errors.ConfigError('Give --precision or --amp, not both.')
         cfg.precision = 'amp' if args.amp == 'auto' else args.amp
 
     # The training set's folder before any CLIP is built or downloaded (the runner checks
     # the test sets' when it is built).
     check_dataset_sources(dataset_configs(cfg.get('train_dataloader')))
-    with safe_checkpoint_loading():  # whichever runner the config names
+    # Whichever runner the config names: weights-only, and a checkpoint to resume or start
+    # from must be one of the config's method and CLIP.
+    with safe_checkpoint_loading(), expecting_writer(cfg):
         runner = build_runner(cfg)
         runner.train()
         if not args.no_test and cfg.get('test_dataloader'):

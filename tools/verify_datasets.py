@@ -28,17 +28,15 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, List, Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, REPO_ROOT)
+from _cli import errors, package_module
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-from mmpretrain.registry import DATASETS  # noqa: E402
-
-from maple_mm.datasets import BENCHMARKS, Benchmark  # noqa: E402
-from maple_mm.datasets.image_check import MISSING, image_problem  # noqa: E402
-from maple_mm.errors import DatasetWarning, MapleUserError  # noqa: E402
-from maple_mm.progress import track  # noqa: E402
+# Modules of maple_mm that import nothing heavy: the parser lists the benchmarks at once.
+catalog = package_module('datasets.catalog')
+image_check = package_module('datasets.image_check')
+track = package_module('progress').track
+BENCHMARKS, Benchmark = catalog.BENCHMARKS, catalog.Benchmark
+MISSING, image_problem = image_check.MISSING, image_check.image_problem
 
 DOCS = 'docs/datasets.md'
 #: How many missing or unreadable files a report names.
@@ -122,6 +120,7 @@ class DatasetReport:
         self.key = key
         self.benchmark = benchmark
         self.folder = folder
+        from mmpretrain.registry import DATASETS
         self.dataset_type = DATASETS.get(dataset_type)
         self.options = dict(options or {})
         self.problems: List[str] = []
@@ -142,10 +141,10 @@ class DatasetReport:
                                  f'{DOCS}#{self.dataset_type.docs_anchor} describes')
             return
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always', DatasetWarning)
+            warnings.simplefilter('always', errors.DatasetWarning)
             self._check_splits(skip_counts, decode, workers)
         for warning in caught:
-            if issubclass(warning.category, DatasetWarning):
+            if issubclass(warning.category, errors.DatasetWarning):
                 _add_once(self.notes, str(warning.message))
             else:
                 warnings.warn_explicit(warning.message, warning.category, warning.filename,
@@ -161,7 +160,7 @@ class DatasetReport:
                 items = dataset.checked_items(split)  # the build's rules: an empty split fails
                 if split == splits[0]:
                     self._check_classes(dataset, skip_counts)
-            except MapleUserError as err:
+            except errors.MapleUserError as err:
                 _add_once(self.problems, str(err))  # one bad file fails every split's build
                 continue
             self._check_count(split, len(items), skip_counts)
@@ -182,7 +181,7 @@ class DatasetReport:
         if not skip_counts and official is not None and count != official:
             self.problems.append(f'{split} lists {count} images where the official split has '
                                  f'{official}: the split file or image folders are not the '
-                                 'CoOp ones')
+                                 'ones of the CoOp protocol')
 
     def _check_images(self, split: str, paths: List[str], checked: Dict[str, Optional[str]],
                       decode: bool, workers: int) -> None:
@@ -205,7 +204,9 @@ _RUN_OPTIONS = ('type', 'data_root', 'split', 'pipeline', 'num_shots', 'seed', '
 
 def reports_of_config(cfg) -> List[DatasetReport]:
     """One report per distinct CoOp-format dataset the config's run reads."""
-    from maple_mm.engine.runners.maple_runner import dataset_configs
+    from mmpretrain.registry import DATASETS
+
+    from maple_mm.engine.runners.run_datasets import dataset_configs
     reports, seen = [], set()
     for dataset in dataset_configs(
             cfg.get('train_dataloader'), cfg.get('val_dataloader'), cfg.get('test_dataloader'),
@@ -216,13 +217,14 @@ def reports_of_config(cfg) -> List[DatasetReport]:
             print(f'note: {dataset_type} is not a CoOp-format dataset; not checked here')
             continue
         options = {k: v for k, v in dataset.items() if k not in _RUN_OPTIONS}
-        source = (dataset_type, dataset.get('data_root'), repr(sorted(options.items())))
+        benchmark = next((b for b in BENCHMARKS.values() if b.type == dataset_type), None)
+        folder = dataset.get('data_root') or (benchmark.data_root if benchmark else None)
+        source = (dataset_type, folder, repr(sorted(options.items())))
         if source in seen:
             continue
         seen.add(source)
         key = options.get('split_file') or dataset_type
-        benchmark = next((b for b in BENCHMARKS.values() if b.type == dataset_type), None)
-        reports.append(DatasetReport(key, dataset['data_root'], dataset_type, benchmark, options))
+        reports.append(DatasetReport(key, folder, dataset_type, benchmark, options))
     return reports
 
 
@@ -248,8 +250,8 @@ def verify(data_root: Optional[str] = None,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import maple_mm  # noqa: F401  (registers the datasets)
     args = parse_args(argv)
+    import maple_mm  # noqa: F401  (registers the datasets)
     if args.split_file:
         reports = [
             DatasetReport(

@@ -1,9 +1,10 @@
 # The frozen CLIP every recipe uses, ViT-B/16 with OpenAI's weights, and how images reach
 # it (the INPUT section of the reference's configs/trainers/*.yaml): CLIP's normalisation, 224-pixel
 # bicubic transforms, loaders.
-# A recipe wires clip_backbone and clip_preprocessor into its model.
+# A recipe wires clip_backbone into its model; mmengine's Runner (and mmpretrain's get_model)
+# give the model the top-level data_preprocessor, as in mmpretrain's configs.
 clip_backbone = dict(type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
-clip_preprocessor = dict(
+data_preprocessor = dict(
     type='ClsDataPreprocessor',
     mean=[0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255],
     std=[0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255],

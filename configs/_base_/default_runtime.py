@@ -2,8 +2,10 @@
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['maple_mm'], allow_failed_imports=False)
 # Checks inputs before heavy work, loads checkpoints weights-only with clear errors,
-# resumes from the newest complete checkpoint, one training per work dir.
-runner_type = 'MapleRunner'
+# resumes from the newest complete checkpoint, one training per work dir. Named with its
+# scope: mmpretrain's own tools/train.py and tools/test.py look it up in mmengine's root
+# registry, which finds a runner of mmpretrain's registry only by its scoped name.
+runner_type = 'mmpretrain.MapleRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -29,10 +31,12 @@ env_cfg = dict(
     # Without CUDA, MapleRunner switches this to gloo (CPU processes).
     dist_cfg=dict(backend='nccl'),
 )
-# Each recipe sets base_batch_size, the batch its lr is for; tools/train.py --auto-scale-lr
-# multiplies the lr by (processes x batch per process) / base_batch_size (docs/distributed.md).
+# Each recipe sets base_batch_size, the batch its lr is for (its training batch: the
+# references train on one GPU); tools/train.py --auto-scale-lr multiplies the lr by
+# (processes x batch per process) / base_batch_size (docs/distributed.md).
 auto_scale_lr = dict(enable=False)
-# Precision per device type: each recipe sets its CUDA one (the reference's PREC);
+# Precision per device type: each recipe sets its CUDA one (the reference's PREC: fp16
+# mixed precision, i.e. fp16 autocast, dynamic loss scaling and fp32 prompts; VPT fp32);
 # MapleRunner trains and tests in it (docs/benchmarks.md#precision); --precision forces one.
 precision = dict(cuda='fp32', cpu='fp32')
 # MapleRunner gives the visualizer these backends (unless visualizer names its own), so a

@@ -50,7 +50,7 @@ tpt_maple_fine_grained_tuning = dict(tpt_tuning, lr=5e-4)
 # transform; the augmentation the authors used is unspecified); two passes over `dataset`.
 source_statistics = dict(
     file='work_dirs/promptalign/source_statistics_imagenet.pth',
-    dataset=dict(type='CoOpImageNet', data_root='data/imagenet', split='train', subsample='all'),
+    dataset=dict(type='CoOpImageNet', split='train', subsample='all'),  # data_root: data/imagenet
     pipeline=None,
     batch_size=64,
     num_workers=4)

@@ -1,6 +1,6 @@
 # CoCoOp base-to-novel on ImageNet: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/cocoop_base2novel.py']
 
-dataset = dict(type='CoOpImageNet', data_root='data/imagenet')
+dataset = dict(type='CoOpImageNet')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

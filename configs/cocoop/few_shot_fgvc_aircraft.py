@@ -1,6 +1,6 @@
 # CoCoOp few-shot on FGVCAircraft: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/cocoop_few_shot.py']
 
-dataset = dict(type='CoOpFGVCAircraft', data_root='data/fgvc_aircraft')
+dataset = dict(type='CoOpFGVCAircraft')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

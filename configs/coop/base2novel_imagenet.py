@@ -3,10 +3,8 @@ _base_ = ['../_base_/recipes/coop_base2novel.py']
 
 # ImageNet trains 50 epochs (vit_b16_ep50_ctxv1.yaml, scripts/cocoop/base2new_train.sh of
 # KaiyangZhou/CoOp).
-max_epochs = 50
-param_scheduler = dict(T_max=max_epochs)
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=50)
 
-dataset = dict(type='CoOpImageNet', data_root='data/imagenet')
+dataset = dict(type='CoOpImageNet')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # CoOp base-to-novel on Flowers102: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/coop_base2novel.py']
 
-dataset = dict(type='CoOpFlowers102', data_root='data/oxford_flowers')
+dataset = dict(type='CoOpFlowers102')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -3,10 +3,8 @@ _base_ = ['../_base_/recipes/coop_few_shot.py']
 
 # CoOp trains ImageNet for 50 epochs at every K (its docs/CoOp.md).
 epochs_by_shots = {1: 50, 2: 50, 4: 50, 8: 50, 16: 50}
-max_epochs = 50
-param_scheduler = dict(T_max=max_epochs)
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=50)
 
-dataset = dict(type='CoOpImageNet', data_root='data/imagenet')
+dataset = dict(type='CoOpImageNet')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # IVLP few-shot on EuroSAT: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/ivlp_few_shot.py']
 
-dataset = dict(type='CoOpEuroSAT', data_root='data/eurosat')
+dataset = dict(type='CoOpEuroSAT')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # IVLP few-shot on Food101: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/ivlp_few_shot.py']
 
-dataset = dict(type='CoOpFood101', data_root='data/food-101')
+dataset = dict(type='CoOpFood101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # IVLP few-shot on StanfordCars: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/ivlp_few_shot.py']
 
-dataset = dict(type='CoOpStanfordCars', data_root='data/stanford_cars')
+dataset = dict(type='CoOpStanfordCars')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,7 +1,7 @@
 # KgCoOp base-to-novel on DTD: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/kgcoop_base2novel.py']
 
-dataset = dict(type='CoOpDTD', data_root='data/dtd')
+dataset = dict(type='CoOpDTD')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)
 # KgCoOp's frozen prompts use its own template table, which for DTD differs from the CoOp

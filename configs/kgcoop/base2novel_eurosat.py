@@ -1,6 +1,6 @@
 # KgCoOp base-to-novel on EuroSAT: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/kgcoop_base2novel.py']
 
-dataset = dict(type='CoOpEuroSAT', data_root='data/eurosat')
+dataset = dict(type='CoOpEuroSAT')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

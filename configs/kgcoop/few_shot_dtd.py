@@ -1,7 +1,7 @@
 # KgCoOp few-shot on DTD: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/kgcoop_few_shot.py']
 
-dataset = dict(type='CoOpDTD', data_root='data/dtd')
+dataset = dict(type='CoOpDTD')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)
 # KgCoOp's frozen prompts use its own template table, which for DTD differs from the CoOp

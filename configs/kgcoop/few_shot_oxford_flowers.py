@@ -1,6 +1,6 @@
 # KgCoOp few-shot on Flowers102: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/kgcoop_few_shot.py']
 
-dataset = dict(type='CoOpFlowers102', data_root='data/oxford_flowers')
+dataset = dict(type='CoOpFlowers102')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

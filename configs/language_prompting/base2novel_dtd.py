@@ -1,6 +1,6 @@
 # Language prompting base-to-novel on DTD: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/language_prompting_base2novel.py']
 
-dataset = dict(type='CoOpDTD', data_root='data/dtd')
+dataset = dict(type='CoOpDTD')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

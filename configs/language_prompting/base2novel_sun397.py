@@ -1,6 +1,6 @@
 # Language prompting base-to-novel on SUN397: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/language_prompting_base2novel.py']
 
-dataset = dict(type='CoOpSUN397', data_root='data/sun397')
+dataset = dict(type='CoOpSUN397')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # Language prompting base-to-novel on UCF101: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/language_prompting_base2novel.py']
 
-dataset = dict(type='CoOpUCF101', data_root='data/ucf101')
+dataset = dict(type='CoOpUCF101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # Language prompting few-shot on Food101: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/language_prompting_few_shot.py']
 
-dataset = dict(type='CoOpFood101', data_root='data/food-101')
+dataset = dict(type='CoOpFood101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -15,7 +15,6 @@ _base_ = [
     '../_base_/test_time.py'
 ]
 
-method = 'PromptAlign'
 # Nothing is trained here: the checkpoint's prompts are the starting point of every image.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None
 precision = dict(cuda='fp16', cpu='fp32')

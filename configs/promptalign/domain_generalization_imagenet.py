@@ -10,7 +10,6 @@
 #   python tools/test.py configs/promptalign/domain_generalization_imagenet.py CHECKPOINT
 _base_ = ['../_base_/recipes/maple_cross_dataset.py', '../_base_/test_time.py']
 
-method = 'PromptAlign'
 protocol = 'domain_generalization'
 # Nothing is trained: the loaded prompts are where every image's tuning starts.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None

@@ -1,6 +1,6 @@
 # PromptSRC base-to-novel on FGVCAircraft: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/promptsrc_base2novel.py']
 
-dataset = dict(type='CoOpFGVCAircraft', data_root='data/fgvc_aircraft')
+dataset = dict(type='CoOpFGVCAircraft')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,6 +1,6 @@
 # PromptSRC base-to-novel on OxfordPets: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/promptsrc_base2novel.py']
 
-dataset = dict(type='CoOpOxfordPets', data_root='data/oxford_pets')
+dataset = dict(type='CoOpOxfordPets')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

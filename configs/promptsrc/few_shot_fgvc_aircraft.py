@@ -1,7 +1,7 @@
 # PromptSRC few-shot on FGVCAircraft: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/promptsrc_few_shot.py']
 
-dataset = dict(type='CoOpFGVCAircraft', data_root='data/fgvc_aircraft')
+dataset = dict(type='CoOpFGVCAircraft')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)
 # Source: the GPA the few-shot config names for StanfordCars, Flowers102, FGVCAircraft, DTD and

@@ -6,10 +6,7 @@
 #   python tools/test.py configs/tpt/clip_cross_dataset_imagenet.py
 _base_ = ['../_base_/recipes/coop_cross_dataset.py', '../_base_/test_time.py']
 
-method = 'ZeroShotCLIP+TPT'
-# TPT+CLIP starts from the context the config builds: tools/test.py needs no checkpoint.
-needs_checkpoint = False
-# Nothing is trained: the loaded prompts are where every image's tuning starts.
+# Nothing is trained: the built context is where every image's tuning starts.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None
 # The references run every forward under fp16 autocast, with a GradScaler(init_scale=1000)
 # whose scale carries across images, on CUDA (tc.py:62,149); CPUs run fp32.
@@ -20,6 +17,9 @@ test_dataloader = dict(batch_size=1, dataset=dict(pipeline={{_base_.tpt_pipeline
 tpt_augmix_set = dict(pipeline={{_base_.tpt_augmix_pipeline}})
 test_cfg = dict(
     type='TestTimeTuningLoop',
+    # The context is built, not loaded: the prompts tuned are zero-shot CLIP's (TPT+CLIP),
+    # and tools/test.py needs no checkpoint.
+    tuned_method='ZeroShotCLIP',
     extra_sets=dict(
         caltech101=tpt_augmix_set,
         oxford_pets=tpt_augmix_set,

@@ -6,11 +6,8 @@
 #   python tools/test.py configs/tpt/clip_domain_generalization_imagenet.py
 _base_ = ['../_base_/recipes/coop_cross_dataset.py', '../_base_/test_time.py']
 
-method = 'ZeroShotCLIP+TPT'
 protocol = 'domain_generalization'
-# TPT+CLIP starts from the context the config builds: tools/test.py needs no checkpoint.
-needs_checkpoint = False
-# Nothing is trained: the loaded prompts are where every image's tuning starts.
+# Nothing is trained: the built context is where every image's tuning starts.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None
 # The references run every forward under fp16 autocast, with a GradScaler(init_scale=1000)
 # whose scale carries across images, on CUDA (tc.py:62,149); CPUs run fp32.
@@ -19,6 +16,9 @@ test_dataloader = dict(batch_size=1, dataset=dict(pipeline={{_base_.tpt_pipeline
 test_cfg = dict(
     _delete_=True,
     type='TestTimeTuningLoop',
+    # The context is built, not loaded: the prompts tuned are zero-shot CLIP's (TPT+CLIP),
+    # and tools/test.py needs no checkpoint.
+    tuned_method='ZeroShotCLIP',
     name='imagenet',
     extra_sets={{_base_.variant_sets}},
     averages={{_base_.domain_generalization_test_cfg.averages}},

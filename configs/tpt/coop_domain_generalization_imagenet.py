@@ -6,7 +6,6 @@
 #   python tools/test.py configs/tpt/coop_domain_generalization_imagenet.py CHECKPOINT
 _base_ = ['../_base_/recipes/coop_cross_dataset.py', '../_base_/test_time.py']
 
-method = 'CoOp+TPT'
 protocol = 'domain_generalization'
 # Nothing is trained: the loaded prompts are where every image's tuning starts.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None

@@ -10,13 +10,13 @@ _base_ = [
     '../_base_/test_time.py'
 ]
 
-method = 'ZeroShotCLIP+TPT'
-# TPT+CLIP starts from the context the config builds: tools/test.py needs no checkpoint.
-needs_checkpoint = False
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None
 precision = dict(cuda='fp16', cpu='fp32')
 # TPT's CLIP: 4 context vectors from "a photo of a" (tc.py: --ctx_init a_photo_of_a).
 model = dict(
     backbone={{_base_.demo_backbone}}, prompt_learner=dict(n_ctx=4, ctx_init='a photo of a'))
 test_dataloader = dict(batch_size=1, num_workers=2, dataset={{_base_.demo_test_time_dataset}})
-test_cfg = dict(type='TestTimeTuningLoop', tuning=dict(lr=5e-3, selection=0.25))
+# The context is built, not loaded: the prompts tuned are zero-shot CLIP's (TPT+CLIP), and
+# tools/test.py needs no checkpoint.
+test_cfg = dict(
+    type='TestTimeTuningLoop', tuned_method='ZeroShotCLIP', tuning=dict(lr=5e-3, selection=0.25))

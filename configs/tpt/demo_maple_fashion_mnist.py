@@ -10,7 +10,6 @@ _base_ = [
     '../_base_/test_time.py'
 ]
 
-method = 'MaPLe+TPT'
 # Nothing is trained here: the checkpoint's prompts are the starting point of every image.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None
 precision = dict(cuda='fp16', cpu='fp32')

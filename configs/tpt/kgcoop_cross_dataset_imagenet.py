@@ -4,7 +4,6 @@
 #   python tools/test.py configs/tpt/kgcoop_cross_dataset_imagenet.py CHECKPOINT
 _base_ = ['../_base_/recipes/kgcoop_cross_dataset.py', '../_base_/test_time.py']
 
-method = 'KgCoOp+TPT'
 # Nothing is trained: the loaded prompts are where every image's tuning starts.
 train_dataloader = train_cfg = optim_wrapper = param_scheduler = None
 # The references run every forward under fp16 autocast, with a GradScaler(init_scale=1000)

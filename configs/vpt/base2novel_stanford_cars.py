@@ -1,6 +1,6 @@
 # VPT base-to-novel on StanfordCars: trains on the base classes; Base, Novel, HM.
 _base_ = ['../_base_/recipes/vpt_base2novel.py']
 
-dataset = dict(type='CoOpStanfordCars', data_root='data/stanford_cars')
+dataset = dict(type='CoOpStanfordCars')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

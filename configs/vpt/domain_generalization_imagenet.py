@@ -1,5 +1,5 @@
 # VPT domain generalisation: the cross-dataset training, tested on ImageNet and
-# ImageNet-V2, -Sketch, -A and -R. No retraining: test the cross-dataset checkpoints,
+# ImageNetV2, ImageNet-Sketch, -A and -R. No retraining: test the cross-dataset checkpoints,
 #   python tools/run_sweep.py configs/vpt/domain_generalization_imagenet.py \
 #       --test-from work_dirs/vpt/cross_dataset_imagenet
 _base_ = ['../_base_/recipes/vpt_cross_dataset.py']

@@ -1,6 +1,6 @@
 # VPT few-shot on Caltech101: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/vpt_few_shot.py']
 
-dataset = dict(type='CoOpCaltech101', data_root='data/caltech-101')
+dataset = dict(type='CoOpCaltech101')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

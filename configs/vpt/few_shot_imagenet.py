@@ -1,6 +1,6 @@
 # VPT few-shot on ImageNet: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/vpt_few_shot.py']
 
-dataset = dict(type='CoOpImageNet', data_root='data/imagenet')
+dataset = dict(type='CoOpImageNet')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

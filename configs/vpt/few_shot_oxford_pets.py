@@ -1,6 +1,6 @@
 # VPT few-shot on OxfordPets: K shots of every class (K = 16, or --shots K).
 _base_ = ['../_base_/recipes/vpt_few_shot.py']
 
-dataset = dict(type='CoOpOxfordPets', data_root='data/oxford_pets')
+dataset = dict(type='CoOpOxfordPets')
 train_dataloader = dict(dataset=dataset)
 test_dataloader = dict(dataset=dataset)

@@ -1,4 +1,4 @@
 # Zero-shot CLIP base-to-novel on EuroSAT: Base, Novel and HM (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_base2novel.py']
 
-test_dataloader = dict(dataset=dict(type='CoOpEuroSAT', data_root='data/eurosat'))
+test_dataloader = dict(dataset=dict(type='CoOpEuroSAT'))

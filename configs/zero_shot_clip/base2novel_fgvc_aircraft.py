@@ -1,4 +1,4 @@
 # Zero-shot CLIP base-to-novel on FGVCAircraft: Base, Novel and HM (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_base2novel.py']
 
-test_dataloader = dict(dataset=dict(type='CoOpFGVCAircraft', data_root='data/fgvc_aircraft'))
+test_dataloader = dict(dataset=dict(type='CoOpFGVCAircraft'))

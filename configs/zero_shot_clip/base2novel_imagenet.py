@@ -1,4 +1,4 @@
 # Zero-shot CLIP base-to-novel on ImageNet: Base, Novel and HM (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_base2novel.py']
 
-test_dataloader = dict(dataset=dict(type='CoOpImageNet', data_root='data/imagenet'))
+test_dataloader = dict(dataset=dict(type='CoOpImageNet'))

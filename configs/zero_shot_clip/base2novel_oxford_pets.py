@@ -1,4 +1,4 @@
 # Zero-shot CLIP base-to-novel on OxfordPets: Base, Novel and HM (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_base2novel.py']
 
-test_dataloader = dict(dataset=dict(type='CoOpOxfordPets', data_root='data/oxford_pets'))
+test_dataloader = dict(dataset=dict(type='CoOpOxfordPets'))

@@ -1,4 +1,4 @@
 # Zero-shot CLIP base-to-novel on StanfordCars: Base, Novel and HM (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_base2novel.py']
 
-test_dataloader = dict(dataset=dict(type='CoOpStanfordCars', data_root='data/stanford_cars'))
+test_dataloader = dict(dataset=dict(type='CoOpStanfordCars'))

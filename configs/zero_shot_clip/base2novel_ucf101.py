@@ -1,4 +1,4 @@
 # Zero-shot CLIP base-to-novel on UCF101: Base, Novel and HM (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_base2novel.py']
 
-test_dataloader = dict(dataset=dict(type='CoOpUCF101', data_root='data/ucf101'))
+test_dataloader = dict(dataset=dict(type='CoOpUCF101'))

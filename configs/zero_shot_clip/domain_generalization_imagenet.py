@@ -1,4 +1,4 @@
-# Zero-shot CLIP domain generalisation: tests ImageNet and ImageNet-V2, -Sketch, -A and -R
+# Zero-shot CLIP domain generalisation: tests ImageNet and ImageNetV2, ImageNet-Sketch, -A and -R
 # (tools/test.py, no checkpoint).
 _base_ = ['../_base_/recipes/zero_shot_clip_cross_dataset.py']
 

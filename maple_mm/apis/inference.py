@@ -4,8 +4,11 @@ The class names a checkpoint was trained on are saved in it and restored on
 loading; any other list can be given. The text features of a class list are
 computed once and reused for every batch of images.
 """
+import contextlib
 import copy
+import json
 import os
+import unicodedata
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -14,12 +17,15 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer, get_model
 from mmpretrain.datasets import remove_transform
 
+from maple_mm.class_names import check_class_list
 from maple_mm.datasets.image_check import image_problem
 from maple_mm.datasets.image_loading import read_image
 from maple_mm.engine.runners.checkpoint_loader import check_checkpoint_file, safe_checkpoint_loading
 from maple_mm.errors import (ClassNameError, ConfigError, DatasetNotFoundError, ImageDecodeError,
                              NonFiniteOutputError)
+from maple_mm.evaluation.run_record import method_of
 from maple_mm.progress import Progress
+from maple_mm.provenance import expecting_writer
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
 
@@ -27,19 +33,36 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.g
 def load_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               classes: Optional[Sequence[str]] = None):
+               classes: Optional[Sequence[str]] = None,
+               allow_other_method: bool = False):
     """The config's model with the checkpoint's prompts and class names (weights-only).
 
-    ``classes`` replaces the saved class names. A model that learns nothing
-    (zero-shot CLIP) needs no checkpoint. The checkpoint is loaded weights-only
-    whatever torch's environment switches say, and refused (one error) if its
-    learned weights hold NaN or Inf or its class names are malformed.
+    ``classes`` replaces the saved class names (checked first: one line of text
+    each; a name given twice warns). A model that learns nothing (zero-shot
+    CLIP) needs no checkpoint, but then class names. The checkpoint is loaded
+    weights-only whatever torch's environment switches say, and refused (one
+    error) if its learned weights hold NaN or Inf, its class names are
+    malformed, or another method (or CLIP architecture) wrote it, unless
+    ``allow_other_method``.
     """
-    if isinstance(config, str) and not os.path.isfile(config):
-        raise ConfigError(f'Config {config} does not exist; the configs are in configs/<method>/.')
+    if isinstance(config, str):
+        if not os.path.isfile(config):
+            raise ConfigError(f'Config {config} does not exist; the configs are in '
+                              'configs/<method>/.')
+        config = Config.fromfile(config)
+    if classes is not None:
+        classes = check_class_list(classes, 'The class list')
     if checkpoint:
         check_checkpoint_file(checkpoint)
-    with safe_checkpoint_loading():
+    elif not classes and not (config.get('model') or {}).get('class_names'):
+        raise ClassNameError(f'No checkpoint and no class names for {method_of(config)}: give '
+                             'the checkpoint of a trained run (it saves its class names), or, '
+                             'for a model that learns nothing (zero-shot CLIP), the class names '
+                             '(classes=[...], or --classes a,b,c).')
+    if allow_other_method:
+        config = copy.deepcopy(config)
+        config.allow_other_method = True
+    with safe_checkpoint_loading(), expecting_writer(config):
         model = get_model(config, pretrained=checkpoint or False, device=device)
     if not checkpoint and any(p.requires_grad for p in model.parameters()):
         raise ConfigError(f'{type(model).__name__} learns prompts: give the checkpoint of a '
@@ -68,15 +91,18 @@ class PromptedCLIPInferencer(ImageClassificationInferencer):
                  device=None,
                  classes: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
-        with safe_checkpoint_loading():
+        writer = expecting_writer(Config.fromfile(model) if isinstance(model, str) else model) \
+            if isinstance(model, (str, Config)) and pretrained not in (True, False, None) \
+            else contextlib.nullcontext()
+        with safe_checkpoint_loading(), writer:
             super().__init__(model, pretrained=pretrained, device=device, **kwargs)
         if classes is not None:
             self.set_classes(classes)
         self.classes = self.model.class_names  # the live list: never stale
 
     def set_classes(self, classes: Sequence[str]) -> None:
-        """Classify against ``classes`` from now on."""
-        self.model.set_class_names(list(classes))
+        """Classify against ``classes`` from now on (checked as :func:`load_model` checks)."""
+        self.model.set_class_names(check_class_list(classes, 'The class list'))
         self.classes = self.model.class_names
 
     def _init_pipeline(self, cfg: Config):
@@ -91,6 +117,21 @@ class PromptedCLIPInferencer(ImageClassificationInferencer):
         no EXIF orientation), not by mmpretrain's OpenCV loader."""
         decoded = (read_image(x) if isinstance(x, (str, Path)) else x for x in inputs)
         yield from super().preprocess(decoded, batch_size)
+
+
+def output_field(text: str) -> str:
+    """``text`` as one field of :func:`result_line`: bare when nothing in it can be misread,
+    else a JSON string (quoted, with escapes for quotes, backslashes and line breaks)."""
+    plain = text and text == text.strip() and not any(
+        c in ',:"\\' or unicodedata.category(c) in ('Cc', 'Zl', 'Zp') for c in text)
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+def result_line(result: dict) -> str:
+    """``IMAGE: NAME SCORE, NAME SCORE, ...``: one line per image, fields as
+    :func:`output_field` writes them, scores with 3 decimals."""
+    labels = ', '.join(f'{output_field(name)} {score:.3f}' for name, score in result['labels'])
+    return f'{output_field(result["image"])}: {labels}'
 
 
 def image_files(inputs: Sequence[str]) -> List[str]:

@@ -36,7 +36,7 @@ class CoOpSplitFileBenchmark(SplitFileDataset):
     default_image_dir = ''
 
     def __init__(self,
-                 data_root: str,
+                 data_root: Optional[str] = None,
                  split: str = 'train',
                  num_shots: int = -1,
                  seed: int = 1,
@@ -61,7 +61,6 @@ class CoOpSplitFileBenchmark(SplitFileDataset):
 class CoOpCaltech101(CoOpSplitFileBenchmark):
     """Caltech101: 101 object classes less BACKGROUND_Google and Faces_easy: 100 classes."""
 
-    dataset_name, docs_anchor = 'Caltech101', 'caltech101'
     default_split_file, default_image_dir = 'split_zhou_Caltech101.json', '101_ObjectCategories'
 
 
@@ -69,7 +68,6 @@ class CoOpCaltech101(CoOpSplitFileBenchmark):
 class CoOpOxfordPets(CoOpSplitFileBenchmark):
     """OxfordPets: 37 cat and dog breeds."""
 
-    dataset_name, docs_anchor = 'OxfordPets', 'oxfordpets'
     default_split_file, default_image_dir = 'split_zhou_OxfordPets.json', 'images'
 
 
@@ -77,7 +75,6 @@ class CoOpOxfordPets(CoOpSplitFileBenchmark):
 class CoOpStanfordCars(CoOpSplitFileBenchmark):
     """StanfordCars: 196 car models; image paths start with cars_train/ or cars_test/."""
 
-    dataset_name, docs_anchor = 'StanfordCars', 'stanfordcars'
     default_split_file, default_image_dir = 'split_zhou_StanfordCars.json', ''
 
 
@@ -85,7 +82,6 @@ class CoOpStanfordCars(CoOpSplitFileBenchmark):
 class CoOpFlowers102(CoOpSplitFileBenchmark):
     """Flowers102: 102 flower species."""
 
-    dataset_name, docs_anchor = 'Flowers102', 'flowers102'
     default_split_file, default_image_dir = 'split_zhou_OxfordFlowers.json', 'jpg'
 
 
@@ -93,7 +89,6 @@ class CoOpFlowers102(CoOpSplitFileBenchmark):
 class CoOpFood101(CoOpSplitFileBenchmark):
     """Food101: 101 dishes."""
 
-    dataset_name, docs_anchor = 'Food101', 'food101'
     default_split_file, default_image_dir = 'split_zhou_Food101.json', 'images'
 
 
@@ -101,7 +96,6 @@ class CoOpFood101(CoOpSplitFileBenchmark):
 class CoOpSUN397(CoOpSplitFileBenchmark):
     """SUN397: 397 scene categories."""
 
-    dataset_name, docs_anchor = 'SUN397', 'sun397'
     default_split_file, default_image_dir = 'split_zhou_SUN397.json', 'SUN397'
 
 
@@ -109,7 +103,6 @@ class CoOpSUN397(CoOpSplitFileBenchmark):
 class CoOpDTD(CoOpSplitFileBenchmark):
     """DTD: 47 describable textures."""
 
-    dataset_name, docs_anchor = 'DTD', 'dtd'
     default_split_file, default_image_dir = 'split_zhou_DescribableTextures.json', 'images'
 
 
@@ -117,7 +110,6 @@ class CoOpDTD(CoOpSplitFileBenchmark):
 class CoOpEuroSAT(CoOpSplitFileBenchmark):
     """EuroSAT: 10 land-use classes of Sentinel-2 images."""
 
-    dataset_name, docs_anchor = 'EuroSAT', 'eurosat'
     default_split_file, default_image_dir = 'split_zhou_EuroSAT.json', '2750'
 
 
@@ -125,7 +117,6 @@ class CoOpEuroSAT(CoOpSplitFileBenchmark):
 class CoOpUCF101(CoOpSplitFileBenchmark):
     """UCF101: 101 actions, one middle frame per video."""
 
-    dataset_name, docs_anchor = 'UCF101', 'ucf101'
     default_split_file, default_image_dir = 'split_zhou_UCF101.json', 'UCF-101-midframes'
 
 
@@ -138,12 +129,10 @@ class CoOpFGVCAircraft(CoOpDataset):
     ``images/<image id>.jpg``. See :class:`CoOpDataset` for the arguments.
     """
 
-    dataset_name = 'FGVCAircraft'
-    docs_anchor = 'fgvcaircraft'
     variants_file = 'variants.txt'
 
     def __init__(self,
-                 data_root: str,
+                 data_root: Optional[str] = None,
                  split: str = 'train',
                  num_shots: int = -1,
                  seed: int = 1,

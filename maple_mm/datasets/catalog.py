@@ -1,7 +1,9 @@
 """The benchmarks of the CoOp protocol, one record each.
 
-A record holds the registered dataset type, the folder under the data root,
-the display name of the papers' tables, the official split sizes and the
+A record holds the registered dataset type, the folder under the data root
+(``data/<folder>``, the dataset's default ``data_root``), the display name of
+the papers' tables (also its section of docs/datasets.md and its name in
+messages), the official split sizes and the
 zero-shot CLIP template (and whether the template ensemble adds it). Sizes
 are those of the CoOp split files as the CoOp paper reports them (Zhou et
 al., IJCV 2022, dataset table); ImageNet's are the official ILSVRC-2012 train
@@ -15,6 +17,8 @@ from typing import Dict, Optional
 
 #: The template of a dataset that names no other.
 DEFAULT_TEMPLATE = 'a photo of a {}.'
+#: The folder holding the benchmarks' folders, relative to the working directory.
+DATA_ROOT = 'data'
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,16 @@ class Benchmark:
     #: Whether zero-shot CLIP's ensemble adds ``template`` to its 7 ImageNet ones: the
     #: reference (``ZeroshotCLIP2``, trainers/zsclip.py) does for every dataset but ImageNet.
     template_in_ensemble: bool = True
+
+    @property
+    def data_root(self) -> str:
+        """The dataset folder a config reads unless it sets ``data_root``: ``data/<folder>``."""
+        return f'{DATA_ROOT}/{self.folder}'
+
+    @property
+    def docs_anchor(self) -> str:
+        """Its section of docs/datasets.md, whose heading is its name."""
+        return self.name.lower()
 
     def count(self, split: str) -> Optional[int]:
         """The official number of items of ``split`` (ImageNet's val is its test set)."""
@@ -78,7 +92,7 @@ BENCHMARKS: Dict[str, Benchmark] = {
     Benchmark('CoOpUCF101', 'ucf101', 'UCF101', 101, 7639, 1898, 3783,
               'a photo of a person doing {}.'),
     'imagenetv2':
-    Benchmark('CoOpImageNetV2', 'imagenetv2', 'ImageNet-V2', 1000, None, None, 10000),
+    Benchmark('CoOpImageNetV2', 'imagenetv2', 'ImageNetV2', 1000, None, None, 10000),
     'imagenet_sketch':
     Benchmark('CoOpImageNetSketch', 'imagenet-sketch', 'ImageNet-Sketch', 1000, None, None, 50889),
     'imagenet_a':

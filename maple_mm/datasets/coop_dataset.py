@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmpretrain.datasets import BaseDataset
 
 from maple_mm.errors import DatasetFormatError, DatasetNotFoundError, ImageDecodeError
+from maple_mm.provenance import list_fingerprint
 from .catalog import BENCHMARKS, dataset_key_of_type
 from .few_shot import SUBSAMPLE_CHOICES, class_names_by_label, subsample_classes
 from .few_shot_cache import cache_file_name, cached_few_shot
@@ -23,9 +24,6 @@ Item = Tuple[str, int, str]  # (image path relative to data_root, label, class n
 
 SPLITS = ('train', 'val', 'test')
 DOCS = 'docs/datasets.md'
-
-#: How many missing images an error message names.
-NUM_MISSING_NAMED = 3
 
 
 class CoOpDataset(BaseDataset):
@@ -45,7 +43,8 @@ class CoOpDataset(BaseDataset):
     index files are there.
 
     Args:
-        data_root: The dataset folder.
+        data_root: The dataset folder; a benchmark's defaults to ``data/<folder>`` (its
+            record in :mod:`.catalog`).
         split: One of the dataset's ``splits``.
         num_shots: Shots per class K >= 1; -1 keeps every item.
         seed: Seed of the few-shot draw.
@@ -66,15 +65,22 @@ class CoOpDataset(BaseDataset):
             zero-shot CLIP a template (a benchmark of the catalog has its own).
     """
 
-    #: Name in messages, and the anchor of its section in docs/datasets.md.
+    #: Name in messages, and the anchor of its section in docs/datasets.md (a benchmark's
+    #: come from its record in the catalog).
     dataset_name = 'Dataset'
     docs_anchor = 'use-your-own-dataset'
     #: The splits the dataset has, and those that are few-shot drawn.
     splits: Tuple[str, ...] = SPLITS
     sampled_splits: Tuple[str, ...] = ('train', 'val')
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        key = dataset_key_of_type(cls.__name__)
+        if key is not None:
+            cls.dataset_name, cls.docs_anchor = BENCHMARKS[key].name, BENCHMARKS[key].docs_anchor
+
     def __init__(self,
-                 data_root: str,
+                 data_root: Optional[str] = None,
                  split: str = 'train',
                  num_shots: int = -1,
                  seed: int = 1,
@@ -92,6 +98,9 @@ class CoOpDataset(BaseDataset):
         if subsample not in SUBSAMPLE_CHOICES:
             raise DatasetFormatError(f'subsample={subsample!r} is not supported; '
                                      f'use one of {SUBSAMPLE_CHOICES}.')
+        key = dataset_key_of_type(type(self).__name__)
+        if data_root is None and key is not None:
+            data_root = BENCHMARKS[key].data_root
         if not data_root:
             raise DatasetFormatError(f'{type(self).__name__} needs data_root, the dataset '
                                      'folder.')
@@ -99,6 +108,10 @@ class CoOpDataset(BaseDataset):
             raise DatasetFormatError(f'num_shots={num_shots!r} is not supported: -1 means all '
                                      'items; K >= 1 draws K per class.')
         self._index_cache: Optional[Dict[str, List[Item]]] = None  # see _index_lists
+        self._listed: Dict[str, List[Item]] = {}  # the lists a data-list build read
+        #: The split source and a fingerprint of each of its lists read by the build
+        #: (every list of a split file): what a checkpoint's training data was.
+        self.split_fingerprint: Optional[dict] = None
         self.split = split
         self.num_shots = num_shots
         self.seed = seed
@@ -112,7 +125,6 @@ class CoOpDataset(BaseDataset):
             data_prefix=image_dir,
             pipeline=pipeline,
             **kwargs)
-        key = dataset_key_of_type(type(self).__name__)
         if key is not None:  # a benchmark: zero-shot CLIP's template for it
             self._metainfo.setdefault('prompt_template', BENCHMARKS[key].template)
             self._metainfo.setdefault('prompt_template_in_ensemble',
@@ -193,6 +205,7 @@ class CoOpDataset(BaseDataset):
         items = self.list_items(split)
         if not items:
             raise DatasetFormatError(self._empty_message(split))
+        self._listed[split] = items
         return items
 
     def _empty_message(self, split: str) -> str:
@@ -238,11 +251,11 @@ class CoOpDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         """Select, subsample and check the items; sets ``metainfo['classes']``."""
-        self._index_cache = None
+        self._index_cache, self._listed = None, {}
         try:
             return self._build_data_list()
         finally:
-            self._index_cache = None
+            self._index_cache, self._listed = None, {}
 
     def _build_data_list(self) -> List[dict]:
         self.check_source()
@@ -257,7 +270,21 @@ class CoOpDataset(BaseDataset):
         ]
         self._set_classes(names, data_list)
         self._check_images(data_list)
+        self.split_fingerprint = self._fingerprint()
         return data_list
+
+    def _fingerprint(self) -> dict:
+        """The dataset, its split source and :func:`list_fingerprint` of each list read."""
+        lists = {**self._listed, **(self._index_cache or {})}  # a split file: all its lists
+        return dict(
+            dataset=dataset_key_of_type(type(self).__name__)
+            or osp.basename(osp.normpath(self.data_root)),
+            source=osp.basename(self.ann_file) if self.ann_file else
+            (self.image_dir_under_root() or '.'),
+            lists={
+                split: list_fingerprint(items)
+                for split, items in sorted(lists.items())
+            })
 
     def _none_kept_message(self, train: Sequence[Item], kept_train: Sequence[Item]) -> str:
         num_kept = len({label for _, label, _ in kept_train})

@@ -5,6 +5,20 @@ from typing import Optional
 from PIL import Image, UnidentifiedImageError
 
 MISSING = 'missing'
+#: How a whole file of a format ends: its end marker (padding aside). A file that does not
+#: decode and lacks it was cut short.
+END_MARKERS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND\xaeB`\x82', 'GIF': b';'}
+
+
+def ends_early(path: str, image_format: Optional[str]) -> bool:
+    """Whether the file lacks the end marker of its format (False for other formats)."""
+    marker = END_MARKERS.get(image_format or '')
+    if marker is None:
+        return False
+    with open(path, 'rb') as f:
+        f.seek(max(0, os.path.getsize(path) - 4096))
+        tail = f.read().rstrip(b'\x00\r\n ')
+    return not tail.endswith(marker)
 
 
 def image_problem(path: str, decode: bool = True) -> Optional[str]:
@@ -21,13 +35,15 @@ def image_problem(path: str, decode: bool = True) -> Optional[str]:
         return MISSING
     except OSError as err:
         return f'it cannot be read ({err.strerror or err})'
+    image_format = None
     try:
         with Image.open(path) as image:
+            image_format = image.format
             image.load() if decode else image.verify()
     except UnidentifiedImageError:
         return 'it is not an image (no image format recognised)'
     except Exception as err:  # PIL raises many types for broken files
-        if 'truncated' in str(err).lower():
+        if ends_early(path, image_format):
             return 'the file is truncated (it ends before the image data does)'
         return f'it does not decode ({type(err).__name__}: {err})'
     return None

@@ -10,7 +10,7 @@ same on every file system.
 """
 import os.path as osp
 import posixpath
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmpretrain.registry import DATASETS
 
@@ -92,11 +92,10 @@ class CoOpImageNet(_ClassFolderDataset):
     See :class:`CoOpDataset` for the arguments.
     """
 
-    dataset_name, docs_anchor = 'ImageNet', 'imagenet'
     sampled_splits = ('train', )
 
     def __init__(self,
-                 data_root: str,
+                 data_root: Optional[str] = None,
                  split: str = 'train',
                  num_shots: int = -1,
                  seed: int = 1,
@@ -166,7 +165,7 @@ class _ImageNetVariant(_ClassFolderDataset):
     default_image_dir = ''
 
     def __init__(self,
-                 data_root: str,
+                 data_root: Optional[str] = None,
                  split: str = 'test',
                  num_shots: int = -1,
                  seed: int = 1,
@@ -215,7 +214,6 @@ class CoOpImageNetV2(_ImageNetVariant):
     Folder ``i`` holds class ``i``, named by line ``i`` of classnames.txt.
     """
 
-    dataset_name, docs_anchor = 'ImageNetV2', 'imagenetv2'
     default_image_dir = 'imagenetv2-matched-frequency-format-val'
 
     def _classes(self) -> List[Tuple[str, str]]:
@@ -233,7 +231,6 @@ class CoOpImageNetV2(_ImageNetVariant):
 class CoOpImageNetSketch(_WnidFolderVariant):
     """ImageNet-Sketch: ``images/<wnid>/``, the 1000 ImageNet classes."""
 
-    dataset_name, docs_anchor = 'ImageNet-Sketch', 'imagenet-sketch'
     default_image_dir = 'images'
 
 
@@ -241,7 +238,6 @@ class CoOpImageNetSketch(_WnidFolderVariant):
 class CoOpImageNetA(_WnidFolderVariant):
     """ImageNet-A: ``imagenet-a/<wnid>/``, 200 classes labelled 0 .. 199."""
 
-    dataset_name, docs_anchor = 'ImageNet-A', 'imagenet-a'
     default_image_dir = 'imagenet-a'
 
 
@@ -249,5 +245,4 @@ class CoOpImageNetA(_WnidFolderVariant):
 class CoOpImageNetR(_WnidFolderVariant):
     """ImageNet-R: ``imagenet-r/<wnid>/``, 200 classes labelled 0 .. 199."""
 
-    dataset_name, docs_anchor = 'ImageNet-R', 'imagenet-r'
     default_image_dir = 'imagenet-r'

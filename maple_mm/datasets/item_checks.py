@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from maple_mm.class_names import class_name_problem
 from maple_mm.errors import DatasetFormatError, DatasetWarning
 
 Item = Tuple[str, int, str]  # (image path relative to data_root, label, class name)
@@ -79,6 +80,19 @@ def negative_label_problem(lists: Lists, where: Where) -> Optional[str]:
             f'{where.fix}.')
 
 
+def class_name_text_problem(lists: Lists, where: Where) -> Optional[str]:
+    """A class name that is empty or not one line of text (a prompt is built from it)."""
+    bad = [(split, i, name, problem) for split, items in lists.items()
+           for i, (_, _, name) in enumerate(items) for problem in [class_name_problem(name)]
+           if problem]
+    if not bad:
+        return None
+    split, index, name, problem = bad[0]
+    return (f'{where(split, index)} has the class name {name!r}, which {problem}'
+            f'{_more(len(bad), "such items")}: every class needs a name of one line, its '
+            f'prompt is built from it; {where.fix}.')
+
+
 def two_names_problem(lists: Lists, where: Where) -> Optional[str]:
     """A label with two different class names, anywhere in the lists."""
     first: Dict[int, Tuple[str, int, str]] = {}
@@ -137,8 +151,8 @@ def check_item_lists(lists: Lists, where: Where, data_root: str) -> None:
     (see :meth:`CoOpDataset.checked_items`).
     """
     problem = path_problem(lists, where, data_root)
-    for rule in (negative_label_problem, two_names_problem, label_gap_problem,
-                 untrained_label_problem):
+    for rule in (negative_label_problem, class_name_text_problem, two_names_problem,
+                 label_gap_problem, untrained_label_problem):
         problem = problem or rule(lists, where)  # rules after the first broken one are skipped
     if problem:
         raise DatasetFormatError(problem)

@@ -17,11 +17,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 from .harmonic_mean import harmonic_mean
-from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET, TEST_TIME_METHODS
-from .run_metrics import RunMetrics
+from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PER_SET, ROWS
+from .run_metrics import TOP1, RunMetrics
 from .seed_statistics import SeedStatistics
 
-TOP1 = 'accuracy/top1'
 Cell = Union[None, str, int, float, SeedStatistics]
 #: The shots of the published numbers.
 PUBLISHED_SHOTS = 16
@@ -45,12 +44,12 @@ class Table:
 def _method_rank(method: str) -> tuple:
     """The papers' order; a test-time method (``CoOp+TPT``, PromptAlign) right after the
     method it tunes; others after them by name."""
-    if method in METHODS:
-        return (METHODS.index(method), 0, '')
-    base = TEST_TIME_METHODS.get(method)
-    if base in METHODS:
-        return (METHODS.index(base), 1 + list(TEST_TIME_METHODS).index(method), '')
-    return (len(METHODS), 0, str(method))
+    if method in ROWS:
+        return (ROWS.index(method), '')
+    tuned = str(method).split('+')[0]  # a test-time row no metafile lists: after its method
+    if tuned in ROWS:
+        return (ROWS.index(tuned), str(method))
+    return (len(ROWS), str(method))
 
 
 def _method_order(methods: Iterable[str]) -> List[str]:

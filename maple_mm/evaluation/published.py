@@ -1,173 +1,158 @@
-"""Published results (ViT-B/16 CLIP, 16 shots, 3 seeds; top-1 accuracy in %).
+"""Published results (ViT-B/16, 16 shots, 3 seeds; top-1 accuracy in %), read from the metafiles.
 
-As printed in the MaPLe paper (Khattak et al., CVPR 2023, Table 1 and the transfer tables),
-keyed by the method names runs record (each method's ``method`` in
-``configs/_base_/models/``) and by the dataset keys of the catalog
-(:mod:`maple_mm.datasets.catalog`), or the test-set names of the
-cross-dataset / domain generalisation configs. The zero-shot CLIP, CoOp and
-CoCoOp rows are the CoCoOp paper's, reprinted by MaPLe. The successors' rows are
-their own papers' averages, as their repositories' READMEs print them
-(muzairkhattak/PromptSRC, htyao89/KgCoOp); their per-dataset tables are not
-transcribed here.
+Each method's ``configs/<folder>/metafile.yml`` is the one source of its
+published numbers: the ``Results`` of the model entry of each config, and the
+base-to-novel average over the 11 datasets as an entry without a config
+(mmpretrain reads the same files). Its README prints them and a test keeps it
+equal. Keys are the method names runs record (each metafile's collection), the
+dataset keys of the catalog (:mod:`maple_mm.datasets.catalog`), or the
+test-set names of the cross-dataset / domain generalisation configs. A method
+whose reference publishes no numbers has no entries: tables and figures list
+it without them.
+
+Test-time methods' metafiles (configs/tpt/, configs/promptalign/) hold rows
+such as ``CoOp+TPT`` (:func:`maple_mm.method_zoo.test_time_row`: the method
+each model entry tunes, its ``Metadata: Tuned Method``), placed right after
+the method they tune (:data:`ROWS`). An entry without a config whose
+``Metadata`` names a ``CLIP`` and a ``Protocol`` holds numbers published for
+another CLIP than the zoo's ViT-B/16 (TPT's RN50 table), kept apart
+(:data:`OTHER_CLIPS`) until configs for that CLIP exist.
 """
-from typing import Dict, Optional, Tuple
+from pathlib import Path
+from typing import Dict, NamedTuple, Optional, Tuple
+
+from maple_mm.datasets.catalog import BENCHMARKS, display_name
+from maple_mm.method_zoo import (AVERAGE_DATASET, TUNED_METHOD, is_test_time, metafiles, method_of,
+                                 test_time_row)
 
 Triple = Tuple[Optional[float], Optional[float], float]  # (Base, Novel, HM)
 
-#: The methods in the order of the tables (the paper's, then its ablations, then its successors).
-METHODS = ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'VPT', 'LanguagePrompting', 'IVLP', 'MaPLe', 'KgCoOp',
-           'PromptSRC')
-
-#: Test-time methods (configs/tpt/, configs/promptalign/): each tunes a method of
-#: :data:`METHODS` on every test image and is listed right after it, in this order.
-TEST_TIME_METHODS: Dict[str, str] = {
-    'ZeroShotCLIP+TPT': 'ZeroShotCLIP',
-    'CoOp+TPT': 'CoOp',
-    'CoCoOp+TPT': 'CoCoOp',
-    'MaPLe+TPT': 'MaPLe',
-    'PromptAlign': 'MaPLe',
-    'KgCoOp+TPT': 'KgCoOp',
+#: The metafile's dataset name of the cross-dataset mean over the 10 targets.
+TARGET_AVERAGE_DATASET = 'Mean of the 10 target datasets'
+#: ... of domain generalisation's mean over the 4 ImageNet variants (the same key).
+VARIANT_AVERAGE_DATASET = 'Mean of the 4 ImageNet variants'
+#: ... of the mean over ImageNet and its 4 variants (TPT's RN50 table: "Avg").
+ALL_SETS_AVERAGE_DATASET = 'Mean of ImageNet and its 4 variants'
+_TARGET_AVERAGE = 'target_average'
+#: Per-set protocols: their config's name in a method folder.
+_PER_SET_CONFIGS = {
+    'cross_dataset': 'cross_dataset_imagenet',
+    'domain_generalization': 'domain_generalization_imagenet'
 }
 
+
+class Published(NamedTuple):
+    """Every method's published numbers."""
+
+    #: Base-to-novel generalisation: method -> dataset key -> (Base, Novel, HM).
+    base2novel: Dict[str, Dict[str, Triple]]
+    #: The Average row over the 11 datasets: HM of the mean Base and mean Novel
+    #: (Base and Novel None where only the HM is published).
+    base2novel_average: Dict[str, Triple]
+    #: protocol -> method -> test-set name -> top-1 ('cross_dataset': the ImageNet
+    #: source and the mean over the 10 targets; 'domain_generalization': the
+    #: cross-dataset model on ImageNet and its variants).
+    per_set: Dict[str, Dict[str, Dict[str, float]]]
+    #: CLIP -> protocol -> method -> test-set name -> top-1: numbers published for
+    #: another CLIP than ViT-B/16, which the zoo has no configs for.
+    other_clips: Dict[str, Dict[str, Dict[str, Dict[str, float]]]]
+
+
+def _dataset_key(name: str, where: str) -> str:
+    keys = {display_name(key): key for key in BENCHMARKS}
+    keys[TARGET_AVERAGE_DATASET] = keys[VARIANT_AVERAGE_DATASET] = _TARGET_AVERAGE
+    keys[ALL_SETS_AVERAGE_DATASET] = 'average'
+    if name not in keys:
+        raise ValueError(f'{where}: unknown dataset {name!r}; use a name of the catalog '
+                         f'({", ".join(keys)}).')
+    return keys[name]
+
+
+def _triple(metrics: dict, where: str) -> Triple:
+    if set(metrics) - {'Base', 'Novel', 'HM'} or 'HM' not in metrics:
+        raise ValueError(f'{where}: base-to-novel metrics are HM with optional Base and Novel, '
+                         f'got {sorted(metrics)}.')
+    return metrics.get('Base'), metrics.get('Novel'), metrics['HM']
+
+
+def _per_set_protocol(config: str, test_time: bool) -> Optional[str]:
+    """The per-set protocol of a config name (a test-time config's ends with it)."""
+    for protocol, name in _PER_SET_CONFIGS.items():
+        if config == name or (test_time and config.endswith(f'_{name}')):
+            return protocol
+    return None
+
+
+def published_numbers(configs_dir: Optional[Path] = None) -> Published:
+    """Read every metafile's published numbers (see the module's docstring)."""
+    numbers = Published({}, {}, {protocol: {} for protocol in _PER_SET_CONFIGS}, {})
+    for folder, meta in metafiles(configs_dir).items():
+        test_time = is_test_time(meta)
+        for model in meta.get('Models') or []:
+            config = Path(model.get('Config') or '').stem
+            metadata = model.get('Metadata') or {}
+            method = test_time_row(metadata.get(TUNED_METHOD), method_of(meta), configs_dir) \
+                if test_time else method_of(meta)
+            protocol = _per_set_protocol(config, test_time)
+            for result in model.get('Results') or []:
+                where = f'configs/{folder}/metafile.yml ({model.get("Name")})'
+                metrics, dataset = result['Metrics'], result['Dataset']
+                if not config and metadata.get('CLIP') and metadata.get('Protocol'):
+                    table = numbers.other_clips.setdefault(metadata['CLIP'],
+                                                           {}).setdefault(metadata['Protocol'], {})
+                    table.setdefault(method, {})[_dataset_key(dataset, where)] = \
+                        metrics['Top 1 Accuracy']
+                elif not config and dataset == AVERAGE_DATASET:
+                    numbers.base2novel_average[method] = _triple(metrics, where)
+                elif config.startswith('base2novel_') and not test_time:
+                    numbers.base2novel.setdefault(method, {})[config[len('base2novel_'):]] = \
+                        _triple(metrics, where)
+                elif protocol is not None:
+                    numbers.per_set[protocol].setdefault(method, {})[_dataset_key(
+                        dataset, where)] = metrics['Top 1 Accuracy']
+                else:
+                    raise ValueError(f'{where}: published numbers of {config or "no config"} '
+                                     f'for {dataset!r} are not read by maple_mm.')
+    return numbers
+
+
+_PUBLISHED = published_numbers()
 #: Base-to-novel generalisation: method -> dataset key -> (Base, Novel, HM).
-BASE2NOVEL: Dict[str, Dict[str, Triple]] = {
-    'ZeroShotCLIP': {
-        'imagenet': (72.43, 68.14, 70.22),
-        'caltech101': (96.84, 94.00, 95.40),
-        'oxford_pets': (91.17, 97.26, 94.12),
-        'stanford_cars': (63.37, 74.89, 68.65),
-        'oxford_flowers': (72.08, 77.80, 74.83),
-        'food101': (90.10, 91.22, 90.66),
-        'fgvc_aircraft': (27.19, 36.29, 31.09),
-        'sun397': (69.36, 75.35, 72.23),
-        'dtd': (53.24, 59.90, 56.37),
-        'eurosat': (56.48, 64.05, 60.03),
-        'ucf101': (70.53, 77.50, 73.85),
-    },
-    'CoOp': {
-        'imagenet': (76.47, 67.88, 71.92),
-        'caltech101': (98.00, 89.81, 93.73),
-        'oxford_pets': (93.67, 95.29, 94.47),
-        'stanford_cars': (78.12, 60.40, 68.13),
-        'oxford_flowers': (97.60, 59.67, 74.06),
-        'food101': (88.33, 82.26, 85.19),
-        'fgvc_aircraft': (40.44, 22.30, 28.75),
-        'sun397': (80.60, 65.89, 72.51),
-        'dtd': (79.44, 41.18, 54.24),
-        'eurosat': (92.19, 54.74, 68.69),
-        'ucf101': (84.69, 56.05, 67.46),
-    },
-    'CoCoOp': {
-        'imagenet': (75.98, 70.43, 73.10),
-        'caltech101': (97.96, 93.81, 95.84),
-        'oxford_pets': (95.20, 97.69, 96.43),
-        'stanford_cars': (70.49, 73.59, 72.01),
-        'oxford_flowers': (94.87, 71.75, 81.71),
-        'food101': (90.70, 91.29, 90.99),
-        'fgvc_aircraft': (33.41, 23.71, 27.74),
-        'sun397': (79.74, 76.86, 78.27),
-        'dtd': (77.01, 56.00, 64.85),
-        'eurosat': (87.49, 60.04, 71.21),
-        'ucf101': (82.33, 73.45, 77.64),
-    },
-    'MaPLe': {
-        'imagenet': (76.66, 70.54, 73.47),
-        'caltech101': (97.74, 94.36, 96.02),
-        'oxford_pets': (95.43, 97.76, 96.58),
-        'stanford_cars': (72.94, 74.00, 73.47),
-        'oxford_flowers': (95.92, 72.46, 82.56),
-        'food101': (90.71, 92.05, 91.38),
-        'fgvc_aircraft': (37.44, 35.61, 36.50),
-        'sun397': (80.82, 78.70, 79.75),
-        'dtd': (80.36, 59.18, 68.16),
-        'eurosat': (94.07, 73.23, 82.35),
-        'ucf101': (83.00, 78.66, 80.77),
-    },
-}
-
-#: The Average row over the 11 datasets: HM of the mean Base and mean Novel.
-#: MaPLe's ablations (deep vision prompting = VPT, deep language prompting,
-#: IVLP) are published as this HM only.
-BASE2NOVEL_AVERAGE: Dict[str, Triple] = {
-    'ZeroShotCLIP': (69.34, 74.22, 71.70),
-    'CoOp': (82.69, 63.22, 71.66),
-    'CoCoOp': (80.47, 71.69, 75.83),
-    'VPT': (None, None, 76.68),
-    'LanguagePrompting': (None, None, 77.56),
-    'IVLP': (None, None, 77.90),
-    'MaPLe': (82.28, 75.14, 78.55),
-    'KgCoOp': (80.73, 73.60, 77.00),
-    'PromptSRC': (84.26, 76.10, 79.97),
-}
-
-#: Cross-dataset transfer (train ImageNet): method -> {ImageNet source, mean
-#: over the 10 targets} (the per-target numbers are not included here).
-CROSS_DATASET: Dict[str, Dict[str, float]] = {
-    'MaPLe': {
-        'imagenet': 70.72,
-        'target_average': 66.30
-    },
-}
-
-
-def _ood(v2: float, sketch: float, a: float, r: float, average: float) -> Dict[str, float]:
-    return dict(
-        imagenetv2=v2, imagenet_sketch=sketch, imagenet_a=a, imagenet_r=r, target_average=average)
-
-
-#: Domain generalisation: the cross-dataset model on the ImageNet variants
-#: (ImageNet itself is the same model's source accuracy). MaPLe's row is the MaPLe
-#: paper's. The others are the PromptAlign README's ViT-B/16 table (jameelhassan/
-#: PromptAlign; CLIP, CoOp and CoCoOp as the CoCoOp paper, TPT+CLIP/CoOp/CoCoOp as
-#: TPT's paper re-run on ViT-B/16, TPT+MaPLe and PromptAlign its own): no ImageNet
-#: column; ``target_average`` is its "OOD Average" as printed. Three of its averages are
-#: not the mean of their row (spec P12): PromptAlign's 63.55 (the row gives 65.06; a
-#: Sketch of 50.23 would give 63.55), TPT+CLIP's 60.81 (61.03), TPT+CoCoOp's 62.61 (62.56).
-DOMAIN_GENERALIZATION: Dict[str, Dict[str, float]] = {
-    'MaPLe': {
-        'imagenet': 70.72,
-        'imagenetv2': 64.07,
-        'imagenet_sketch': 49.15,
-        'imagenet_a': 50.90,
-        'imagenet_r': 76.98
-    },
-    'ZeroShotCLIP': _ood(60.86, 46.06, 47.87, 73.98, 57.20),
-    'CoOp': _ood(64.20, 47.99, 49.71, 75.21, 59.28),
-    'CoCoOp': _ood(64.07, 48.75, 50.63, 76.18, 59.91),
-    'ZeroShotCLIP+TPT': _ood(64.35, 47.94, 54.77, 77.06, 60.81),
-    'CoOp+TPT': _ood(66.83, 49.29, 57.95, 77.27, 62.84),
-    'CoCoOp+TPT': _ood(64.85, 48.27, 58.47, 78.65, 62.61),
-    'MaPLe+TPT': _ood(64.87, 48.16, 58.08, 78.12, 62.31),
-    'PromptAlign': _ood(65.29, 56.23, 59.37, 79.33, 63.55),
-}
-
+BASE2NOVEL: Dict[str, Dict[str, Triple]] = _PUBLISHED.base2novel
+#: The Average row over the 11 datasets (Base and Novel None where only the HM is published).
+BASE2NOVEL_AVERAGE: Dict[str, Triple] = _PUBLISHED.base2novel_average
+#: Cross-dataset transfer (train ImageNet): method -> {ImageNet source, mean over the 10 targets}.
+CROSS_DATASET: Dict[str, Dict[str, float]] = _PUBLISHED.per_set['cross_dataset']
+#: Domain generalisation: the cross-dataset model on the ImageNet variants (ImageNet
+#: itself is the same model's source accuracy).
+DOMAIN_GENERALIZATION: Dict[str, Dict[str, float]] = _PUBLISHED.per_set['domain_generalization']
+#: Published numbers of the protocols reported per test set.
+PER_SET: Dict[str, Dict[str, Dict[str, float]]] = _PUBLISHED.per_set
+#: Numbers published for other CLIPs: CLIP -> protocol -> method -> test set -> top-1.
+OTHER_CLIPS: Dict[str, Dict[str, Dict[str, Dict[str, float]]]] = _PUBLISHED.other_clips
 #: TPT's README table (azshue/TPT): RN50 CLIP, domain generalisation, with ImageNet and the
 #: mean over all five sets (``average``) as well as over the four variants
-#: (``target_average``, "OOD Avg"). Stored for when ResNet CLIPs are supported: the
-#: tables and figures show the ViT-B/16 rows above.
-DOMAIN_GENERALIZATION_RN50: Dict[str, Dict[str, float]] = {
-    name:
-    dict(
-        imagenet=i,
-        imagenet_a=a,
-        imagenetv2=v2,
-        imagenet_r=r,
-        imagenet_sketch=k,
-        average=avg,
-        target_average=ood)
-    for name, (i, a, v2, r, k, avg, ood) in {
-        'ZeroShotCLIP': (58.16, 21.83, 51.41, 56.15, 33.37, 44.18, 40.69),
-        'ZeroShotCLIP (ensemble)': (59.81, 23.24, 52.91, 60.72, 35.48, 46.43, 43.09),
-        'CoOp': (63.33, 23.06, 55.40, 56.60, 34.67, 46.61, 42.43),
-        'CoCoOp': (62.81, 23.32, 55.72, 57.74, 34.48, 46.81, 42.82),
-        'ZeroShotCLIP+TPT': (60.74, 26.67, 54.7, 59.11, 35.09, 47.26, 43.89),
-        'CoOp+TPT': (64.73, 30.32, 57.83, 58.99, 35.86, 49.55, 45.75),
-        'CoCoOp+TPT': (62.93, 27.40, 56.60, 59.88, 35.43, 48.45, 44.83),
-    }.items()
-}
+#: (``target_average``, "OOD Avg"). Kept for RN50 configs: the tables show ViT-B/16.
+DOMAIN_GENERALIZATION_RN50: Dict[str, Dict[str, float]] = OTHER_CLIPS.get('RN50', {}).get(
+    'domain_generalization', {})
 
-#: Published numbers of the protocols reported per test set.
-PER_SET: Dict[str, Dict[str, Dict[str, float]]] = {
-    'cross_dataset': CROSS_DATASET,
-    'domain_generalization': DOMAIN_GENERALIZATION,
-}
+
+def _table_order() -> Tuple[Tuple[str, ...], Dict[str, str]]:
+    from maple_mm.method_zoo import table_order, test_time_rows
+    return tuple(table_order()), test_time_rows()
+
+
+#: Every (trained) method in the order of the tables (:func:`maple_mm.method_zoo.table_order`),
+#: and ``{row: the method it tunes}`` of the test-time methods (``CoOp+TPT``, PromptAlign).
+METHODS, TEST_TIME_METHODS = _table_order()
+#: Every row of the tables in order: each method, then the test-time rows tuning it.
+ROWS: Tuple[str, ...] = tuple(
+    row for method in METHODS
+    for row in (method, *(r for r, tuned in TEST_TIME_METHODS.items() if tuned == method)))
+for _table in (BASE2NOVEL, BASE2NOVEL_AVERAGE, *PER_SET.values(),
+               *(t for protocols in OTHER_CLIPS.values()
+                 for t in protocols.values())):  # in table order
+    _rows = dict(_table)
+    _table.clear()
+    _table.update((row, _rows[row]) for row in ROWS if row in _rows)
+    _table.update((row, values) for row, values in sorted(_rows.items()) if row not in ROWS)

@@ -134,24 +134,41 @@ def variant_name(cfg) -> Optional[str]:
     return f'{name or "config"} [{listed}]'
 
 
-def run_record(cfg) -> dict:
+def method_of(cfg) -> Optional[str]:
+    """The method of a config: its model's type (of the model a test-time wrapper such as
+    mmpretrain's ``--tta`` holds)."""
+    model = cfg.get('model') or {}
+    return (model.get('module') or model).get('type')
+
+
+def run_record(cfg, weights: Optional[dict] = None) -> dict:
     """The record a test writes beside its metrics.
 
-    ``method`` and ``protocol`` are the config's top-level ``method`` and
-    ``protocol`` entries (set by the method's and the protocol's base
-    configs; the model type otherwise); the dataset is the one trained on
+    ``method`` is the model's type (of the model a test-time wrapper such as
+    mmpretrain's ``--tta`` holds), ``protocol`` the config's top-level ``protocol``
+    (set by the protocol's base config); the dataset is the one trained on
     (or tested, for a test-only config); shots and seed are those of its
     few-shot draw and of the run; ``variant`` names the experiment (the
     config's ``variant``, which MapleRunner sets from :func:`variant_name`), so
     two configs of one method are two runs; ``processes`` is the number of
     processes that tested.
+
+    ``weights`` says what is tested (:func:`maple_mm.provenance.weights_record`):
+    the checkpoint ``file`` (None for weights trained in the same run) and what
+    wrote it. A checkpoint that says which run wrote it is filed under that
+    run: its method, dataset, shots, seed, config and variant replace the
+    config's (the config tests it; another method's checkpoint is tested only
+    with ``allow_other_method``, which the record keeps, as it keeps that of the
+    run that trained the weights). ``checkpoint`` names
+    the file and its writer; ``trained`` keeps the class names and data
+    fingerprint the weights were trained on; ``tested`` gets each test set's
+    data fingerprint as the set is tested.
     """
     cfg = cfg or {}
     source = _source_dataset(cfg)
-    model = cfg.get('model') or {}
     filename = getattr(cfg, 'filename', None)
-    return dict(
-        method=cfg.get('method') or model.get('type'),
+    record = dict(
+        method=method_of(cfg),
         protocol=cfg.get('protocol'),
         dataset=_dataset_key(source) if source else None,
         shots=source.get('num_shots'),
@@ -159,4 +176,26 @@ def run_record(cfg) -> dict:
         config=osp.splitext(osp.basename(filename))[0] if filename else None,
         variant=cfg.get('variant') or (variant_name(cfg) if isinstance(cfg, Config) else None),
         processes=get_world_size(),
+        allow_other_method=bool(cfg.get('allow_other_method')),
     )
+    written = (weights or {}).get('written_by') or {}
+    if written.get('method'):
+        record['method'] = written['method']
+    run = written.get('run') or {}
+    record.update(
+        {key: run[key]
+         for key in ('dataset', 'shots', 'seed', 'config', 'variant') if key in run})
+    # Another method's weights were loaded: by this test, or by the run that trained them.
+    record['allow_other_method'] = record['allow_other_method'] or bool(
+        run.get('allow_other_method'))
+    file = (weights or {}).get('file')
+    record['checkpoint'] = dict(
+        file=file,
+        method=written.get('method'),
+        clip=written.get('clip'),
+        converted_from=written.get('converted_from'),
+        loaded_into=method_of(cfg)) if file else None
+    record['trained'] = dict(
+        classes=written.get('classes'), data=written.get('data')) if written else None
+    record['tested'] = {}
+    return record

@@ -11,16 +11,17 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from maple_mm.class_names import (EXTRA_STATE, check_class_name_bounds, decode_class_names,
+from maple_mm.checkpoints.reference_layout import ReferenceLayout, looks_like_reference
+from maple_mm.class_names import (EXTRA_STATE, check_class_names, decode_class_names,
                                   encode_class_names)
 from maple_mm.errors import CheckpointMismatchError, SlowPathWarning
+from maple_mm.provenance import RecordsItsWriter
 from .class_prompts import ClassPrompts, splice_context
 from .clip import OpenCLIPBackbone
 from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks, supports_fast_text,
                         text_layout)
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
-from .reference_checkpoint import looks_like_reference
 from .towers import encode_image, encode_text
 
 LEARNER_PREFIX = 'prompt_learner.'
@@ -42,7 +43,7 @@ class PromptedFeatures(NamedTuple):
 
 
 @MODELS.register_module()
-class PromptedCLIP(BaseClassifier):
+class PromptedCLIP(BaseClassifier, RecordsItsWriter):
     """CLIP classification with the prompts of a :class:`PromptLearner`.
 
     Logits are ``exp(logit_scale) * cos(image, text)``: image features from the
@@ -78,6 +79,8 @@ class PromptedCLIP(BaseClassifier):
 
     #: The registered prompt learner type a method's ``prompt_learner`` defaults to.
     default_learner: str = ''
+    #: The checkpoints of the method's reference code, for the converter (None: it has none).
+    reference_layout: Optional[ReferenceLayout] = None
 
     def __init__(self,
                  backbone: dict,
@@ -136,7 +139,7 @@ class PromptedCLIP(BaseClassifier):
         ``dataset_meta`` (the dataset's metainfo) lets a method take what it
         needs from the dataset, e.g. zero-shot CLIP its prompt template.
         """
-        check_class_name_bounds(class_names, 'The class list')
+        check_class_names(class_names, 'The class list')
         reconfigured = self.prompt_learner.configure_for_dataset(dataset_meta or {})
         if reconfigured or list(class_names) != self.class_names:
             self.prompt_learner.set_class_names(class_names, self.backbone)

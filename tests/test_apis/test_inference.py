@@ -129,8 +129,10 @@ def test_bad_inputs_are_one_error_line(trained, tmp_path):
     with pytest.raises(SystemExit, match='error: The class list is empty'):
         run_infer(trained['config'], trained['checkpoint'], trained['images'][0], '--classes',
                   ' , ')
+    with pytest.raises(SystemExit, match='give the checkpoint of a trained run'):
+        run_infer(trained['config'], 'none', trained['images'][0])  # checked before building
     with pytest.raises(SystemExit, match='learns prompts: give the checkpoint'):
-        run_infer(trained['config'], 'none', trained['images'][0])
+        run_infer(trained['config'], 'none', trained['images'][0], '--classes', 'cat,dog')
     unnamed = torch.load(trained['checkpoint'], weights_only=True)
     del unnamed['state_dict']['_extra_state']  # as checkpoints of earlier versions ...
     torch.save(unnamed, tmp_path / 'unnamed.pth')

@@ -42,12 +42,14 @@ def test_transforms(cfg):
     resize, center = cfg.test_dataloader.dataset.pipeline[1:3]
     assert (resize.scale, resize.edge, resize.interpolation) == (224, 'short', 'bicubic')
     assert center.crop_size == 224
-    pre = cfg.model.data_preprocessor
+    pre = cfg.data_preprocessor  # the runner gives it to the model
     assert pre.to_rgb and pre.mean[0] == pytest.approx(0.48145466 * 255)
     assert pre.std[2] == pytest.approx(0.27577711 * 255)
 
 
 def test_per_epoch_learning_rates(cfg):
-    lrs = per_epoch_lrs(cfg.param_scheduler, cfg.train_cfg.max_epochs,
-                        cfg.optim_wrapper.optimizer.lr)
+    # T_max is the scheduler's end, which the runner sets to max_epochs.
+    lrs = per_epoch_lrs(
+        dict(cfg.param_scheduler, end=cfg.train_cfg.max_epochs), cfg.train_cfg.max_epochs,
+        cfg.optim_wrapper.optimizer.lr)
     assert [round(lr, 5) for lr in lrs] == [1e-5, 3.5e-3, 3.17e-3, 2.29e-3, 1.21e-3]

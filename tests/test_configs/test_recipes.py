@@ -1,13 +1,18 @@
-"""Every config carries its method's reference recipe and protocol (docs/benchmarks.md)."""
+"""Every config carries its method's reference recipe and protocol (docs/benchmarks.md).
+
+The recipes are each method's rows (``recipes`` of :class:`tests.method_rows.MethodRows`,
+in the method's own test module); this file names no method.
+"""
 import math
 
 import pytest
+from mmpretrain.registry import DATASETS as DATASET_TYPES
 
 from maple_mm.datasets.catalog import BENCHMARKS, IMAGENET_VARIANTS
+from ..method_rows import Recipe, method_rows, recipe
 from ..test_engine.test_warmup_cosine_lr import per_epoch_lrs
-from .zoo import (CONFIGS, COOP_EPOCHS_BY_SHOTS, DATASETS, LEARNERS, LOSS_WEIGHTS, METHODS,
-                  PROMPTSRC_FINE_GRAINED_GPA, PROMPTSRC_GPA, PUBLISHED_LRS, SCHEDULES,
-                  all_leaf_configs, built, protocol_of)
+from .zoo import (BASE_DIR, CONFIGS, DATASETS, METHODS, PUBLISHED_LRS, all_leaf_configs, built,
+                  protocol_of)
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
@@ -52,41 +57,32 @@ def cosine_lrs(lr: float, epochs: int) -> list:
 
 
 def check_dataset(dataset: dict, key: str) -> None:
+    """The benchmark's type, reading data/<its folder> (the dataset's default data_root)."""
     benchmark = BENCHMARKS[key]
-    assert (dataset.type, dataset.data_root) == (benchmark.type, f'data/{benchmark.folder}')
+    assert dataset.type == benchmark.type and 'data_root' not in dataset
+    built_lazily = DATASET_TYPES.build(dict(type=dataset.type, lazy_init=True))
+    assert built_lazily.data_root == f'data/{benchmark.folder}'
 
 
 @pytest.mark.parametrize('path,folder,protocol,dataset', cases())
 def test_recipe_and_protocol(path, folder, protocol, dataset):
     cfg = built(path)
     # Model: the frozen ViT-B/16 OpenAI CLIP, its normalisation, the method's prompts.
-    assert cfg.model.type == cfg.method == METHODS[folder]
+    assert cfg.model.type == METHODS[folder]
     assert cfg.model.backbone == dict(
         type='OpenCLIPBackbone', model_name='ViT-B-16', pretrained='openai')
-    pre = cfg.model.data_preprocessor
+    pre = cfg.data_preprocessor  # mmengine's Runner gives it to the model
     assert pre.type == 'ClsDataPreprocessor' and pre.to_rgb
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
-    learner = dict(LEARNERS[folder])
-    transfer = protocol in ('cross_dataset', 'domain_generalization')
-    if folder == 'maple' and transfer:
-        learner['depth'] = 3  # the reference's cross-dataset depth
-    if folder == 'coop' and protocol != 'few_shot':  # CoOp's ctxv1 configs
-        learner.update(n_ctx=4, ctx_init='a photo of a')
-    if folder == 'promptsrc' and transfer:  # vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets.yaml
-        learner.update(depth_text=3, depth_vision=3)
-    if folder == 'kgcoop' and dataset == 'dtd':  # KgCoOp's CUSTOM_TEMPLATES (kgcoop.py)
-        learner['template'] = 'a photo of a {}, a type of texture.'
-    assert cfg.model.prompt_learner == learner
-    for key, value in LOSS_WEIGHTS.get(folder, {}).items():
+    row = recipe(folder, protocol, dataset)
+    assert cfg.model.prompt_learner == row.learner
+    for key, value in method_rows()[folder].model.items():  # loss weights
         assert cfg.model[key] == value
-    gpa = cfg.default_hooks.get('gpa')
-    if folder == 'promptsrc':
-        mean_std = PROMPTSRC_GPA['cross_dataset' if transfer else protocol]
-        if protocol == 'few_shot' and dataset in PROMPTSRC_FINE_GRAINED_GPA[1]:
-            mean_std = PROMPTSRC_FINE_GRAINED_GPA[0]
-        assert gpa == dict(type='GaussianPromptAggregationHook', mean=mean_std[0], std=mean_std[1])
-    else:
-        assert gpa is None
+    # The hooks a method trains with, beyond the runtime's (which a user's cannot drop).
+    runtime = set(built(BASE_DIR / 'default_runtime.py').default_hooks)
+    hooks = {name: hook for name, hook in cfg.default_hooks.items() if name not in runtime}
+    assert hooks == (row.hooks if isinstance(row, Recipe) else {})
+    assert cfg.get('epochs_by_shots') == getattr(row, 'epochs_by_shots', None)
 
     # Data protocol.
     train_subsample, test_subsample, shots, main_set = PROTOCOLS[protocol]
@@ -102,18 +98,10 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     assert cfg.randomness.seed == 1
     check_test_sets(cfg, protocol)
 
-    schedule = SCHEDULES[folder,
-                         'cross_dataset' if protocol == 'domain_generalization' else protocol]
-    if schedule is None:  # zero-shot: nothing to train
+    if not isinstance(row, Recipe):  # nothing to train (zero-shot)
         assert cfg.train_dataloader is None and 'optim_wrapper' not in cfg
         return
-    lr, epochs, batch = schedule
-    if (folder, dataset) == ('coop', 'imagenet') and protocol in ('few_shot', 'base2novel'):
-        epochs = 50  # CoOp: ImageNet 50 epochs
-    if (folder, protocol, dataset) == ('coop', 'few_shot', 'imagenet'):
-        epochs = 50  # CoOp: ImageNet 50 epochs at every K
-    if folder == 'kgcoop' and transfer:
-        shots = 4  # KgCoOp's scripts/xd_train.sh: SHOTS=4
+    lr, epochs, batch, shots = row.lr, row.epochs, row.batch, row.shots
     train = cfg.train_dataloader
     assert (train.batch_size, train.drop_last, train.sampler.shuffle) == (batch, True, True)
     assert train.dataset.pipeline == TRAIN_PIPELINE
@@ -126,12 +114,9 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
         type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=False)
     assert cfg.train_cfg == dict(by_epoch=True, max_epochs=epochs)
     assert cfg.param_scheduler == dict(
-        type='ConstantWarmupCosineLR',
-        warmup_value=1e-5,
-        warmup_steps=1,
-        by_epoch=True,
-        T_max=epochs)
-    lrs = per_epoch_lrs(cfg.param_scheduler, epochs, lr)
+        type='ConstantWarmupCosineLR', warmup_value=1e-5, warmup_steps=1, by_epoch=True)
+    # T_max = the scheduler's end, which the runner sets to max_epochs (test_warmup_cosine_lr)
+    lrs = per_epoch_lrs(dict(cfg.param_scheduler, end=cfg.train_cfg.max_epochs), epochs, lr)
     assert lrs == pytest.approx(cosine_lrs(lr, epochs))
     if (lr, epochs) in PUBLISHED_LRS:
         assert [round(v, 5) for v in lrs] == PUBLISHED_LRS[lr, epochs]
@@ -166,12 +151,3 @@ def test_domain_generalization_trains_like_cross_dataset():
         for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper',
                     'param_scheduler', 'train_cfg'):
             assert dg.get(key) == xd.get(key), (folder, key)
-
-
-def test_coop_few_shot_epochs_depend_on_the_shots():
-    assert built(CONFIGS / 'coop' / 'few_shot_dtd.py').epochs_by_shots == COOP_EPOCHS_BY_SHOTS
-    imagenet = built(CONFIGS / 'coop' / 'few_shot_imagenet.py')
-    assert imagenet.epochs_by_shots == {k: 50 for k in COOP_EPOCHS_BY_SHOTS}
-    for folder in METHODS:  # only CoOp varies its epochs with K
-        if folder not in ('coop', 'zero_shot_clip'):
-            assert 'epochs_by_shots' not in built(CONFIGS / folder / 'few_shot_dtd.py')

@@ -1,6 +1,7 @@
 """--seed and --shots (maple_mm/engine/runners/run_config.py, what every tool's options go
-through): the run's seed, every dataset's few-shot draw, the epochs CoOp gives K shots, and
-the default work dir work_dirs/<method>/<config>[_<K>shots]."""
+through): the run's seed, every dataset's few-shot draw, the epochs a recipe gives K shots
+(``epochs_by_shots``, on the first method whose rows declare it), and the default work dir
+work_dirs/<method>/<config>[_<K>shots]."""
 import argparse
 import logging
 import os
@@ -10,9 +11,13 @@ from mmengine.config import DictAction
 
 from maple_mm.engine import apply_shots, load_run_config
 from maple_mm.errors import ConfigError
-from .zoo import CONFIGS
+from ..method_rows import recipe, with_epochs_by_shots
+from .zoo import CONFIGS, METHODS
 
-DTD = CONFIGS / 'maple' / 'base2novel_dtd.py'
+DTD = CONFIGS / 'maple' / 'base2novel_dtd.py'  # the example method's
+#: A method whose few-shot epochs follow the shots, and its recipe's epochs by shots.
+BY_SHOTS, BY_SHOTS_RECIPE = with_epochs_by_shots()
+FEW_SHOT_DTD = CONFIGS / BY_SHOTS / 'few_shot_dtd.py'
 
 
 def load(config, *argv):
@@ -48,7 +53,7 @@ def test_seed_reaches_the_run_and_every_dataset():
 
 def test_seed_reaches_complete_extra_sets():
     for name in ('cross_dataset_imagenet', 'domain_generalization_imagenet'):
-        cfg = load(CONFIGS / 'vpt' / f'{name}.py', '--seed', '2')
+        cfg = load(CONFIGS / 'maple' / f'{name}.py', '--seed', '2')
         assert set(dataset_values(cfg, 'seed').values()) == {2}
         assert cfg.randomness.seed == 2
 
@@ -62,9 +67,9 @@ def test_without_seed_the_config_decides():
 def test_methods_sharing_a_config_name_get_their_own_work_dirs():
     dirs = {
         load(CONFIGS / folder / 'base2novel_dtd.py', '--seed', '1').work_dir
-        for folder in ('coop', 'cocoop', 'maple', 'zero_shot_clip')
+        for folder in METHODS
     }
-    assert len(dirs) == 4
+    assert len(dirs) == len(METHODS)
 
 
 def test_explicit_work_dir_wins_and_seed_beats_cfg_options(tmp_path):
@@ -79,7 +84,7 @@ def test_shots_reach_every_drawing_dataset_and_name_the_run():
     assert dataset_values(cfg, 'num_shots') == dict(train_dataloader=4, test_dataloader=4)
     assert cfg.work_dir == os.path.join('work_dirs', 'maple', 'few_shot_dtd_4shots', 'seed2')
     # Without epochs_by_shots the recipe's epochs stay.
-    assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == 50
+    assert cfg.train_cfg.max_epochs == 50 and 'T_max' not in cfg.param_scheduler  # follows it
 
 
 def test_shots_leave_the_other_test_sets_whole():
@@ -89,31 +94,35 @@ def test_shots_leave_the_other_test_sets_whole():
     assert set(values.values()) == {None}  # the targets keep all their test items
 
 
-@pytest.mark.parametrize('shots,epochs', [(1, 50), (2, 100), (4, 100), (8, 200), (16, 200)])
-def test_coop_epochs_follow_the_shots(shots, epochs):
-    cfg = load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--shots', str(shots))
-    assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == cfg.max_epochs == epochs
+@pytest.mark.parametrize('shots,epochs', BY_SHOTS_RECIPE.epochs_by_shots.items())
+def test_epochs_follow_the_shots(shots, epochs):
+    cfg = load(FEW_SHOT_DTD, '--shots', str(shots))
+    # The lr schedule's T_max follows max_epochs (the runner sets its end to it).
+    assert cfg.train_cfg.max_epochs == epochs and 'T_max' not in cfg.param_scheduler
     assert cfg.train_dataloader.dataset.num_shots == shots
-    imagenet = load(CONFIGS / 'coop' / 'few_shot_imagenet.py', '--shots', str(shots))
-    assert imagenet.train_cfg.max_epochs == imagenet.param_scheduler.T_max == 50
+    imagenet = load(CONFIGS / BY_SHOTS / 'few_shot_imagenet.py', '--shots', str(shots))
+    imagenet_epochs = recipe(BY_SHOTS, 'few_shot', 'imagenet').epochs_by_shots[shots]
+    assert imagenet.train_cfg.max_epochs == imagenet_epochs
+    assert 'T_max' not in imagenet.param_scheduler
 
 
 def test_shots_without_epochs_for_them_are_a_clear_error():
     with pytest.raises(ConfigError, match='epochs_by_shots gives epochs for'):
-        load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--shots', '3')
+        load(FEW_SHOT_DTD, '--shots', '3')
     with pytest.raises(ConfigError, match='at least 1'):
         load(DTD, '--shots', '0')
 
 
 def test_shots_from_cfg_options_and_from_a_built_runner_as_from_the_tools(tmp_path):
     """mmpretrain's tools and Runner.from_cfg: a top-level ``shots`` entry is --shots."""
-    cfg = load(CONFIGS / 'coop' / 'few_shot_dtd.py', '--cfg-options', 'shots=2')
-    assert cfg.train_dataloader.dataset.num_shots == 2 and cfg.train_cfg.max_epochs == 100
-    assert cfg.work_dir == os.path.join('work_dirs', 'coop', 'few_shot_dtd_2shots')
+    epochs = BY_SHOTS_RECIPE.epochs_by_shots
+    cfg = load(FEW_SHOT_DTD, '--cfg-options', 'shots=2')
+    assert cfg.train_dataloader.dataset.num_shots == 2 and cfg.train_cfg.max_epochs == epochs[2]
+    assert cfg.work_dir == os.path.join('work_dirs', BY_SHOTS, 'few_shot_dtd_2shots')
     from mmengine.config import Config
 
     from maple_mm.engine import MapleRunner
-    raw = Config.fromfile(CONFIGS / 'coop' / 'few_shot_dtd.py')
+    raw = Config.fromfile(FEW_SHOT_DTD)
     raw.shots, raw.work_dir = 4, str(tmp_path)
     seen = {}
     original = MapleRunner.__init__
@@ -128,7 +137,8 @@ def test_shots_from_cfg_options_and_from_a_built_runner_as_from_the_tools(tmp_pa
     finally:
         MapleRunner.__init__ = original
     assert seen['train_dataloader']['dataset']['num_shots'] == 4
-    assert seen['train_cfg']['max_epochs'] == 100 and raw.train_dataloader.dataset.num_shots == 16
+    assert seen['train_cfg']['max_epochs'] == epochs[4]
+    assert raw.train_dataloader.dataset.num_shots == 16
     apply_shots(raw, 4)
     apply_shots(raw, 4)  # the tools apply it, then the runner again: the same
-    assert raw.train_cfg.max_epochs == 100
+    assert raw.train_cfg.max_epochs == epochs[4]

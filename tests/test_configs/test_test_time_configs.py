@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import torch
@@ -89,13 +90,12 @@ def test_recipes_are_the_references(path):
         if folder == 'promptalign':
             # ALIGN_LAYER_FROM 0, TO 3, DISTR_LOSS_W 100: blocks range(0, 2), weight 100 / 3
             assert alignment == dict(layers=(0, 1), weight=pytest.approx(100 / 3))
-            assert cfg.method == 'PromptAlign'
         else:
-            assert alignment is None and cfg.method == 'MaPLe+TPT'
+            assert alignment is None
     else:
         assert tuning['lr'] == 5e-3 and not set_tuning  # tc.py:323
         method, recipe = BASES[stem.split('_')[0]]
-        assert cfg.method == method
+        assert loop.get('tuned_method', cfg.model.type) + '+TPT' == method
         assert cfg.model.type == Config.fromfile(CONFIGS / '_base_' / 'models' /
                                                  f'{recipe}.py').model.type
         if recipe in ('coop', 'cocoop'):
@@ -103,7 +103,9 @@ def test_recipes_are_the_references(path):
             # (test_tpt.sh --ctx_init a_photo_of_a; tc.py:113-119 n_ctx 4)
             learner = cfg.model.prompt_learner
             assert (learner.n_ctx, learner.ctx_init) == (4, 'a photo of a')
-    assert bool(cfg.get('needs_checkpoint', True)) is not stem.startswith('clip')
+    assert 'method' not in cfg  # the row follows from the model type and the loop
+    # TPT+CLIP tunes the context it builds: no checkpoint (tools/test.py), zero-shot CLIP's row.
+    assert (loop.get('tuned_method') == 'ZeroShotCLIP') is stem.startswith('clip')
 
 
 def test_source_statistics_come_from_imagenet_train_through_the_test_transform():
@@ -137,13 +139,15 @@ def data_root(tmp_path_factory):
     return root
 
 
-def write_checkpoint(cfg: Config, path: Path) -> Path:
-    """A checkpoint of the config's (tiny) model with prompts away from their init."""
+def write_checkpoint(cfg: Config, path: Path, run: Optional[dict] = None) -> Path:
+    """A checkpoint of the config's (tiny) model with prompts away from their init; with
+    ``run``, saying that run of the model's method wrote it (as a training run's does)."""
     model = MODELS.build(cfg.model)
     with torch.no_grad():
         for param in model.prompt_learner.parameters():
             param.add_(torch.randn_like(param) * 0.02)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    meta = dict(written_by=dict(method=cfg.model.type, run=run)) if run else dict()
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
     return path
 
 
@@ -160,6 +164,7 @@ def tiny_config(config: Path, data_root: Path, work_dir: Path, name: str) -> Pat
                 if transform.get(key) == 224:
                     transform[key] = 32
     path = work_dir.parent / f'{name}.py'
+    path.parent.mkdir(parents=True, exist_ok=True)
     cfg.dump(path)
     return path
 
@@ -221,24 +226,34 @@ def test_promptalign_demo_reads_the_statistics_the_tool_writes(data_root, tmp_pa
     assert re.search(r'Top-1 accuracy \(%\): Base [\d.]+ \| Novel [\d.]+ \| HM [\d.]+', out)
 
 
-@pytest.mark.parametrize('config', [
-    'tpt/coop_domain_generalization_imagenet', 'tpt/clip_cross_dataset_imagenet',
-    'tpt/cocoop_domain_generalization_imagenet', 'promptalign/domain_generalization_imagenet'
+@pytest.mark.parametrize('config,row', [
+    ('tpt/coop_domain_generalization_imagenet', 'CoOp+TPT'),
+    ('tpt/clip_cross_dataset_imagenet', 'ZeroShotCLIP+TPT'),
+    ('tpt/cocoop_domain_generalization_imagenet', 'CoCoOp+TPT'),
+    ('promptalign/domain_generalization_imagenet', 'PromptAlign'),
 ])
-def test_zoo_configs_run(config, data_root, tmp_path):
+def test_zoo_configs_run(config, row, data_root, tmp_path):
     """DG and cross-dataset TPT configs (AugMix on the targets), TPT+CoCoOp and PromptAlign, in
-    this process: every set tested, and the prompts as loaded afterwards."""
+    this process: every set tested, the prompts as loaded afterwards, and the run recorded as
+    its own row (not as a test of the checkpoint's run, whose variant it names)."""
     from mmpretrain.registry import RUNNERS
-    path = tiny_config(CONFIGS / f'{config}.py', data_root, tmp_path / 'work', 'zoo')
+    path = tiny_config(CONFIGS / f'{config}.py', data_root, tmp_path / 'work', config)
     cfg = Config.fromfile(path)
     for fields in cfg.test_cfg.extra_sets.values():  # the AugMix pipelines of the targets
         for transform in fields.get('pipeline', []):
             if transform['type'] == 'TestTimeViews':
                 transform['num_views'] = 15
     views_of(cfg.test_dataloader.dataset.pipeline)['num_views'] = 15
-    checkpoint = None
-    if cfg.get('needs_checkpoint', True):
-        checkpoint = write_checkpoint(cfg, tmp_path / 'model.pth')
+    checkpoint, trained = None, None
+    if not cfg.test_cfg.get('tuned_method'):
+        trained = dict(
+            method=cfg.model.type,
+            dataset='imagenet',
+            shots=16,
+            seed=2,
+            config='cross_dataset_imagenet',
+            variant='trained/cross_dataset')
+        checkpoint = write_checkpoint(cfg, tmp_path / 'model.pth', trained)
         cfg.load_from = str(checkpoint)
     if 'promptalign' in config:
         cfg.dump(path)
@@ -248,7 +263,18 @@ def test_zoo_configs_run(config, data_root, tmp_path):
     written = metrics_of(tmp_path / 'work')
     assert written['complete'] and f'imagenet/{TOP1}' in written['metrics']
     assert 'target_average' in written['metrics']
-    assert written['record']['method'] == cfg.method
+    record, own = written['record'], f'{config.split("_imagenet")[0]}'
+    assert (record['method'], record['protocol']) == (row, cfg.protocol)
+    assert record['config'] == Path(config).stem
+    assert record['test_time']['method'] == ('PromptAlign' if 'promptalign' in config else 'TPT')
+    assert record['test_time']['tuning'] == json.loads(json.dumps(cfg.test_cfg.tuning.to_dict()))
+    if trained is None:  # TPT+CLIP: the context the config builds
+        assert record['variant'] == own and record['seed'] == cfg.randomness.seed
+        assert record['test_time']['tuned']['method'] == 'ZeroShotCLIP'
+    else:  # the trained run's identity (seed 2), this run's config and variant
+        assert record['variant'] == f'{own} on trained/cross_dataset'
+        assert record['seed'] == 2 and record['test_time']['tuned'] == dict(
+            method=cfg.model.type, config='cross_dataset_imagenet', variant='trained/cross_dataset')
     learner = runner.model.prompt_learner
     if checkpoint is not None:
         saved = torch.load(checkpoint, weights_only=True)['state_dict']
@@ -276,7 +302,7 @@ OOD = ('imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r', 'target_aver
 
 def test_test_time_folders_are_listed_apart_from_the_trained_methods():
     from maple_mm.method_zoo import method_folders, test_time_folders
-    assert test_time_folders(CONFIGS) == {'promptalign': 'PromptAlign', 'tpt': 'TPT'}
+    assert test_time_folders(CONFIGS) == {'tpt': 'TPT', 'promptalign': 'PromptAlign'}
     assert not set(test_time_folders(CONFIGS)) & set(method_folders(CONFIGS))
 
 
@@ -293,15 +319,22 @@ def test_metafile_and_readme_carry_the_published_numbers(folder):
 
     from maple_mm.datasets.catalog import display_name
     from maple_mm.evaluation.published import DOMAIN_GENERALIZATION
+    from maple_mm.method_zoo import test_time_row
     meta = yaml.safe_load((CONFIGS / folder / 'metafile.yml').read_text())
     (collection, ) = meta['Collections']
     assert 'Test-time adaptation' in collection['Metadata']['Training Techniques']
     assert collection['README'] == f'configs/{folder}/README.md'
-    configs = sorted(m['Config'] for m in meta['Models'])
+    configs = sorted(m['Config'] for m in meta['Models'] if 'Config' in m)
     assert configs == sorted(f'configs/{folder}/{p.name}' for p in (CONFIGS / folder).glob('*.py'))
     for model in meta['Models']:
+        if 'Config' not in model:  # TPT's RN50 table, kept for RN50 configs
+            assert model['Metadata']['CLIP'] == 'RN50' and folder == 'tpt'
+            continue
         cfg = Config.fromfile(REPO_ROOT / model['Config'])
-        published = DOMAIN_GENERALIZATION.get(cfg.method, {})
+        # The method it tunes: the model's, or TPT+CLIP's (CoOp's learner, built, not loaded).
+        tuned = cfg.test_cfg.get('tuned_method', cfg.model.type)
+        assert model['Metadata']['Tuned Method'] == tuned, model['Name']
+        published = DOMAIN_GENERALIZATION.get(test_time_row(tuned, collection['Name']), {})
         expected = {
             ('Mean of the 4 ImageNet variants' if k == 'target_average' else display_name(k)): v
             for k, v in published.items()

@@ -15,6 +15,7 @@ import torch
 import yapf.yapflib.yapf_api
 from mmengine.config import Config
 
+from maple_mm.datasets.catalog import BENCHMARKS, dataset_key_of_type
 from maple_mm.engine import load_run_config
 from maple_mm.models import TINY_CLIP_CFG
 from ..miniature_datasets import DATASET_FOLDERS, write_miniature
@@ -61,6 +62,9 @@ def load(config: Path, *argv: str) -> Config:
 def _shrink(node, data_root: Path) -> None:
     """Data roots to the miniatures, 224-pixel transforms to 32 pixels, depths to 3."""
     if isinstance(node, dict):
+        key = dataset_key_of_type(node.get('type')) if isinstance(node.get('type'), str) else None
+        if key is not None and 'data_root' not in node:  # a benchmark's default data/<folder>
+            node['data_root'] = str(data_root / BENCHMARKS[key].folder)
         for key, value in node.items():
             if key == 'data_root' and isinstance(value, str) and value.startswith('data/'):
                 node[key] = str(data_root / value[len('data/'):])

@@ -171,3 +171,20 @@ def test_exif_rotated_jpeg_decodes_as_the_reference(dtd, tmp_path, split):
     assert mmcv.imread(path).shape == (24, 16, 3)
     inputs = dataset[0]['inputs']  # (C, H, W), BGR as mmcv's (to_rgb=True makes it RGB)
     assert torch.equal(inputs, torch.from_numpy(pil_rgb[..., ::-1].transpose(2, 0, 1).copy()))
+
+
+def test_damage_that_keeps_the_end_marker_is_not_called_truncated(tmp_path):
+    """Truncation is told from the file (its format's end marker), not from PIL's message."""
+    import numpy as np
+    from PIL import Image
+    path = tmp_path / 'damaged.png'
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    start = data.index(b'IDAT') + 8
+    data[start:start + 16] = b'\xff' * 16  # damaged pixels, the IEND chunk kept
+    path.write_bytes(bytes(data))
+    problem = image_problem(str(path), decode=True)
+    assert problem.startswith('it does not decode') and 'truncated' not in problem
+    path.write_bytes(bytes(data[:len(data) * 9 // 10]))
+    assert image_problem(
+        str(path), decode=True) == ('the file is truncated (it ends before the image data does)')

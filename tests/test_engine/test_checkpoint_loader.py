@@ -117,6 +117,28 @@ def test_unreadable_files_are_named_with_what_they_are(tmp_path, kind, expected)
     assert unreadable_reason(str(whole)) is None
 
 
+def test_damaged_archives_are_named_by_what_the_file_holds(tmp_path):
+    """A record that fails its CRC (which torch would load as wrong weights), or a zip that
+    is no torch checkpoint: the archive is checked, never torch's message text."""
+    import zipfile
+    whole = tmp_path / 'whole.pth'
+    torch.save({'state_dict': {'w': torch.full((64, 64), 0.5)}}, whole)
+    data = bytearray(whole.read_bytes())
+    with zipfile.ZipFile(whole) as archive:
+        record = next(i for i in archive.infolist() if i.filename.endswith('/data/0'))
+    offset = record.header_offset + 30 + len(record.filename) + len(record.extra) + 100
+    data[offset:offset + 8] = b'\x00' * 8  # the storage's bytes, not its headers
+    spoilt = tmp_path / 'spoilt.pth'
+    spoilt.write_bytes(bytes(data))
+    other = tmp_path / 'other.pth'
+    with zipfile.ZipFile(other, 'w') as archive:
+        archive.writestr('notes.txt', 'not a checkpoint')
+    assert unreadable_reason(str(spoilt)) is None and unreadable_reason(str(other)) is None
+    for path, expected in ((spoilt, 'fails its CRC check'), (other, 'holds no data.pkl')):
+        with pytest.raises(CheckpointFormatError, match=expected):
+            load_checkpoint_file(str(path))
+
+
 def test_mmengine_loads_are_weights_only_inside_the_block_and_restored_after(tmp_path, monkeypatch):
     """Relies on mmengine's CheckpointLoader._schemes (a private attribute): this test fails
     first if a new mmengine keeps its loaders elsewhere."""

@@ -176,7 +176,7 @@ def test_linear_probe_of_clip_trains_with_the_same_tools(base, tmp_path):
         type='ImageClassifier',
         backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG, normalize=True),
         head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
-        data_preprocessor=Config.fromfile(config).model.data_preprocessor)
+        data_preprocessor=Config.fromfile(config).data_preprocessor)
     runner = runner_for(config, tmp_path, model=model)
     runner.train()
     metrics = runner.test()

@@ -13,6 +13,7 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.engine.hooks.gpa_hook import gaussian_epoch_weights
 from tests.reference_successors import gpa_weights
+from ..method_rows import method_rows, recipe
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from ..test_configs.zoo import CONFIGS
 
@@ -62,6 +63,12 @@ def run(cfg, resume=False, interrupt_after=None):
     return recorder.epochs, final
 
 
+def gpa_config():
+    """A shipped config that trains with the hook: the first (table order) whose rows say so."""
+    return next(CONFIGS / folder / 'base2novel_eurosat.py' for folder in method_rows()
+                if 'gpa' in getattr(recipe(folder, 'base2novel', 'eurosat'), 'hooks', {}))
+
+
 def by_hand(epochs):
     weights = gpa_weights(EPOCHS, mean=2, std=1)
     return {k: sum(float(w) * e[k] for w, e in zip(weights, epochs)) for k in epochs[0]}
@@ -75,11 +82,7 @@ def test_weights_are_the_references():
 @pytest.mark.usefixtures('fast_cpu_runs')
 def test_final_prompts_are_the_gaussian_weighted_sum_also_across_a_resume(tmp_path):
     data_root = write_miniatures(tmp_path / 'data')
-    cfg = tiny(
-        load(CONFIGS / 'promptsrc' / 'base2novel_eurosat.py'),
-        data_root,
-        tmp_path / 'whole',
-        epochs=EPOCHS)
+    cfg = tiny(load(gpa_config()), data_root, tmp_path / 'whole', epochs=EPOCHS)
     cfg.default_hooks.gpa.update(mean=2, std=1)
     epochs, final = run(cfg)
     assert len(epochs) == EPOCHS and final.keys() == epochs[0].keys()

@@ -142,7 +142,11 @@ class _Model(BaseModel):
 @pytest.fixture(scope='module')
 def instances(tmp_path_factory):
     """One real instance of each class whose instance attributes maple_mm touches."""
-    runner = Runner(model=_Model(), work_dir=str(tmp_path_factory.mktemp('internals')))
+    # In mmpretrain's scope, as the tests' (conftest.py): a runner's scope is the current one.
+    runner = Runner(
+        model=_Model(),
+        work_dir=str(tmp_path_factory.mktemp('internals')),
+        default_scope='mmpretrain')
     loop = TestLoop.__new__(TestLoop)
     BaseLoop.__init__(loop, runner, dataloader=[])
     loop.evaluator = None

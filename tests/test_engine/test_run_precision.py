@@ -1,8 +1,9 @@
 """Which precision a shipped recipe trains and tests in, by device (no GPU needed).
 
-The reference trains every method but VPT in fp16 (``PREC: fp16``); VPT's
-``load_clip_to_cpu`` returns ``model.float()`` (trainers/vpt.py). On CUDA the
-recipes run fp16 mixed precision, VPT fp32; CPUs fp32; ``--precision`` forces one.
+Each recipe's precision on CUDA is its method's rows' (the reference trainer's
+``PREC``, or fp32 where its code trains in fp32; a method that learns nothing
+tests in fp32): fp16 mixed precision or fp32 on CUDA, fp32 on CPUs;
+``--precision`` forces one.
 """
 import copy
 
@@ -12,6 +13,7 @@ import torch
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.engine.optimizers.precision import run_precision
 from maple_mm.errors import ConfigError
+from ..method_rows import method_rows, recipe, trained_folders
 from ..test_configs.zoo import CONFIGS, built
 
 MIXED = 'MixedPrecisionOptimWrapper'
@@ -26,13 +28,17 @@ def resolved(name: str, cuda: bool, monkeypatch, precision=None):
     return apply_run_precision(cfg), cfg.get('optim_wrapper')
 
 
-@pytest.mark.parametrize('name,on_cuda', [('maple/base2novel_dtd.py', 'fp16'),
-                                          ('coop/base2novel_dtd.py', 'fp16'),
-                                          ('cocoop/cross_dataset_imagenet.py', 'fp16'),
-                                          ('ivlp/few_shot_eurosat.py', 'fp16'),
-                                          ('language_prompting/base2novel_ucf101.py', 'fp16'),
-                                          ('vpt/base2novel_dtd.py', 'fp32'),
-                                          ('zero_shot_clip/base2novel_dtd.py', 'fp32')])
+def recipes_by_precision():
+    """Each method's configs of every protocol, with the precision their rows say."""
+    for folder, rows in method_rows().items():
+        for protocol, dataset in (('base2novel', 'dtd'), ('few_shot', 'eurosat'), ('cross_dataset',
+                                                                                   'imagenet')):
+            if protocol in rows.recipes:
+                yield (f'{folder}/{protocol}_{dataset}.py', recipe(folder, protocol,
+                                                                   dataset).precision)
+
+
+@pytest.mark.parametrize('name,on_cuda', recipes_by_precision())
 def test_recipes_train_mixed_fp16_on_cuda_and_fp32_on_cpu(monkeypatch, name, on_cuda):
     precision, wrapper = resolved(name, True, monkeypatch)
     assert precision == on_cuda
@@ -47,7 +53,9 @@ def test_recipes_train_mixed_fp16_on_cuda_and_fp32_on_cpu(monkeypatch, name, on_
 
 def test_one_option_forces_either(monkeypatch):
     assert resolved('maple/base2novel_dtd.py', True, monkeypatch, 'fp32')[1].get('type') is None
-    precision, wrapper = resolved('vpt/base2novel_dtd.py', False, monkeypatch, 'fp16')
+    fp32 = next(name for name, on_cuda in recipes_by_precision()
+                if on_cuda == 'fp32' and name.split('/')[0] in trained_folders())  # trains in fp32
+    precision, wrapper = resolved(fp32, False, monkeypatch, 'fp16')
     assert (precision, wrapper.type, wrapper.precision) == ('fp16', MIXED, 'fp16')
     monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda including_emulation=True: False)
     assert resolved('maple/base2novel_dtd.py', True, monkeypatch, 'amp')[0] == 'fp16'

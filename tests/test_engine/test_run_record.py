@@ -7,6 +7,7 @@ from mmengine.config import Config
 from maple_mm.engine.optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from maple_mm.evaluation.run_record import run_record, variant_name
 from ..conftest import REPO_ROOT, load_tool
+from ..method_rows import with_dataset_recipe, with_epochs_by_shots
 from ..test_configs.zoo import CONFIGS
 
 _cli = load_tool('tools/_cli.py')
@@ -28,10 +29,23 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == ('MaPLe', 'dtd', 2,
                                                                             'maple/base2novel')
     assert imagenet['variant'] == 'maple/base2novel' and imagenet['processes'] == 1
-    # --shots 1 gives CoOp its 50 epochs (epochs_by_shots): the recipe's, not a change.
-    assert record_of(CONFIGS / 'coop' / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
-        == 'coop/few_shot'
-    assert record_of(CONFIGS / 'coop' / 'base2novel_imagenet.py')['variant'] == 'coop/base2novel'
+    # --shots 1 gives a method its epochs for 1 shot (epochs_by_shots): the recipe's, not a
+    # change; nor is a dataset's own recipe value.
+    folder, _ = with_epochs_by_shots()
+    assert record_of(CONFIGS / folder / 'few_shot_eurosat.py', '--shots', '1')['variant'] \
+        == f'{folder}/few_shot'
+    folder, dataset = with_dataset_recipe('base2novel')
+    assert record_of(CONFIGS / folder / f'base2novel_{dataset}.py')['variant'] == \
+        f'{folder}/base2novel'
+
+
+def test_transfer_runs_name_their_recipe_and_method():
+    """The cross-dataset protocol's helper sets were once a top-level ``variant``, which the
+    records took for the experiment's name (a dict); the method is the model's type."""
+    for name in ('cross_dataset', 'domain_generalization'):
+        record = record_of(CONFIGS / 'maple' / f'{name}_imagenet.py')
+        assert (record['method'], record['variant'], record['protocol']) == ('MaPLe',
+                                                                             f'maple/{name}', name)
 
 
 def test_what_the_run_changed_names_the_variant():

@@ -40,3 +40,40 @@ def test_resumed_scheduler_continues_the_same_values():
     optimizer2.step()
     resumed.step()
     assert optimizer2.param_groups[0]['lr'] == pytest.approx(2.2908e-3, rel=1e-4)
+
+
+def test_t_max_is_the_runners_epochs_unless_given(tmp_path):
+    """The recipes leave T_max out: mmengine's Runner sets the scheduler's end to the training's
+    max_epochs, which T_max follows (so --shots K and train_cfg.max_epochs change both)."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    from maple_mm.errors import ConfigError
+
+    class Toy(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            return dict(loss=self.weight.sum())
+
+    runner = Runner(
+        model=Toy(),
+        work_dir=str(tmp_path),
+        default_scope='mmpretrain',
+        train_dataloader=dict(
+            dataset=torch.utils.data.TensorDataset(torch.zeros(4)),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2),
+        train_cfg=dict(by_epoch=True, max_epochs=7),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0035)))
+    runner.train_loop  # noqa: B018  builds the loop, as train() does first
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    cfg = dict(type='ConstantWarmupCosineLR', warmup_value=1e-5, by_epoch=True)
+    assert [s.T_max for s in runner.build_param_scheduler(cfg)] == [7]
+    assert [s.T_max for s in runner.build_param_scheduler(dict(cfg, T_max=3))] == [3]
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0035)
+    with pytest.raises(ConfigError, match='needs T_max or end'):
+        PARAM_SCHEDULERS.build(dict(cfg, optimizer=optimizer))

@@ -39,11 +39,12 @@ def test_newest_log_folder_wins(tmp_path):
 def test_runs_at_any_depth_are_read_from_their_records(tmp_path):
     """Folder names mean nothing: the record says what the run is."""
     write_metrics(tmp_path / 'a' / 'b' / 'seed9', '20250101_000000', {'x': 1}, record(seed=1))
-    write_metrics(tmp_path / 'odd name', '20250101_000000', {'x': 2}, record('CoOp', seed=2))
+    write_metrics(tmp_path / 'odd name', '20250101_000000', {'x': 2},
+                  record('AnotherMethod', seed=2))
     write_metrics(tmp_path / 'flat', '20250101_000000', {'x': 3})  # earlier version: no record
     (tmp_path / 'started' / '20250101_000000').mkdir(parents=True)  # started, not finished
     found = collect_runs([tmp_path])
-    assert [(r.method, r.seed, r.metrics) for r in found.runs] == [('CoOp', 2, {
+    assert [(r.method, r.seed, r.metrics) for r in found.runs] == [('AnotherMethod', 2, {
         'x': 2.0
     }), ('MaPLe', 1, {
         'x': 1.0

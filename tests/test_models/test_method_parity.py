@@ -3,7 +3,7 @@
 For each method (and each prompt layout of it) a reference state dict with
 fp16-exact values is built by tests/reference_trainers.py under the reference's
 names, mapped onto our model by the checkpoint converter
-(maple_mm/models/reference_checkpoint.py), and our logits must equal the
+(maple_mm/checkpoints/reference_converter.py), and our logits must equal the
 transcription's, on both code paths (``efficient`` True and False). Every
 learned tensor is checked to matter, so that the equality checks where it goes.
 Gradients must reach exactly the parameters the reference trains, and no CLIP
@@ -35,7 +35,7 @@ LABELS = [0, 3, 4]
 TOL = dict(rtol=1e-5, atol=1e-5)
 MATTERS = 1e-2  # a learned tensor moves the logits by more than this
 
-from maple_mm.models import reference_checkpoint as conv  # noqa: E402
+from maple_mm.checkpoints import reference_converter as conv  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 

@@ -26,8 +26,9 @@ def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision):
         json.loads(line)
         for line in next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()
     ]
+    # At least one loss line per epoch; a slow machine adds progress lines between them.
     losses = [s['loss'] for s in scalars if 'loss' in s]
-    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+    assert len(losses) >= 2 and all(math.isfinite(x) for x in losses)
     metrics = read_test_metrics(work_dir)
     assert {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'} <= set(metrics)
     assert all(math.isfinite(v) for v in metrics.values())

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from ..conftest import load_tool
+from ..method_rows import trained_folders, untrained_folders
 from ..test_configs.zoo import METHODS
 from .test_train_test_e2e import run_tool
 
@@ -37,9 +38,10 @@ def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
 
 def test_each_measurement_runs_in_a_fresh_process_by_default(tmp_path):
     out = tmp_path / 'fresh.json'
-    run_tool('benchmark.py', '--model', 'tiny', '--method', 'zero_shot_clip', '--classes', '3',
-             '--paths', 'efficient', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
-             '--json', out)
+    untrained = (untrained_folders() or METHODS)[0]  # the quickest
+    run_tool('benchmark.py', '--model', 'tiny', '--method', untrained, '--classes', '3', '--paths',
+             'efficient', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1', '--json',
+             out)
     (result, ) = json.loads(out.read_text())
     assert result['peak_mib'] > 0 and result['images_per_s'] > 0
 
@@ -72,7 +74,7 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
         assert f'\n{method} benchmark: tiny' in proc.stdout
     results = json.loads(out.read_text())
     trained = {r['method'] for r in results if r['kind'] == 'train'}
-    assert trained == set(METHODS) - {'zero_shot_clip'}
+    assert trained == set(trained_folders())
     assert all(r['finite'] for r in results if r['kind'] == 'train')
     for method in trained:  # the method's own loss, the same on both paths
         ref, eff = ([
@@ -86,14 +88,26 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
     assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)
 
 
+def tpt_methods() -> list:
+    """Folders of methods TPT tunes (its metafile's): one that learns nothing (TPT+CLIP: the
+    context its config builds), a text-prompting one and the example (vision prompts too)."""
+    from maple_mm.method_zoo import metafiles, test_time_folders, tuned_methods
+    folders = {method: folder for folder, method in METHODS.items()}
+    tuned = [folders[m] for m in tuned_methods(metafiles()[next(iter(test_time_folders()))])]
+    untrained = next(f for f in tuned if f in untrained_folders())
+    text = next(f for f in tuned if f in trained_folders() and f != 'maple')
+    return [untrained, text, 'maple']
+
+
 def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path):
-    """--kinds tpt: TPT+CoOp and TPT+CLIP (zero-shot CLIP's "a photo of a") images/s on both
-    paths, and the paths' predictions compared image by image."""
+    """--kinds tpt: TPT on a method with nothing learned (zero-shot CLIP's "a photo of a"), a
+    text-prompting method and MaPLe: images/s on both paths, and the paths' predictions
+    compared image by image."""
     out = tmp_path / 'tpt.json'
-    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', 'coop', 'zero_shot_clip',
-                    'maple', '--kinds', 'tpt', '--classes', '5', '40', '--tpt-views', '7',
-                    '--tpt-images', '2', '--warmup', '0', '--threads', '1', '--in-process',
-                    '--json', out)
+    methods = tpt_methods()
+    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', *methods, '--kinds', 'tpt',
+                    '--classes', '5', '40', '--tpt-views', '7', '--tpt-images', '2', '--warmup',
+                    '0', '--threads', '1', '--in-process', '--json', out)
     table = proc.stdout
     assert len([line for line in table.splitlines() if line.startswith('TPT images/s')]) == 6
     assert 'train step' not in table and 'eval images/s' not in table
@@ -101,10 +115,10 @@ def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path)
     results = json.loads(out.read_text())
     assert {(r['method'], r['path'], r['classes'])
             for r in results} == {(m, p, c)
-                                  for m in ('coop', 'zero_shot_clip', 'maple')
+                                  for m in methods
                                   for p in ('reference', 'efficient')
                                   for c in (5, 40)}
-    for method in ('coop', 'zero_shot_clip', 'maple'):
+    for method in methods:
         for classes in (5, 40):
             ref, eff = (
                 next(r for r in results

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 from ..conftest import REPO_ROOT, load_tool, write_split_dataset
@@ -273,8 +275,8 @@ def test_dist_train_passes_the_multi_node_settings_to_torchrun(tmp_path):
                          NODE_RANK='1',
                          MASTER_ADDR='10.0.0.1',
                          PORT='29501')
-    assert args == [
-        '-m', 'torch.distributed.run', '--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
+    assert args == [  # torchrun, through _torchrun.py (one line when it is stopped)
+        str(TOOLS / '_torchrun.py'), '--nnodes=2', '--node_rank=1', '--master_addr=10.0.0.1',
         '--nproc_per_node=8', '--master_port=29501',
         str(TOOLS / 'train.py'), 'cfg.py', '--launcher', 'pytorch', '--amp'
     ]
@@ -285,7 +287,7 @@ def test_dist_test_defaults_to_one_local_node(tmp_path):
                          tmp_path,
                          PYTHON=str(FAKE_SLURM_BIN / 'record_args'))
     assert args == [
-        '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0', '--master_addr=127.0.0.1',
+        str(TOOLS / '_torchrun.py'), '--nnodes=1', '--node_rank=0', '--master_addr=127.0.0.1',
         '--nproc_per_node=2', '--master_port=29500',
         str(TOOLS / 'test.py'), 'cfg.py', 'w.pth', '--launcher', 'pytorch'
     ]
@@ -431,6 +433,56 @@ def test_killing_the_launcher_stops_every_worker(tmp_path):
         time.sleep(0.5)
     assert not any(map(_alive, workers)), 'workers outlived their launcher'
     assert not list(work.glob('*.pth')) and not list(work.glob('*/test_metrics.json'))
+
+
+@pytest.mark.parametrize('script,stop,code', [('dist_test.sh', signal.SIGTERM, 143),
+                                              ('dist_test.sh', signal.SIGINT, 130),
+                                              ('dist_train.sh', signal.SIGINT, 130)])
+def test_stopping_a_distributed_run_ends_with_one_line(tmp_path, script, stop, code):
+    """SIGTERM (kill) or SIGINT (Ctrl-C: the terminal signals the launcher's process group)
+    while the workers test or train: one line and the signal's exit code, not torch's
+    SignalException traceback and exit 1."""
+    config = tiny_config(tmp_path, write_split_dataset(tmp_path / 'toy', train=4, test=4))
+    with open(config, 'a') as f:
+        f.write("custom_hooks = [dict(type='ClassNamesHook'), "
+                "dict(type='SlowTrainingProbeHook', seconds=2)]\n")
+    work = tmp_path / 'work'
+    if script == 'dist_test.sh':
+        model = MODELS.build(Config.fromfile(config).model)
+        model.set_class_names(['red_square', 'green circle', 'blue'])
+        torch.save(dict(state_dict=model.state_dict()), tmp_path / 'prompts.pth')
+        args = [config, tmp_path / 'prompts.pth', '2']
+    else:
+        args = [config, '2']
+    env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
+    env.update(HF_HUB_OFFLINE='1', PYTHON=sys.executable, PORT=str(free_port()))
+    launcher = subprocess.Popen(
+        ['bash', str(TOOLS / script), *map(str, args), '--work-dir',
+         str(work)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True)
+    pid_files = [work / f'pid_rank{rank}' for rank in (0, 1)]
+    deadline = time.time() + 300
+    while not all(p.exists() and p.read_text() for p in pid_files):
+        assert launcher.poll() is None and time.time() < deadline, launcher.stderr.read()[-3000:]
+        time.sleep(0.5)
+    if stop == signal.SIGINT:
+        os.killpg(launcher.pid, stop)  # what Ctrl-C in the terminal does
+    else:
+        launcher.send_signal(stop)  # kill PID
+    err = launcher.communicate(timeout=120)[1]
+    assert launcher.returncode == code, err[-3000:]
+    assert 'Traceback' not in err and 'SignalException' not in err
+    last = err.strip().splitlines()[-1]
+    what = 'The test did not finish' if script == 'dist_test.sh' else \
+        f'No checkpoint was saved yet in {work}'
+    assert last.startswith(f'interrupted: stopped by {stop.name}; every process of the run was '
+                           f'stopped. {what}'), last
+    assert err.count('interrupted:') == 1  # the workers leave it to the launcher
 
 
 def test_scripts_use_the_environment_maple_mm_is_installed_in(tmp_path):

@@ -1,248 +1,77 @@
 """tools/model_converters/reference_to_mm.py: reference checkpoints of every trainer -> maple_mm.
 
-The fake reference checkpoints are written as Dassl's ``save_checkpoint`` writes
-them for each trainer (tests/reference_trainers.py ``dassl_saved_state_dict``:
-CoOp / CoCoOp save their prompt learner alone, without the 'prompt_learner.'
-prefix; VPT / IVLP / MaPLe the whole model with the frozen CLIP; fp16 where the
-reference's fp16 configs have it; plus the epoch, the optimizer state and a
-scheduler state that pickles Python objects). The converted prompts are loaded
-into our models the two ways the tools load checkpoints, and their logits are
-checked against the literal transcription of the reference forward pass.
+Each method's cases are rows of its own test module (``converter`` of
+:class:`tests.method_rows.MethodRows`); the fake reference checkpoints are
+written as Dassl writes them (tests/test_tools/reference_checkpoints.py). The
+converted prompts are loaded into our models the two ways the tools load
+checkpoints, and their logits are checked against the literal transcription of
+the reference forward pass. The tests of one method's keys are in its test module.
 """
 import os
 import pickle
-import sys
-import types
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS
-from torch.optim.lr_scheduler import CosineAnnealingLR, _LRScheduler
 
 import maple_mm  # noqa: F401
 from maple_mm.engine import load_checkpoint_file
-from maple_mm.errors import CheckpointMismatchError, ClassNameError
-from maple_mm.models import TINY_CLIP_CFG, OpenCLIPBackbone, reference_checkpoint
+from maple_mm.errors import CheckpointMismatchError
+from maple_mm.models import TINY_CLIP_CFG
 from tests import reference_trainers as ref_trainers
-from tests.conftest import load_tool
-from tests.reference_trainers import dassl_saved_state_dict
+from tests.method_rows import converter_cases
+from .reference_checkpoints import (CLASS_NAMES, DASSL_MODULE, build_model, conv, convert,
+                                    printed_model_config, save_reference_checkpoint,
+                                    saved_state_dict, tool)
 
 init_default_scope('mmpretrain')
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLASS_NAMES = ['dog', 'golden_retriever', 'sea turtle', 'aircraft carrier', 'crane (bird)']
-DASSL_MODULE = 'dassl.optim.lr_scheduler'
-
-conv = reference_checkpoint
-tool = load_tool('tools/model_converters/reference_to_mm.py')
 pytestmark = pytest.mark.usefixtures('one_thread')
+#: The example method of the shared tests (tests/test_method_files.py).
+EXAMPLE = 'maple'
+CASES = converter_cases()
 
 
-# -- Dassl's warm-up scheduler, pickled under Dassl's module name ---------------------
-class _BaseWarmupScheduler(_LRScheduler):
-    """As in dassl/optim/lr_scheduler.py: a warm-up that hands over to a successor."""
-
-    def __init__(self, optimizer, successor, warmup_epoch, last_epoch=-1):
-        self.successor = successor
-        self.warmup_epoch = warmup_epoch
-        super().__init__(optimizer, last_epoch)
-
-    def step(self, epoch=None):
-        if self.last_epoch >= self.warmup_epoch:
-            self.successor.step(epoch)
-            self._last_lr = self.successor.get_last_lr()
-        else:
-            super().step(epoch)
+def _detected(method: str) -> str:
+    """What auto-detection names: a layout extending another without a signature of its
+    own saves its base's keys, so the keys name the base (``--method`` names it)."""
+    layout = conv.reference_layout(method)
+    return method if layout.base is None or layout.signature else _detected(layout.base.name)
 
 
-class ConstantWarmupScheduler(_BaseWarmupScheduler):
-
-    def __init__(self, optimizer, successor, warmup_epoch, cons_lr, last_epoch=-1):
-        self.cons_lr = cons_lr
-        super().__init__(optimizer, successor, warmup_epoch, last_epoch)
-
-    def get_lr(self):
-        if self.last_epoch >= self.warmup_epoch:
-            return self.successor.get_last_lr()
-        return [self.cons_lr for _ in self.base_lrs]
-
-
-for _cls in (_BaseWarmupScheduler, ConstantWarmupScheduler):
-    _cls.__module__ = DASSL_MODULE
-
-
-def _fake_dassl_modules(monkeypatch):
-    """Make pickle find the scheduler under its Dassl name (only while saving)."""
-    fake = types.ModuleType(DASSL_MODULE)
-    fake.ConstantWarmupScheduler = ConstantWarmupScheduler
-    fake._BaseWarmupScheduler = _BaseWarmupScheduler
-    monkeypatch.setitem(sys.modules, 'dassl', types.ModuleType('dassl'))
-    monkeypatch.setitem(sys.modules, 'dassl.optim', types.ModuleType('dassl.optim'))
-    monkeypatch.setitem(sys.modules, DASSL_MODULE, fake)
-
-
-# -- one configuration per method -------------------------------------------------------
-#: method -> (our model type, our learner config, reference config, builder, logits)
-METHODS = {
-    'coop': ('CoOp', dict(n_ctx=4), dict(n_ctx=4, ctx_init='', csc=False),
-             ref_trainers.coop_reference_state_dict, ref_trainers.coop_logits),
-    'coop-csc':
-    ('CoOp',
-     dict(n_ctx=3, class_specific=True, num_classes=len(CLASS_NAMES), class_token_position='front'),
-     dict(n_ctx=3, ctx_init='', csc=True, class_token_position='front'),
-     ref_trainers.coop_reference_state_dict, ref_trainers.coop_logits),
-    'cocoop': ('CoCoOp', dict(n_ctx=4,
-                              ctx_init='a photo of a'), dict(n_ctx=4, ctx_init='a photo of a'),
-               ref_trainers.cocoop_reference_state_dict, ref_trainers.cocoop_logits),
-    'vpt': ('VPT', dict(n_ctx=4, depth=3), dict(n_ctx_vision=4, depth_vision=3),
-            ref_trainers.vpt_reference_state_dict, ref_trainers.vpt_logits),
-    'ivlp':
-    ('IVLP', dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3),
-     dict(n_ctx_text=2, n_ctx_vision=3, depth_text=4,
-          depth_vision=3), ref_trainers.ivlp_reference_state_dict, ref_trainers.ivlp_logits),
-    'language': ('LanguagePrompting', dict(n_ctx=4, depth=3),
-                 dict(n_ctx_text=4, n_ctx_vision=0, depth_text=3, depth_vision=0),
-                 ref_trainers.ivlp_reference_state_dict, ref_trainers.ivlp_logits),
-    'maple': ('MaPLe', dict(n_ctx=2, depth=3), dict(n_ctx=2, depth=3),
-              ref_trainers.maple_reference_state_dict, ref_trainers.maple_logits),
-}
-#: The converter's method per case (the others are named after theirs).
-TRAINER = {'coop-csc': 'coop'}
-
-
-def dassl_trainer(case: str) -> str:
-    """The reference trainer whose Dassl file layout ``case`` has."""
-    return {'coop-csc': 'coop', 'language': 'ivlp'}.get(case, case)
-
-
-EXPECTED_META = {
-    'coop':
-    dict(n_ctx=4, class_specific=False, text_width=32),
-    'coop-csc':
-    dict(n_ctx=3, class_specific=True, num_classes=5, text_width=32),
-    'cocoop':
-    dict(n_ctx=4, text_width=32, embed_dim=32),
-    'vpt':
-    dict(n_ctx=4, depth=3, vision_width=48),
-    'ivlp':
-    dict(
-        n_ctx_text=2, n_ctx_vision=3, depth_text=4, depth_vision=3, text_width=32, vision_width=48),
-    'language':
-    dict(n_ctx=4, depth=3, text_width=32),
-    'maple':
-    dict(n_ctx=2, depth=3, text_width=32, vision_width=48),
-}
-
-
-@pytest.fixture(scope='module')
-def backbone():
-    return OpenCLIPBackbone(model_cfg=TINY_CLIP_CFG)
-
-
-def reference_prompts(backbone, case='maple', seed=0, **overrides):
-    """The learned tensors (+ token buffers) under the reference's CustomCLIP names."""
-    _, _, kwargs, builder, _ = METHODS[case]
-    kwargs = dict(kwargs, **overrides)
-    kwargs.pop('class_token_position', None)  # only the forward uses it
-    if case == 'vpt':
-        return builder(backbone.clip, seed=seed, **kwargs)
-    return builder(backbone.clip, backbone.tokenizer, CLASS_NAMES, seed=seed, **kwargs)
-
-
-def saved_state_dict(backbone, case='maple', seed=0, **overrides):
-    """The 'state_dict' Dassl writes for the trainer of ``case`` (names and dtypes)."""
-    ref = reference_prompts(backbone, case, seed, **overrides)
-    return ref, dassl_saved_state_dict(dassl_trainer(case), ref, backbone.clip)
-
-
-def save_reference_checkpoint(path,
-                              state_dict,
-                              monkeypatch,
-                              scheduler_form='dassl',
-                              extra=None,
-                              epoch=5):
-    """``torch.save`` what Dassl's ``save_checkpoint`` writes.
-
-    The optimizer holds every parameter it was given (the whole model for the
-    trainers that register it) and momentum only for the learned ones.
-    """
-    params = []
-    for key, value in state_dict.items():
-        if 'token_' in key or not value.is_floating_point():
-            continue
-        learned = key == 'ctx' or key.startswith(('meta_net.', 'prompt_learner.')) \
-            or 'VPT' in key
-        param = torch.nn.Parameter(value.detach().float().clone(), requires_grad=learned)
-        if learned:
-            param.grad = torch.ones_like(param)
-        params.append(param)
-    optimizer = torch.optim.SGD(params, lr=0.0035, momentum=0.9, weight_decay=5e-4)
-    optimizer.step()  # momentum buffers, so the optimizer state is not empty
-    successor = CosineAnnealingLR(optimizer, T_max=5)
-    scheduler = ConstantWarmupScheduler(optimizer, successor, warmup_epoch=1, cons_lr=1e-5)
-    checkpoint = {
-        'state_dict': state_dict,
-        'epoch': epoch,
-        'optimizer': optimizer.state_dict(),
-        # Dassl saves sched.state_dict(), which holds the successor scheduler (and
-        # through it the SGD object); 'object' pickles the scheduler itself.
-        'scheduler': scheduler.state_dict() if scheduler_form == 'dassl' else scheduler,
-        'val_result': None,
-    }
-    checkpoint.update(extra or {})
-    with monkeypatch.context() as patch:
-        _fake_dassl_modules(patch)
-        torch.save(checkpoint, path)
-    assert DASSL_MODULE not in sys.modules
-    return path
-
-
-def build_model(case='maple', **overrides):
-    model_type, learner, _, _, _ = METHODS[case]
-    return MODELS.build(
-        dict(
-            type=model_type,
-            backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG),
-            prompt_learner=dict(learner, **overrides)))
-
-
-def convert(tmp_path, ref_path, name='converted.pth', extra_args=()):
-    out = tmp_path / name
-    assert tool.main([str(ref_path), str(out), *extra_args]) == str(out)
-    return out
-
-
-def printed_model_config(printed: str) -> dict:
-    """The ``model=dict(...)`` line the converter prints, as a dict."""
-    line = next(x.strip() for x in printed.splitlines() if x.strip().startswith('model=dict('))
-    return eval(line[len('model='):], {'dict': dict})
+def _method_option(method: str) -> tuple:
+    return () if _detected(method) == method else ('--method', method)
 
 
 # -- the round trip, every method ---------------------------------------------------------------
-@pytest.mark.parametrize('case', list(METHODS))
+@pytest.mark.parametrize('case', list(CASES))
 def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
     """Dassl file -> converter -> our model (both loaders) = the reference's logits."""
-    method = TRAINER.get(case, case)
+    method = CASES[case].method
     ref, saved = saved_state_dict(backbone, case, seed=1)
-    folder = tmp_path / ref_trainers.DASSL_MODEL_NAMES[dassl_trainer(case)]
+    folder = tmp_path / ref_trainers.DASSL_MODEL_NAMES[CASES[case].dassl_trainer]
     folder.mkdir()
     ref_path = save_reference_checkpoint(folder / 'model.pth.tar-5', saved, monkeypatch)
     # The file pickles Python objects: plain weights-only loading refuses it.
     with pytest.raises(pickle.UnpicklingError):
         torch.load(ref_path, map_location='cpu', weights_only=True)
 
-    out = convert(tmp_path, ref_path)  # --method auto
+    out = convert(tmp_path, ref_path, extra_args=_method_option(method))
     printed = capsys.readouterr().out
     ckpt = torch.load(out, map_location='cpu', weights_only=True)
     assert set(ckpt) == {'state_dict', 'meta'}
+    written = ckpt['meta'].pop('written_by')
     assert ckpt['meta'] == dict(
-        method=method, converted_from='model.pth.tar-5', epoch=5, **EXPECTED_META[case])
+        method=method, converted_from='model.pth.tar-5', epoch=5, **CASES[case].meta)
     assert all(v.dtype == torch.float32 for v in ckpt['state_dict'].values())
 
-    model_type, learner, ref_kwargs, _, logits_fn = METHODS[case]
+    model_type, learner, ref_kwargs = CASES[case][2:5]
+    logits_fn = CASES[case].logits
+    # What wrote it (maple_mm.provenance): loading it into another method is refused.
+    assert (written['method'], written['converted_from'], written['method_detected']) == \
+        (model_type, 'model.pth.tar-5', not _method_option(method))
     config = printed_model_config(printed)
     assert config['type'] == model_type
     images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -269,10 +98,10 @@ def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
         with torch.no_grad():
             torch.testing.assert_close(model(images), theirs, rtol=1e-5, atol=1e-5)
 
-    assert f'{conv.REFERENCE_TRAINERS[method]} prompts (' in printed
-    if method in ('vpt', 'ivlp', 'language', 'maple'):
+    assert f'{conv.reference_layout(method).trainer} prompts (' in printed
+    if not conv.reference_layout(method).saved_alone:  # the whole model: the frozen CLIP too
         assert 'image_encoder.*' in printed and 'logit_scale' in printed
-    if method != 'vpt':
+    if any('token_prefix' in key for key in saved):
         assert 'prompt_learner.token_prefix' in printed
     assert 'Pickled objects replaced by inert stubs' in printed
     assert f'python tools/test.py CONFIG {out}' in printed
@@ -281,7 +110,7 @@ def test_round_trip(tmp_path, monkeypatch, capsys, backbone, case):
 
 @pytest.mark.parametrize('scheduler_form', ['dassl', 'object'])
 def test_scheduler_objects_become_inert_stubs(tmp_path, monkeypatch, backbone, scheduler_form):
-    _, saved = saved_state_dict(backbone, 'maple')
+    _, saved = saved_state_dict(backbone, EXAMPLE)
     ref_path = save_reference_checkpoint(tmp_path / 'model.pth.tar-5', saved, monkeypatch,
                                          scheduler_form)
     unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(ref_path))
@@ -295,76 +124,31 @@ def test_scheduler_objects_become_inert_stubs(tmp_path, monkeypatch, backbone, s
     assert isinstance(stub, conv.InertStub)
 
 
-def test_key_mapping_maple(backbone):
-    ref, saved = saved_state_dict(backbone, 'maple')
-    method, sd = conv.convert_state_dict(saved)
-    assert method == 'maple'
-    mapping = {
-        'prompt_learner.ctx': 'prompt_learner.ctx',
-        'prompt_learner.ctx_proj.weight': 'prompt_learner.proj.weight',
-        'prompt_learner.ctx_proj.bias': 'prompt_learner.proj.bias'
-    }
-    for i in range(2):
-        mapping[f'prompt_learner.deep_text_prompts.{i}'] = \
-            f'prompt_learner.compound_prompts_text.{i}'
-        for part in ('weight', 'bias'):
-            mapping[f'prompt_learner.deep_projs.{i}.{part}'] = \
-                f'prompt_learner.compound_prompt_projections.{i}.{part}'
-    assert set(sd) == set(mapping)
-    for ours, theirs in mapping.items():
-        assert torch.equal(sd[ours], ref[theirs].float()), ours
-
-
-def test_key_mapping_ivlp_deep_prompts_shift_by_one(backbone):
-    ref, saved = saved_state_dict(backbone, 'ivlp')
-    _, sd = conv.convert_state_dict(saved, 'ivlp')
-    for i in (1, 2, 3):
-        assert torch.equal(sd[f'prompt_learner.deep_text_prompts.{i - 1}'],
-                           ref[f'text_encoder.transformer.resblocks.{i}.VPT_shallow'])
-    for i in (1, 2):
-        assert torch.equal(sd[f'prompt_learner.deep_vision_prompts.{i - 1}'],
-                           ref[f'image_encoder.transformer.resblocks.{i}.VPT_shallow'])
-    assert torch.equal(sd['prompt_learner.vision_ctx'], ref['image_encoder.VPT'])
-    assert set(sd) == set(build_model('ivlp').state_dict()) - {'_extra_state'}
-
-
 def test_detection(backbone):
-    for case in METHODS:
-        method = TRAINER.get(case, case)
+    for case in CASES:
+        method = _detected(CASES[case].method)
         ref, saved = saved_state_dict(backbone, case)
         assert conv.detect_method(saved) == method, case
         # Under CustomCLIP names, without the frozen CLIP, too.
         assert conv.detect_method(ref) == method, case
 
 
-def test_text_depth_one_language_vs_coop(tmp_path, backbone):
-    """A context alone: CoOp, unless the file holds the whole model (IVLP, language only)."""
-    ref, saved = saved_state_dict(backbone, 'language', depth_text=1)
-    assert conv.detect_method(saved) == 'language'
-    bare = {k: v for k, v in ref.items()}
-    assert conv.detect_method(bare) == 'coop'
-    method, sd = conv.convert_state_dict(bare, 'language')
-    assert method == 'language' and set(sd) == {'prompt_learner.ctx'}
-    build_model('language', depth=1).load_state_dict(sd)
-
-
-def test_method_given_explicitly_must_fit(backbone):
-    _, saved = saved_state_dict(backbone, 'ivlp')
-    with pytest.raises(
-            conv.ConversionError,
-            match=r'Not a checkpoint of the reference MaPLe trainer[\s\S]*'
-            r'prompt_learner\.proj\.weight[\s\S]*--method ivlp'):
-        conv.convert_state_dict(saved, 'maple')
-    _, saved = saved_state_dict(backbone, 'maple')
-    with pytest.raises(
-            conv.ConversionError, match='Not a checkpoint of the reference IVLP trainer'):
-        conv.convert_state_dict(saved, 'ivlp')
+def test_method_must_be_a_registered_one(backbone):
+    _, saved = saved_state_dict(backbone, EXAMPLE)
     with pytest.raises(conv.ConversionError, match='Unknown method'):
-        conv.convert_state_dict(saved, 'mapl')
+        conv.convert_state_dict(saved, EXAMPLE[:-1])
+
+
+def test_method_choices_are_the_registered_layouts():
+    """The command line lists what the methods declare, and nothing else."""
+    with pytest.raises(SystemExit):
+        tool.parse_args(['in', 'out', '--method', 'no_such_method'])
+    for name in conv.reference_layouts():
+        assert tool.parse_args(['in', 'out', '--method', name]).method == name
 
 
 def test_bare_state_dict_and_module_prefix(tmp_path, capsys, backbone):
-    ref, saved = saved_state_dict(backbone, 'maple')
+    ref, saved = saved_state_dict(backbone, EXAMPLE)
     bare = tmp_path / 'bare.pth'
     torch.save({'module.' + k: v for k, v in saved.items()}, bare)
     out = convert(tmp_path, bare)
@@ -374,62 +158,17 @@ def test_bare_state_dict_and_module_prefix(tmp_path, capsys, backbone):
                        ref['prompt_learner.compound_prompt_projections.1.bias'])
     assert 'inert stubs' not in capsys.readouterr().out  # nothing needed stubbing
 
-    # CoOp / CoCoOp files saved through DataParallel: 'module.ctx', 'module.meta_net...'.
-    _, saved = saved_state_dict(backbone, 'cocoop')
-    torch.save({'state_dict': {'module.' + k: v for k, v in saved.items()}}, bare)
-    out = convert(tmp_path, bare, 'cocoop.pth')
-    assert torch.load(out, weights_only=True)['meta']['method'] == 'cocoop'
-
-
-def test_depth_one_checkpoints(tmp_path, backbone):
-    for case, kwargs, learner in (('maple', dict(depth=1), dict(depth=1)),
-                                  ('vpt', dict(depth_vision=1), dict(depth=1))):
-        _, saved = saved_state_dict(backbone, case, **kwargs)
-        torch.save({'state_dict': saved, 'epoch': 2}, tmp_path / 'ref.pth')
-        out = convert(tmp_path, tmp_path / 'ref.pth', f'{case}.pth')
-        ckpt = torch.load(out, weights_only=True)
-        assert ckpt['meta']['depth'] == 1 and ckpt['meta']['epoch'] == 2
-        build_model(case, **learner).load_state_dict(ckpt['state_dict'])
-
-
-def test_reference_depth_beyond_the_blocks(backbone):
-    """PROMPT_DEPTH 12 on a 4-block tower: the reference makes prompts for blocks 1..3 only."""
-    ref = ref_trainers.vpt_reference_state_dict(backbone.clip, n_ctx_vision=2, depth_vision=12)
-    method, sd = conv.convert_state_dict(ref)
-    assert conv.describe(method, sd)['depth'] == 4
-    build_model('vpt', n_ctx=2, depth=4).load_state_dict(sd)
-
 
 def test_other_n_ctx_is_a_clear_mismatch(tmp_path, monkeypatch, backbone):
-    _, saved = saved_state_dict(backbone, 'maple', n_ctx=4)
+    _, saved = saved_state_dict(backbone, EXAMPLE, n_ctx=4)
     out = convert(tmp_path, save_reference_checkpoint(tmp_path / 'ref.pth', saved, monkeypatch))
     assert torch.load(out, weights_only=True)['meta']['n_ctx'] == 4
-    model = build_model('maple', n_ctx=2)
+    model = build_model(EXAMPLE, n_ctx=2)
     with pytest.raises(CheckpointMismatchError, match=r'n_ctx=2[\s\S]*prompt_learner\.ctx'):
         model.load_state_dict(torch.load(out, weights_only=True)['state_dict'])
 
 
-def test_class_specific_checkpoint_names_its_classes(tmp_path, monkeypatch, capsys, backbone):
-    _, saved = saved_state_dict(backbone, 'coop-csc')
-    out = convert(tmp_path,
-                  save_reference_checkpoint(tmp_path / 'ref.pth', saved, monkeypatch, epoch=50))
-    printed = capsys.readouterr().out
-    meta = torch.load(out, weights_only=True)['meta']
-    assert meta['class_specific'] is True and meta['num_classes'] == 5
-    assert 'exactly the 5 classes it was trained on' in printed
-    assert printed_model_config(printed)['prompt_learner'] == dict(
-        n_ctx=3, class_specific=True, num_classes=5)
-    # A model built for another number of classes refuses the checkpoint clearly.
-    model = build_model('coop-csc', num_classes=3)
-    with pytest.raises(CheckpointMismatchError, match=r'\(5, 3, 32\) vs model \(3, 3, 32\)'):
-        model.load_state_dict(torch.load(out, weights_only=True)['state_dict'])
-    model = build_model('coop-csc')
-    model.load_state_dict(torch.load(out, weights_only=True)['state_dict'])
-    with pytest.raises(ClassNameError, match='each of 5 classes'):
-        model.set_class_names(CLASS_NAMES[:3])
-
-
-@pytest.mark.parametrize('case', list(METHODS))
+@pytest.mark.parametrize('case', list(CASES))
 def test_unconverted_state_dict_points_to_the_converter(backbone, case):
     """Loading what the reference saved, unconverted, says to run this converter."""
     _, saved = saved_state_dict(backbone, case)
@@ -446,7 +185,7 @@ def test_missing_input(tmp_path):
 
 
 def test_existing_output_needs_force(tmp_path, backbone):
-    torch.save({'state_dict': saved_state_dict(backbone, 'maple')[1]}, tmp_path / 'ref.pth')
+    torch.save({'state_dict': saved_state_dict(backbone, EXAMPLE)[1]}, tmp_path / 'ref.pth')
     out = tmp_path / 'out.pth'
     out.write_bytes(b'keep me')
     with pytest.raises(conv.OutputExistsError, match='--force'):
@@ -465,9 +204,8 @@ def test_not_a_reference_checkpoint(tmp_path, backbone):
         tool.main([str(tmp_path / 'other.pth'), str(tmp_path / 'out.pth')])
     message = str(info.value)
     assert 'No prompt weights of any reference trainer' in message
-    for key in ('image_encoder.VPT', 'prompt_learner.compound_prompts_text.<i>',
-                'meta_net.linear1.weight'):
-        assert key in message
+    for name, (layout, _) in conv.reference_layouts().items():  # what each trainer saves
+        assert f'{name}: {layout.expected_keys}' in message
     assert not (tmp_path / 'out.pth').exists()
 
     torch.save({'weights': 1}, tmp_path / 'other.pth')
@@ -479,52 +217,9 @@ def test_not_a_reference_checkpoint(tmp_path, backbone):
 
 
 def test_unknown_keys(backbone):
-    _, saved = saved_state_dict(backbone, 'maple')
+    _, saved = saved_state_dict(backbone, EXAMPLE)
     saved['prompt_learner.extra_prompt'] = torch.zeros(2, 32)
     with pytest.raises(conv.ConversionError, match=r"Unknown keys \['prompt_learner\.extra"):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'coop')
-    saved['bias'] = torch.zeros(32)  # a CoOp file holds only its prompt learner
-    with pytest.raises(conv.ConversionError, match=r"Unknown keys \['prompt_learner\.bias'\]"):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'ivlp')
-    saved['image_encoder.transformer.resblocks.0.VPT_shallow'] = torch.zeros(3, 48)
-    with pytest.raises(conv.ConversionError, match=r'numbered \[0, 1, 2\]'):
-        conv.convert_state_dict(saved)
-
-
-def test_inconsistent_shapes(backbone):
-    _, saved = saved_state_dict(backbone, 'maple', depth=4)
-    del saved['prompt_learner.compound_prompt_projections.2.weight']
-    del saved['prompt_learner.compound_prompt_projections.2.bias']
-    with pytest.raises(conv.ConversionError, match='3 deep text prompts .* but 2 projections'):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'maple')
-    saved['prompt_learner.compound_prompts_text.1'] = torch.zeros(3, 32)
-    with pytest.raises(conv.ConversionError, match=r'compound_prompts_text\.1 is \(3, 32\)'):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'maple')
-    del saved['prompt_learner.compound_prompt_projections.0.bias']
-    with pytest.raises(conv.ConversionError, match='needs weight and bias'):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'ivlp')
-    saved['text_encoder.transformer.resblocks.2.VPT_shallow'] = torch.zeros(5, 32)
-    with pytest.raises(
-            conv.ConversionError,
-            match=r'resblocks\.2\.VPT_shallow is \(5, 32\), '
-            r'expected \(2, 32\)'):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'vpt')
-    del saved['image_encoder.transformer.resblocks.1.VPT_shallow']
-    with pytest.raises(conv.ConversionError, match=r'numbered \[2\]; .* 1\.\.1 without gaps'):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'cocoop')
-    saved['meta_net.linear2.weight'] = torch.zeros(16, 2)
-    with pytest.raises(conv.ConversionError, match=r'meta_net\.linear2 is \(16, 2\)'):
-        conv.convert_state_dict(saved)
-    _, saved = saved_state_dict(backbone, 'ivlp')
-    saved['prompt_learner.ctx'] = torch.zeros(5, 2, 32)
-    with pytest.raises(conv.ConversionError, match='only CoOp has class-specific'):
         conv.convert_state_dict(saved)
 
 
@@ -551,7 +246,7 @@ class _SystemPayload:
 
 def test_exec_payload_is_not_run(tmp_path, monkeypatch, capsys, backbone):
     marker = tmp_path / 'marker'
-    ref, saved = saved_state_dict(backbone, 'coop')
+    ref, saved = saved_state_dict(backbone, EXAMPLE)
     ref_path = save_reference_checkpoint(
         tmp_path / 'evil.pth', saved, monkeypatch, extra={'scheduler': _ExecPayload(marker)})
     out = convert(tmp_path, ref_path)
@@ -569,87 +264,10 @@ def test_os_system_payload_is_refused(tmp_path, monkeypatch, backbone):
     marker = tmp_path / 'marker'
     ref_path = save_reference_checkpoint(
         tmp_path / 'evil.pth',
-        saved_state_dict(backbone, 'maple')[1],
+        saved_state_dict(backbone, EXAMPLE)[1],
         monkeypatch,
         extra={'optimizer': _SystemPayload(marker)})
     with pytest.raises(conv.ConversionError, match='Refusing'):
         tool.main([str(ref_path), str(tmp_path / 'out.pth')])
     assert not marker.exists()
     assert not (tmp_path / 'out.pth').exists()
-
-
-# -- the successors: PromptSRC (IVLP's keys) and KgCoOp (CoOp's plus unused weights) --------
-def test_successor_checkpoints_give_the_reference_logits_and_loss_terms(
-        tmp_path, monkeypatch, capsys, backbone):
-    """``VLPromptLearner/model.pth.tar-N`` of PromptSRC and ``prompt_learner/model.pth.tar-N``
-    of KgCoOp, as Dassl writes them: converted, the model built from the printed config
-    gives the reference's logits, and ``mode='loss'`` its loss terms, each under its key."""
-    from mmpretrain.structures import DataSample
-
-    from tests import reference_successors as successors
-    labels = [0, 3, 4]
-    samples = [DataSample().set_gt_label(label) for label in labels]
-    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    template = 'a photo of a {}, a type of pet.'
-    prompts = dict(n_ctx_text=4, n_ctx_vision=4, depth_text=3, depth_vision=3)
-    clip, tokenizer = backbone.clip, backbone.tokenizer
-
-    ivlp = ref_trainers.ivlp_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2, **prompts)
-    src_saved = dassl_saved_state_dict('ivlp', ivlp, clip)
-    for key, value in clip.visual.state_dict().items():
-        src_saved['prompt_learner.ZS_image_encoder.' + key] = value.half()
-    kg = successors.kgcoop_reference_state_dict(clip, tokenizer, CLASS_NAMES, seed=2)
-    cases = {
-        'promptsrc':
-        ('VLPromptLearner', src_saved, ivlp, {}, lambda ref: successors.promptsrc_forward(
-            clip, tokenizer, ref, images, CLASS_NAMES, torch.tensor(labels), **prompts), {
-                'loss_ce': 'ce',
-                'loss_text': 'text',
-                'loss_image': 'image',
-                'loss_logits': 'logits_kl'
-            }),
-        'kgcoop': ('prompt_learner', dassl_saved_state_dict('coop', kg), kg,
-                   dict(prompt_template=template), lambda ref: dict(
-                       successors.kgcoop_forward(clip, tokenizer, ref, images, CLASS_NAMES,
-                                                 torch.tensor(labels), template),
-                       kg=None), {
-                           'loss_ce': 'ce',
-                           'loss_kg': 'score'
-                       }),
-    }
-    for method, (folder, saved, ref, meta, forward, terms) in cases.items():
-        (tmp_path / method / folder).mkdir(parents=True)
-        ref_path = save_reference_checkpoint(
-            tmp_path / method / folder / 'model.pth.tar-20', saved, monkeypatch, epoch=20)
-        out = convert(tmp_path / method, ref_path)
-        printed = capsys.readouterr().out
-        assert torch.load(out, weights_only=True)['meta']['method'] == method
-        config = printed_model_config(printed)
-        model = MODELS.build(
-            dict(config, backbone=dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)))
-        model.load_state_dict(load_checkpoint_file(str(out))['state_dict'])
-        model.set_class_names(CLASS_NAMES, dataset_meta=meta)
-        with torch.no_grad():
-            theirs = forward(ref)
-        if method == 'kgcoop':
-            theirs['score'] = 8.0 * theirs['score']  # W x score: the term's value
-            assert 'bias_vectors' in printed and 'never used' in printed
-        model.train()
-        with torch.no_grad():
-            losses = model(images, samples, mode='loss')
-        assert set(losses) == set(terms)
-        for ours, their_key in terms.items():
-            torch.testing.assert_close(losses[ours], theirs[their_key], rtol=1e-5, atol=1e-5)
-        model.eval()
-        with torch.no_grad():
-            torch.testing.assert_close(model(images), theirs['logits'], rtol=1e-5, atol=1e-5)
-
-    # Without its frozen image tower a PromptSRC state dict has IVLP's keys: --method says it.
-    bare = {k: v for k, v in src_saved.items() if 'ZS_image_encoder' not in k}
-    save_reference_checkpoint(tmp_path / 'bare.pth', bare, monkeypatch)
-    assert torch.load(
-        convert(tmp_path, tmp_path / 'bare.pth', 'auto.pth'),
-        weights_only=True)['meta']['method'] == 'ivlp'
-    assert torch.load(
-        convert(tmp_path, tmp_path / 'bare.pth', 'src.pth', ['--method', 'promptsrc']),
-        weights_only=True)['meta']['method'] == 'promptsrc'

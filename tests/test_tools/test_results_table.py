@@ -1,28 +1,42 @@
 """tools/results_table.py: methods side by side, read from each run's record.
 
 First on test_metrics.json files with known numbers (exact means, std, HM and
-Average rows), then on a tiny sweep of every method run on miniature data.
+Average rows), then on a tiny sweep of every method run on miniature data. Runs
+are of the example method (MaPLe) and of methods picked by what is published
+for them (tests/test_method_files.py: no other method is named here).
 """
 import contextlib
 import csv
 import io
 import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 from mmpretrain.registry import RUNNERS
 
 from maple_mm.errors import MapleUserError
-from maple_mm.evaluation import harmonic_mean
+from maple_mm.evaluation import collect_runs, harmonic_mean
 from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
+from maple_mm.evaluation.published import METHODS as TABLE_ORDER
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
-from ..conftest import load_tool
+from ..conftest import REPO_ROOT, load_tool
+from ..method_rows import trained_folders
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS
 
 results_table = load_tool('tools/results_table.py')
 
 TOP1 = 'accuracy/top1'
+#: Another method with published per-dataset numbers than the example (the first in table order).
+OTHER = next(m for m in BASE2NOVEL if m != 'MaPLe')
+#: A method whose published base-to-novel numbers are the average alone.
+AVERAGE_ONLY = next(m for m in BASE2NOVEL_AVERAGE if m not in BASE2NOVEL)
+#: A name no method has (the tables take any method a record names).
+UNPUBLISHED = 'SomeOtherMethod'
 
 
 def write_run(root, folder, metrics, time='20250101_000000', **record):
@@ -80,19 +94,19 @@ def root(tmp_path):
     # An older test of the same run is ignored: the newest log folder counts.
     write_run(
         tmp_path, 'e1', base2novel(1, 1), time='20240101_000000', method='MaPLe', dataset='eurosat')
-    write_run(tmp_path, 'coop_dtd', base2novel(85, 40), method='CoOp')
+    write_run(tmp_path, 'other_dtd', base2novel(85, 40), method=OTHER)
     for folder, shots, seed, acc in [('f1', 1, 1, 40), ('f2', 1, 2, 44), ('f3', 16, 1, 70)]:
         write_run(
             tmp_path,
             folder, {f'test/{TOP1}': acc},
-            method='CoOp',
+            method=OTHER,
             protocol='few_shot',
             shots=shots,
             seed=seed)
     write_run(
         tmp_path,
         'f4', {f'test/{TOP1}': 50},
-        method='CoOp',
+        method=OTHER,
         protocol='few_shot',
         dataset='eurosat',
         shots=1)
@@ -105,7 +119,7 @@ def root(tmp_path):
                 f'eurosat/{TOP1}': e,
                 'target_average': (d + e) / 2
             },
-            method='VPT',
+            method=UNPUBLISHED,
             protocol='cross_dataset',
             dataset='imagenet',
             seed=seed)
@@ -121,21 +135,21 @@ def test_base2novel_methods_side_by_side(root, capsys):
     dtd_base_std = math.sqrt(8 / 3)  # 80, 82, 84: population std
     dtd_novel_std = math.sqrt(6 / 3)  # 60, 60, 63
     assert rows['DTD'] == {
-        'CoOp Base': '85.00 ± 0.00',
-        'CoOp Novel': '40.00 ± 0.00',
-        'CoOp HM': f'{hm(85, 40):.2f}',
+        f'{OTHER} Base': '85.00 ± 0.00',
+        f'{OTHER} Novel': '40.00 ± 0.00',
+        f'{OTHER} HM': f'{hm(85, 40):.2f}',
         'MaPLe Base': f'82.00 ± {dtd_base_std:.2f}',
         'MaPLe Novel': f'61.00 ± {dtd_novel_std:.2f}',
         'MaPLe HM': f'{hm(82, 61):.2f}'
     }
     assert rows['EuroSAT']['MaPLe Base'] == '92.00 ± 2.00'
-    assert rows['EuroSAT']['CoOp Base'] == '-'
+    assert rows['EuroSAT'][f'{OTHER} Base'] == '-'
     # Average row: HM of the mean Base (87) and mean Novel (68) over the datasets; none
-    # for CoOp, which ran on one of the two.
+    # for the other method, which ran on one of the two.
     average = rows['Average (2 datasets)']
     assert [average[f'MaPLe {c}']
             for c in ('Base', 'Novel', 'HM')] == ['87.00', '68.00', f'{hm(87, 68):.2f}']
-    assert average['CoOp HM'] == '-'
+    assert average[f'{OTHER} HM'] == '-'
     err = capsys.readouterr().err
     assert 'unfinished has no test metrics yet' in err
     assert 'old/20250101_000000/test_metrics.json was written by an earlier version' in err
@@ -146,10 +160,14 @@ def test_paper_columns_next_to_the_runs(root):
     rows = table(markdown, 'Base-to-novel')
     header = next(line for line in markdown.splitlines() if line.startswith('| Dataset'))
     groups = [c[:-len(' Base')] for c in header.strip('|').split(' | ') if c.endswith(' Base')]
+    # Each method in table order: its runs, then its published numbers (always for the
+    # methods published per dataset, the others only when they ran).
     assert groups == [
-        'ZeroShotCLIP (paper)', 'CoOp', 'CoOp (paper)', 'CoCoOp (paper)', 'MaPLe', 'MaPLe (paper)'
+        group for method in TABLE_ORDER
+        for group in ([method] if method in (OTHER, 'MaPLe') else []) +
+        ([f'{method} (paper)'] if method in BASE2NOVEL else [])
     ]
-    for method in ('ZeroShotCLIP', 'CoOp', 'CoCoOp', 'MaPLe'):
+    for method in BASE2NOVEL:
         published = BASE2NOVEL[method]['dtd']
         assert [rows['DTD'][f'{method} (paper) {c}']
                 for c in ('Base', 'Novel', 'HM')] == [f'{v:.2f}' for v in published]
@@ -158,7 +176,7 @@ def test_paper_columns_next_to_the_runs(root):
 
 
 def test_all_eleven_datasets_give_the_average_rows_and_their_paper_numbers(tmp_path):
-    for method in ('MaPLe', 'VPT'):
+    for method in ('MaPLe', AVERAGE_ONLY):
         for key, (base, novel, _) in BASE2NOVEL['MaPLe'].items():
             write_run(
                 tmp_path, f'{method}_{key}', base2novel(base, novel), method=method, dataset=key)
@@ -168,14 +186,17 @@ def test_all_eleven_datasets_give_the_average_rows_and_their_paper_numbers(tmp_p
     assert [rows['Average'][f'MaPLe {c}']
             for c in ('Base', 'Novel', 'HM')] == ['82.28', '75.14', '78.55']
     assert rows['Average']['MaPLe (paper) HM'] == '78.55'
-    assert rows['Average']['CoCoOp (paper) Novel'] == f'{BASE2NOVEL_AVERAGE["CoCoOp"][1]:.2f}'
-    # The ablations are published as the average HM only.
-    assert rows['Average']['VPT (paper) HM'] == '76.68'
-    assert rows['Average']['VPT (paper) Base'] == rows['DTD']['VPT (paper) HM'] == '-'
+    for method in BASE2NOVEL:
+        assert rows['Average'][f'{method} (paper) Novel'] == f'{BASE2NOVEL_AVERAGE[method][1]:.2f}'
+    # A method published as its average alone: the Average row has it, no dataset does.
+    for column, value in zip(('Base', 'Novel', 'HM'), BASE2NOVEL_AVERAGE[AVERAGE_ONLY]):
+        assert rows['Average'][f'{AVERAGE_ONLY} (paper) {column}'] == \
+            ('-' if value is None else f'{value:.2f}')
+    assert rows['DTD'][f'{AVERAGE_ONLY} (paper) HM'] == '-'
 
 
 def test_few_shot_table_per_method(root):
-    rows = table(run(root), 'CoOp few-shot')
+    rows = table(run(root), f'{OTHER} few-shot')
     assert rows['DTD'] == {'1 shot': '42.00 ± 2.00', '16 shots': '70.00 ± 0.00'}
     assert rows['EuroSAT'] == {'1 shot': '50.00 ± 0.00', '16 shots': '-'}
     # 16 shots ran on DTD only: no average that would cover 1 of the 2 datasets.
@@ -185,7 +206,7 @@ def test_few_shot_table_per_method(root):
 def test_per_set_table_one_row_per_method(root):
     markdown = run(root, '--paper')
     rows = table(markdown, 'Cross-dataset transfer, trained on ImageNet')
-    assert rows['VPT'] == {
+    assert rows[UNPUBLISHED] == {
         'Seeds': '2',
         'imagenet': '71.00 ± 1.00',
         'dtd': '41.00 ± 1.00',
@@ -202,11 +223,16 @@ def test_per_set_table_one_row_per_method(root):
 
 
 def test_test_time_rows_beside_their_base_methods_in_tables_and_figures(tmp_path):
-    """Domain generalisation runs of CoOp, CoOp+TPT and PromptAlign with --paper: each
-    "+TPT" row right after its base method (runs, then the paper's), PromptAlign after
-    MaPLe+TPT; the PromptAlign README's ViT-B/16 numbers; a figure of the table."""
+    """Domain generalisation runs of a method, of TPT on it and of PromptAlign with --paper:
+    each test-time row right after the method it tunes (runs, then the paper's), PromptAlign
+    after MaPLe+TPT; the PromptAlign README's ViT-B/16 numbers; a figure of the table."""
+    from maple_mm.evaluation.published import DOMAIN_GENERALIZATION, ROWS, TEST_TIME_METHODS
+    tuned_row = next(r for r, m in TEST_TIME_METHODS.items()
+                     if m in DOMAIN_GENERALIZATION and r in DOMAIN_GENERALIZATION and m != 'MaPLe')
+    tuned = TEST_TIME_METHODS[tuned_row]
     sets = ['imagenet', 'imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r']
-    for method, value in (('CoOp', 60), ('CoOp+TPT', 62), ('PromptAlign', 64)):
+    runs = {tuned: 60, tuned_row: 62, 'PromptAlign': 64}
+    for method, value in runs.items():
         metrics = {f'{s}/{TOP1}': value + i for i, s in enumerate(sets)}
         metrics['target_average'] = value + 2.5
         write_run(
@@ -219,9 +245,13 @@ def test_test_time_rows_beside_their_base_methods_in_tables_and_figures(tmp_path
     markdown = run(tmp_path, '--paper', '--plot', tmp_path / 'plots')
     rows = table(markdown, 'Domain generalisation, trained on ImageNet')
     assert list(rows) == [
-        'ZeroShotCLIP (paper)', 'ZeroShotCLIP+TPT (paper)', 'CoOp', 'CoOp (paper)', 'CoOp+TPT',
-        'CoOp+TPT (paper)', 'CoCoOp (paper)', 'CoCoOp+TPT (paper)', 'MaPLe (paper)',
-        'MaPLe+TPT (paper)', 'PromptAlign', 'PromptAlign (paper)'
+        label for row in ROWS
+        for label in [row] * (row in runs) + [f'{row} (paper)'] * (row in DOMAIN_GENERALIZATION)
+    ]
+    labels = list(rows)
+    assert labels.index(tuned_row) == labels.index(f'{tuned} (paper)') + 1
+    assert labels[-4:] == [
+        'MaPLe (paper)', 'MaPLe+TPT (paper)', 'PromptAlign', 'PromptAlign (paper)'
     ]
     assert rows['PromptAlign (paper)'] == {
         'Seeds': '3',
@@ -232,7 +262,7 @@ def test_test_time_rows_beside_their_base_methods_in_tables_and_figures(tmp_path
         'imagenet_r': '79.33',
         'target_average': '63.55'
     }
-    assert rows['CoOp+TPT']['imagenet_a'] == '65.00 ± 0.00'
+    assert rows[tuned_row]['imagenet_a'] == '65.00 ± 0.00'
     figure = tmp_path / 'plots' / 'domain_generalisation_imagenet_16shots.png'
     assert figure.stat().st_size > 5000
 
@@ -260,13 +290,38 @@ def test_existing_outputs_are_not_overwritten(root, tmp_path):
     assert '**Base-to-novel generalisation' in out.read_text()
 
 
+def test_every_test_in_one_work_dir_is_a_row(tmp_path, capsys):
+    """tools/test.py of a MaPLe checkpoint, then of another method's, into one work dir: both
+    are rows (the table read only the newest log folder of a work dir)."""
+    write_run(tmp_path, 'W', base2novel(80, 60), time='20250101_000000', method='MaPLe')
+    write_run(tmp_path, 'W', base2novel(70, 50), time='20250101_000001', method=OTHER)
+    # The MaPLe run tested again, and a test of it that stopped after its first set.
+    write_run(tmp_path, 'W', base2novel(81, 61), time='20250101_000002', method='MaPLe')
+    write_run(tmp_path, 'W', {f'base/{TOP1}': 10}, time='20250101_000003', method='MaPLe', seed=2)
+    stopped = tmp_path / 'W' / '20250101_000003' / 'test_metrics.json'
+    stopped.write_text(json.dumps(dict(json.loads(stopped.read_text()), complete=False)))
+    rows = table(run(tmp_path), 'Base-to-novel')
+    assert (rows['DTD']['MaPLe Base'], rows['DTD'][f'{OTHER} Base']) == ('81.00 ± 0.00',
+                                                                         '70.00 ± 0.00')
+    err = capsys.readouterr().err.splitlines()
+    older, newer = (
+        tmp_path / 'W' / t / 'test_metrics.json' for t in ('20250101_000000', '20250101_000002'))
+    assert err == [
+        f'note: {stopped} is a test that stopped before its last set (MaPLe, dtd, 16 shots, '
+        'seed 2); left out (test the run again to include it)',
+        f'note: {older} is an earlier test of the run MaPLe, dtd, 16 shots, seed 1; the newest, '
+        f'{newer}, counts.'
+    ]
+
+
 def test_no_finished_runs_is_a_clear_error(tmp_path):
     with pytest.raises(MapleUserError, match='No finished runs'):
         run(tmp_path)
 
 
 # -- a tiny sweep of every method -----------------------------------------------------
-SWEEP_SEEDS = {'coop': (1, 2), 'maple': (1, 2)}  # the other methods: seed 1
+#: The example and the first trained method (table order) with two seeds; the others: seed 1.
+SWEEP_SEEDS = {trained_folders()[0]: (1, 2), 'maple': (1, 2)}
 
 
 @pytest.fixture(scope='module')
@@ -365,14 +420,63 @@ def test_two_variants_of_one_method_side_by_side_and_no_result_silently_replaced
     assert f'The tables show the newest, {tmp_path / "copy_of_deep1"}' in err
 
 
+def test_a_sweep_and_a_test_of_another_checkpoint_in_its_folder_lose_no_record(sweep, tmp_path):
+    """The sweep's two methods with 2 seeds each, and a checkpoint of the other one's seed 3
+    tested (with tools/test.py, without --seed) into MaPLe's seed-1 folder: every record is
+    listed, under the method and seed of the run that wrote its checkpoint."""
+    folder = next(f for f in SWEEP_SEEDS if f != 'maple')
+    other = METHODS[folder]
+    root = tmp_path / 'work'
+    shutil.copytree(sweep, root)
+    data_root = sweep.parent / 'data'
+    config = CONFIGS / folder / 'base2novel_dtd.py'
+    cfg = tiny(load(config, '--seed', '3'), data_root, tmp_path / 'other_seed3')
+    RUNNERS.build(cfg).train()  # as the sweep trained its runs
+    dumped = tmp_path / folder / 'base2novel_dtd.py'
+    dumped.parent.mkdir()
+    cfg.dump(dumped)
+    maple_seed1 = root / 'maple' / 'base2novel_dtd' / 'seed1'
+    proc = subprocess.run([
+        sys.executable,
+        str(REPO_ROOT / 'tools' / 'test.py'),
+        str(dumped),
+        str(tmp_path / 'other_seed3' / 'epoch_1.pth'), '--work-dir',
+        str(maple_seed1)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=dict(os.environ, HF_HUB_OFFLINE='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = collect_runs([root])
+    seeds = {}
+    for r in found.runs:
+        seeds.setdefault(r.method, []).append(r.seed)
+    assert seeds[other] == [1, 2, 3] and seeds['MaPLe'] == [1, 2]
+    assert not found.duplicates and not found.incomplete and not found.unrecorded
+    assert len(found.runs) == len(list(root.rglob('test_metrics.json')))  # none lost
+    tests = [json.loads(p.read_text()) for p in root.rglob('test_metrics.json')]
+    # The test in MaPLe's folder is filed under the run of the checkpoint, not the config's
+    # default seed (1).
+    (record, ) = [t['record'] for t in tests if t['record']['checkpoint']]
+    assert (record['method'], record['seed'], record['checkpoint']['file']) == \
+        (other, 3, str(tmp_path / 'other_seed3' / 'epoch_1.pth'))
+    rows = table(run(root), 'Base-to-novel')
+    for method in ('MaPLe', other):
+        base = [t['metrics'][f'base/{TOP1}'] for t in tests if t['record']['method'] == method]
+        assert len(base) == len(seeds[method])
+        assert rows['DTD'][f'{method} Base'].startswith(f'{sum(base) / len(base):.2f} ± ')
+
+
 def test_figures_of_the_sweep_and_of_few_shot_runs(sweep, root, tmp_path):
-    """--plot: base-to-novel bars (CoOp and MaPLe with 2 seeds each), each run's curves and
+    """--plot: base-to-novel bars (two methods with 2 seeds each), each run's curves and
     few-shot lines, as PNG and SVG from the same records as the tables."""
     plots = tmp_path / 'plots'
     run(sweep, '--paper', '--plot', plots)
     names = {p.relative_to(plots).as_posix() for p in plots.rglob('*') if p.is_file()}
     for stem in ['base2novel_16shots'] + [
-            f'curves/{m}_base2novel_dtd_16shots_seed{s}' for m in ('CoOp', 'MaPLe') for s in (1, 2)
+            f'curves/{METHODS[f]}_base2novel_dtd_16shots_seed{s}' for f in SWEEP_SEEDS
+            for s in (1, 2)
     ]:
         for fmt in ('png', 'svg'):
             assert f'{stem}.{fmt}' in names

@@ -24,6 +24,7 @@ from maple_mm.evaluation.run_metrics import read_test_metrics
 from maple_mm.method_zoo import method_folders
 from maple_mm.run_layout import newest_test_metrics
 from ..conftest import REPO_ROOT, load_tool
+from ..method_rows import untrained_folders, with_epochs_by_shots
 from ..miniature_datasets import write_miniature
 from ..test_configs.tiny_runs import load, tiny
 
@@ -186,22 +187,25 @@ def test_exclude_leaves_out_configs_by_file_name(tmp_path):
 
 
 def test_shots_name_the_runs_and_reach_the_commands(tmp_path):
-    log = run(run_sweep.main, CONFIGS / 'coop/few_shot_dtd.py', CONFIGS / 'maple/few_shot_dtd.py',
-              '--shots', '1', '4', '--seeds', '1', '2', '--work-root', tmp_path, '--dry-run')
+    other, _ = with_epochs_by_shots()  # beside the example, a method whose epochs follow K
+    log = run(run_sweep.main, CONFIGS / other / 'few_shot_dtd.py',
+              CONFIGS / 'maple/few_shot_dtd.py', '--shots', '1', '4', '--seeds', '1', '2',
+              '--work-root', tmp_path, '--dry-run')
     assert log.count(': train') == 8
-    for folder in ('coop', 'maple'):
+    for folder in (other, 'maple'):
         for shots in (1, 4):
             work_dir = tmp_path / folder / f'few_shot_dtd_{shots}shots' / 'seed2'
             assert f'--work-dir {work_dir} --seed 2 --shots {shots}' in log
 
 
-def test_configs_with_nothing_to_train_are_tested_without_checkpoint(tmp_path):
-    config = CONFIGS / 'zero_shot_clip/base2novel_dtd.py'
+@pytest.mark.parametrize('folder', untrained_folders())
+def test_configs_with_nothing_to_train_are_tested_without_checkpoint(tmp_path, folder):
+    config = CONFIGS / folder / 'base2novel_dtd.py'
     log = run(run_sweep.main, config, '--seeds', '1', '--work-root', tmp_path, '--dry-run')
     assert ': test (nothing to train)' in log
     command = log.splitlines()[1]
     assert f'tools/test.py {config} --work-dir' in command
-    assert str(tmp_path / 'zero_shot_clip' / 'base2novel_dtd' / 'seed1') in command
+    assert str(tmp_path / folder / 'base2novel_dtd' / 'seed1') in command
 
 
 def test_methods_sharing_config_names_do_not_share_work_dirs(tmp_path):

@@ -1,5 +1,4 @@
 # CoCoOp: 4 context vectors from "a photo of a", shifted per image by the meta-net.
-method = 'CoCoOp'
 model = dict(
     type='CoCoOp',
     prompt_learner=dict(type='CoCoOpPromptLearner', n_ctx=4, ctx_init='a photo of a'))

@@ -1,6 +1,5 @@
 # CoOp: 16 learned context vectors shared by all classes, random init (std 0.02), the
 # class name at the end (the reference's defaults; its ViT-B/16 configs set none).
-method = 'CoOp'
 model = dict(
     type='CoOp',
     prompt_learner=dict(

@@ -1,7 +1,6 @@
 # IVLP (MaPLe's independent vision-language prompting ablation): 2 text and 2 vision prompt
 # tokens in the first 12 layers of each tower, learned without coupling; the text context
 # starts from "a photo" of "a photo of a".
-method = 'IVLP'
 model = dict(
     type='IVLP',
     prompt_learner=dict(

@@ -2,7 +2,6 @@
 # of a" and deep text prompts
 # in the first 9 layers, each vision prompt a linear projection of the text prompt of
 # its layer.
-method = 'MaPLe'
 model = dict(
     type='MaPLe',
     prompt_learner=dict(type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9))

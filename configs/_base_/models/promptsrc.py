@@ -2,7 +2,6 @@
 # the text context from "a photo of a") trained with cross-entropy plus L1 to the frozen
 # CLIP's text (x25, 60 templates averaged) and image (x10) features and KL to its zero-shot
 # logits; GaussianPromptAggregationHook (the recipes) averages the prompts over epochs.
-method = 'PromptSRC'
 model = dict(
     type='PromptSRC',
     text_weight=25.0,

@@ -9,18 +9,11 @@ _base_ = [
 ]
 
 model = dict(
-    backbone={{_base_.clip_backbone}},
-    data_preprocessor={{_base_.clip_preprocessor}},
-    prompt_learner=dict(n_ctx=4, ctx_init='a photo of a'))
+    backbone={{_base_.clip_backbone}}, prompt_learner=dict(n_ctx=4, ctx_init='a photo of a'))
 train_dataloader = dict(batch_size=32, dataset={{_base_.train_set}})
-# --auto-scale-lr scales the lr by the total batch / this batch.
-auto_scale_lr = dict(base_batch_size=32)
+auto_scale_lr = dict(base_batch_size=train_dataloader['batch_size'])
 test_dataloader = dict(dataset={{_base_.test_set}})
 
-max_epochs = 50
 optim_wrapper = dict(optimizer=dict(lr=0.002))
-param_scheduler = dict(T_max=max_epochs)
-train_cfg = dict(max_epochs=max_epochs)
-# PREC fp16: mixed precision on CUDA (fp16 autocast, dynamic loss scaling, fp32
-# prompts), fp32 on CPUs; docs/benchmarks.md#precision.
-precision = dict(cuda='fp16')
+train_cfg = dict(max_epochs=50)
+precision = dict(cuda='fp16')  # the reference's PREC (docs/benchmarks.md#precision)

@@ -7,16 +7,11 @@ _base_ = [
     '../protocols/few_shot.py', '../schedules/sgd_warmup_cosine.py'
 ]
 
-model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
+model = dict(backbone={{_base_.clip_backbone}})
 train_dataloader = dict(batch_size=128, dataset={{_base_.train_set}})
-# --auto-scale-lr scales the lr by the total batch / this batch.
-auto_scale_lr = dict(base_batch_size=128)
+auto_scale_lr = dict(base_batch_size=train_dataloader['batch_size'])
 test_dataloader = dict(dataset={{_base_.test_set}})
 
-max_epochs = 100
 optim_wrapper = dict(optimizer=dict(lr=0.002))
-param_scheduler = dict(T_max=max_epochs)
-train_cfg = dict(max_epochs=max_epochs)
-# PREC fp16: mixed precision on CUDA (fp16 autocast, dynamic loss scaling, fp32
-# prompts), fp32 on CPUs; docs/benchmarks.md#precision.
-precision = dict(cuda='fp16')
+train_cfg = dict(max_epochs=100)
+precision = dict(cuda='fp16')  # the reference's PREC (docs/benchmarks.md#precision)

@@ -9,16 +9,13 @@ _base_ = [
     '../protocols/cross_dataset.py', '../schedules/sgd_warmup_cosine.py'
 ]
 
-model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
+model = dict(backbone={{_base_.clip_backbone}})
 train_dataloader = dict(batch_size=4, dataset={{_base_.train_set}})
-# --auto-scale-lr scales the lr by the total batch / this batch.
-auto_scale_lr = dict(base_batch_size=4)
+auto_scale_lr = dict(base_batch_size=train_dataloader['batch_size'])
 test_dataloader = dict(dataset={{_base_.test_set}})
 
-max_epochs = 5
 optim_wrapper = dict(optimizer=dict(lr=0.0025))
-param_scheduler = dict(T_max=max_epochs)
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=5)
 # VPT trains in fp32 on every device, as its reference does (trainers/vpt.py loads CLIP
 # with .float(), whatever PREC says); docs/benchmarks.md#precision.
 precision = dict(cuda='fp32')

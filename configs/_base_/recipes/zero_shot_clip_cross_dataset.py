@@ -7,7 +7,7 @@ _base_ = [
     '../protocols/cross_dataset.py'
 ]
 
-model = dict(backbone={{_base_.clip_backbone}}, data_preprocessor={{_base_.clip_preprocessor}})
+model = dict(backbone={{_base_.clip_backbone}})
 # Nothing to learn: no training; tools/test.py CONFIG tests it without a checkpoint.
 train_dataloader = None
 test_dataloader = dict(dataset={{_base_.test_set}})

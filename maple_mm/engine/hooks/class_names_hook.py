@@ -15,7 +15,7 @@ def dataset_class_names(dataset: BaseDataset) -> Sequence[str]:
     classes = getattr(dataset, 'metainfo', {}).get('classes')
     if not classes:
         raise DatasetFormatError(
-            f'{type(dataset).__name__} has no class names in its metainfo; MaPLe builds one '
+            f'{type(dataset).__name__} has no class names in its metainfo; maple_mm builds one '
             'prompt per class name. Give the dataset `classes` or use a split-file dataset.')
     return classes
 

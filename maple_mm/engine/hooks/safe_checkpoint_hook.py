@@ -14,6 +14,7 @@ from mmpretrain.registry import HOOKS
 
 from maple_mm.atomic_files import fsync_file, write_text_atomically
 from maple_mm.errors import TrainingDivergedError, WorkDirError
+from maple_mm.finite_values import non_finite_values
 from maple_mm.run_layout import POINTER_FILE, checkpoint_files, partial_files, partial_path
 
 
@@ -52,8 +53,9 @@ class SafeCheckpointHook(CheckpointHook):
     previous checkpoint complete, and ``--resume`` continues from it; a
     half-written file from an earlier crash is removed at the next start.
     Ctrl-C during a save takes effect once the save is complete. A
-    state dict holding NaN or Inf is never saved. Arguments are those of
-    :class:`mmengine.hooks.CheckpointHook` (local folders only).
+    checkpoint holding NaN or Inf (weights, optimizer state, a hook's state) is
+    never saved. Arguments are those of :class:`mmengine.hooks.CheckpointHook`
+    (local folders only).
     """
 
     def before_train(self, runner) -> None:
@@ -70,7 +72,7 @@ class SafeCheckpointHook(CheckpointHook):
         bad = [
             k for k, v in checkpoint.get('state_dict', {}).items()
             if getattr(v, 'is_floating_point', lambda: False)() and not v.isfinite().all()
-        ]
+        ] or non_finite_values(checkpoint)  # optimizer moments, hook states (GPA)
         if bad:
             raise TrainingDivergedError(
                 f'Not saving a checkpoint at epoch {runner.epoch + 1}: {bad[:3]} hold NaN or '

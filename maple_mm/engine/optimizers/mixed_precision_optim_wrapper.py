@@ -110,7 +110,7 @@ def apply_run_precision(cfg, device_type: Optional[str] = None) -> Optional[str]
     a forced precision (one value, ``--precision``) also replaces the precision
     of a ``MixedPrecisionOptimWrapper``; other wrappers (e.g. mmengine's
     ``AmpOptimWrapper``) are the config's own choice and are kept. Tests run in
-    the training precision (:mod:`.mixed_precision_test`).
+    the training precision (:mod:`.mixed_precision_test_loop`).
     """
     if cfg.get('precision') is None:
         return None

@@ -6,6 +6,7 @@ from typing import ContextManager, Mapping, Optional, Union
 import torch
 
 from maple_mm.errors import ConfigError
+from .precision_names import PRECISION_CHOICES
 
 #: Precision name -> autocast dtype (None: plain fp32, no autocast).
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -33,11 +34,6 @@ def default_amp_precision(device_type: str) -> str:
     if device_type == 'cuda' and not torch.cuda.is_bf16_supported(including_emulation=False):
         return 'fp16'
     return 'bf16'
-
-
-#: What a config's ``precision`` may say: fp32, mixed precision in fp16 or bf16, or
-#: 'amp' (bf16 where the device has it, else fp16).
-PRECISION_CHOICES = ('fp32', 'fp16', 'bf16', 'amp')
 
 
 def current_device_type() -> str:

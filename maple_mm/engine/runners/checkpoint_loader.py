@@ -1,14 +1,15 @@
 """Load checkpoints weights-only, with one clear error for every file that cannot be loaded.
 
-Every checkpoint maple_mm reads goes through :func:`load_checkpoint_file`:
-``torch.load(weights_only=True)``, passed explicitly so that torch's
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` switch cannot turn it off, never runs
-pickled code. mmengine's runtime stores a few plain data objects of its own in
-checkpoints (``HistoryBuffer`` logs holding NumPy arrays and scalars);
-:func:`mmengine_runtime_globals` allows exactly those, so checkpoints written
-under any mmengine runtime load, and nothing falls back to unrestricted
-unpickling. The allow-list is applied only around maple_mm's own loads
-(:func:`weights_only_loading`), never process-wide.
+Every checkpoint maple_mm reads goes through :func:`load_checkpoint_file`, which
+loads with maple_mm's one restricted unpickler
+(:mod:`maple_mm.checkpoints.restricted_unpickler`, which the reference
+checkpoint converter uses too): ``torch.load(weights_only=True)``, passed
+explicitly so that torch's ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` switch cannot
+turn it off, never runs pickled code; it also accepts the plain data objects
+mmengine's runtime stores in checkpoints (``HistoryBuffer`` logs holding NumPy
+arrays and scalars), so checkpoints written under any mmengine runtime load,
+and nothing falls back to unrestricted unpickling. The allow-list is applied
+only around maple_mm's own loads, never process-wide.
 
 mmengine's runners and mmpretrain's APIs call ``torch.load`` without
 ``weights_only``; within :func:`safe_checkpoint_loading` (the tools' runs,
@@ -31,41 +32,19 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
+from maple_mm.checkpoints.reference_layout import REFERENCE_MODULES
+from maple_mm.checkpoints.restricted_unpickler import (  # noqa: F401  (re-exported)
+    allowed_global_names, pickled_globals, restricted_load, weights_only_loading)
 from maple_mm.class_names import EXTRA_STATE, check_class_name_bounds, decode_class_names
 from maple_mm.errors import (CheckpointFormatError, CheckpointNotFoundError, ClassNameError,
-                             ConfigError, NonFiniteWeightsError)
+                             NonFiniteStateError, NonFiniteWeightsError)
+from maple_mm.file_kinds import MISSING, not_a_file
+from maple_mm.finite_values import non_finite_values
 from maple_mm.models.classifier import CONVERT_HINT
-from maple_mm.models.reference_checkpoint import REFERENCE_MODULES
+from maple_mm.provenance import check_writer
+from maple_mm.run_layout import latest_complete_checkpoint
 
 CONVERTER_HINT = f'it is a checkpoint of the reference code (Dassl): {CONVERT_HINT} first'
-
-
-def _history_buffer_method(owner, name: str):
-    """``getattr`` as pickled for ``HistoryBuffer``'s statistics methods, and nothing else."""
-    if owner is HistoryBuffer and name in ('min', 'max', 'current', 'mean'):
-        return getattr(owner, name)
-    raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not allowed')
-
-
-def mmengine_runtime_globals() -> list:
-    """What mmengine's runtime pickles besides tensors: HistoryBuffer and NumPy values."""
-    return [
-        HistoryBuffer,
-        np.ndarray,
-        np.dtype,
-        np.zeros(1).__reduce__()[0],  # numpy's array reconstructor
-        np.float64(0).__reduce__()[0],  # numpy's scalar constructor
-        *{type(np.dtype(t))
-          for t in ('float64', 'float32', 'int64', 'int32', 'bool')},
-        (_history_buffer_method, 'builtins.getattr'),
-    ]
-
-
-@contextlib.contextmanager
-def weights_only_loading() -> Iterator[None]:
-    """Within the block, weights-only loads also accept mmengine's runtime objects."""
-    with torch.serialization.safe_globals(mmengine_runtime_globals()):
-        yield
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -101,25 +80,15 @@ def unreadable_reason(path: str) -> Optional[str]:
 
 def _pickled_globals(path: str) -> List[str]:
     try:
-        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+        return pickled_globals(path)
     except Exception:  # noqa: BLE001  a damaged archive: reported by the caller
         return []
-
-
-def _allowed_names() -> set:
-    names = set()
-    for entry in mmengine_runtime_globals():
-        if isinstance(entry, tuple):
-            names.add(entry[1])
-        else:
-            names.add(f'{entry.__module__}.{entry.__qualname__}')
-    return names
 
 
 def refused_reason(path: str) -> str:
     """Why weights-only loading refuses ``path``, and what to do."""
     pickled = _pickled_globals(path)
-    found = [name for name in pickled if name not in _allowed_names()] or pickled
+    found = [name for name in pickled if name not in allowed_global_names()] or pickled
     if any(name.startswith(REFERENCE_MODULES) for name in found):
         return CONVERTER_HINT
     listed = ', '.join(found[:5]) + (', ...' if len(found) > 5 else '')
@@ -128,11 +97,40 @@ def refused_reason(path: str) -> str:
             'e.g. torch.save({"state_dict": model.state_dict()}, path)')
 
 
-def check_checkpoint_file(path: str) -> None:
-    """Raise a one-line error if ``path`` is missing or cannot be a checkpoint."""
-    if not os.path.isfile(path):
-        raise CheckpointNotFoundError(f'Checkpoint {path} does not exist.')
-    reason = unreadable_reason(path)
+def archive_problem(path: str) -> Optional[str]:
+    """What is wrong with the zip archive of a checkpoint, None if nothing is: it lacks the
+    ``data.pkl`` record every torch checkpoint has, or a record fails its CRC check."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not any(name.rsplit('/', 1)[-1] == 'data.pkl' for name in archive.namelist()):
+                return 'is a zip archive but not a PyTorch checkpoint (it holds no data.pkl)'
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f'is damaged and cannot be read ({err})'
+    if bad is not None:
+        return f'is damaged and cannot be read (its record {bad} fails its CRC check)'
+    return None
+
+
+def check_checkpoint_file(path: str, role: str = '') -> None:
+    """Raise a one-line error if ``path`` is missing or cannot be a checkpoint (a folder,
+    FIFO or device says what it is); ``role`` follows the path, e.g. ' to resume from'.
+
+    torch does not check the CRCs of a checkpoint's records: a damaged record would load
+    as wrong weights, so every record is checked first (:func:`archive_problem`).
+    """
+    problem = not_a_file(path)
+    if problem == MISSING:
+        raise CheckpointNotFoundError(f'Checkpoint {path}{role} does not exist.')
+    if problem == 'is a folder':
+        latest = latest_complete_checkpoint(path)[0]
+        inside = f'; its newest complete checkpoint is {latest}' if latest else ''
+        raise CheckpointFormatError(f'Checkpoint {path}{role} is a folder, not a checkpoint '
+                                    f'file{inside}: give the .pth file.')
+    if problem:
+        raise CheckpointFormatError(f'Checkpoint {path}{role} {problem}, not a checkpoint '
+                                    'file: give a .pth file.')
+    reason = unreadable_reason(path) or archive_problem(path)
     if reason:
         raise CheckpointFormatError(f'Checkpoint {path} {reason}.')
 
@@ -142,33 +140,21 @@ def clear_load_errors(path: str) -> Iterator[None]:
     """Turn torch's errors while loading ``path`` into one :class:`CheckpointFormatError`.
 
     torch's own message for a refused pickle advises loading with
-    ``weights_only=False``; that advice is never passed on.
+    ``weights_only=False``; that advice is never passed on. A ``RuntimeError`` is
+    the file's fault only if its archive is damaged (:func:`archive_problem`);
+    any other is raised as it is.
     """
     try:
         yield
     except pickle.UnpicklingError:
         raise CheckpointFormatError(f'Checkpoint {path}: {refused_reason(path)}.') from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
-        if isinstance(err, RuntimeError) and 'PytorchStreamReader' not in str(err) \
-                and 'zip' not in str(err).lower():
+        problem = archive_problem(path)
+        if problem is None and isinstance(err, RuntimeError):
             raise
-        raise CheckpointFormatError(f'Checkpoint {path} is damaged and cannot be read '
-                                    f'({str(err).splitlines()[0]}); use another '
+        problem = problem or f'is damaged and cannot be read ({type(err).__name__})'
+        raise CheckpointFormatError(f'Checkpoint {path} {problem}; use another '
                                     'checkpoint.') from None
-
-
-_TRUE = ('1', 'y', 'yes', 'true')  # what torch reads as set
-
-
-def _check_torch_switches() -> None:
-    """torch refuses every load when both of its weights-only switches are set."""
-    if all(
-            os.environ.get(name, '0') in _TRUE
-            for name in ('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')):
-        raise ConfigError('TORCH_FORCE_WEIGHTS_ONLY_LOAD and TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD '
-                          'are both set, and torch then loads nothing: unset '
-                          'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (maple_mm loads weights-only '
-                          'either way).')
 
 
 def state_dict_of(checkpoint: dict) -> dict:
@@ -232,8 +218,9 @@ def message_hub_problem(hub) -> Optional[str]:
 
 
 def check_loaded_checkpoint(path: str, checkpoint: dict) -> None:
-    """Refuse what must not be used: non-finite weights, malformed or huge class names, a
-    malformed message hub.
+    """Refuse what must not be used: non-finite weights or training state, malformed or huge
+    class names, a malformed message hub, another method's checkpoint
+    (:func:`~maple_mm.provenance.check_writer`).
 
     mmengine's ``resume`` executes ``meta.config`` as a Python config (only
     old mmcv runners wrote it; mmengine saves ``meta.cfg``): it is dropped.
@@ -264,6 +251,15 @@ def check_loaded_checkpoint(path: str, checkpoint: dict) -> None:
             raise CheckpointFormatError(f'Checkpoint {path}: its message_hub {problem}; the '
                                         'file is damaged or was not written by mmengine. Use '
                                         'another checkpoint.')
+    bad = non_finite_values(checkpoint)  # optimizer moments, lr, hook states, logs
+    if bad:
+        raise NonFiniteStateError(
+            f'Checkpoint {path}: {bad[0]} holds NaN or Inf values' +
+            (f' (and {len(bad) - 1} more entries)' if len(bad) > 1 else '') +
+            ', so the run continuing from it would break: the file is damaged, or was saved '
+            'after its run went wrong. Use an earlier checkpoint of the run, or train from '
+            'the start.')
+    check_writer(path, checkpoint)  # the method and CLIP that wrote it
     if isinstance(meta, dict):
         meta.pop('config', None)
 
@@ -272,9 +268,8 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
     """``torch.load`` of a checkpoint, weights-only whatever the environment, with clear errors."""
     path = os.path.expanduser(path)
     check_checkpoint_file(path)
-    _check_torch_switches()
-    with clear_load_errors(path), weights_only_loading():
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    with clear_load_errors(path):
+        checkpoint = restricted_load(path, map_location=map_location)
     if not isinstance(checkpoint, dict):
         raise CheckpointFormatError(f'Checkpoint {path} holds a {type(checkpoint).__name__}, '
                                     'not a dict of weights.')

@@ -6,62 +6,38 @@ only; other runners and models in the process are untouched.
 """
 import contextlib
 import copy
-import inspect
+import functools
 import logging
 import os
+import shutil
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 from mmengine.dist import broadcast_object_list, get_rank, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS, HOOKS, RUNNERS
+from mmpretrain.registry import HOOKS, RUNNERS
 from torch.utils.data import DataLoader
 
 from maple_mm.atomic_files import remove_stale_temporaries
 from maple_mm.errors import ConfigError, ResumeError, WorkDirError
 from maple_mm.evaluation.run_record import variant_name
+from maple_mm.provenance import WRITTEN_BY, expecting_writer, training_writer, weights_record
 from maple_mm.run_layout import checkpoint_files, latest_complete_checkpoint
 from ..optimizers.mixed_precision_optim_wrapper import apply_run_precision
 from ..optimizers.precision import current_device_type, describe_precision
 from .checkpoint_loader import safe_checkpoint_loading
+from .config_options import check_known_options
 from .cpu_process_group import init_cpu_process_group
+from .run_config import apply_shots
+from .run_datasets import (check_dataset_sources, check_dataset_types, dataset_configs,
+                           fit_protocol_options)
 from .work_dir_lock import WorkDirLock
 
 
 def _accelerator_available() -> bool:
     from mmengine.device import get_device
     return get_device() != 'cpu'
-
-
-def dataset_configs(train_dataloader=None,
-                    val_dataloader=None,
-                    test_dataloader=None,
-                    test_cfg=None) -> List[dict]:
-    """Every dataset config of a run: the three loaders and the extra test sets."""
-    found = []
-    for loader in (train_dataloader, val_dataloader, test_dataloader):
-        if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
-            found.append(loader['dataset'])
-    main_test = found[-1] if isinstance(test_dataloader, dict) and found else {}
-    for fields in ((test_cfg or {}).get('extra_sets') or {}).values():
-        found.append(dict(fields) if 'type' in fields else {**main_test, **fields})
-    return found
-
-
-def check_dataset_types(train_dataloader=None, val_dataloader=None, test_dataloader=None) -> None:
-    """One clear error, naming the config key, for a loader's dataset without ``type``."""
-    loaders = dict(
-        train_dataloader=train_dataloader,
-        val_dataloader=val_dataloader,
-        test_dataloader=test_dataloader)
-    for key, loader in loaders.items():
-        dataset = loader.get('dataset') if isinstance(loader, dict) else None
-        if isinstance(dataset, dict) and not dataset.get('type'):
-            raise ConfigError(
-                f'{key}.dataset has no type: name its dataset class, e.g. '
-                f"{key}.dataset.type='SplitFileDataset' (or a CoOp benchmark dataset such as "
-                "'CoOpDTD', or an mmpretrain dataset such as 'CustomDataset').")
 
 
 def with_config_vis_backends(visualizer, cfg):
@@ -74,59 +50,6 @@ def with_config_vis_backends(visualizer, cfg):
     if isinstance(visualizer, dict) and 'vis_backends' not in visualizer and backends:
         return dict(visualizer, vis_backends=backends)
     return visualizer
-
-
-#: Protocol options of the CoOp datasets, and the value that asks nothing of a dataset.
-PROTOCOL_OPTIONS = {'subsample': 'all', 'num_shots': -1, 'seed': None}
-
-
-def dataset_takes(dataset_type, option: str) -> bool:
-    """Whether a registered dataset type (name or class) has the constructor argument."""
-    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
-    return dataset_cls is not None and \
-        option in inspect.signature(dataset_cls.__init__).parameters
-
-
-def fit_protocol_options(dataset_cfg: dict, main_type: Optional[str] = None) -> None:
-    """Drop protocol options a dataset type does not take, if they ask nothing of it.
-
-    The protocol configs set ``subsample``, ``num_shots`` and ``seed`` on their
-    datasets; other mmpretrain datasets (CIFAR10, CustomDataset, ...) have no
-    such options. A neutral value (all classes, all items, any seed) is
-    removed; asking such a dataset for base/novel classes or a few-shot draw
-    is a clear error.
-    """
-    dataset_type = dataset_cfg.get('type', main_type)
-    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
-    if dataset_cls is None:
-        return
-    for key, neutral in PROTOCOL_OPTIONS.items():
-        if key not in dataset_cfg or dataset_takes(dataset_cls, key):
-            continue
-        value = dataset_cfg.pop(key)
-        if key != 'seed' and value not in (neutral, None):
-            what = ('split its classes into base and novel'
-                    if key == 'subsample' else 'draw few-shot subsets')
-            raise ConfigError(
-                f'{dataset_cls.__name__} cannot {what} (it has no {key!r} option), but the '
-                f'config asks for {key}={value!r}. Use a CoOp benchmark dataset or '
-                f'SplitFileDataset for this protocol, or set {key}={neutral!r}.')
-
-
-def check_dataset_sources(configs: List[dict]) -> None:
-    """Fail now, before any CLIP is built or downloaded, if a dataset folder is missing."""
-    for cfg in configs:
-        if not cfg.get('type'):
-            continue  # check_dataset_types reports it
-        dataset_cls = DATASETS.get(cfg['type'])
-        if dataset_cls is None or not hasattr(dataset_cls, 'check_source'):
-            continue
-        dataset = DATASETS.build({
-            k: v
-            for k, v in cfg.items() if k != 'pipeline'
-        }
-                                 | dict(lazy_init=True))
-        dataset.check_source()
 
 
 def empty_loader_message(loader: DataLoader) -> str:
@@ -143,6 +66,13 @@ def empty_loader_message(loader: DataLoader) -> str:
             'and --shots, or lower the batch size.')
 
 
+#: The log folder names this process claimed. mmengine names a run's logger, message hub
+#: and visualizer after its config and log folder, and hands an existing instance of that
+#: name to a later run: a name is never claimed twice in a process, whatever the work dir
+#: and even after its folder was removed.
+_CLAIMED_NAMES: set = set()
+
+
 def claim_log_dir(work_dir: str, timestamp: str) -> str:
     """Create ``work_dir/<timestamp>`` for this run alone; return its name.
 
@@ -153,11 +83,63 @@ def claim_log_dir(work_dir: str, timestamp: str) -> str:
     name, number = timestamp, 1
     while True:
         try:
+            if name in _CLAIMED_NAMES:
+                raise FileExistsError(name)
             os.mkdir(os.path.join(work_dir, name))
+            _CLAIMED_NAMES.add(name)
             return name
         except FileExistsError:
             number += 1
             name = f'{timestamp}_{number}'
+
+
+#: What a run wrote that makes its log folder worth keeping after a failure.
+MEASURED = ('test_metrics.json', os.path.join('vis_data', 'scalars.json'))
+
+
+def remove_unmeasured_log_folder(log_dir: Optional[str],
+                                 error: BaseException,
+                                 created_work_dir: Optional[str] = None) -> None:
+    """After a failed run: remove its log folder if the run measured nothing (no logged
+    scalar, no test result), else end its log with the line the run stopped with.
+
+    ``created_work_dir`` (a work dir the run created) goes too if it holds
+    nothing but the config the run dumped into it.
+    """
+    if log_dir and os.path.isdir(log_dir):
+        if any(os.path.exists(os.path.join(log_dir, name)) for name in MEASURED):
+            log = os.path.join(log_dir, f'{os.path.basename(log_dir)}.log')
+            what = 'interrupted' if isinstance(error, KeyboardInterrupt) else \
+                f'{type(error).__name__}: {(str(error).splitlines() or [""])[0]}'
+            with contextlib.suppress(OSError), open(log, 'a', encoding='utf-8') as f:
+                f.write(f'The run stopped here: {what}\n')
+            return
+        shutil.rmtree(log_dir, ignore_errors=True)
+    if created_work_dir and os.path.isdir(created_work_dir):
+        with contextlib.suppress(OSError):  # anything else there (another run's) stays
+            for name in os.listdir(created_work_dir):
+                if name.endswith('.py'):  # the config this run dumped
+                    os.remove(os.path.join(created_work_dir, name))
+            os.rmdir(created_work_dir)
+
+
+def leaves_nothing_unmeasured(method):
+    """Decorate a runner method: when it fails (an error, Ctrl-C), the run's log folder goes
+    if the run measured nothing, and the work dir too if the run created it
+    (:func:`remove_unmeasured_log_folder`)."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as err:
+            if get_rank() == 0:
+                remove_unmeasured_log_folder(
+                    getattr(self, '_claimed_log_dir', None), err,
+                    getattr(self, '_created_work_dir', None))
+            raise
+
+    return run
 
 
 def check_writable(work_dir: str) -> None:
@@ -221,7 +203,8 @@ class MapleRunner(Runner):
       downloaded); the training set's when training starts (``tools/train.py``
       checks it first), so testing never needs the training data. Protocol
       options (``subsample``, ``num_shots``, ``seed``) are dropped from datasets
-      without them when they ask nothing, and are an error when they do.
+      without them when they ask nothing, and are an error when they do; any other key
+      a class of the config does not take is an error naming it (:mod:`.config_options`).
     - Checkpoints load weights-only (:mod:`.checkpoint_loader`): mmengine's own
       runtime objects are accepted, pickled code never runs, and a damaged,
       empty or foreign file gets one clear error.
@@ -255,7 +238,15 @@ class MapleRunner(Runner):
     - Temporary files that killed writes left in the work dir (older than a
       minute) are removed when a run starts.
     - Every run (each start of a tool) gets a log folder of its own, created
-      atomically: ``<timestamp>``, or ``<timestamp>_2``, ... when it exists.
+      atomically: ``<timestamp>``, or ``<timestamp>_2``, ... when it exists. A run
+      that fails before it measured anything removes it again (and the work dir
+      it created); one that holds results is kept, its log ending with why the
+      run stopped.
+    - Checkpoints say what wrote them (``meta.written_by``: method, CLIP, run,
+      class names, data fingerprint; :mod:`maple_mm.provenance`); loading one
+      of another method or CLIP architecture stops unless the config sets
+      ``allow_other_method``. A test records the run of the checkpoint it tests
+      and compares its data with the training data (:attr:`tested_weights`).
     - Resuming with another number of processes is allowed, with one warning
       saying what changes.
     - Without an accelerator, distributed runs use gloo on CPU processes: the
@@ -264,8 +255,13 @@ class MapleRunner(Runner):
       ``device_ids=None``. Nothing changes on GPU machines.
     """
 
+    @leaves_nothing_unmeasured
     def __init__(self, *args, **kwargs) -> None:
         work_dir = os.path.abspath(kwargs['work_dir'])
+        self._created_work_dir = None if os.path.isdir(work_dir) else work_dir
+        #: What a test of this runner tests: the checkpoint loaded, or the weights it
+        #: trained (maple_mm.provenance.weights_record); None before either.
+        self.tested_weights: Optional[dict] = None
         check_writable(work_dir)
         for pattern in ('.*.tmp', '*/.*.tmp'):  # killed writes (pointer, test metrics)
             remove_stale_temporaries(work_dir, pattern)
@@ -279,6 +275,8 @@ class MapleRunner(Runner):
             fit_protocol_options(cfg)
         for fields in ((kwargs.get('test_cfg') or {}).get('extra_sets') or {}).values():
             fit_protocol_options(fields, main_test_type)
+        # A key its class does not take: one error before anything is built.
+        check_known_options({k: v for k, v in kwargs.items() if k != 'cfg'})
         # Test and validation sets now; the training set when training starts (tools/train.py
         # checks it before the runner is built), so testing needs only the sets it reads.
         check_dataset_sources(
@@ -308,7 +306,6 @@ class MapleRunner(Runner):
         """
         cfg = copy.deepcopy(cfg)
         if cfg.get('shots') is not None:
-            from .run_config import apply_shots
             apply_shots(cfg, cfg.shots)
         cfg.variant = variant_name(cfg)  # before the device's precision changes the config
         precision = apply_run_precision(cfg)
@@ -374,6 +371,7 @@ class MapleRunner(Runner):
         if is_distributed():
             broadcast_object_list(name)
         self._timestamp = name[0]
+        self._claimed_log_dir = os.path.join(self._work_dir, name[0])
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
         on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
@@ -388,10 +386,12 @@ class MapleRunner(Runner):
 
     # -- checkpoints ---------------------------------------------------------------
     def load_checkpoint(self, filename: str, *args, **kwargs) -> dict:
-        with safe_checkpoint_loading():
+        with safe_checkpoint_loading(), expecting_writer(self.cfg):
             checkpoint = super().load_checkpoint(filename, *args, **kwargs)
         if getattr(self, '_resuming', False):
             self._warn_other_world_size(checkpoint.get('meta') or {})
+        self.tested_weights = weights_record(filename, (checkpoint.get('meta')
+                                                        or {}).get(WRITTEN_BY))
         return checkpoint
 
     def resume(self, *args, **kwargs) -> None:
@@ -402,7 +402,10 @@ class MapleRunner(Runner):
             self._resuming = False
 
     def save_checkpoint(self, *args, **kwargs) -> None:
-        kwargs['meta'] = dict(kwargs.get('meta') or {}, world_size=self.world_size)
+        kwargs['meta'] = dict(
+            kwargs.get('meta') or {},
+            world_size=self.world_size,
+            written_by=training_writer(self.cfg, self.train_dataloader.dataset))
         super().save_checkpoint(*args, **kwargs)
 
     def _warn_other_world_size(self, meta: dict) -> None:
@@ -464,8 +467,17 @@ class MapleRunner(Runner):
         finally:
             lock.release()
 
+    @leaves_nothing_unmeasured
     def train(self):
         check_dataset_sources(self._train_set_configs)
         check_no_overwrite(self.work_dir, self._resume)
         with self._work_dir_lock():
-            return super().train()
+            model = super().train()
+        # A test after training tests these weights, trained on this run's data.
+        self.tested_weights = weights_record(
+            None, training_writer(self.cfg, self.train_dataloader.dataset))
+        return model
+
+    @leaves_nothing_unmeasured
+    def test(self) -> dict:
+        return super().test()

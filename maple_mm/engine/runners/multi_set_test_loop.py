@@ -9,15 +9,13 @@ from mmpretrain.registry import LOOPS
 
 from maple_mm.errors import InvalidTestSetsError, NonFiniteOutputError
 from maple_mm.evaluation import harmonic_mean
-from maple_mm.evaluation.run_metrics import write_test_metrics
+from maple_mm.evaluation.run_metrics import TOP1, write_test_metrics
 from maple_mm.evaluation.run_record import run_record
+from maple_mm.provenance import check_tested_set
 from maple_mm.run_layout import METRICS_FILE
 from ..hooks.class_names_hook import check_model_classes
 from ..optimizers.mixed_precision_test_loop import MixedPrecisionTestMixin
 from ..runner_view import RunnerView, underlying
-
-#: The metric the summary line, the harmonic mean and the averages use.
-TOP1 = 'accuracy/top1'
 
 
 def extra_set_dataloader(main_cfg: dict, fields: dict) -> dict:
@@ -180,11 +178,16 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
     def run(self) -> dict:
         """Run every set with mmengine's ``TestLoop.run``; return all metrics with set prefixes."""
         self.runner.call_hook('before_test')
-        self._record = run_record(self.runner.cfg)
+        weights = getattr(self.runner, 'tested_weights', None)  # MapleRunner: what is tested
+        self._record, warned = self.run_record(weights), set()
         template, metrics, classes = self.evaluator, {}, {}
+        first = next(iter(self.dataloaders))
         try:
             for set_name, dataloader in self.dataloaders.items():
                 classes[set_name] = list(dataloader.dataset.metainfo.get('classes') or [])
+                self._record['tested'][set_name] = check_tested_set(  # the data it was trained on
+                    weights, set_name, dataloader.dataset, set_name == first, self.runner.logger,
+                    warned)
                 metrics.update(self.run_set(set_name, dataloader, template))
                 self._write(metrics, classes, complete=False)
         finally:
@@ -195,6 +198,11 @@ class MultiSetTestLoop(MixedPrecisionTestMixin, TestLoop):
         self._write(metrics, classes, complete=True)
         self.runner.call_hook('after_test')
         return metrics
+
+    def run_record(self, weights: Optional[dict]) -> dict:
+        """The run's record, written beside its metrics (:func:`~maple_mm.evaluation.run_record.
+        run_record`); ``weights``: what is tested."""
+        return run_record(self.runner.cfg, weights)
 
     def run_set(self, set_name: str, dataloader, template: Evaluator) -> Dict[str, float]:
         """One set as one run of mmengine's ``TestLoop.run``: its test epoch, hooks, test loss.

@@ -9,13 +9,14 @@ Every entry point gets the same options:
   ``shots`` entry, which :class:`MapleRunner` applies when it is built).
 """
 import os
+import warnings
 from typing import Optional
 
 from mmengine.config import Config
 
-from maple_mm.errors import ConfigError, MapleUserError
+from maple_mm.errors import ConfigError, MapleUserError, ProtocolWarning
 from maple_mm.run_layout import default_work_dir
-from .maple_runner import dataset_takes
+from .run_datasets import dataset_takes
 
 
 def set_dataset_option(cfg: Config, option: str, value, complete_sets: bool = True) -> int:
@@ -61,6 +62,7 @@ def apply_shots(cfg: Config, shots: int) -> None:
     """
     if not isinstance(shots, int) or isinstance(shots, bool) or shots < 1:
         raise ConfigError(f'--shots must be at least 1, got {shots}.')
+    warn_off_protocol_shots(cfg, shots)
     if not set_dataset_option(cfg, 'num_shots', shots, complete_sets=False):
         raise ConfigError('--shots: no dataset of this config draws few-shot subsets '
                           '(none takes num_shots).')
@@ -79,6 +81,20 @@ def apply_shots(cfg: Config, shots: int) -> None:
     for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
         if 'T_max' in scheduler:
             scheduler.T_max = epochs
+
+
+def warn_off_protocol_shots(cfg: Config, shots: int) -> None:
+    """A protocol that fixes the shots (base-to-novel, cross-dataset: 16) run with another K
+    warns (:class:`ProtocolWarning`); the few-shot protocol is defined over K."""
+    protocol = cfg.get('protocol')
+    trained = ((cfg.get('train_dataloader') or {}).get('dataset') or {}).get('num_shots')
+    if protocol in (None, 'few_shot') or not isinstance(trained, int) or trained < 1 \
+            or trained == shots:
+        return
+    warnings.warn(
+        f'--shots {shots}: the {protocol} protocol trains {trained} shots per class, as its '
+        f'published numbers do; this run trains {shots}, and its results are filed as '
+        f'{shots}-shot runs, not comparable with the {trained}-shot ones.', ProtocolWarning)
 
 
 def load_run_config(config: str,

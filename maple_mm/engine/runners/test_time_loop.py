@@ -8,6 +8,8 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import LOOPS
 
 from maple_mm.errors import ConfigError
+from maple_mm.evaluation.run_record import run_record
+from maple_mm.method_zoo import test_time_row
 from maple_mm.models.classifier import predictions
 from maple_mm.models.test_time.source_statistics import load_source_statistics
 from maple_mm.models.test_time.tuner import LOSS_SCALE_INIT, Alignment, TestTimeTuner
@@ -81,6 +83,13 @@ class TestTimeTuningLoop(MultiSetTestLoop):
     else is :class:`MultiSetTestLoop`'s: sets, summary, metrics file, progress
     lines (one iteration per batch).
 
+    The run is recorded as its own row, ``<tuned method>+TPT`` (``CoOp+TPT``;
+    :func:`~maple_mm.method_zoo.test_time_row`), or PromptAlign with the
+    alignment, never as a test of the checkpoint it starts from: its
+    ``variant`` names the test-time config and the run that trained the
+    prompts (``tpt/coop_domain_generalization on coop/cross_dataset``), and
+    ``test_time`` in the record keeps the tuned method and run and the settings.
+
     Args:
         tuning: :class:`TestTimeTuner` settings: ``params``, ``lr``,
             ``weight_decay``, ``steps``, ``selection``, ``meta_net_input`` and
@@ -90,6 +99,11 @@ class TestTimeTuningLoop(MultiSetTestLoop):
         set_tuning: ``{set name: settings}`` overriding ``tuning`` on that set
             (PromptAlign's lr differs between the ImageNet family and the
             fine-grained sets).
+        tuned_method: The method whose prompts the config builds, when they
+            are tuned as built (TPT on zero-shot CLIP: CoOp's learner started
+            from "a photo of a" is zero-shot CLIP's prompt): the run's row
+            names it, and ``tools/test.py`` needs no checkpoint. A loaded
+            checkpoint's method replaces it.
         **kwargs: :class:`MultiSetTestLoop` arguments.
     """
 
@@ -99,8 +113,10 @@ class TestTimeTuningLoop(MultiSetTestLoop):
                  evaluator,
                  tuning: Optional[dict] = None,
                  set_tuning: Optional[Dict[str, dict]] = None,
+                 tuned_method: Optional[str] = None,
                  **kwargs) -> None:
         self.tuning = dict(tuning or {})
+        self.tuned_method = tuned_method
         check_tuning(self.tuning, 'test_cfg.tuning')
         self.set_tuning = {k: dict(v) for k, v in (set_tuning or {}).items()}
         for name, settings in self.set_tuning.items():
@@ -113,6 +129,29 @@ class TestTimeTuningLoop(MultiSetTestLoop):
                               f'test sets {list(self.dataloaders)}.')
         self._statistics: Dict[str, tuple] = {}
         self._scaler: Optional[torch.amp.GradScaler] = None
+
+    @property
+    def method(self) -> str:
+        """The test-time method the loop runs: PromptAlign with an alignment term, else TPT."""
+        settings = [self.tuning, *self.set_tuning.values()]
+        return 'PromptAlign' if any(s.get('alignment') is not None for s in settings) else 'TPT'
+
+    def run_record(self, weights: Optional[dict]) -> dict:
+        record = super().run_record(weights)
+        own = run_record(self.runner.cfg)  # the test-time config's own config and variant
+        loaded = ((weights or {}).get('written_by') or {}).get('method')
+        tuned = loaded or self.tuned_method or record['method']
+        tuned_variant = record['variant']
+        record['test_time'] = dict(
+            method=self.method,
+            tuned=dict(method=tuned, config=record['config'], variant=tuned_variant),
+            tuning=copy.deepcopy(self.tuning),
+            set_tuning=copy.deepcopy(self.set_tuning))
+        record['method'] = test_time_row(tuned, self.method)
+        record['config'] = own['config']
+        record['variant'] = own['variant'] if tuned_variant in (None, own['variant']) else \
+            f'{own["variant"]} on {tuned_variant}'
+        return record
 
     @property
     def runner(self):

@@ -1,9 +1,12 @@
 """The reference learning-rate schedule: constant warm-up, then cosine."""
 import math
+from typing import Optional
 
 from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
-from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
+from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
 from mmpretrain.registry import PARAM_SCHEDULERS
+
+from maple_mm.errors import ConfigError
 
 
 class ConstantWarmupCosineParamScheduler(_ParamScheduler):
@@ -15,17 +18,25 @@ class ConstantWarmupCosineParamScheduler(_ParamScheduler):
     With the reference recipe (5 epochs, T_max = 5, one warm-up epoch at 1e-5,
     base 0.0035) the per-epoch values are 1e-5, 3.5e-3, 3.17e-3, 2.29e-3,
     1.21e-3: the cosine never reaches ``eta_min``. Computed in closed form, so
-    it does not depend on other schedulers or on resuming.
+    it does not depend on other schedulers or on resuming. ``T_max`` defaults to
+    ``end - begin``, as in mmengine's cosine schedulers; mmengine's Runner sets
+    ``end`` to the training's ``max_epochs``.
     """
 
     def __init__(self,
                  optimizer,
                  param_name: str,
-                 T_max: int,
                  warmup_value: float,
+                 T_max: Optional[int] = None,
                  warmup_steps: int = 1,
                  eta_min: float = 0.0,
                  **kwargs) -> None:
+        if T_max is None:
+            begin, end = kwargs.get('begin', 0), kwargs.get('end', INF)
+            if end == INF:
+                raise ConfigError(f'{type(self).__name__} needs T_max or end (a runner sets '
+                                  'end to the epochs of the training).')
+            T_max = end - begin
         self.T_max = T_max
         self.warmup_value = warmup_value
         self.warmup_steps = warmup_steps

@@ -11,6 +11,8 @@ import torch
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from maple_mm.checkpoints.reference_layout import (CONTEXT, PL, TOKEN_BUFFERS, Linear,
+                                                   ReferenceLayout, Width)
 from ..class_prompts import class_sentence, tokenize_prompts
 from ..classifier import PromptedCLIP
 from ..prompt_learner import PromptLearner, Prompts, build_clip
@@ -56,8 +58,31 @@ class CoCoOpPromptLearner(PromptLearner):
         return Prompts(text_ctx=self.ctx.unsqueeze(0) + bias.unsqueeze(1))
 
 
+META_NET_1 = Linear(PL + 'meta_net.linear1', PL + 'meta_net.linear1')
+META_NET_2 = Linear(
+    PL + 'meta_net.linear2',
+    PL + 'meta_net.linear2',
+    inputs=Width(META_NET_1, 0),
+    outputs=Width(CONTEXT, -1),
+    why='the meta-net maps its hidden width to the text width of ctx')
+
+#: ``prompt_learner/model.pth.tar-N``: Dassl saves CoCoOp's prompt learner alone.
+REFERENCE_LAYOUT = ReferenceLayout(
+    name='cocoop',
+    trainer='CoCoOp',
+    rules=(CONTEXT, META_NET_1, META_NET_2, TOKEN_BUFFERS),
+    saved_alone=True,
+    describe=lambda converted: dict(
+        n_ctx=int(converted[PL + 'ctx'].shape[0]),
+        text_width=int(converted[PL + 'ctx'].shape[1]),
+        embed_dim=int(converted[PL + 'meta_net.linear1.weight'].shape[1])),
+    not_stored="ctx_init is not stored: use the reference run's TRAINER.COCOOP.CTX_INIT (its "
+    "recipe: ctx_init='a photo of a').")
+
+
 @MODELS.register_module()
 class CoCoOp(PromptedCLIP):
     """Conditional Context Optimization (see :class:`PromptedCLIP` for the arguments)."""
 
     default_learner = 'CoCoOpPromptLearner'
+    reference_layout = REFERENCE_LAYOUT

@@ -6,11 +6,13 @@ optionally every class learns its own context (class-specific context, CSC).
 Reference: ``trainers/coop.py`` of muzairkhattak/multimodal-prompt-learning
 (CoOp's own code).
 """
+import dataclasses
 from typing import Optional
 
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from maple_mm.checkpoints.reference_layout import CONTEXT, PL, TOKEN_BUFFERS, ReferenceLayout
 from maple_mm.errors import ClassNameError, PromptConfigError
 from ..class_prompts import class_sentence, move_class_tokens, tokenize_prompts
 from ..classifier import PromptedCLIP
@@ -89,8 +91,30 @@ class CoOpPromptLearner(PromptLearner):
         return Prompts(text_ctx=self.ctx)
 
 
+def describe_context(converted) -> dict:
+    """The learner arguments of a converted CoOp context (shared or class-specific)."""
+    ctx = converted[PL + 'ctx']
+    info = dict(n_ctx=int(ctx.shape[-2]), class_specific=ctx.dim() == 3)
+    if ctx.dim() == 3:
+        info['num_classes'] = int(ctx.shape[0])
+    return dict(info, text_width=int(ctx.shape[-1]))
+
+
+#: ``prompt_learner/model.pth.tar-N``: Dassl saves CoOp's prompt learner alone.
+REFERENCE_LAYOUT = ReferenceLayout(
+    name='coop',
+    trainer='CoOp',
+    rules=(dataclasses.replace(CONTEXT, class_specific=True), TOKEN_BUFFERS),
+    saved_alone=True,
+    describe=describe_context,
+    not_stored="ctx_init and class_token_position are not stored: use the reference run's "
+    "TRAINER.COOP.CTX_INIT and CLASS_TOKEN_POSITION (defaults '' and 'end'; with "
+    'ctx_init, n_ctx is its number of words).')
+
+
 @MODELS.register_module()
 class CoOp(PromptedCLIP):
     """Context Optimization (see :class:`PromptedCLIP` for the arguments)."""
 
     default_learner = 'CoOpPromptLearner'
+    reference_layout = REFERENCE_LAYOUT

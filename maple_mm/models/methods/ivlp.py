@@ -11,6 +11,8 @@ muzairkhattak/multimodal-prompt-learning.
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from maple_mm.checkpoints.reference_layout import (CONTEXT, PL, TOKEN_BUFFERS, Numbered,
+                                                   ReferenceLayout, Tensor, count)
 from maple_mm.errors import PromptConfigError
 from ..class_prompts import class_sentence, tokenize_prompts
 from ..classifier import PromptedCLIP
@@ -114,11 +116,57 @@ class LanguagePromptLearner(IVLPPromptLearner):
             ctx_init=ctx_init)
 
 
+# The reference's deep prompts sit in its towers' blocks 1 .. depth - 1 (``VPT_shallow``).
+DEEP_TEXT = Numbered(
+    'text_encoder.transformer.resblocks.{i}.VPT_shallow',
+    PL + 'deep_text_prompts.{i}',
+    first=1,
+    what='deep text prompts',
+    like=CONTEXT)
+VISION_CONTEXT = Tensor(
+    'image_encoder.VPT', PL + 'vision_ctx', shape='(n_ctx_vision, vision_width)')
+DEEP_VISION = Numbered(
+    'image_encoder.transformer.resblocks.{i}.VPT_shallow',
+    PL + 'deep_vision_prompts.{i}',
+    first=1,
+    what='deep vision prompts',
+    like=VISION_CONTEXT)
+_CTX_INIT = ("ctx_init is not stored: use the reference run's TRAINER.IVLP.CTX_INIT (its "
+             "configs and the maple_mm default: 'a photo of a').")
+
+
+def _describe_ivlp(converted) -> dict:
+    ctx, vision = converted[PL + 'ctx'], converted[PL + 'vision_ctx']
+    return dict(
+        n_ctx_text=int(ctx.shape[0]),
+        n_ctx_vision=int(vision.shape[0]),
+        depth_text=1 + count(converted, DEEP_TEXT),
+        depth_vision=1 + count(converted, DEEP_VISION),
+        text_width=int(ctx.shape[1]),
+        vision_width=int(vision.shape[1]))
+
+
+def _describe_language(converted) -> dict:
+    ctx = converted[PL + 'ctx']
+    return dict(
+        n_ctx=int(ctx.shape[0]),
+        depth=1 + count(converted, DEEP_TEXT),
+        text_width=int(ctx.shape[1]))
+
+
 @MODELS.register_module()
 class IVLP(PromptedCLIP):
     """Independent vision-language prompting (see :class:`PromptedCLIP` for the arguments)."""
 
     default_learner = 'IVLPPromptLearner'
+    #: ``VLPromptLearner/model.pth.tar-N``: the whole model, frozen CLIP included.
+    reference_layout = ReferenceLayout(
+        name='ivlp',
+        trainer='IVLP',
+        rules=(CONTEXT, TOKEN_BUFFERS, DEEP_TEXT, VISION_CONTEXT, DEEP_VISION),
+        saved_alone=False,
+        describe=_describe_ivlp,
+        not_stored=_CTX_INIT)
 
 
 @MODELS.register_module()
@@ -126,3 +174,11 @@ class LanguagePrompting(PromptedCLIP):
     """Deep language prompting (see :class:`PromptedCLIP` for the arguments)."""
 
     default_learner = 'LanguagePromptLearner'
+    #: The IVLP trainer with text prompts only: its text keys.
+    reference_layout = ReferenceLayout(
+        name='language',
+        trainer='IVLP (language only)',
+        rules=(CONTEXT, TOKEN_BUFFERS, DEEP_TEXT),
+        saved_alone=False,
+        describe=_describe_language,
+        not_stored=_CTX_INIT)

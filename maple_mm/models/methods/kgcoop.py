@@ -6,17 +6,19 @@ trained with cross-entropy plus ``weight * (1 - mean_c cos(t_c, t0_c))``:
 feature of the dataset's hand-written template for class c. Inference is
 CoOp's. Reference: ``KgCoOp/trainers/kgcoop.py`` of htyao89/KgCoOp.
 """
+import re
 from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from maple_mm.checkpoints.reference_layout import PL, Dropped
+from maple_mm.datasets.catalog import DEFAULT_TEMPLATE
 from maple_mm.errors import PromptConfigError
 from ..class_prompts import tokenize_prompts
 from ..classifier import PromptedCLIP, PromptedFeatures
-from .coop import CoOpPromptLearner
-from .zero_shot import DEFAULT_TEMPLATE
+from .coop import CoOp, CoOpPromptLearner
 
 #: The reference's eps of ``nn.CosineSimilarity``.
 COSINE_EPS = 1e-7
@@ -89,6 +91,18 @@ class KgCoOp(PromptedCLIP):
     """
 
     default_learner = 'KgCoOpPromptLearner'
+    #: ``prompt_learner/model.pth.tar-N``: CoOp's keys, plus weights KgCoOp creates and its
+    #: forward never uses (their presence tells its files from CoOp's).
+    reference_layout = CoOp.reference_layout.extended(
+        'kgcoop',
+        'KgCoOp',
+        rules=(Dropped(
+            re.escape(PL) + r'(bias_vectors|meta_net\.linear1\.(weight|bias))',
+            why='created but never used by the reference forward',
+            shown=f'{PL}bias_vectors, {PL}meta_net.linear1.weight|bias'), ),
+        signature=(PL + 'bias_vectors', ),
+        not_stored="ctx_init is not stored: the reference's CTX_INIT: True means 'a photo of a' "
+        '(the maple_mm default); KgCoOp always puts the class name at the end.')
 
     def __init__(self, *args, weight: float = 8.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -9,6 +9,8 @@ import copy
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from maple_mm.checkpoints.reference_layout import (CONTEXT, PL, TOKEN_BUFFERS, Linear, Numbered,
+                                                   ReferenceLayout, Width, count)
 from maple_mm.errors import PromptConfigError
 from ..class_prompts import class_sentence, tokenize_prompts
 from ..classifier import PromptedCLIP
@@ -73,8 +75,41 @@ class MaPLePromptLearner(PromptLearner):
         )
 
 
+PROJECTION = Linear(
+    PL + 'proj',
+    PL + 'ctx_proj',
+    inputs=Width(CONTEXT, -1),
+    why='it maps the text width of prompt_learner.ctx to the vision width')
+DEEP_TEXT = Numbered(
+    PL + 'compound_prompts_text.{i}',
+    PL + 'deep_text_prompts.{i}',
+    first=0,
+    what='deep text prompts',
+    like=CONTEXT)
+DEEP_PROJECTIONS = Numbered(
+    PL + 'compound_prompt_projections.{i}',
+    PL + 'deep_projs.{i}',
+    first=0,
+    what='projections',
+    like=PROJECTION,
+    one_per=DEEP_TEXT)
+
+
 @MODELS.register_module()
 class MaPLe(PromptedCLIP):
     """MaPLe on a frozen open_clip CLIP (see :class:`PromptedCLIP` for the arguments)."""
 
     default_learner = 'MaPLePromptLearner'
+    #: ``MultiModalPromptLearner/model.pth.tar-N``: the whole model, frozen CLIP included.
+    reference_layout = ReferenceLayout(
+        name='maple',
+        trainer='MaPLe',
+        rules=(CONTEXT, TOKEN_BUFFERS, PROJECTION, DEEP_TEXT, DEEP_PROJECTIONS),
+        saved_alone=False,
+        describe=lambda converted: dict(
+            n_ctx=int(converted[PL + 'ctx'].shape[0]),
+            depth=1 + count(converted, DEEP_TEXT),
+            text_width=int(converted[PL + 'ctx'].shape[1]),
+            vision_width=int(converted[PL + 'ctx_proj.weight'].shape[0])),
+        not_stored="ctx_init is not stored: use the reference run's TRAINER.MAPLE.CTX_INIT (its "
+        "configs and the maple_mm default: 'a photo of a').")

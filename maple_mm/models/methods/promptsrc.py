@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
+from maple_mm.checkpoints.reference_layout import PL
 from ..class_prompts import tokenize_prompts
 from ..classifier import PromptedCLIP, PromptedFeatures
-from .ivlp import IVLPPromptLearner
+from .ivlp import IVLP, IVLPPromptLearner
 
 _OPENAI = [template('{}') for template in OPENAI_IMAGENET_TEMPLATES]
 #: ``IMAGENET_TEMPLATES`` of the reference's ``trainers/imagenet_templates.py``:
@@ -70,6 +71,16 @@ class PromptSRC(PromptedCLIP):
     """
 
     default_learner = 'PromptSRCPromptLearner'
+    #: ``VLPromptLearner/model.pth.tar-N``: IVLP's keys, plus the frozen image tower its
+    #: objective uses (whose presence tells its files from IVLP's).
+    reference_layout = IVLP.reference_layout.extended(
+        'promptsrc',
+        'PromptSRC',
+        frozen=(PL + 'ZS_image_encoder.', ),
+        signature=(PL + 'ZS_image_encoder.', ),
+        not_stored="ctx_init is not stored: use the reference run's TRAINER.PROMPTSRC.CTX_INIT "
+        "(its configs and the maple_mm default: 'a photo of a'). The checkpoint holds the final "
+        '(GPA-aggregated) prompts.')
 
     def __init__(self,
                  *args,

@@ -7,8 +7,9 @@ computed once per class set. Reference: ``trainers/vpt.py`` with the
 """
 from mmpretrain.registry import MODELS
 
+from maple_mm.checkpoints.reference_layout import PL, ReferenceLayout, count
 from ..classifier import PromptedCLIP
-from .ivlp import IVLPPromptLearner
+from .ivlp import DEEP_VISION, VISION_CONTEXT, IVLPPromptLearner
 
 
 @MODELS.register_module()
@@ -37,3 +38,14 @@ class VPT(PromptedCLIP):
     """Deep vision prompt tuning (see :class:`PromptedCLIP` for the arguments)."""
 
     default_learner = 'VPTPromptLearner'
+    #: ``prompt_learner/model.pth.tar-N`` holds the whole model: IVLP's vision keys.
+    reference_layout = ReferenceLayout(
+        name='vpt',
+        trainer='VPT',
+        rules=(VISION_CONTEXT, DEEP_VISION),
+        saved_alone=False,
+        describe=lambda converted: dict(
+            n_ctx=int(converted[PL + 'vision_ctx'].shape[0]),
+            depth=1 + count(converted, DEEP_VISION),
+            vision_width=int(converted[PL + 'vision_ctx'].shape[1])),
+        not_stored='The text side is the fixed "a photo of a <class>." prompt.')

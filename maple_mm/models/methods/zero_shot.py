@@ -12,13 +12,12 @@ from typing import List, Optional, Sequence, Union
 from mmpretrain.registry import MODELS
 from open_clip.zero_shot_metadata import SIMPLE_IMAGENET_TEMPLATES
 
+from maple_mm.datasets.catalog import DEFAULT_TEMPLATE
 from maple_mm.errors import PromptConfigError
 from ..class_prompts import tokenize_prompts
 from ..classifier import PromptedCLIP
 from ..prompt_learner import PromptLearner, build_clip
 
-#: The template of datasets that name none.
-DEFAULT_TEMPLATE = 'a photo of a {}.'
 #: The dataset's own template ('dataset'), or that plus CLIP's 7 selected ImageNet ones.
 TEMPLATE_CHOICES = ('dataset', 'ensemble')
 

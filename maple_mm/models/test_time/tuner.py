@@ -154,7 +154,7 @@ class TestTimeTuner:
                 raise ConfigError(
                     f'{type(self.learner).__name__} conditions its context on each image: '
                     f"test-time tuning tunes that context (params='{IMAGE_CONTEXT}', as TPT "
-                    f'tunes CoCoOp), not {params!r}.')
+                    f'tunes a conditional context), not {params!r}.')
             return []
         if params == 'all':
             chosen = names
@@ -168,8 +168,9 @@ class TestTimeTuner:
             chosen = [n for n in names if any(n == w or n.startswith(w + '.') for w in wanted)]
         if not chosen:
             raise ConfigError(
-                f'{type(self.learner).__name__} learns no tensors to tune at test time (zero-shot '
-                "CLIP: use CoOp's learner with ctx_init='a photo of a', as configs/tpt/ do).")
+                f'{type(self.learner).__name__} learns no tensors to tune at test time (for '
+                "zero-shot CLIP, tune a context learner started from ctx_init='a photo of a', "
+                'as configs/tpt/clip_*.py do).')
         return chosen
 
     def _optimizer(self, tensors: Sequence[torch.Tensor]) -> torch.optim.Optimizer:

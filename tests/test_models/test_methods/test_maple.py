@@ -1,3 +1,8 @@
+"""MaPLe: its test rows (recipes, reference checkpoints) and the tests of MaPLe alone.
+
+Its parity against the reference trainer is in tests/test_models/test_method_parity.py,
+shared with the other trainers of muzairkhattak/multimodal-prompt-learning.
+"""
 import open_clip
 import pytest
 import torch
@@ -5,6 +10,38 @@ import torch
 from maple_mm.errors import PromptConfigError
 from maple_mm.models import MaPLePromptLearner, OpenCLIPBackbone
 from maple_mm.models.class_prompts import class_sentence
+from tests import reference_trainers as ref_trainers
+from tests.method_rows import ConverterCase, MethodRows, Recipe
+from tests.test_tools.reference_checkpoints import build_model, conv, convert, saved_state_dict
+from .test_coop import BASELINE_FILES
+
+MMPL = 'muzairkhattak/multimodal-prompt-learning'
+CONFIG = f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml'
+LEARNER = dict(type='MaPLePromptLearner', n_ctx=2, ctx_init='a photo of a', depth=9)
+
+EXPECTED = [
+    MethodRows(
+        folder='maple',
+        recipes={
+            'base2novel':
+            Recipe(0.0035, 4, 5, LEARNER, 'fp16', CONFIG,
+                   f'{MMPL} scripts/maple/base2new_train_maple.sh'),
+            'cross_dataset':
+            Recipe(0.0026, 4, 2, dict(LEARNER, depth=3), 'fp16',
+                   f'{MMPL} configs/trainers/MaPLe/vit_b16_c2_ep5_batch4_2ctx_cross_datasets.yaml',
+                   f'{MMPL} scripts/maple/xd_train_maple.sh'),
+            'few_shot':
+            Recipe(0.0035, 4, 50, LEARNER, 'fp16', CONFIG,
+                   'the reference ships no few-shot recipe: its base-to-novel one, 50 epochs'),
+        },
+        converter=(ConverterCase('maple', 'maple', 'MaPLe', dict(n_ctx=2, depth=3),
+                                 dict(n_ctx=2, depth=3), ref_trainers.maple_reference_state_dict,
+                                 ref_trainers.maple_logits, 'maple',
+                                 dict(n_ctx=2, depth=3, text_width=32, vision_width=48)), ),
+        published_average=(82.28, 75.14, 78.55),
+        published_source='Table 1 of the MaPLe paper',
+        files=BASELINE_FILES),
+]
 
 
 def n_trainable(module) -> int:
@@ -72,3 +109,62 @@ def test_class_prompts_keep_of_a_fixed_and_learn_a_photo():
     assert torch.equal(prompts.embeddings, clip.clip.token_embedding(ids))
     assert prompts.ctx_positions.tolist() == [[1, 2]] * 3  # "a photo"; "of a <class> ." stay
     assert learner.class_names == ['dog', 'golden_retriever', 'cat']
+
+
+# -- reference checkpoints ----------------------------------------------------------------
+def test_key_mapping(backbone):
+    ref, saved = saved_state_dict(backbone, 'maple')
+    method, sd = conv.convert_state_dict(saved)
+    assert method == 'maple'
+    mapping = {
+        'prompt_learner.ctx': 'prompt_learner.ctx',
+        'prompt_learner.ctx_proj.weight': 'prompt_learner.proj.weight',
+        'prompt_learner.ctx_proj.bias': 'prompt_learner.proj.bias'
+    }
+    for i in range(2):
+        mapping[f'prompt_learner.deep_text_prompts.{i}'] = \
+            f'prompt_learner.compound_prompts_text.{i}'
+        for part in ('weight', 'bias'):
+            mapping[f'prompt_learner.deep_projs.{i}.{part}'] = \
+                f'prompt_learner.compound_prompt_projections.{i}.{part}'
+    assert set(sd) == set(mapping)
+    for ours, theirs in mapping.items():
+        assert torch.equal(sd[ours], ref[theirs].float()), ours
+
+
+def test_method_given_explicitly_must_fit(backbone):
+    _, saved = saved_state_dict(backbone, 'ivlp')
+    with pytest.raises(
+            conv.ConversionError,
+            match=r'Not a checkpoint of the reference MaPLe trainer[\s\S]*'
+            r'prompt_learner\.proj\.weight[\s\S]*--method ivlp'):
+        conv.convert_state_dict(saved, 'maple')
+    _, saved = saved_state_dict(backbone, 'maple')
+    with pytest.raises(
+            conv.ConversionError, match='Not a checkpoint of the reference IVLP trainer'):
+        conv.convert_state_dict(saved, 'ivlp')
+
+
+def test_depth_one_checkpoint(tmp_path, backbone):
+    _, saved = saved_state_dict(backbone, 'maple', depth=1)
+    torch.save({'state_dict': saved, 'epoch': 2}, tmp_path / 'ref.pth')
+    out = convert(tmp_path, tmp_path / 'ref.pth', 'maple.pth')
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt['meta']['depth'] == 1 and ckpt['meta']['epoch'] == 2
+    build_model('maple', depth=1).load_state_dict(ckpt['state_dict'])
+
+
+def test_inconsistent_shapes(backbone):
+    _, saved = saved_state_dict(backbone, 'maple', depth=4)
+    del saved['prompt_learner.compound_prompt_projections.2.weight']
+    del saved['prompt_learner.compound_prompt_projections.2.bias']
+    with pytest.raises(conv.ConversionError, match='3 deep text prompts .* but 2 projections'):
+        conv.convert_state_dict(saved)
+    _, saved = saved_state_dict(backbone, 'maple')
+    saved['prompt_learner.compound_prompts_text.1'] = torch.zeros(3, 32)
+    with pytest.raises(conv.ConversionError, match=r'compound_prompts_text\.1 is \(3, 32\)'):
+        conv.convert_state_dict(saved)
+    _, saved = saved_state_dict(backbone, 'maple')
+    del saved['prompt_learner.compound_prompt_projections.0.bias']
+    with pytest.raises(conv.ConversionError, match='needs weight and bias'):
+        conv.convert_state_dict(saved)

@@ -104,7 +104,8 @@ class EvaluatedImagesProbe(BaseMetric):
 class SlowTrainingProbeHook(Hook):
     """Write ``pid_rank<R>`` into the work dir when training starts; sleep after every step.
 
-    Lets a test stop a distributed run while its workers are training.
+    Lets a test stop a distributed run while its workers are training; a test run
+    (``before_test``, ``after_test_iter``) is slowed the same way.
     """
 
     def __init__(self, seconds: float = 1.0) -> None:
@@ -115,4 +116,9 @@ class SlowTrainingProbeHook(Hook):
             f.write(str(os.getpid()))
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        time.sleep(self.seconds)
+
+    before_test = before_train
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         time.sleep(self.seconds)

@@ -1,0 +1,1 @@
+"""Checkpoints: the restricted unpickler every load goes through, and the reference converter."""
