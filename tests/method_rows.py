@@ -11,7 +11,7 @@ without rows fails them.
 import importlib
 import pkgutil
 from pathlib import Path
-from typing import Callable, Dict, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from maple_mm.method_zoo import method_folders
 from .conftest import REPO_ROOT
@@ -36,8 +36,11 @@ class Recipe(NamedTuple):
     how: Optional[str] = None
     #: The training shots.
     shots: int = 16
-    #: ``{K: epochs}`` where the epochs follow ``--shots K``.
-    epochs_by_shots: Optional[Dict[int, int]] = None
+    #: The config's ``values_by_shots``: ``{key: {K: value}}`` for values that follow
+    #: ``--shots K`` (``'max_epochs'``: the epochs; other keys are dotted config keys).
+    values_by_shots: Optional[Dict[str, Dict[int, Any]]] = None
+    #: ``model`` entries of this protocol (or dataset) beyond the method's ``model``.
+    model: dict = {}
     #: The ``default_hooks`` the method trains with, beyond the runtime's.
     hooks: Dict[str, dict] = {}
 
@@ -150,11 +153,16 @@ def converter_cases() -> Dict[str, ConverterCase]:
     return {case.case: case for rows in method_rows().values() for case in rows.converter}
 
 
+def epochs_by_shots(row: Recipe) -> Optional[Dict[int, int]]:
+    """``{K: epochs}`` of a recipe whose epochs follow ``--shots K``, else None."""
+    return (row.values_by_shots or {}).get('max_epochs')
+
+
 def with_epochs_by_shots() -> Tuple[str, Recipe]:
     """The first method (table order) whose few-shot epochs follow the shots: (folder, recipe)."""
     return next(
         (folder, recipe(folder, 'few_shot', 'dtd')) for folder in trained_folders()
-        if 'few_shot' in protocols(folder) and recipe(folder, 'few_shot', 'dtd').epochs_by_shots)
+        if 'few_shot' in protocols(folder) and epochs_by_shots(recipe(folder, 'few_shot', 'dtd')))
 
 
 def with_dataset_recipe(protocol: str) -> Tuple[str, str]:

@@ -117,8 +117,8 @@ def add_common_args(parser) -> None:
         type=int,
         metavar='K',
         help='shots per class K of every dataset that draws them (the '
-        'few-shot protocol\'s 1, 2, 4, 8, 16), with the epochs the config\'s '
-        'epochs_by_shots gives K; the default work dir becomes '
+        'few-shot protocol\'s 1, 2, 4, 8, 16), with the values (epochs, ...) the config\'s '
+        'values_by_shots gives K; the default work dir becomes '
         'work_dirs/<method>/<config>_<K>shots')
     parser.add_argument(
         '--allow-other-method',

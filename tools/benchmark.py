@@ -7,10 +7,12 @@
 Each method (a config folder: maple_mm.method_zoo) is built with its reference
 recipe: its model config (configs/_base_/models/<method>.py: prompt sizes, depths,
 loss weights) and the training batch of its base-to-novel config (CoOp 32, CoCoOp
-1, KgCoOp 128, the others 4; zero-shot CLIP is not trained). The training loss is
-the method's (the sum of its loss terms); the first step's loss of both paths is
-printed side by side. The frozen CLIP's text features of methods that compare with
-them (KgCoOp, PromptSRC: 60 templates per class) are computed once per class set,
+1, KgCoOp 128, ProGrad 32, the others 4; zero-shot CLIP is not trained). The
+training step is the method's: one backward of the sum of its loss terms, or,
+for a method that owns its update (ProGrad), one gradient per term and its rule;
+the first step's loss (the sum) of both paths is printed side by side. The frozen
+CLIP's text features of methods that compare with them (KgCoOp, PromptSRC: 60
+templates per class, ProGrad's teacher) are computed once per class set,
 as the reference computes them at start-up, so they are not part of a step: both
 paths get them from the efficient path before the timed steps.
 The reference path (``efficient=False``) is the computation of the reference
@@ -160,9 +162,10 @@ def measure_train(model, opts: dict) -> dict:
     from mmpretrain.structures import DataSample
 
     from maple_mm.engine import MixedPrecisionOptimWrapper
+    from maple_mm.models.update_rule import owns_update
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.0035, momentum=0.9, weight_decay=5e-4)
-    if opts['precision'] == 'fp32':
+    if opts['precision'] == 'fp32' and not owns_update(model):
         wrapper = OptimWrapper(optimizer=optimizer)
     else:
         wrapper = MixedPrecisionOptimWrapper(optimizer=optimizer, precision=opts['precision'])
@@ -181,9 +184,10 @@ def measure_train(model, opts: dict) -> dict:
 
     def step():
         with wrapper.optim_context(model):
-            loss = sum(model.loss(images, samples).values())  # the method's terms
+            terms = model.loss(images, samples)
+        loss, _ = model.parse_losses(terms)  # their sum, or the method's own update rule
         wrapper.update_params(loss)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
 
     clock = Clock(opts['device'])
     times = [clock.time(step) for _ in range(opts['warmup'] + opts['steps'])]

@@ -2,7 +2,7 @@
 _base_ = ['../_base_/recipes/coop_few_shot.py']
 
 # CoOp trains ImageNet for 50 epochs at every K (its docs/CoOp.md).
-epochs_by_shots = {1: 50, 2: 50, 4: 50, 8: 50, 16: 50}
+values_by_shots = dict(max_epochs={1: 50, 2: 50, 4: 50, 8: 50, 16: 50})
 train_cfg = dict(max_epochs=50)
 
 dataset = dict(type='CoOpImageNet')

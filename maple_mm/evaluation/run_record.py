@@ -46,8 +46,9 @@ def experiment_settings(cfg) -> Dict[str, str]:
 
     The model, optimisation, schedule, hooks, precision and the train loader's
     batch and transforms; not the dataset, its shots and seed (fields of the
-    record), the work dir or the device. Epochs that ``epochs_by_shots`` sets
-    for the run's shots (``--shots K``) are the config's own.
+    record), the work dir or the device. Values that ``values_by_shots`` gives
+    the run's shots (``--shots K``: CoOp's epochs, ProGrad's lambda) are the
+    config's own.
     """
     parts = {key: cfg.get(key) for key in EXPERIMENT_KEYS if cfg.get(key) is not None}
     train = cfg.get('train_dataloader') or {}
@@ -66,10 +67,11 @@ def experiment_settings(cfg) -> Dict[str, str]:
     for key in DEVICE_DEPENDENT:
         flat.pop(key, None)
     shots = (train.get('dataset') or {}).get('num_shots')
-    table = cfg.get('epochs_by_shots') or {}
-    if shots in table and flat.get('train_cfg.max_epochs') == json.dumps(table[shots]):
-        for key in EPOCH_KEYS:
-            flat.pop(key, None)
+    for key, by_shots in (cfg.get('values_by_shots') or {}).items():
+        keys = EPOCH_KEYS if key == 'max_epochs' else (key, )
+        if shots in by_shots and flat.get(keys[0]) == json.dumps(by_shots[shots], sort_keys=True):
+            for name in keys:
+                flat.pop(name, None)
     return flat
 
 

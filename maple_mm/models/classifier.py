@@ -23,6 +23,7 @@ from .fast.text import (TextLayout, encode_class_prompts, fast_path_fallbacks, s
 from .fast.text_cache import TextFeatureCache, autocast_state, tensor_state
 from .prompt_learner import PromptLearner, Prompts
 from .towers import encode_image, encode_text
+from .update_rule import loss_terms, owns_update
 
 LEARNER_PREFIX = 'prompt_learner.'
 #: mmpretrain model-zoo metadata of a model built from a config: its task.
@@ -53,9 +54,11 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
     returns a text context per image. The training objective is the method's
     (:meth:`objective`, cross-entropy by default): it reads the prompted
     features and, where it asks, the frozen CLIP's (:meth:`frozen_image_features`,
-    :meth:`frozen_text_features`). Only the learner is trained: the state
-    dict holds its parameters and the class names; the frozen CLIP is rebuilt
-    from the config. Each method is a subclass naming its learner
+    :meth:`frozen_text_features`). mmengine descends the sum of its terms, unless
+    the method owns its update: it then defines ``combine_gradients(grads,
+    params)``, which combines one gradient per term (:mod:`.update_rule`). Only
+    the learner is trained: the state dict holds its parameters and the class
+    names; the frozen CLIP is rebuilt from the config. Each method is a subclass naming its learner
     (:mod:`maple_mm.models.methods`).
 
     Args:
@@ -387,6 +390,19 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
         :meth:`frozen_text_features`.
         """
         return dict(loss=F.cross_entropy(features.logits, labels))
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]):
+        """mmengine's: the sum of the keys holding 'loss', and every term logged.
+
+        A method that owns its update (defines ``combine_gradients(grads, params)``,
+        :mod:`maple_mm.models.update_rule`) returns the sum as a
+        :class:`~maple_mm.models.update_rule.LossTerms` carrying each term for its
+        optimizer wrapper; its logged ``loss`` is the same sum.
+        """
+        parsed, log_vars = super().parse_losses(losses)
+        if owns_update(self):
+            parsed = loss_terms(losses, parsed, log_vars, self.combine_gradients)
+        return parsed, log_vars
 
     def predict(self,
                 inputs: torch.Tensor,

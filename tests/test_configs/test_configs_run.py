@@ -13,7 +13,8 @@ from mmpretrain.registry import RUNNERS
 
 from maple_mm.datasets.catalog import IMAGENET_VARIANTS
 from ..conftest import load_tool
-from ..method_rows import trained_folders, untrained_folders, with_epochs_by_shots
+from ..method_rows import (epochs_by_shots, recipe, trained_folders, untrained_folders,
+                           with_epochs_by_shots)
 from .tiny_runs import NUM_CLASSES, fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from .zoo import CONFIGS, DATASETS, METHODS
 
@@ -63,7 +64,7 @@ def test_base2novel(folder, data_root, tmp_path):
         method=METHODS[folder],
         protocol='base2novel',
         dataset=dataset,
-        shots=16,
+        shots=recipe(folder, 'base2novel', dataset).shots,  # the recipe's (ProGrad trains 4)
         seed=2,
         config=f'base2novel_{dataset}',
         processes=1,
@@ -115,7 +116,7 @@ def test_few_shot_with_two_shots(data_root, tmp_path):
     folder, recipe = with_epochs_by_shots()
     cfg = load(CONFIGS / folder / 'few_shot_dtd.py', '--shots', '2')
     # The lr schedule's T_max follows max_epochs (the runner sets its end to it).
-    assert cfg.train_cfg.max_epochs == recipe.epochs_by_shots[2]
+    assert cfg.train_cfg.max_epochs == epochs_by_shots(recipe)[2]
     assert 'T_max' not in cfg.param_scheduler
     runner, metrics = train_and_test(tiny(cfg, data_root, tmp_path))
     assert [s.T_max for s in runner.param_schedulers] == [runner.max_epochs]  # the lr follows

@@ -76,13 +76,14 @@ def test_recipe_and_protocol(path, folder, protocol, dataset):
     assert pre.mean == pytest.approx(CLIP_MEAN) and pre.std == pytest.approx(CLIP_STD)
     row = recipe(folder, protocol, dataset)
     assert cfg.model.prompt_learner == row.learner
-    for key, value in method_rows()[folder].model.items():  # loss weights
+    # Loss weights: the method's, and those of this protocol or dataset.
+    for key, value in dict(method_rows()[folder].model, **getattr(row, 'model', {})).items():
         assert cfg.model[key] == value
     # The hooks a method trains with, beyond the runtime's (which a user's cannot drop).
     runtime = set(built(BASE_DIR / 'default_runtime.py').default_hooks)
     hooks = {name: hook for name, hook in cfg.default_hooks.items() if name not in runtime}
     assert hooks == (row.hooks if isinstance(row, Recipe) else {})
-    assert cfg.get('epochs_by_shots') == getattr(row, 'epochs_by_shots', None)
+    assert cfg.get('values_by_shots') == getattr(row, 'values_by_shots', None)
 
     # Data protocol.
     train_subsample, test_subsample, shots, main_set = PROTOCOLS[protocol]
@@ -151,3 +152,16 @@ def test_domain_generalization_trains_like_cross_dataset():
         for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper',
                     'param_scheduler', 'train_cfg'):
             assert dg.get(key) == xd.get(key), (folder, key)
+
+
+@pytest.mark.parametrize('path', all_leaf_configs(), ids=lambda p: f'{p.parent.name}/{p.stem}')
+def test_a_shot_table_holds_at_the_configs_own_shots(path):
+    """A config is the config of its own K: each values_by_shots entry (covering the
+    protocol's K) gives the value the file states."""
+    cfg = built(path)
+    assert 'epochs_by_shots' not in cfg
+    for key, by_shots in (cfg.get('values_by_shots') or {}).items():
+        assert set(by_shots) == {1, 2, 4, 8, 16}, key
+        assert key == 'max_epochs' or key.startswith('model.'), key
+        own = cfg.train_cfg.max_epochs if key == 'max_epochs' else cfg.model[key[len('model.'):]]
+        assert own == by_shots[cfg.train_dataloader.dataset.num_shots], key

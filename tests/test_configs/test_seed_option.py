@@ -1,6 +1,6 @@
 """--seed and --shots (maple_mm/engine/runners/run_config.py, what every tool's options go
 through): the run's seed, every dataset's few-shot draw, the epochs a recipe gives K shots
-(``epochs_by_shots``, on the first method whose rows declare it), and the default work dir
+(``values_by_shots``, on the first method whose rows declare it), and the default work dir
 work_dirs/<method>/<config>[_<K>shots]."""
 import argparse
 import logging
@@ -11,7 +11,7 @@ from mmengine.config import DictAction
 
 from maple_mm.engine import apply_shots, load_run_config
 from maple_mm.errors import ConfigError
-from ..method_rows import recipe, with_epochs_by_shots
+from ..method_rows import epochs_by_shots, recipe, with_epochs_by_shots
 from .zoo import CONFIGS, METHODS
 
 DTD = CONFIGS / 'maple' / 'base2novel_dtd.py'  # the example method's
@@ -83,7 +83,7 @@ def test_shots_reach_every_drawing_dataset_and_name_the_run():
     cfg = load(CONFIGS / 'maple' / 'few_shot_dtd.py', '--shots', '4', '--seed', '2')
     assert dataset_values(cfg, 'num_shots') == dict(train_dataloader=4, test_dataloader=4)
     assert cfg.work_dir == os.path.join('work_dirs', 'maple', 'few_shot_dtd_4shots', 'seed2')
-    # Without epochs_by_shots the recipe's epochs stay.
+    # Without values_by_shots the recipe's epochs stay.
     assert cfg.train_cfg.max_epochs == 50 and 'T_max' not in cfg.param_scheduler  # follows it
 
 
@@ -94,20 +94,20 @@ def test_shots_leave_the_other_test_sets_whole():
     assert set(values.values()) == {None}  # the targets keep all their test items
 
 
-@pytest.mark.parametrize('shots,epochs', BY_SHOTS_RECIPE.epochs_by_shots.items())
+@pytest.mark.parametrize('shots,epochs', epochs_by_shots(BY_SHOTS_RECIPE).items())
 def test_epochs_follow_the_shots(shots, epochs):
     cfg = load(FEW_SHOT_DTD, '--shots', str(shots))
     # The lr schedule's T_max follows max_epochs (the runner sets its end to it).
     assert cfg.train_cfg.max_epochs == epochs and 'T_max' not in cfg.param_scheduler
     assert cfg.train_dataloader.dataset.num_shots == shots
     imagenet = load(CONFIGS / BY_SHOTS / 'few_shot_imagenet.py', '--shots', str(shots))
-    imagenet_epochs = recipe(BY_SHOTS, 'few_shot', 'imagenet').epochs_by_shots[shots]
+    imagenet_epochs = epochs_by_shots(recipe(BY_SHOTS, 'few_shot', 'imagenet'))[shots]
     assert imagenet.train_cfg.max_epochs == imagenet_epochs
     assert 'T_max' not in imagenet.param_scheduler
 
 
 def test_shots_without_epochs_for_them_are_a_clear_error():
-    with pytest.raises(ConfigError, match='epochs_by_shots gives epochs for'):
+    with pytest.raises(ConfigError, match='values_by_shots gives max_epochs for'):
         load(FEW_SHOT_DTD, '--shots', '3')
     with pytest.raises(ConfigError, match='at least 1'):
         load(DTD, '--shots', '0')
@@ -115,7 +115,7 @@ def test_shots_without_epochs_for_them_are_a_clear_error():
 
 def test_shots_from_cfg_options_and_from_a_built_runner_as_from_the_tools(tmp_path):
     """mmpretrain's tools and Runner.from_cfg: a top-level ``shots`` entry is --shots."""
-    epochs = BY_SHOTS_RECIPE.epochs_by_shots
+    epochs = epochs_by_shots(BY_SHOTS_RECIPE)
     cfg = load(FEW_SHOT_DTD, '--cfg-options', 'shots=2')
     assert cfg.train_dataloader.dataset.num_shots == 2 and cfg.train_cfg.max_epochs == epochs[2]
     assert cfg.work_dir == os.path.join('work_dirs', BY_SHOTS, 'few_shot_dtd_2shots')

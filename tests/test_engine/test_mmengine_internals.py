@@ -25,7 +25,7 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import HistoryBuffer
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmengine.optim.scheduler import param_scheduler
 from mmengine.runner import Runner, TestLoop
@@ -49,6 +49,12 @@ METHODS = [
     (CheckpointHook, '_save_checkpoint_with_step', ['runner', 'step', 'meta'],
      'SafeCheckpointHook._save_checkpoint_with_step'),
     (OptimWrapper, '_clip_grad', [], 'MixedPrecisionOptimWrapper.step'),
+    (OptimWrapper, 'update_params', ['loss', 'step_kwargs',
+                                     'zero_kwargs'], 'UpdateRuleMixin.update_params'),
+    (OptimWrapper, 'optim_context', ['model'], 'UpdateRuleMixin.optim_context'),
+    (OptimWrapper, 'scale_loss', ['loss'], 'UpdateRuleMixin scales each term with it'),
+    (OptimWrapper, 'should_update', [], 'UpdateRuleMixin.update_params'),
+    (BaseModel, 'parse_losses', ['losses'], 'PromptedCLIP.parse_losses'),
     (param_scheduler._ParamScheduler, '_get_value', [],
      'ConstantWarmupCosineParamScheduler._get_value'),
     (TestLoop, '__init__', ['runner', 'dataloader', 'evaluator',
@@ -117,6 +123,20 @@ SOURCE = [
     (mmpretrain_model_api, 'model._metainfo = metainfo', 'PromptedCLIP._metainfo keeps it'),
     (mmpretrain_model_api, "getattr(model, '_metainfo', None)",
      'PromptedCLIP._metainfo: inference_model reads it'),
+    (HistoryBuffer, 'def data(self)', 'WeightsOnlyCheckpointHook saves its logs and counts'),
+    # A method that owns its update (maple_mm.models.update_rule): both training steps hand
+    # the model's parsed loss to the wrapper, which counts its update as backward does.
+    (OptimWrapper, 'self._inner_count += 1', 'UpdateRuleMixin.update_params counts it too'),
+    (BaseModel, 'optim_wrapper.optim_context(self)', 'UpdateRuleMixin.optim_context'),
+    (BaseModel, 'self.parse_losses(losses)', 'PromptedCLIP.parse_losses hands the terms'),
+    (BaseModel, 'optim_wrapper.update_params(parsed_losses)', 'UpdateRuleMixin.update_params'),
+    (MMDistributedDataParallel, 'optim_wrapper.optim_context(self)',
+     'UpdateRuleMixin.optim_context enters no_sync'),
+    (MMDistributedDataParallel, 'self.module.parse_losses(losses)',
+     'PromptedCLIP.parse_losses hands the terms'),
+    (MMDistributedDataParallel, 'optim_wrapper.update_params(parsed_loss)',
+     'UpdateRuleMixin.update_params'),
+    (HistoryBuffer, 'self.max_length', 'WeightsOnlyCheckpointHook saves it'),
 ]
 
 #: What HistoryBuffer pickles by name (maple_mm.engine.runners.checkpoint_loader allows these).

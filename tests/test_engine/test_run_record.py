@@ -29,7 +29,7 @@ def test_one_recipe_is_one_variant_whatever_the_dataset_seed_shots_or_device():
     assert (dtd['method'], dtd['dataset'], dtd['seed'], dtd['variant']) == ('MaPLe', 'dtd', 2,
                                                                             'maple/base2novel')
     assert imagenet['variant'] == 'maple/base2novel' and imagenet['processes'] == 1
-    # --shots 1 gives a method its epochs for 1 shot (epochs_by_shots): the recipe's, not a
+    # --shots 1 gives a method its epochs for 1 shot (values_by_shots): the recipe's, not a
     # change; nor is a dataset's own recipe value.
     folder, _ = with_epochs_by_shots()
     assert record_of(CONFIGS / folder / 'few_shot_eurosat.py', '--shots', '1')['variant'] \

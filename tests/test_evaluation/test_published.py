@@ -33,8 +33,8 @@ def test_average_row_is_the_hm_of_the_mean_base_and_mean_novel(method):
 @pytest.mark.parametrize('method', BASE2NOVEL_AVERAGE)
 def test_each_published_average_hm_is_the_hm_of_its_base_and_novel(method):
     base, novel, hm = BASE2NOVEL_AVERAGE[method]
-    if base is not None:
-        assert harmonic_mean(base, novel) == pytest.approx(hm, abs=0.006), method
+    if base is not None:  # each printed to 0.01: rounding moves the HM by up to 0.01
+        assert harmonic_mean(base, novel) == pytest.approx(hm, abs=0.01), method
 
 
 @pytest.mark.parametrize('folder', FOLDERS)

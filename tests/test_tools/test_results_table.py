@@ -26,7 +26,7 @@ from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
 from ..conftest import REPO_ROOT, load_tool
 from ..method_rows import trained_folders
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
-from ..test_configs.zoo import CONFIGS, METHODS
+from ..test_configs.zoo import CONFIGS, METHODS, built
 
 results_table = load_tool('tools/results_table.py')
 
@@ -349,8 +349,12 @@ def recorded(root, folder, seed):
 
 
 def test_sweep_table_equals_the_recorded_metrics(sweep):
-    rows = table(run(sweep), 'Base-to-novel')
+    markdown = run(sweep)
     for folder, method in METHODS.items():
+        # One table per number of shots: the recipes' 16, ProGrad's 4.
+        cfg = built(CONFIGS / folder / 'base2novel_dtd.py')
+        shots = (cfg.get('train_dataloader') or cfg.test_dataloader).dataset.num_shots
+        rows = table(markdown, f'Base-to-novel generalisation (top-1 %, {shots} shots)')
         runs = [recorded(sweep, folder, s) for s in SWEEP_SEEDS.get(folder, (1, ))]
         base = sum(r[f'base/{TOP1}'] for r in runs) / len(runs)
         novel = sum(r[f'novel/{TOP1}'] for r in runs) / len(runs)
@@ -458,10 +462,10 @@ def test_a_sweep_and_a_test_of_another_checkpoint_in_its_folder_lose_no_record(s
     tests = [json.loads(p.read_text()) for p in root.rglob('test_metrics.json')]
     # The test in MaPLe's folder is filed under the run of the checkpoint, not the config's
     # default seed (1).
-    (record, ) = [t['record'] for t in tests if t['record']['checkpoint']]
-    assert (record['method'], record['seed'], record['checkpoint']['file']) == \
+    (moved, ) = [t['record'] for t in tests if t['record']['checkpoint']]
+    assert (moved['method'], moved['seed'], moved['checkpoint']['file']) == \
         (other, 3, str(tmp_path / 'other_seed3' / 'epoch_1.pth'))
-    rows = table(run(root), 'Base-to-novel')
+    rows = table(run(root), 'Base-to-novel generalisation (top-1 %, 16 shots)')
     for method in ('MaPLe', other):
         base = [t['metrics'][f'base/{TOP1}'] for t in tests if t['record']['method'] == method]
         assert len(base) == len(seeds[method])

@@ -155,7 +155,7 @@ def test_table_of_the_sweep(sweep):
 
 def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
     out = io.StringIO()
-    with pytest.raises(run_sweep.SweepError,
+    with pytest.raises(run_sweep.errors.SweepError,
                        match='maple/base2novel_dtd seed 5 failed.*rerun the sweep'), \
             contextlib.redirect_stdout(out):
         run_sweep.main([
@@ -168,7 +168,7 @@ def test_failed_run_stops_the_sweep_with_a_clear_error(sweep, tmp_path):
 
 
 def test_missing_config_is_a_clear_error():
-    with pytest.raises(run_sweep.SweepError, match='No config file matches'):
+    with pytest.raises(run_sweep.errors.SweepError, match='No config file matches'):
         run(run_sweep.main, 'configs/maple/base2novel_nope*.py')
 
 
@@ -176,7 +176,7 @@ def test_test_from_needs_the_source_checkpoints(sweep, tmp_path):
     log = run(run_sweep.main, sweep['configs'][0], '--seeds', *SEEDS, '--work-root', tmp_path,
               '--test-from', sweep['root'] / 'maple' / 'base2novel_dtd', '--dry-run')
     assert log.count(': test (checkpoint') == 2 and 'tools/test.py' in log
-    with pytest.raises(run_sweep.SweepError, match='No checkpoint in'):
+    with pytest.raises(run_sweep.errors.SweepError, match='No checkpoint in'):
         run(run_sweep.main, sweep['configs'][0], '--work-root', tmp_path, '--test-from', tmp_path)
 
 

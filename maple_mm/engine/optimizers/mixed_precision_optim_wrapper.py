@@ -1,4 +1,5 @@
-"""Mixed-precision training on any device: bf16 autocast, or fp16 with loss scaling."""
+"""Mixed-precision training on any device: bf16 autocast, or fp16 with loss scaling; and the
+update of models that own it, in any precision."""
 from contextlib import contextmanager
 from typing import Optional, Union
 
@@ -7,12 +8,14 @@ from mmengine.optim import OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPERS
 from torch import nn
 
+from maple_mm.models.update_rule import owns_update
 from .precision import (autocast_dtype, current_device_type, default_amp_precision,
                         precision_context, run_precision)
+from .update_rule_wrapper import UpdateRuleMixin
 
 
 @OPTIM_WRAPPERS.register_module()
-class MixedPrecisionOptimWrapper(OptimWrapper):
+class MixedPrecisionOptimWrapper(UpdateRuleMixin, OptimWrapper):
     """Runs the forward pass under autocast; works on CPU and GPU.
 
     The parameters stay fp32 and are the master copies: autocast casts them to
@@ -21,6 +24,10 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
     ``torch.amp.GradScaler``) so small gradients do not flush to zero, and
     steps whose gradients overflow are skipped. bf16 has fp32's range and needs
     no scaling. (mmengine's ``AmpOptimWrapper`` refuses CPU-only machines.)
+
+    It also applies the update of a model that owns it (one gradient per loss
+    term, combined by the model's ``combine_gradients``: :class:`UpdateRuleMixin`),
+    in any precision; ``precision='fp32'`` is then the plain fp32 step.
 
     Args:
         precision: 'bf16' or 'fp16' ('fp32' turns autocast off).
@@ -100,6 +107,14 @@ PLAIN_WRAPPERS = (None, 'OptimWrapper', OptimWrapper)
 MIXED_WRAPPERS = ('MixedPrecisionOptimWrapper', MixedPrecisionOptimWrapper)
 
 
+def _model_owns_update(cfg) -> bool:
+    """Whether the config's model type defines its own update rule (``combine_gradients``)."""
+    from mmpretrain.registry import MODELS
+    model_type = (cfg.get('model') or {}).get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    return model_cls is not None and owns_update(model_cls)
+
+
 def apply_run_precision(cfg, device_type: Optional[str] = None) -> Optional[str]:
     """Set ``cfg.optim_wrapper`` for the precision ``cfg.precision`` gives the device.
 
@@ -110,7 +125,9 @@ def apply_run_precision(cfg, device_type: Optional[str] = None) -> Optional[str]
     a forced precision (one value, ``--precision``) also replaces the precision
     of a ``MixedPrecisionOptimWrapper``; other wrappers (e.g. mmengine's
     ``AmpOptimWrapper``) are the config's own choice and are kept. Tests run in
-    the training precision (:mod:`.mixed_precision_test_loop`).
+    the training precision (:mod:`.mixed_precision_test_loop`). A model that owns its
+    update trains with ``MixedPrecisionOptimWrapper`` in fp32 too (it applies the
+    model's rule; mmengine's ``OptimWrapper`` cannot).
     """
     if cfg.get('precision') is None:
         return None
@@ -122,7 +139,9 @@ def apply_run_precision(cfg, device_type: Optional[str] = None) -> Optional[str]
     if kind not in PLAIN_WRAPPERS and not (forced and kind in MIXED_WRAPPERS):
         return wrapper.get('precision', 'bf16') if kind in MIXED_WRAPPERS else None
     precision = run_precision(cfg.precision, device_type or current_device_type())
-    if precision == 'fp32':
+    if precision == 'fp32' and _model_owns_update(cfg):
+        cfg.optim_wrapper = mixed_precision_config(wrapper, precision)
+    elif precision == 'fp32':
         cfg.optim_wrapper = {
             k: v
             for k, v in dict(wrapper).items() if k not in ('type', 'precision', 'loss_scale')

@@ -50,37 +50,99 @@ def apply_seed(cfg: Config, seed: int) -> None:
     set_dataset_option(cfg, 'seed', seed)
 
 
+#: The ``values_by_shots`` key of the training length: ``train_cfg.max_epochs``, the
+#: config's ``max_epochs`` and the ``T_max`` of its lr schedule.
+EPOCHS_KEY = 'max_epochs'
+
+
+def values_by_shots(cfg) -> dict:
+    """The config's shot-dependent values: ``{config key: {K: value}}`` (may be empty).
+
+    A config states a value that depends on the shots K once, e.g. CoOp's epochs
+    and ProGrad's lambda::
+
+        values_by_shots = {'max_epochs': {1: 50, 2: 100, 4: 100, 8: 200, 16: 200},
+                           'model.lambda_': {1: 1.0, 2: 1.0, 4: 1.0, 8: 0.8, 16: 0.8}}
+
+    ``max_epochs`` sets the training length (``train_cfg.max_epochs``,
+    ``max_epochs`` and the lr schedule's ``T_max``); any other key is a dotted
+    config key, as ``--cfg-options`` names it. The config's own values are
+    those of its own K; ``--shots K`` applies the others (:func:`apply_shots`).
+    """
+    if cfg.get('epochs_by_shots') is not None:
+        raise ConfigError("epochs_by_shots is now written values_by_shots = "
+                          "{'max_epochs': {K: epochs, ...}}; rename it in the config.")
+    table = cfg.get('values_by_shots') or {}
+    for key, by_shots in table.items():
+        if not isinstance(by_shots, dict) or not by_shots:
+            raise ConfigError(f'values_by_shots[{key!r}] must map shots K to a value, '
+                              f'e.g. {{1: 50, 16: 200}}; got {by_shots!r}.')
+    return table
+
+
+def shot_value(cfg, key: str):
+    """The config's current value of a ``values_by_shots`` key (None where unset)."""
+    if key == EPOCHS_KEY:
+        return (cfg.get('train_cfg') or {}).get('max_epochs')
+    node = cfg
+    for part in key.split('.'):
+        try:
+            node = node[int(part) if isinstance(node, list) else part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return node
+
+
+def _config_shots(cfg) -> Optional[int]:
+    """K of the config before --shots: that of its first loader's dataset that has one."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        shots = ((cfg.get(key) or {}).get('dataset') or {}).get('num_shots')
+        if isinstance(shots, int):
+            return shots
+    return None
+
+
+def set_shot_value(cfg, key: str, value) -> None:
+    """Set one shot-dependent value (``max_epochs``: every place the length is set)."""
+    if key != EPOCHS_KEY:
+        cfg.merge_from_dict({key: value})
+        return
+    cfg.train_cfg.max_epochs = value
+    if 'max_epochs' in cfg:
+        cfg.max_epochs = value
+    schedulers = cfg.get('param_scheduler') or []
+    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if 'T_max' in scheduler:
+            scheduler.T_max = value
+
+
 def apply_shots(cfg: Config, shots: int) -> None:
-    """Set K shots per class, and the epochs the config gives K.
+    """Set K shots per class, and the values the config gives K.
 
     ``num_shots`` of the train / val / test datasets whose type takes it, and
     of the test loop's extra sets that name it (other test sets keep all their
-    items). With an ``epochs_by_shots`` entry (``{K: epochs}``, e.g. CoOp's),
-    ``train_cfg.max_epochs``, ``max_epochs`` and the ``T_max`` of the lr
-    schedule become its epochs for K. ``cfg.shots`` records K; applying the
-    same K again changes nothing.
+    items). Each entry of the config's ``values_by_shots`` (:func:`values_by_shots`:
+    CoOp's epochs, ProGrad's lambda) takes its value for K, unless the config no
+    longer holds the table's value for its own K (a user's ``--cfg-options``
+    changed it: theirs is kept); a table without K is an error. ``cfg.shots``
+    records K; applying the same K again changes nothing.
     """
     if not isinstance(shots, int) or isinstance(shots, bool) or shots < 1:
         raise ConfigError(f'--shots must be at least 1, got {shots}.')
     warn_off_protocol_shots(cfg, shots)
+    table = values_by_shots(cfg)
+    own_shots = _config_shots(cfg)
     if not set_dataset_option(cfg, 'num_shots', shots, complete_sets=False):
         raise ConfigError('--shots: no dataset of this config draws few-shot subsets '
                           '(none takes num_shots).')
     cfg.shots = shots
-    table = cfg.get('epochs_by_shots')
-    if not table:
-        return
-    if shots not in table:
-        raise ConfigError(f'--shots {shots}: the config\'s epochs_by_shots gives epochs for '
-                          f'{sorted(table)} shots only; add {shots} to it.')
-    epochs = table[shots]
-    cfg.train_cfg.max_epochs = epochs
-    if 'max_epochs' in cfg:
-        cfg.max_epochs = epochs
-    schedulers = cfg.get('param_scheduler') or []
-    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-        if 'T_max' in scheduler:
-            scheduler.T_max = epochs
+    for key, by_shots in table.items():
+        if shots not in by_shots:
+            raise ConfigError(f"--shots {shots}: the config's values_by_shots gives {key} for "
+                              f'{sorted(by_shots)} shots only; add {shots} to it.')
+        if own_shots in by_shots and shot_value(cfg, key) != by_shots[own_shots]:
+            continue  # set by the user (--cfg-options): theirs
+        set_shot_value(cfg, key, by_shots[shots])
 
 
 def warn_off_protocol_shots(cfg: Config, shots: int) -> None:
@@ -105,7 +167,8 @@ def load_run_config(config: str,
     """The config of one run, as maple_mm's tools build it.
 
     ``cfg_options`` are merged first, then ``seed`` and ``shots`` win over
-    them. Without ``work_dir`` (and without one in the config) the run goes to
+    them (except a value of ``values_by_shots`` that ``cfg_options`` set: it
+    stays). Without ``work_dir`` (and without one in the config) the run goes to
     ``work_dirs/<method>/<config>[_<K>shots][/seed<S>]``.
     """
     if not os.path.isfile(config):

@@ -62,7 +62,7 @@ class CoOpPromptLearner(PromptLearner):
         if class_token_position not in ('end', 'middle', 'front'):
             raise PromptConfigError(f"class_token_position must be 'end', 'middle' or 'front', "
                                     f'got {class_token_position!r}')
-        ctx, self.prompt_prefix = word_context(clip, n_ctx, ctx_init)
+        ctx, self.prompt_prefix = self.initial_context(clip, n_ctx, ctx_init)
         self.n_ctx = ctx.shape[0]
         self.class_token_position = class_token_position
         self.class_specific = class_specific and not ctx_init.strip()
@@ -72,6 +72,11 @@ class CoOpPromptLearner(PromptLearner):
                                         'classes the context is learned for).')
             ctx = random_context(num_classes, self.n_ctx, clip.text_width)
         self.ctx = nn.Parameter(ctx)
+
+    @staticmethod
+    def initial_context(clip, n_ctx: int, ctx_init: str):
+        """``(context, prompt prefix)`` to start from (CoOp's: :func:`word_context`)."""
+        return word_context(clip, n_ctx, ctx_init)
 
     def extra_repr(self) -> str:
         return (f'n_ctx={self.n_ctx}, class_specific={self.class_specific}, '

@@ -44,7 +44,7 @@ EXPECTED = [
             Recipe(0.002, 32, 50, CTXV1, 'fp16',
                    f'{COOP} configs/trainers/CoOp/vit_b16_ep50_ctxv1.yaml',
                    f'{COOP} scripts/cocoop/xd_train.sh (CFG=vit_b16_ep50_ctxv1 for CoOp)'),
-            # 16 shots: vit_b16.yaml (200 epochs); --shots K takes epochs_by_shots.
+            # 16 shots: vit_b16.yaml (200 epochs); --shots K takes values_by_shots.
             'few_shot':
             Recipe(
                 0.002,
@@ -54,7 +54,7 @@ EXPECTED = [
                 'fp16',
                 f'{COOP} configs/trainers/CoOp/vit_b16.yaml',
                 f'{COOP} scripts/coop/main.sh, N_CTX 16 CSC False CTP end (train.py defaults)',
-                epochs_by_shots=EPOCHS_BY_SHOTS),
+                values_by_shots=dict(max_epochs=EPOCHS_BY_SHOTS)),
             # ImageNet: 50 epochs at every K.
             ('few_shot', 'imagenet'):
             Recipe(
@@ -64,8 +64,8 @@ EXPECTED = [
                 RANDOM,
                 'fp16',
                 f'{COOP} configs/trainers/CoOp/vit_b16_ep50.yaml',
-                epochs_by_shots={k: 50
-                                 for k in EPOCHS_BY_SHOTS}),
+                values_by_shots=dict(max_epochs={k: 50
+                                                 for k in EPOCHS_BY_SHOTS})),
         },
         converter=(
             ConverterCase('coop', 'coop', 'CoOp', dict(n_ctx=4),

@@ -1,0 +1,6 @@
+# ProGrad base-to-novel on SUN397: trains on the base classes; Base, Novel, HM.
+_base_ = ['../_base_/recipes/prograd_base2novel.py']
+
+dataset = dict(type='CoOpSUN397')
+train_dataloader = dict(dataset=dataset)
+test_dataloader = dict(dataset=dataset)

@@ -1,0 +1,6 @@
+# ProGrad few-shot on Caltech101: K shots of every class (K = 16, or --shots K).
+_base_ = ['../_base_/recipes/prograd_few_shot.py']
+
+dataset = dict(type='CoOpCaltech101')
+train_dataloader = dict(dataset=dataset)
+test_dataloader = dict(dataset=dataset)

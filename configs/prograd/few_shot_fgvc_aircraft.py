@@ -1,0 +1,10 @@
+# ProGrad few-shot on FGVCAircraft: K shots of every class (K = 16, or --shots K).
+_base_ = ['../_base_/recipes/prograd_few_shot.py']
+
+dataset = dict(type='CoOpFGVCAircraft')
+train_dataloader = dict(dataset=dataset)
+test_dataloader = dict(dataset=dataset)
+# ProGrad's own template of FGVCAircraft starts the context and prompts the teacher.
+# Source: CUSTOM_TEMPLATES['FGVCAircraft'] in ProGrad.public/trainers/prograd.py
+#   (BeierZhu/Prompt-align)
+model = dict(prompt_learner=dict(template='a type of aircraft, a photo of a {}.'))
