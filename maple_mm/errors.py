@@ -67,6 +67,10 @@ class NonFiniteOutputError(MapleUserError, FloatingPointError):
     """A model gave NaN or Inf scores while testing or classifying."""
 
 
+class SourceStatisticsError(MapleUserError, ValueError):
+    """A source statistics file (PromptAlign) is missing, damaged or made for another model."""
+
+
 class ResumeError(MapleUserError, RuntimeError):
     """``--resume`` finds no complete checkpoint to continue from."""
 

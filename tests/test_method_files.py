@@ -17,6 +17,11 @@ the code prints are made from the registry. Two exceptions, both stated here:
 - "CoOp" naming the data protocol of the CoOp code base ("CoOp format", "a CoOp
   benchmark dataset", ...), not the method.
 
+A test-time method (TPT, PromptAlign: :func:`maple_mm.method_zoo.test_time_folders`)
+tunes other methods' prompts: its own files (:func:`files_of_test_time_method`: its config
+folder, and the tests of its module's package) may name the methods its metafile
+says it tunes (``Tuned Method``), as a method's files may name the method it extends.
+
 Then a scratch method is added to a copy of the repository by following
 docs/adding-a-method.md: it needs only its own files, and the shared tests take it.
 """
@@ -34,7 +39,8 @@ from typing import Dict, List, Set
 import pytest
 from mmpretrain.registry import MODELS
 
-from maple_mm.method_zoo import metafiles, method_of
+from maple_mm import method_zoo
+from maple_mm.method_zoo import metafiles, method_folders, method_of, tuned_methods
 from .conftest import REPO_ROOT
 from .method_rows import declared_rows
 
@@ -84,6 +90,17 @@ def method_files(folder: str, root: Path = REPO_ROOT) -> List[str]:
     return files + list(rows.files if rows else ())
 
 
+def files_of_test_time_method(folder: str, root: Path = REPO_ROOT) -> List[str]:
+    """A test-time method's files: its config folder, and the tests of the package of its module
+    (``tests/**/test_<package>*.py``, ``tests/reference_<package>.py``)."""
+    meta = metafiles(root / 'configs')[folder]
+    package = Path(meta['Collections'][0]['Code']['URL']).parent.name
+    files = [p for p in sorted((root / 'configs' / folder).iterdir())]
+    files += sorted((root / 'tests').rglob(f'test_{package}*.py'))
+    files += sorted((root / 'tests').glob(f'reference_{package}.py'))
+    return [p.relative_to(root).as_posix() for p in files]
+
+
 def scanned_files(root: Path = REPO_ROOT) -> List[str]:
     """The files the check reads (not itself: it states the exceptions)."""
     found = [] if not (root / 'Makefile').is_file() else ['Makefile']
@@ -121,9 +138,15 @@ def names_outside_their_files(root: Path = REPO_ROOT,
                               pending: Dict[str, Set[str]] = PENDING) -> Dict[str, List[str]]:
     """``{file: ['line: name', ...]}`` for every method name in a file not its method's
     (but those ``pending`` allows)."""
-    folders = list(metafiles(root / 'configs'))
+    folders = list(method_folders(root / 'configs'))
     owned = {f for folder in folders for f in method_files(folder, root)}
     names = {folder: method_names(folder, root) for folder in folders}
+    allowed = {name: set(names) for name, names in pending.items()}
+    folder_of = {method: folder for folder, method in method_folders(root / 'configs').items()}
+    for folder in method_zoo.test_time_folders(root / 'configs'):  # the methods it tunes
+        tuned = tuned_methods(metafiles(root / 'configs')[folder])
+        for name in files_of_test_time_method(folder, root):
+            allowed.setdefault(name, set()).update(*(names[folder_of[t]] for t in tuned))
     everyone = sorted(set().union(*names.values()), key=len, reverse=True)
     pattern = re.compile(r'\b(' + '|'.join(map(re.escape, everyone)) + r')\b')
     found = {}
@@ -135,19 +158,27 @@ def names_outside_their_files(root: Path = REPO_ROOT,
         for line, text in _code_strings(root / name):
             for match in pattern.finditer(DATA_PROTOCOL.sub('', text)):
                 if not (example_allowed and match.group(1) in names[EXAMPLE]) and \
-                        match.group(1) not in pending.get(name, ()):
+                        match.group(1) not in allowed.get(name, ()):
                     hits.append(f'{line}: {match.group(1)}')
         if hits:
             found[name] = hits
     return found
 
 
-@pytest.mark.parametrize('folder', list(metafiles()))
+@pytest.mark.parametrize('folder', list(method_folders()))
 def test_a_method_has_its_files(folder):
     files = method_files(folder)
     missing = [f for f in files if not (REPO_ROOT / f).is_file()]
     assert not missing, f'{folder} lacks {missing}'
     assert f'configs/{folder}/metafile.yml' in files and f'configs/{folder}/README.md' in files
+
+
+@pytest.mark.parametrize('folder', list(method_zoo.test_time_folders()))
+def test_a_test_time_method_has_its_files(folder):
+    files = files_of_test_time_method(folder)
+    assert f'configs/{folder}/metafile.yml' in files and f'configs/{folder}/README.md' in files
+    assert any(f.startswith('tests/reference_') for f in files)  # the loops it transcribes
+    assert set(tuned_methods(metafiles()[folder])) <= set(method_folders().values())
 
 
 def test_no_other_file_names_a_method():
@@ -164,7 +195,7 @@ def test_every_pending_file_still_names_a_method():
 def test_the_check_finds_a_method_named_elsewhere(tmp_path):
     """A shared file with a method's name (not the example's) fails the check."""
     root = _copy_repository(tmp_path / 'repo')
-    other = next(f for f in metafiles() if f != EXAMPLE)
+    other = next(f for f in method_folders() if f != EXAMPLE)
     (root / 'maple_mm' / 'engine' / 'hooks' / 'listing.py'
      ).write_text(f'"""A hand list of methods."""\nKNOWN = ({other!r}, )  # names {other}\n')
     (root / 'tools' / 'example.py').write_text(f'DEFAULT = {EXAMPLE!r}\n')

@@ -4,16 +4,19 @@ import pytest
 import yaml
 from mmpretrain import get_model, list_models
 
+from maple_mm import method_zoo
 from maple_mm.method_zoo import MODEL_INDEX
 from maple_mm.models import TINY_CLIP_CFG, MaPLe
 from .conftest import REPO_ROOT
-from .test_configs.zoo import DEMOS, all_leaf_configs
+from .test_configs.zoo import CONFIGS, DEMOS, all_leaf_configs
 
 
 def test_every_config_of_the_zoo_is_listed_once():
     models = yaml.safe_load(MODEL_INDEX.read_text())['Models']
     configs = sorted(model['Config'] for model in models)
-    assert configs == sorted(str(p.relative_to(REPO_ROOT)) for p in [*all_leaf_configs(), *DEMOS])
+    test_time = [p for f in method_zoo.test_time_folders() for p in (CONFIGS / f).glob('*.py')]
+    assert configs == sorted(
+        str(p.relative_to(REPO_ROOT)) for p in [*all_leaf_configs(), *DEMOS, *test_time])
     listed = set(list_models())
     assert {model['Name'].lower() for model in models} <= listed
     assert 'maple_vit-b16_base2novel_dtd' in list_models('*maple*')

@@ -32,6 +32,16 @@ computes them once per class set and reuses them, as in a test epoch over
 N = --images-per-class x C images: N / (t_text + N / B x t_batch); text that
 depends on the image (CoCoOp) is computed for every batch on both paths.
 
+Test-time prompt tuning (``--kinds tpt``): images/s of TPT (TestTimeTuner: per image
+the reset, one AdamW step on the 10% most confident of --tpt-views augmented views
+plus the original, and the prediction of the original view) on the method's learned
+tensors (zero-shot CLIP: CoOp's context from "a photo of a", TPT+CLIP). The reference
+path is the reference loop's computation: every view through both encoders at every
+step with the 77-position text tower, the original view encoded again to predict; the
+efficient path encodes the views once where the prompts do not reach the images,
+back-propagates through the confident views only, and uses the fast text paths. Both
+tune on the same random views; their predictions are compared image by image.
+
 A measurement whose estimated peak memory (extrapolated from smaller class
 counts, or from the activation size for the reference at the first class count)
 exceeds --memory-limit-gib is not run but reported as OOM, with its step time
@@ -45,6 +55,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Dict, List, Optional
 
 from _cli import PRECISION_CHOICES, REPO_ROOT, package_module
@@ -52,7 +63,9 @@ from _cli import PRECISION_CHOICES, REPO_ROOT, package_module
 method_zoo = package_module('method_zoo')  # reads the metafiles; no torch for --help
 
 PATHS = ('reference', 'efficient')
-KINDS = ('train', 'eval')
+KINDS = ('train', 'eval', 'tpt')
+#: What is measured unless --kinds says otherwise.
+DEFAULT_KINDS = ('train', 'eval')
 #: Every method's config folder (its model and recipe are read from its configs).
 METHODS = list(method_zoo.method_folders())
 
@@ -85,6 +98,20 @@ def class_names(count: int) -> List[str]:
     return [names[i * len(names) // count] for i in range(count)]
 
 
+def tpt_model(model_cfg: dict) -> dict:
+    """The model TPT tunes for a method: its own, or, for a method whose prompts are built
+    and tuned as built (zero-shot CLIP), the model of the test-time config that names it as
+    its ``test_cfg.tuned_method`` (TPT+CLIP: a context learner from "a photo of a")."""
+    from mmengine.config import Config
+    folders = method_zoo.test_time_folders()
+    for path in sorted(p for f in folders for p in (Path(REPO_ROOT) / 'configs' / f).glob('*.py')):
+        if f"tuned_method='{model_cfg.get('type')}'" in path.read_text():
+            model = Config.fromfile(str(path)).model.to_dict()
+            model.pop('backbone', None)
+            return model
+    return model_cfg
+
+
 def build_model(opts: dict):
     import torch
     from mmengine.registry import init_default_scope
@@ -97,6 +124,8 @@ def build_model(opts: dict):
     if opts['model'] == 'tiny':
         backbone = dict(type='OpenCLIPBackbone', model_cfg=TINY_CLIP_CFG)
     model_cfg = method_model(opts['method'])
+    if opts['kind'] == 'tpt':
+        model_cfg = tpt_model(model_cfg)
     learner = dict(model_cfg.get('prompt_learner', {}))
     for key in ('depth', 'depth_text', 'depth_vision'):  # e.g. the tiny CLIP has 4 blocks
         if key in learner and opts['depth']:
@@ -196,6 +225,38 @@ def measure_eval(model, opts: dict) -> dict:
     return result
 
 
+def measure_tpt(model, opts: dict) -> dict:
+    """Seconds per test image of TPT, and each timed image's logits (to compare the paths)."""
+    import torch
+
+    from maple_mm.engine.optimizers.precision import precision_context
+    from maple_mm.models.test_time import TestTimeTuner
+    size = model.backbone.clip.visual.image_size[0]
+    device_type = torch.device(opts['device']).type
+    model.eval()
+    tuner = TestTimeTuner(model, loss_scaling=opts['precision'] == 'fp16')
+    clock = Clock(opts['device'])
+    times, cpu_times, logits = [], [], []
+    for index in range(opts['warmup'] + opts['tpt_images']):
+        generator = torch.Generator().manual_seed(100 + index)
+        views = torch.randn(opts['tpt_views'] + 1, 3, size, size, generator=generator)
+        views = views.to(opts['device'])
+        cpu_start = time.process_time()
+        with precision_context(opts['precision'], device_type):
+            times.append(clock.time(lambda: logits.append(tuner(views).float().cpu())))
+        cpu_times.append(time.process_time() - cpu_start)
+    timed = logits[opts['warmup']:]
+    image_s = statistics.median(times[opts['warmup']:])
+    return dict(
+        image_s=image_s,
+        images_per_s=1 / image_s,
+        # CPU seconds of the process's threads: on a machine others share, the figure their
+        # load changes least
+        image_cpu_s=statistics.median(cpu_times[opts['warmup']:]),
+        predictions=[int(x.argmax()) for x in timed],
+        logits=[x.flatten().tolist() for x in timed])
+
+
 def compare_paths(model, opts: dict) -> dict:
     """Largest logit and relative text-feature differences, in fp32."""
     import torch
@@ -234,7 +295,8 @@ def worker(opts: dict) -> dict:
     model = build_model(opts)
     if opts['device'].startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
-    result = measure_train(model, opts) if opts['kind'] == 'train' else measure_eval(model, opts)
+    measure = dict(train=measure_train, eval=measure_eval, tpt=measure_tpt)[opts['kind']]
+    result = measure(model, opts)
     result['peak_mib'] = peak_memory_mib(opts['device'])
     if opts['kind'] == 'eval' and opts['path'] == 'efficient' and opts['compare']:
         result.update(compare_paths(model, opts))
@@ -295,7 +357,7 @@ def estimated_peak(opts: dict, results: dict) -> Optional[float]:
         if p == opts['path'] and k == opts['kind'] and 'peak_mib' in r
     }
     estimate = extrapolate(peaks, opts['classes'])
-    if estimate is None and opts['path'] == 'reference' and opts['kind'] == 'train':
+    if estimate is None and opts['path'] == 'reference' and opts['kind'] in ('train', 'tpt'):
         base = max((r['peak_mib'] for r in results.values() if 'peak_mib' in r), default=0)
         estimate = base + reference_train_estimate_mib(opts)
     return estimate
@@ -306,7 +368,7 @@ def run_all(args, method: str) -> dict:
         0.9 * memory_limit_mib(args.device)
     results = {}
     train_batch = method_train_batch(method) and (args.train_batch or method_train_batch(method))
-    kinds = KINDS if train_batch else ('eval', )
+    kinds = [k for k in args.kinds if k != 'train' or train_batch]
     for classes in sorted(args.classes):
         for path in args.paths:
             for kind in kinds:
@@ -325,6 +387,8 @@ def run_all(args, method: str) -> dict:
                     eval_batches=args.eval_batches,
                     warmup=args.warmup,
                     images_per_class=args.images_per_class,
+                    tpt_views=args.tpt_views,
+                    tpt_images=args.tpt_images,
                     threads=args.threads,
                     compare=not args.no_compare,
                     in_process=args.in_process)
@@ -349,7 +413,17 @@ def summary(result: dict) -> str:
     if result.get('oom'):
         return 'OOM (' + result['note'] + ')'
     return ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
-                     for k, v in result.items())
+                     for k, v in result.items() if k not in ('logits', 'predictions'))
+
+
+def tpt_agreement(results: dict, classes: int) -> Optional[str]:
+    """'2/2 images, max |logit difference| 1.2e-06' of the two paths' TPT, if both ran."""
+    ref, eff = (results.get((path, 'tpt', classes), {}) for path in PATHS)
+    if 'predictions' not in ref or 'predictions' not in eff:
+        return None
+    same = sum(a == b for a, b in zip(ref['predictions'], eff['predictions']))
+    diff = max(max(abs(x - y) for x, y in zip(a, b)) for a, b in zip(ref['logits'], eff['logits']))
+    return f'{same}/{len(ref["predictions"])} images, max |logit difference| {diff:.1e}'
 
 
 def estimated(results: dict, path: str, kind: str, key: str, classes: int) -> Optional[float]:
@@ -363,9 +437,13 @@ def cell(results: dict, path: str, kind: str, key: str, classes: int, fmt: str) 
     if result is None:
         return '-', None, False
     if result.get('oom'):
-        value = (
-            result.get('estimated_peak_mib') if key == 'peak_mib' else estimated(
-                results, path, kind, key, classes))
+        if key == 'peak_mib':
+            value = result.get('estimated_peak_mib')
+        elif key == 'images_per_s' and kind == 'tpt':  # time is linear in classes, not its inverse
+            seconds = estimated(results, path, kind, 'image_s', classes)
+            value = None if seconds is None else 1 / seconds
+        else:
+            value = estimated(results, path, kind, key, classes)
         if value is None:
             return 'OOM', None, False
         return f'OOM/~{value:{fmt}}', value, True
@@ -383,15 +461,21 @@ def print_table(results: dict, args, method: str) -> None:
     unit = 'MiB peak RSS' if args.device == 'cpu' else 'MiB max allocated'
     rows = [('train step (s)', 'train', 'step_s', '.3f', False),
             ('eval images/s', 'eval', 'images_per_s', '.2f', True),
+            ('TPT images/s', 'tpt', 'images_per_s', '.4f', True),
+            ('TPT CPU time per image (s)', 'tpt', 'image_cpu_s', '.1f', False),
             (f'train memory ({unit})', 'train', 'peak_mib', '.0f', False),
-            (f'eval memory ({unit})', 'eval', 'peak_mib', '.0f', False)]
+            (f'eval memory ({unit})', 'eval', 'peak_mib', '.0f', False),
+            (f'TPT memory ({unit})', 'tpt', 'peak_mib', '.0f', False)]
+    rows = [row for row in rows if row[1] in args.kinds]
     import torch
     threads = args.threads or torch.get_num_threads()
     train_batch = method_train_batch(method) and (args.train_batch or method_train_batch(method))
     print(f'\n{method} benchmark: {args.model} (random weights), {args.device}' +
           (f' ({threads} threads)' if args.device == 'cpu' else '') +
           f', {args.precision}; train batch {train_batch or "-"}, eval batch '
-          f'{args.eval_batch}, {args.images_per_class} test images per class')
+          f'{args.eval_batch}, {args.images_per_class} test images per class' +
+          (f'; TPT: {args.tpt_views} views + the original, {args.tpt_images} timed images'
+           if 'tpt' in args.kinds else ''))
     header = f'{"measure":34s} {"classes":>7s} {"reference":>14s} {"efficient":>12s} {"ratio":>9s}'
     print(header)
     print('-' * len(header))
@@ -410,7 +494,12 @@ def print_table(results: dict, args, method: str) -> None:
                   f'{losses[0]:.6f}, efficient {losses[1]:.6f} (|difference| '
                   f'{abs(losses[0] - losses[1]):.1e})')
     finite = [r['finite'] for r in results.values() if 'finite' in r]
-    print(f'training losses finite in every measurement: {"yes" if all(finite) else "NO"}')
+    if finite:
+        print(f'training losses finite in every measurement: {"yes" if all(finite) else "NO"}')
+    for classes in sorted(args.classes):
+        agreement = tpt_agreement(results, classes)
+        if agreement:
+            print(f'{classes:5d} classes: TPT predictions equal on both paths for {agreement}')
     for classes in sorted(args.classes):
         result = results.get(('efficient', 'eval', classes), {})
         if 'max_logit_diff' in result:
@@ -431,6 +520,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=[*METHODS, 'all'],
         help='methods to benchmark, one table each (all: every method)')
     parser.add_argument('--classes', type=int, nargs='+', default=[10, 100, 1000])
+    parser.add_argument(
+        '--kinds',
+        nargs='+',
+        choices=KINDS,
+        default=list(DEFAULT_KINDS),
+        help='what to measure: training steps, evaluation, test-time prompt tuning (tpt)')
+    parser.add_argument(
+        '--tpt-views', type=int, default=63, help='augmented views per TPT image (63: TPT\'s)')
+    parser.add_argument('--tpt-images', type=int, default=2, help='timed TPT images')
     parser.add_argument('--paths', nargs='+', choices=PATHS, default=list(PATHS))
     parser.add_argument(
         '--model',

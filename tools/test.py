@@ -4,7 +4,9 @@
                          [--precision {fp32,fp16,bf16,amp}] [--out PREDICTIONS.pkl]
                          [--allow-other-method] [--cfg-options k=v ...]
 
-CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP).
+CHECKPOINT may be left out only for a model with nothing to learn (zero-shot CLIP), or
+when the config's test loop tunes the prompts it builds (``test_cfg.tuned_method``: TPT on
+zero-shot CLIP, whose context "a photo of a" is where test-time tuning starts).
 A checkpoint's test is recorded under the run that wrote it (its method, dataset,
 shots, seed and experiment), which it carries.
 """
@@ -61,7 +63,7 @@ def main(argv=None) -> None:
     cfg = load_config(args)
     if not cfg.get('test_dataloader'):
         raise errors.MapleUserError(f'{args.config} defines no test_dataloader to evaluate on.')
-    if args.checkpoint is None:
+    if args.checkpoint is None and not (cfg.get('test_cfg') or {}).get('tuned_method'):
         learned = trainable_parameters(cfg.model)
         if learned:
             raise errors.MapleUserError(

@@ -29,3 +29,19 @@ demo_dataset = dict(
     split_file='split_zhou_FashionMNIST.json',
     image_dir='images')
 demo_train_dataset = dict(demo_dataset, pipeline=demo_train_pipeline)
+
+# Test-time tuning demos (configs/tpt/demo_*.py, configs/promptalign/demo_*.py): to finish in
+# minutes on a CPU they tune on 16 views of each image (the benchmarks: 64) and test the
+# validation images the protocol's 16-shot draw keeps, 4 per class (min(K, 4), as Dassl
+# draws val): 20 base and 20 novel images; see docs/test-time.md.
+demo_test_time_dataset = dict(
+    demo_dataset,
+    split='val',
+    pipeline=[
+        dict(type='LoadImageWithPIL'),
+        dict(type='TestTimeViews', num_views=15, size=224),
+        dict(type='PackInputs')
+    ])
+# PromptAlign's source statistics of the demo: the 16 shots per base class `make demo`'s
+# prompts were trained on (80 images), through those prompts.
+demo_source_dataset = dict(demo_dataset, split='train', subsample='base', num_shots=16, seed=1)

@@ -19,7 +19,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS, display_name
 from .harmonic_mean import harmonic_mean
-from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PUBLISHED_BACKBONE, per_set_rows
+from .published import (BASE2NOVEL, BASE2NOVEL_AVERAGE, METHODS, PUBLISHED_BACKBONE, ROWS,
+                        per_set_rows)
 from .run_metrics import TOP1, RunMetrics
 from .seed_statistics import SeedStatistics
 
@@ -67,10 +68,20 @@ def publishes(backbone: Optional[str]) -> bool:
     return backbone in (PUBLISHED_BACKBONE, None)
 
 
+def _method_rank(method: str) -> tuple:
+    """The papers' order; a test-time method (``CoOp+TPT``, PromptAlign) right after the
+    method it tunes; others after them by name."""
+    if method in ROWS:
+        return (ROWS.index(method), '')
+    tuned = str(method).split('+')[0]  # a test-time row no metafile lists: after its method
+    if tuned in ROWS:
+        return (ROWS.index(tuned), str(method))
+    return (len(ROWS), str(method))
+
+
 def _method_order(methods: Iterable[str]) -> List[str]:
-    """The methods in the papers' order, others after them by name."""
-    known = [m for m in METHODS if m in methods]
-    return known + sorted(m for m in set(methods) if m not in METHODS)
+    """The methods in the papers' order (test-time ones beside theirs), others by name."""
+    return sorted(set(methods), key=_method_rank)
 
 
 #: A method and its variant (the record's ``variant``: config and changes; None in

@@ -11,6 +11,11 @@
 - ``curves/<run>``: one run: the training loss at each logged iteration, the
   learning rate the scheduler set for each epoch (drawn as steps, with their
   values), and each test's top-1 per set and HM with each set's chance.
+- ``<protocol>_<dataset>[_<K>shots][_<CLIP>]`` (cross-dataset, domain
+  generalisation): top-1 per method as bars with their values (+- std over seeds;
+  test-time methods beside the method they tune), one panel per test set and
+  average, chance as a dotted line; with ``paper`` the published rows of that
+  CLIP as hatched bars.
 
 Runs on different CLIPs are never drawn in one figure: the figures of a CLIP other
 than ViT-B/16 (the papers') carry its name (``_RN50``, ``_custom``).
@@ -28,7 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from maple_mm.atomic_files import replaced_atomically
 from maple_mm.errors import MapleUserError
-from .benchmark_tables import Table, base2novel_tables, few_shot_tables, publishes
+from .benchmark_tables import Table, base2novel_tables, few_shot_tables, per_set_tables, publishes
 from .published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from .run_metrics import RunMetrics
 from .seed_statistics import SeedStatistics
@@ -156,8 +161,9 @@ def _published(method: str, dataset_label: str, dataset_key: Optional[str]):
     return None
 
 
-def _bar_value(ax, x: float, value: float) -> None:
-    """The bar's value, upright inside its foot (above a bar too short to hold it)."""
+def _bar_value(ax, x: float, value: float, filled: bool = True) -> None:
+    """The bar's value, upright inside its foot (above a bar too short to hold it); in black
+    on an unfilled bar."""
     inside = value >= 12
     ax.text(
         x,
@@ -167,7 +173,7 @@ def _bar_value(ax, x: float, value: float) -> None:
         ha='center',
         va='bottom',
         fontsize=6.5,
-        color='white' if inside else 'black',
+        color='white' if inside and filled else 'black',
         gid='bar value')
 
 
@@ -303,6 +309,68 @@ def few_shot_figure(tables: Sequence[Table], chance: Optional[Dict[str, float]] 
         frameon=False,
         bbox_to_anchor=(0.5, 0))
     return figure
+
+
+# -- protocols reported per test set ------------------------------------------------------
+def per_set_figure(table: Table, chance: Optional[Dict[str, float]] = None):
+    """One panel per column of a per-set table (test sets, averages), one bar per row.
+
+    Rows are the table's, in its order (each method's runs, then its published row);
+    published rows are hatched bars. ``chance``: ``{column: 100 / classes}``, drawn
+    as a dotted line.
+    """
+    plt = _pyplot()
+    columns = table.header[2:]
+    labels = [str(row[0]) for row in table.rows]
+    rows, panels = _grid(len(columns))
+    width = max(3.2, 0.45 * len(labels) + 1.5)
+    figure, axes = plt.subplots(
+        rows, panels, figsize=(width * panels, 3.8 * rows), squeeze=False, sharey=True)
+    x = list(range(len(labels)))
+    for ax, (index, column) in zip(axes.flat, enumerate(columns)):
+        for i, row in enumerate(table.rows):
+            value, std = _mean_std(row[2 + index])
+            if value is None:
+                continue
+            paper = labels[i].endswith(_PAPER)
+            if paper:
+                ax.bar(i, value, 0.7, color='white', edgecolor='black', hatch='//')
+            else:
+                ax.bar(i, value, 0.7, yerr=std or None, color=BASE_COLOUR, capsize=2)
+            _bar_value(ax, i, value, filled=not paper)
+        if (chance or {}).get(column) is not None:
+            ax.axhline(
+                chance[column], color=CHANCE_COLOUR, linestyle=':', linewidth=1.5, gid='chance')
+        ax.set_title(column, fontsize=10)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=40, ha='right', fontsize=7)
+        ax.set_ylim(0, 105)
+        ax.grid(axis='y', alpha=0.3)
+    for ax in axes.flat[len(columns):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel('top-1 accuracy (%)')
+    handles = [plt.Rectangle((0, 0), 1, 1, color=BASE_COLOUR)]
+    names = ['runs (mean +- std over seeds)']
+    if any(label.endswith(_PAPER) for label in labels):
+        handles.append(
+            plt.Rectangle((0, 0), 1, 1, facecolor='white', edgecolor='black', hatch='//'))
+        names.append('published')
+    if any(line.get_gid() == 'chance' for ax in axes.flat for line in ax.get_lines()):
+        handles.append(plt.Line2D([], [], color=CHANCE_COLOUR, linestyle=':', linewidth=1.5))
+        names.append(CHANCE_LABEL)
+    figure.suptitle(table.title, fontsize=12)
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
+    figure.legend(
+        handles, names, loc='upper center', ncol=len(names), frameon=False, bbox_to_anchor=(0.5, 0))
+    return figure
+
+
+def _stem(title: str) -> str:
+    """'Domain generalisation, trained on ImageNet (top-1 %, 16 shots)' ->
+    'domain_generalisation_imagenet_16shots'."""
+    words = re.sub(r'\(top-1 %,? ?|\)|trained on ', '', title).replace(' shots', 'shots')
+    return re.sub(r'[^a-z0-9]+', '_', words.lower()).strip('_')
 
 
 # -- one run's curves -------------------------------------------------------------------
@@ -547,6 +615,14 @@ def plot_results(runs: Sequence[RunMetrics],
         written += save_figure(
             few_shot_figure(tables, chance), out_dir, 'few_shot' + _clip_suffix(tables[0]),
             overwrite)
+    per_set_chance = {
+        test_set: level
+        for (protocol, _), per_set in levels.items() if protocol not in ('base2novel', 'few_shot')
+        for test_set, level in per_set.items()
+    }
+    for table in per_set_tables(runs, paper=paper):
+        figure = per_set_figure(table, per_set_chance)
+        written += save_figure(figure, out_dir, _stem(table.title), overwrite)
     stems: Dict[str, int] = {}
     for run in runs:
         stem = _run_stem(run)

@@ -16,13 +16,23 @@ The CLIP of a number is the one its config's name says
 ``domain_generalization_imagenet.py``), another CLIP for the reference's recipes on
 it (``domain_generalization_rn50_imagenet.py``: the CoOp paper's Table 1 on RN50).
 Numbers of one CLIP are never shown beside runs on another (:func:`per_set_rows`).
+
+Test-time methods' metafiles (configs/tpt/, configs/promptalign/) hold rows
+such as ``CoOp+TPT`` (:func:`maple_mm.method_zoo.test_time_row`: the method
+each model entry tunes, its ``Metadata: Tuned Method``), placed right after
+the method they tune (:data:`ROWS`); their config names put the tuned method
+first (``coop_domain_generalization_imagenet.py``). An entry without a config
+whose ``Metadata`` names a ``CLIP`` and a ``Protocol`` holds numbers published
+for a recipe the zoo has no config for (TPT's RN50 table): a row of that CLIP's
+per-set table with no config.
 """
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from maple_mm.config_names import DEFAULT_CLIP, config_name
+from maple_mm.config_names import CONFIG_PROTOCOLS, DEFAULT_CLIP, ConfigName, config_name
 from maple_mm.datasets.catalog import BENCHMARKS, display_name
-from maple_mm.method_zoo import AVERAGE_DATASET, metafiles, method_of
+from maple_mm.method_zoo import (AVERAGE_DATASET, TUNED_METHOD, is_test_time, metafiles, method_of,
+                                 test_time_row)
 
 Triple = Tuple[Optional[float], Optional[float], float]  # (Base, Novel, HM)
 
@@ -31,6 +41,10 @@ Triple = Tuple[Optional[float], Optional[float], float]  # (Base, Novel, HM)
 PUBLISHED_BACKBONE = DEFAULT_CLIP
 #: The metafile's dataset name of the cross-dataset mean over the 10 targets.
 TARGET_AVERAGE_DATASET = 'Mean of the 10 target datasets'
+#: ... of domain generalisation's mean over the 4 ImageNet variants (the same key).
+VARIANT_AVERAGE_DATASET = 'Mean of the 4 ImageNet variants'
+#: ... of the mean over ImageNet and its 4 variants (TPT's RN50 table: "Avg").
+ALL_SETS_AVERAGE_DATASET = 'Mean of ImageNet and its 4 variants'
 _TARGET_AVERAGE = 'target_average'
 #: The protocols reported per test set (their configs train on ImageNet).
 PER_SET_PROTOCOLS = ('cross_dataset', 'domain_generalization')
@@ -41,7 +55,8 @@ class PublishedRow(NamedTuple):
 
     method: str  # the model type runs record
     numbers: Dict[str, float]  # test set (or 'target_average') -> top-1 %
-    config: str  # 'configs/<folder>/<name>.py', the config that reproduces them
+    #: 'configs/<folder>/<name>.py', the config that reproduces them ('' where the zoo has none)
+    config: str
     #: What the config's name says besides protocol and dataset ('rn50', 'rn50_nctx4');
     #: '' for the method's default recipe.
     setting: str = ''
@@ -70,7 +85,8 @@ class Published(NamedTuple):
 
 def _dataset_key(name: str, where: str) -> str:
     keys = {display_name(key): key for key in BENCHMARKS}
-    keys[TARGET_AVERAGE_DATASET] = _TARGET_AVERAGE
+    keys[TARGET_AVERAGE_DATASET] = keys[VARIANT_AVERAGE_DATASET] = _TARGET_AVERAGE
+    keys[ALL_SETS_AVERAGE_DATASET] = 'average'
     if name not in keys:
         raise ValueError(f'{where}: unknown dataset {name!r}; use a name of the catalog '
                          f'({", ".join(keys)}).')
@@ -84,6 +100,17 @@ def _triple(metrics: dict, where: str) -> Triple:
     return metrics.get('Base'), metrics.get('Novel'), metrics['HM']
 
 
+def _recipe_name(stem: str, test_time: bool) -> ConfigName:
+    """What a config's name says; a test-time config's name after the tuned method's prefix
+    (``coop_domain_generalization_imagenet``)."""
+    if test_time:
+        for protocol in CONFIG_PROTOCOLS:
+            at = stem.find(f'_{protocol}_')
+            if at >= 0:
+                return config_name(stem[at + 1:])
+    return config_name(stem)
+
+
 def published_numbers(configs_dir: Optional[Path] = None) -> Published:
     """Read every metafile's published numbers (see the module's docstring)."""
     numbers = Published({}, {}, {protocol: {}
@@ -91,24 +118,30 @@ def published_numbers(configs_dir: Optional[Path] = None) -> Published:
                         {protocol: {}
                          for protocol in PER_SET_PROTOCOLS})
     for folder, meta in metafiles(configs_dir).items():
-        method = method_of(meta)
+        test_time = is_test_time(meta)
         for model in meta.get('Models') or []:
             config = model.get('Config') or ''
-            name = config_name(Path(config).stem)
+            metadata = model.get('Metadata') or {}
+            method = test_time_row(metadata.get(TUNED_METHOD), method_of(meta), configs_dir) \
+                if test_time else method_of(meta)
+            name = _recipe_name(Path(config).stem, test_time)
+            if not config and metadata.get('Protocol') in PER_SET_PROTOCOLS:
+                # numbers of a recipe without a config: its CLIP and protocol say where they go
+                name = ConfigName(metadata['Protocol'], '', 'imagenet')
+            clip = metadata.get('CLIP') if not config else name.clip
             where = f'configs/{folder}/metafile.yml ({model.get("Name")})'
             row = None
             for result in model.get('Results') or []:
                 metrics, dataset = result['Metrics'], result['Dataset']
-                if not config and dataset == AVERAGE_DATASET:
+                if not config and name.protocol is None and dataset == AVERAGE_DATASET:
                     numbers.base2novel_average[method] = _triple(metrics, where)
                 elif name.protocol == 'base2novel' and name.setting is None:
                     numbers.base2novel.setdefault(method, {})[name.dataset] = \
                         _triple(metrics, where)
-                elif name.protocol in PER_SET_PROTOCOLS and name.dataset == 'imagenet' \
-                        and name.clip:
+                elif name.protocol in PER_SET_PROTOCOLS and name.dataset == 'imagenet' and clip:
                     if row is None:
                         row = PublishedRow(method, {}, config, name.setting or '')
-                        numbers.per_set_rows[name.protocol].setdefault(name.clip, []).append(row)
+                        numbers.per_set_rows[name.protocol].setdefault(clip, []).append(row)
                         if name.setting is None:
                             numbers.per_set[name.protocol][method] = row.numbers
                     row.numbers[_dataset_key(dataset, where)] = metrics['Top 1 Accuracy']
@@ -134,20 +167,34 @@ PER_SET: Dict[str, Dict[str, Dict[str, float]]] = _PUBLISHED.per_set
 PER_SET_ROWS: Dict[str, Dict[str, List[PublishedRow]]] = _PUBLISHED.per_set_rows
 
 
-def _table_order() -> Tuple[str, ...]:
-    from maple_mm.method_zoo import table_order
-    return tuple(table_order())
+def _table_order() -> Tuple[Tuple[str, ...], Dict[str, str]]:
+    from maple_mm.method_zoo import table_order, test_time_rows
+    return tuple(table_order()), test_time_rows()
 
 
-#: Every method in the order of the tables (:func:`maple_mm.method_zoo.table_order`).
-METHODS: Tuple[str, ...] = _table_order()
+#: Every (trained) method in the order of the tables (:func:`maple_mm.method_zoo.table_order`),
+#: and ``{row: the method it tunes}`` of the test-time methods (``CoOp+TPT``, PromptAlign).
+METHODS, TEST_TIME_METHODS = _table_order()
+#: Every row of the tables in order: each method, then the test-time rows tuning it.
+ROWS: Tuple[str, ...] = tuple(
+    row for method in METHODS
+    for row in (method, *(r for r, tuned in TEST_TIME_METHODS.items() if tuned == method)))
 for _table in (BASE2NOVEL, BASE2NOVEL_AVERAGE, *PER_SET.values()):  # in table order
     _rows = dict(_table)
     _table.clear()
-    _table.update((method, _rows[method]) for method in METHODS if method in _rows)
-for _by_clip in PER_SET_ROWS.values():  # table order, each method's default config first
+    _table.update((row, _rows[row]) for row in ROWS if row in _rows)
+    _table.update((row, values) for row, values in sorted(_rows.items()) if row not in ROWS)
+
+
+def _row_rank(row: PublishedRow) -> tuple:
+    """Table order, each method's default config first."""
+    rank = ROWS.index(row.method) if row.method in ROWS else len(ROWS)
+    return (rank, row.method, row.setting != '', row.setting)
+
+
+for _by_clip in PER_SET_ROWS.values():
     for _clip_rows in _by_clip.values():
-        _clip_rows.sort(key=lambda row: (METHODS.index(row.method), row.setting != '', row.setting))
+        _clip_rows.sort(key=_row_rank)
 
 
 def per_set_rows(protocol: str, backbone: Optional[str]) -> List[PublishedRow]:

@@ -316,15 +316,22 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
         with torch.no_grad():
             return self.frozen_text_cache.get(key, compute)
 
-    def image_features(self, images: torch.Tensor, prompts: Prompts) -> torch.Tensor:
-        """L2-normalised (B, embed_dim) features of (prompted) images."""
+    def image_features(self,
+                       images: torch.Tensor,
+                       prompts: Prompts,
+                       block_inputs: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
+        """L2-normalised (B, embed_dim) features of (prompted) images.
+
+        ``block_inputs``, a list, receives each vision block's input (B, L, width).
+        """
         self.backbone.check_image_size(images)
         features = encode_image(
             self.backbone.clip,
             images,
             prompts.vision_ctx,
             prompts.deep_vision,
-            efficient=self.efficient)
+            efficient=self.efficient,
+            block_inputs=block_inputs)
         return F.normalize(features, dim=-1)
 
     def frozen_image_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -409,13 +416,19 @@ class PromptedCLIP(BaseClassifier, RecordsItsWriter):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
         """Scores and labels over the current classes."""
-        scores = F.softmax(self.logits(inputs), dim=1)
-        labels = scores.argmax(dim=1, keepdim=True).detach()
-        if data_samples is None:
-            data_samples = [DataSample() for _ in range(inputs.shape[0])]
-        for sample, score, label in zip(data_samples, scores, labels):
-            sample.set_pred_score(score).set_pred_label(label)
-        return data_samples
+        return predictions(self.logits(inputs), data_samples)
+
+
+def predictions(logits: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
+    """mmpretrain's predictions of (B, C) logits: softmax scores and the top label."""
+    scores = F.softmax(logits, dim=1)
+    labels = scores.argmax(dim=1, keepdim=True).detach()
+    if data_samples is None:
+        data_samples = [DataSample() for _ in range(logits.shape[0])]
+    for sample, score, label in zip(data_samples, scores, labels):
+        sample.set_pred_score(score).set_pred_label(label)
+    return data_samples
 
 
 def text_only_methods() -> List[str]:

@@ -11,7 +11,7 @@ computation of the reference code. The default path of the classifier
 vision block only for the pooled class token), and encodes text with
 :mod:`maple_mm.models.fast.text`; both give the same features up to rounding.
 """
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from open_clip import CLIP
@@ -28,7 +28,8 @@ def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
                                  start: int,
                                  attn_mask: Optional[torch.Tensor] = None,
                                  row_blocks: bool = False,
-                                 last_rows: Optional[slice] = None) -> torch.Tensor:
+                                 last_rows: Optional[slice] = None,
+                                 block_inputs: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
     """Run residual blocks over ``x`` (N, L, D), replacing prompt tokens.
 
     Before block ``k`` (k = 1 .. len(deep_prompts)) the tokens
@@ -40,6 +41,9 @@ def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
     weights with batch-first projections (``nn.MultiheadAttention`` projects a
     transposed copy of ``x`` as many small batched products, about twice as
     slow on CPU). ``last_rows`` then limits the last block to those rows.
+
+    ``block_inputs``, a list, receives each block's input (N, L, D), prompts in
+    place (what PromptAlign's statistics are taken of).
     """
     if len(deep_prompts) >= len(blocks):
         raise ValueError(f'{len(deep_prompts)} deep prompts need more than '
@@ -49,6 +53,8 @@ def run_blocks_with_deep_prompts(blocks: nn.ModuleList,
             prompt = deep_prompts[k - 1].to(x.dtype).expand(x.shape[0], -1, -1)
             end = start + prompt.shape[1]
             x = torch.cat([x[:, :start], prompt, x[:, end:]], dim=1)
+        if block_inputs is not None:
+            block_inputs.append(x)
         if row_blocks:
             x, _ = run_block_rows(block, x, last_rows if k == len(blocks) - 1 else None)
         else:
@@ -96,7 +102,8 @@ def encode_image(clip: CLIP,
                  images: torch.Tensor,
                  shallow_prompt: Optional[torch.Tensor] = None,
                  deep_prompts: Sequence[torch.Tensor] = (),
-                 efficient: bool = False) -> torch.Tensor:
+                 efficient: bool = False,
+                 block_inputs: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
     """Image features (B, embed_dim), with vision prompt tokens appended if given.
 
     A ModifiedResNet image tower (RN50 ...) has no token sequence: it runs as
@@ -111,6 +118,8 @@ def encode_image(clip: CLIP,
     ``efficient`` runs the blocks through
     :func:`~maple_mm.models.fast.block_rows.run_block_rows`, the last one only
     for the class token where that is the only token pooled; same result.
+    ``block_inputs``, a list, receives the (B, L, width) input of every block
+    (block 0: the ``ln_pre`` output with the prompts appended).
     """
     visual = clip.visual
     if not has_vision_tokens(clip):
@@ -130,7 +139,13 @@ def encode_image(clip: CLIP,
     row_blocks = efficient and supports_row_blocks(blocks)
     last_rows = slice(0, 1) if row_blocks and pools_class_token(clip) else None
     x = run_blocks_with_deep_prompts(
-        blocks, x, deep_prompts, x.shape[1] - n_ctx, row_blocks=row_blocks, last_rows=last_rows)
+        blocks,
+        x,
+        deep_prompts,
+        x.shape[1] - n_ctx,
+        row_blocks=row_blocks,
+        last_rows=last_rows,
+        block_inputs=block_inputs)
     pooled, _ = visual._pool(x)
     return pooled @ visual.proj if visual.proj is not None else pooled
 

@@ -2,7 +2,7 @@
 
 The configs are used as written except for what a CPU test needs: the tiny
 CLIP (prompt depths at most 3 for its 4 layers; the tiny ResNet CLIP for a
-config on a ResNet), 32-pixel images, data roots redirected from ``data/`` to
+config on a ResNet), 32-pixel images and views, data roots redirected from ``data/`` to
 miniature copies, a class-specific context for the miniatures' classes, train
 batches of at most 2 (the miniatures hold 2 images per class), one epoch, no workers.
 """
@@ -69,7 +69,7 @@ def _shrink(node, data_root: Path) -> None:
         for key, value in node.items():
             if key == 'data_root' and isinstance(value, str) and value.startswith('data/'):
                 node[key] = str(data_root / value[len('data/'):])
-            elif key in ('scale', 'crop_size') and value == 224:
+            elif key in ('scale', 'crop_size', 'size') and value == 224:
                 node[key] = SIZE
             elif key in ('depth', 'depth_text', 'depth_vision') and isinstance(value, int):
                 node[key] = min(value, 3)
@@ -87,7 +87,7 @@ def tiny(cfg: Config, data_root: Path, work_dir: Path, epochs: Optional[int] = 1
         type='OpenCLIPBackbone', model_cfg=TINY_RESNET_CLIP_CFG if resnet else TINY_CLIP_CFG)
     if cfg.model.get('prompt_learner', {}).get('class_specific'):
         cfg.model.prompt_learner.num_classes = NUM_CLASSES
-    for key in ('model', 'train_dataloader', 'test_dataloader', 'test_cfg'):
+    for key in ('model', 'train_dataloader', 'test_dataloader', 'test_cfg', 'source_statistics'):
         _shrink(cfg.get(key), data_root)
     loaders = [cfg[k] for k in ('train_dataloader', 'test_dataloader') if cfg.get(k)]
     datasets = [loader.dataset for loader in loaders]

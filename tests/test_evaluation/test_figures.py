@@ -12,7 +12,7 @@ import pytest
 
 from maple_mm.datasets.catalog import BASE_TO_NOVEL, BENCHMARKS
 from maple_mm.evaluation import collect_runs, figures, harmonic_mean
-from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
+from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE, CROSS_DATASET
 from maple_mm.evaluation.published import METHODS as TABLE_ORDER
 from ..test_configs.tiny_runs import fast_cpu_runs  # noqa: F401
 
@@ -167,8 +167,28 @@ def boxes(figure):
 def test_every_figure_kind_is_drawn(drawn):
     assert set(drawn) == {
         'base2novel_16shots', 'few_shot', 'curves/MaPLe_base2novel_dtd_16shots_seed1',
-        'curves/MaPLe_cross_dataset_imagenet_16shots_seed1'
+        'curves/MaPLe_cross_dataset_imagenet_16shots_seed1',
+        'cross_dataset_transfer_imagenet_16shots'
     }
+
+
+def test_per_set_figure_bars_with_values_chance_and_the_published_row(drawn):
+    """A panel per column of the cross-dataset table: the run's bar and, where published,
+    MaPLe's paper row hatched; each bar's value; chance at 100 / the set's classes."""
+    found = panels(drawn['cross_dataset_transfer_imagenet_16shots'])
+    assert list(found) == [*BASE_TO_NOVEL, 'target_average']
+    for column, ax in found.items():
+        values = [t.get_text() for t in ax.texts if t.get_gid() == 'bar value']
+        hatched = [p.get_hatch() for p in ax.patches]
+        published = CROSS_DATASET['MaPLe'].get(column)
+        run = 60.0 + list(BASE_TO_NOVEL).index(column) if column != 'target_average' else None
+        if run is not None:
+            assert values[0] == f'{run:.1f}'
+        if published is not None:
+            assert values[-1] == f'{published:.1f}' and hatched[-1] == '//'
+        chance = [line.get_ydata()[0] for line in ax.get_lines() if line.get_gid() == 'chance']
+        expected = [100 / BENCHMARKS[column].num_classes] if column in BENCHMARKS else []
+        assert chance == pytest.approx(expected)
 
 
 def test_no_legend_covers_an_axes(drawn):

@@ -86,3 +86,57 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
     compared = [r for r in results if 'max_logit_diff' in r]
     assert len(compared) == len(METHODS) and all(r['max_logit_diff'] < 1e-4 for r in compared)
     assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)
+
+
+def tpt_methods() -> list:
+    """Folders of methods TPT tunes (its metafile's): one that learns nothing (TPT+CLIP: the
+    context its config builds), a text-prompting one and the example (vision prompts too)."""
+    from maple_mm.method_zoo import metafiles, test_time_folders, tuned_methods
+    folders = {method: folder for folder, method in METHODS.items()}
+    tuned = [folders[m] for m in tuned_methods(metafiles()[next(iter(test_time_folders()))])]
+    untrained = next(f for f in tuned if f in untrained_folders())
+    text = next(f for f in tuned if f in trained_folders() and f != 'maple')
+    return [untrained, text, 'maple']
+
+
+def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path):
+    """--kinds tpt: TPT on a method with nothing learned (zero-shot CLIP's "a photo of a"), a
+    text-prompting method and MaPLe: images/s on both paths, and the paths' predictions
+    compared image by image."""
+    out = tmp_path / 'tpt.json'
+    methods = tpt_methods()
+    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', *methods, '--kinds', 'tpt',
+                    '--classes', '5', '40', '--tpt-views', '7', '--tpt-images', '2', '--warmup',
+                    '0', '--threads', '1', '--in-process', '--json', out)
+    table = proc.stdout
+    assert len([line for line in table.splitlines() if line.startswith('TPT images/s')]) == 6
+    assert 'train step' not in table and 'eval images/s' not in table
+    assert table.count('TPT predictions equal on both paths for 2/2 images') == 6
+    results = json.loads(out.read_text())
+    assert {(r['method'], r['path'], r['classes'])
+            for r in results} == {(m, p, c)
+                                  for m in methods
+                                  for p in ('reference', 'efficient')
+                                  for c in (5, 40)}
+    for method in methods:
+        for classes in (5, 40):
+            ref, eff = (
+                next(r for r in results
+                     if r['method'] == method and r['path'] == p and r['classes'] == classes)
+                for p in ('reference', 'efficient'))
+            assert ref['predictions'] == eff['predictions']
+            assert max(
+                abs(a - b) for x, y in zip(ref['logits'], eff['logits'])
+                for a, b in zip(x, y)) < 1e-4
+            assert eff['images_per_s'] > 0
+
+
+def test_tpt_throughput_of_an_oom_reference_comes_from_its_extrapolated_time():
+    bench = load_benchmark()
+    results = {
+        ('reference', 'tpt', 10): dict(image_s=500.0, images_per_s=1 / 500),
+        ('reference', 'tpt', 100): dict(image_s=950.0, images_per_s=1 / 950),
+        ('reference', 'tpt', 1000): dict(oom=True, note='x'),
+    }
+    text, value, estimate = bench.cell(results, 'reference', 'tpt', 'images_per_s', 1000, '.6f')
+    assert estimate and value == pytest.approx(1 / 5450)  # 950 s + 900 x 5 s per class

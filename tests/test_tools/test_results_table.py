@@ -223,6 +223,51 @@ def test_per_set_table_one_row_per_method(root):
     }
 
 
+def test_test_time_rows_beside_their_base_methods_in_tables_and_figures(tmp_path):
+    """Domain generalisation runs of a method, of TPT on it and of PromptAlign with --paper:
+    each test-time row right after the method it tunes (runs, then the paper's), PromptAlign
+    after MaPLe+TPT; the PromptAlign README's ViT-B/16 numbers; a figure of the table."""
+    from maple_mm.evaluation.published import DOMAIN_GENERALIZATION, ROWS, TEST_TIME_METHODS
+    tuned_row = next(r for r, m in TEST_TIME_METHODS.items()
+                     if m in DOMAIN_GENERALIZATION and r in DOMAIN_GENERALIZATION and m != 'MaPLe')
+    tuned = TEST_TIME_METHODS[tuned_row]
+    sets = ['imagenet', 'imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r']
+    runs = {tuned: 60, tuned_row: 62, 'PromptAlign': 64}
+    for method, value in runs.items():
+        metrics = {f'{s}/{TOP1}': value + i for i, s in enumerate(sets)}
+        metrics['target_average'] = value + 2.5
+        write_run(
+            tmp_path,
+            method,
+            metrics,
+            method=method,
+            protocol='domain_generalization',
+            dataset='imagenet')
+    markdown = run(tmp_path, '--paper', '--plot', tmp_path / 'plots')
+    rows = table(markdown, 'Domain generalisation, trained on ImageNet')
+    assert list(rows) == [
+        label for row in ROWS
+        for label in [row] * (row in runs) + [f'{row} (paper)'] * (row in DOMAIN_GENERALIZATION)
+    ]
+    labels = list(rows)
+    assert labels.index(tuned_row) == labels.index(f'{tuned} (paper)') + 1
+    assert labels[-4:] == [
+        'MaPLe (paper)', 'MaPLe+TPT (paper)', 'PromptAlign', 'PromptAlign (paper)'
+    ]
+    assert rows['PromptAlign (paper)'] == {
+        'Seeds': '3',
+        'imagenet': '-',
+        'imagenetv2': '65.29',
+        'imagenet_sketch': '56.23',
+        'imagenet_a': '59.37',
+        'imagenet_r': '79.33',
+        'target_average': '63.55'
+    }
+    assert rows[tuned_row]['imagenet_a'] == '65.00 ± 0.00'
+    figure = tmp_path / 'plots' / 'domain_generalisation_imagenet_16shots.png'
+    assert figure.stat().st_size > 5000
+
+
 def test_csv_holds_every_number_at_full_precision(root, tmp_path):
     out = tmp_path / 'table.csv'
     run(root, '--csv', out)
