@@ -97,7 +97,19 @@ def files(tmp_path_factory):
             changed('_extra_state', torch.frombuffer(bytearray(names), dtype=torch.uint8))),
     )
     image = next((data / 'images').rglob('*.png'))
-    return dict(tmp=tmp, config=config, image=image, marker=tmp / 'PWNED', **paths)
+    # mmengine names a plain Runner's visualizer and logger after the config file and the second
+    # it starts: started in the second of a MapleRunner run on the same file, it would be handed
+    # that run's instances, bound to a log folder the failed run has removed. Its own file name
+    # keeps it apart.
+    plain_config = tmp / f'{config.stem}_plain_runner.py'
+    plain_config.write_text(config.read_text())
+    return dict(
+        tmp=tmp,
+        config=config,
+        plain_config=plain_config,
+        image=image,
+        marker=tmp / 'PWNED',
+        **paths)
 
 
 def entry_points(files, checkpoint, tmp):
@@ -105,8 +117,8 @@ def entry_points(files, checkpoint, tmp):
     config, work = files['config'], tmp / 'work'
     lines = dict(
         test=run_tool('test', config, checkpoint, '--work-dir', work / 'test'),
-        test_plain_runner=run_tool('test', config, checkpoint, '--work-dir', work / 'plain',
-                                   '--cfg-options', 'runner_type=Runner'),
+        test_plain_runner=run_tool('test', files['plain_config'], checkpoint, '--work-dir',
+                                   work / 'plain', '--cfg-options', 'runner_type=Runner'),
         infer=run_tool('infer', config, checkpoint, files['image']),
         resume=run_tool('train', config, '--work-dir', work / 'resume', '--resume', checkpoint,
                         '--no-test'),
