@@ -6,6 +6,7 @@ when they run. What a parser lists (precision names, dataset keys) comes from mo
 plain facts read with :func:`package_module`.
 """
 import ast
+import gc
 import importlib
 import importlib.util
 import logging
@@ -184,16 +185,29 @@ def stop_with_launcher() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def finish_distributed() -> None:
-    """Let every rank finish, then close the process group before the interpreter exits.
+def finish_distributed(launched: bool) -> None:
+    """Let every rank finish, then close the process group; a launched rank then exits at once.
 
     A rank that exits while another still tears down its gloo/NCCL connections
-    can be aborted, which makes a completed run exit non-zero.
+    can be aborted, which makes a completed run exit non-zero. So what is left of
+    the run (its DDP wrapper's pending work; the caller drops its runner first)
+    is freed while the group still exists, the ranks meet, the group is closed,
+    and a rank its launcher started (``launched``: ``--launcher`` other than
+    none) ends right there with exit code 0, its logs flushed: on a busy machine
+    the interpreter's teardown could still abort it ("terminate called without
+    an active exception", seen after a complete 2-process test).
     """
     import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
+    if launched:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def user_error_message(err: BaseException) -> Optional[str]:

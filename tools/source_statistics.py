@@ -14,10 +14,8 @@ docs/test-time.md#source-statistics.
 import argparse
 import os
 
-from _cli import run_cli
+from _cli import errors, run_cli
 from mmengine.config import Config, DictAction
-
-from maple_mm.errors import ConfigError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,7 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='the MaPLe checkpoint whose prompts are tuned')
     parser.add_argument('--out', help='where to write (default: source_statistics.file)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing file')
-    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu')
+    parser.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda if there is one)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -35,24 +33,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     if not os.path.isfile(args.config):
-        raise ConfigError(f'Config {args.config} does not exist; the PromptAlign configs are in '
-                          'configs/promptalign/.')
+        raise errors.ConfigError(
+            f'Config {args.config} does not exist; the PromptAlign configs are in '
+            'configs/promptalign/.')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    import torch
+
     from maple_mm.apis.source_statistics import write_source_statistics
     from maple_mm.models.test_time.source_statistics import (describe_statistics,
                                                              read_source_statistics)
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     path = write_source_statistics(
-        cfg, args.checkpoint, out=args.out, device=args.device, overwrite=args.overwrite)
+        cfg, args.checkpoint, out=args.out, device=device, overwrite=args.overwrite)
     print(f'Source statistics: {path}: {describe_statistics(read_source_statistics(path))}')
 
 

@@ -80,7 +80,8 @@ def main(argv=None) -> None:
     with safe_checkpoint_loading(), expecting_writer(cfg):
         runner = build_runner(cfg)
         runner.test()
-    finish_distributed()
+    del runner  # freed while the process group still exists
+    finish_distributed(launched=args.launcher != 'none')
 
 
 if __name__ == '__main__':

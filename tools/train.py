@@ -92,7 +92,8 @@ def main(argv=None) -> None:
         runner.train()
         if not args.no_test and cfg.get('test_dataloader'):
             runner.test()
-    finish_distributed()
+    del runner  # freed while the process group still exists
+    finish_distributed(launched=args.launcher != 'none')
 
 
 if __name__ == '__main__':

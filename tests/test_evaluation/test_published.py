@@ -89,8 +89,11 @@ def test_each_per_set_row_is_its_configs_on_the_clip_it_builds():
                     assert tuned == TEST_TIME_METHODS[row.method], row
                 else:
                     assert cfg.model.type == row.method, row
-    assert configless == [('domain_generalization', 'RN50', m)
-                          for m in ('ZeroShotCLIP+TPT', 'CoOp+TPT', 'CoCoOp', 'CoCoOp+TPT')]
+    # TPT's RN50 table: three "+TPT" rows and CoCoOp's, which has no RN50 recipe here.
+    assert len(configless) == 4 and {(p, c)
+                                     for p, c, _ in configless
+                                     } == {('domain_generalization', 'RN50')}
+    assert sum(method in TEST_TIME_METHODS for _, _, method in configless) == 3
     # The default configs' rows are the ViT-B/16 tables' first rows of their methods.
     for protocol, numbers in (('cross_dataset', CROSS_DATASET), ('domain_generalization',
                                                                  DOMAIN_GENERALIZATION)):
