@@ -98,11 +98,21 @@ def test_recipes_are_the_references(path):
         assert loop.get('tuned_method', cfg.model.type) + '+TPT' == method
         assert cfg.model.type == Config.fromfile(CONFIGS / '_base_' / 'models' /
                                                  f'{recipe}.py').model.type
-        if recipe in ('coop', 'cocoop'):
+        learner = cfg.model.prompt_learner
+        if stem == 'coop_domain_generalization_rn50_imagenet':
+            # TPT's RN50 CoOp: CoOp's released 4-token RN50 prompts (tc.py:113-119, n_ctx 4),
+            # the context of the CoOp paper's M=4 config, which the checkpoint overwrites
+            coop = Config.fromfile(CONFIGS / 'coop' /
+                                   'domain_generalization_rn50_nctx4_imagenet.py')
+            assert learner == coop.model.prompt_learner and learner.n_ctx == 4
+            assert cfg.model.backbone == coop.model.backbone
+        elif recipe in ('coop', 'cocoop'):
             # TPT's CLIP and CoOp/CoCoOp weights: 4 context tokens from "a photo of a"
             # (test_tpt.sh --ctx_init a_photo_of_a; tc.py:113-119 n_ctx 4)
-            learner = cfg.model.prompt_learner
             assert (learner.n_ctx, learner.ctx_init) == (4, 'a photo of a')
+        # TPT's README table is RN50's (scripts/test_tpt.sh -a RN50); the others ViT-B/16's
+        clip = 'RN50' if '_rn50_' in stem else 'ViT-B-16'
+        assert cfg.model.backbone.model_name == clip
     assert 'method' not in cfg  # the row follows from the model type and the loop
     # TPT+CLIP tunes the context it builds: no checkpoint (tools/test.py), zero-shot CLIP's row.
     assert (loop.get('tuned_method') == 'ZeroShotCLIP') is stem.startswith('clip')
@@ -226,12 +236,15 @@ def test_promptalign_demo_reads_the_statistics_the_tool_writes(data_root, tmp_pa
     assert re.search(r'Top-1 accuracy \(%\): Base [\d.]+ \| Novel [\d.]+ \| HM [\d.]+', out)
 
 
-@pytest.mark.parametrize('config,row', [
-    ('tpt/coop_domain_generalization_imagenet', 'CoOp+TPT'),
-    ('tpt/clip_cross_dataset_imagenet', 'ZeroShotCLIP+TPT'),
-    ('tpt/cocoop_domain_generalization_imagenet', 'CoCoOp+TPT'),
-    ('promptalign/domain_generalization_imagenet', 'PromptAlign'),
-])
+@pytest.mark.parametrize(
+    'config,row',
+    [
+        ('tpt/coop_domain_generalization_imagenet', 'CoOp+TPT'),
+        ('tpt/coop_domain_generalization_rn50_imagenet', 'CoOp+TPT'),  # on the tiny ResNet CLIP
+        ('tpt/clip_cross_dataset_imagenet', 'ZeroShotCLIP+TPT'),
+        ('tpt/cocoop_domain_generalization_imagenet', 'CoCoOp+TPT'),
+        ('promptalign/domain_generalization_imagenet', 'PromptAlign'),
+    ])
 def test_zoo_configs_run(config, row, data_root, tmp_path):
     """DG and cross-dataset TPT configs (AugMix on the targets), TPT+CoCoOp and PromptAlign, in
     this process: every set tested, the prompts as loaded afterwards, and the run recorded as
@@ -322,7 +335,7 @@ def test_metafile_and_readme_carry_the_published_numbers(folder):
     import yaml
 
     from maple_mm.datasets.catalog import display_name
-    from maple_mm.evaluation.published import DOMAIN_GENERALIZATION
+    from maple_mm.evaluation.published import DOMAIN_GENERALIZATION, per_set_rows
     from maple_mm.method_zoo import test_time_row
     meta = yaml.safe_load((CONFIGS / folder / 'metafile.yml').read_text())
     (collection, ) = meta['Collections']
@@ -338,11 +351,22 @@ def test_metafile_and_readme_carry_the_published_numbers(folder):
         # The method it tunes: the model's, or TPT+CLIP's (CoOp's learner, built, not loaded).
         tuned = cfg.test_cfg.get('tuned_method', cfg.model.type)
         assert model['Metadata']['Tuned Method'] == tuned, model['Name']
-        published = DOMAIN_GENERALIZATION.get(test_time_row(tuned, collection['Name']), {})
+        # The published row of this config, on the CLIP it builds (RN50: TPT's own table).
+        rows = [
+            r for r in per_set_rows(
+                cfg.get('protocol', 'cross_dataset'), cfg.model.backbone.model_name)
+            if r.config == model['Config']
+        ]
+        assert all(r.method == test_time_row(tuned, collection['Name']) for r in rows)
+        averages = {
+            'target_average': 'Mean of the 4 ImageNet variants',
+            'average': 'Mean of ImageNet and its 4 variants'
+        }
         expected = {
-            ('Mean of the 4 ImageNet variants' if k == 'target_average' else display_name(k)): v
-            for k, v in published.items()
-        } if cfg.get('protocol') == 'domain_generalization' else {}
+            averages.get(k) or display_name(k): v
+            for r in rows
+            for k, v in r.numbers.items()
+        }
         found = {r['Dataset']: r['Metrics']['Top 1 Accuracy'] for r in model['Results'] or []}
         assert found == expected, model['Name']
     text = (CONFIGS / folder / 'README.md').read_text()
