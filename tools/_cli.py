@@ -90,14 +90,15 @@ class QuietDeprecations(logging.Filter):
         return not str(record.msg).startswith(self.NOTES)
 
 
+def add_cfg_options(parser, help_text: str) -> None:
+    """``--cfg-options key=value ...``, mmengine's config overrides, as every tool takes them."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=help_text)
+
+
 def add_common_args(parser) -> None:
     """Arguments both tools take, as in mmpretrain's tools."""
     parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. model.prompt_learner.depth=3')
+    add_cfg_options(parser, 'override config entries, e.g. model.prompt_learner.depth=3')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(

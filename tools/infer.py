@@ -17,8 +17,8 @@ import argparse
 import json
 import os
 
-from _cli import errors, package_module, run_cli
-from mmengine.config import Config, DictAction
+from _cli import add_cfg_options, errors, package_module, run_cli
+from mmengine.config import Config
 
 write_text_atomically = package_module('atomic_files').write_text_atomically
 
@@ -40,11 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='load a checkpoint written by another method or learned on another CLIP '
         'architecture than the config builds (refused otherwise)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. model.efficient=False')
+    add_cfg_options(parser, 'override config entries, e.g. model.efficient=False')
     return parser.parse_args(argv)
 
 

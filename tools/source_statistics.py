@@ -14,8 +14,8 @@ docs/test-time.md#source-statistics.
 import argparse
 import os
 
-from _cli import errors, run_cli
-from mmengine.config import Config, DictAction
+from _cli import add_cfg_options, errors, run_cli
+from mmengine.config import Config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,11 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', help='where to write (default: source_statistics.file)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing file')
     parser.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda if there is one)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. source_statistics.dataset.num_shots=16')
+    add_cfg_options(parser, 'override config entries, e.g. source_statistics.dataset.num_shots=16')
     return parser.parse_args(argv)
 
 

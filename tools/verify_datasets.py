@@ -28,8 +28,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from _cli import errors, package_module
-from mmengine.config import DictAction
+from _cli import add_cfg_options, errors, package_module
 
 # Modules of maple_mm that import nothing heavy: the parser lists the benchmarks at once.
 catalog = package_module('datasets.catalog')
@@ -58,11 +57,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='',
         help='with --split-file: the folder the image paths are relative to, '
         'under the split file\'s folder (default: that folder itself)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='with --config: override config entries, as the tools do')
+    add_cfg_options(parser, 'with --config: override config entries, as the tools do')
     parser.add_argument(
         '--datasets',
         nargs='+',

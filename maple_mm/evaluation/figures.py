@@ -78,6 +78,14 @@ def _grid(num_panels: int, max_columns: int = 4) -> Tuple[int, int]:
     return math.ceil(num_panels / columns), columns
 
 
+def _hide_unused_label_rows(axes, used: int) -> None:
+    """Hide the grid's panels after the first ``used``; label the accuracy axis of each row."""
+    for ax in axes.flat[used:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel('top-1 accuracy (%)')
+
+
 def _mean_std(cell) -> Tuple[Optional[float], float]:
     if isinstance(cell, SeedStatistics):
         return cell.mean, cell.std
@@ -226,10 +234,7 @@ def base2novel_figure(table: Table,
         ax.set_xlim(-0.6, len(methods) - 0.4)
         ax.set_ylim(0, 105)
         ax.grid(axis='y', alpha=0.3)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel('top-1 accuracy (%)')
+    _hide_unused_label_rows(axes, len(panels))
     marker = dict(color='white', markeredgecolor='black', linestyle='')
     handles = [
         plt.Rectangle((0, 0), 1, 1, color=BASE_COLOUR),
@@ -290,10 +295,7 @@ def few_shot_figure(tables: Sequence[Table], chance: Optional[Dict[str, float]] 
         ax.set_title(titles[label], fontsize=10)
         ax.set_xlabel('shots per class')
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(series):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel('top-1 accuracy (%)')
+    _hide_unused_label_rows(axes, len(series))
     handles, names = axes.flat[0].get_legend_handles_labels()
     clip = next(iter(backbones), None)
     figure.suptitle(
@@ -346,10 +348,7 @@ def per_set_figure(table: Table, chance: Optional[Dict[str, float]] = None):
         ax.set_xticklabels(labels, rotation=40, ha='right', fontsize=7)
         ax.set_ylim(0, 105)
         ax.grid(axis='y', alpha=0.3)
-    for ax in axes.flat[len(columns):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel('top-1 accuracy (%)')
+    _hide_unused_label_rows(axes, len(columns))
     handles = [plt.Rectangle((0, 0), 1, 1, color=BASE_COLOUR)]
     names = ['runs (mean +- std over seeds)']
     if any(label.endswith(_PAPER) for label in labels):
