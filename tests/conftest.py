@@ -1,5 +1,6 @@
 """Shared fixtures: tiny random CLIPs and small datasets written to disk."""
 import gc
+import itertools
 import json
 import os
 from pathlib import Path
@@ -79,6 +80,25 @@ def load_tool(relative_path: str):
             del sys.modules[name]
             raise
     return sys.modules[name]
+
+
+_experiments = itertools.count()
+
+
+def run_tool_here(tool: str, *argv):
+    """``python tools/<tool>.py ARGV`` in this process, as ``run_cli`` runs it (without the
+    ~10 s of imports of a process of its own): None when it ends well, else its exit code
+    (an ``error:`` line for a user error). A training or test gets an experiment name of its
+    own: mmengine's loggers, message hubs and visualizers are per experiment name, which is
+    the config's name and the second by default."""
+    argv = [str(a) for a in argv]
+    if tool in ('train', 'test'):
+        argv += ['--cfg-options', f'experiment_name=in_process_{next(_experiments)}']
+    try:
+        load_tool('tools/_cli.py').run_cli(load_tool(f'tools/{tool}.py').main, argv)
+    except SystemExit as exit_info:
+        return exit_info.code
+    return None
 
 
 @pytest.fixture(scope='module')

@@ -14,7 +14,7 @@ from mmengine.fileio.backends.local_backend import LocalBackend
 
 from maple_mm.engine import WorkDirLock
 from maple_mm.run_layout import LOCK_FILE, POINTER_FILE, is_complete_checkpoint
-from ..conftest import load_tool, write_split_dataset
+from ..conftest import run_tool_here, write_split_dataset
 from ..test_tools.test_train_test_e2e import run_tool, tiny_config
 
 
@@ -47,11 +47,7 @@ def last_line(proc) -> str:
 
 def train_here(*argv):
     """tools/train.py run in this process (fast): None when it ends well, else its exit code."""
-    try:
-        load_tool('tools/_cli.py').run_cli(load_tool('tools/train.py').main, [str(a) for a in argv])
-    except SystemExit as exit_info:
-        return exit_info.code
-    return None
+    return run_tool_here('train', *argv)
 
 
 def train_error(*argv) -> str:
