@@ -196,6 +196,26 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(f'{sum(rest):8.1f}  {len(rest)} files under 0.5 s each')
 
 
+# -- the longest test files start first (issue 26.6) ---------------------------------------
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        'markers', 'long_running(seconds): a test file that takes about this many seconds on '
+        'a busy 2-core machine; the longest start first')
+
+
+def _file_seconds(item) -> float:
+    mark = item.get_closest_marker('long_running')
+    return mark.kwargs['seconds'] if mark else 0.0
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Files marked ``long_running`` first, the longest first; the others after them in their
+    usual order. With xdist's loadfile (``make test``, with ``--no-loadscope-reorder``, else
+    xdist sorts the files by their number of tests) a long file started last keeps one worker
+    busy alone at the end; started first, the short files fill in beside it."""
+    items.sort(key=lambda item: -_file_seconds(item))  # stable: a file's tests stay in order
+
+
 def pytest_collection_finish(session) -> None:
     """What the test modules imported lives to the end of the run: gc.freeze() keeps the
     garbage collector from walking it again. mmengine's datasets call gc.collect() when they

@@ -17,6 +17,8 @@ from maple_mm.run_layout import LOCK_FILE, POINTER_FILE, is_complete_checkpoint
 from ..conftest import run_tool_here, write_split_dataset
 from ..test_tools.test_train_test_e2e import run_tool, tiny_config
 
+pytestmark = pytest.mark.long_running(seconds=60)
+
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):

@@ -33,6 +33,8 @@ import torch
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 from ..conftest import REPO_ROOT, load_tool, write_split_dataset
 
+pytestmark = pytest.mark.long_running(seconds=100)
+
 TOOLS = REPO_ROOT / 'tools'
 FAKE_SLURM_BIN = Path(__file__).parent / 'dist_scripts' / 'bin'
 EPOCHS = 2

@@ -18,6 +18,8 @@ from mmpretrain.registry import MODELS
 from ..conftest import write_split_dataset
 from .test_distributed import TOOLS, free_port, tiny_config
 
+pytestmark = pytest.mark.long_running(seconds=70)
+
 
 def _alive(pid: int) -> bool:
     try:

@@ -15,6 +15,8 @@ import torch
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 from ..conftest import REPO_ROOT, run_tool_here
 
+pytestmark = pytest.mark.long_running(seconds=30)
+
 DEMO_CONFIG = REPO_ROOT / 'configs/maple/demo_base2novel_fashion_mnist.py'
 SIZE = 32  # the tiny CLIP's input size
 
