@@ -48,11 +48,13 @@ demo: $(STAMP) $(DEMO_DATA)
 
 # Lint first (mmpretrain's flake8 / isort / yapf set; settings in setup.cfg), then the tests in
 # TEST_WORKERS pytest processes (pytest-xdist; each test file in one of them, so its module
-# fixtures are built once; TEST_WORKERS=0: all in one process). The 20 slowest tests and the
-# seconds per test file (tests/conftest.py) are printed at the end.
+# fixtures are built once; TEST_WORKERS=0: all in one process). The files marked long_running
+# start first, the longest first (tests/conftest.py; xdist would sort them by number of tests).
+# The 20 slowest tests and the seconds per test file (tests/conftest.py) are printed at the end.
 TEST_WORKERS ?= 2
 test: lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q --durations=20 -n $(TEST_WORKERS) --dist loadfile
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests -q --durations=20 -n $(TEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 LINTED := maple_mm tools tests configs setup.py
 

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny random CLIPs and small datasets written to disk."""
 import gc
+import itertools
 import json
 import os
 from pathlib import Path
@@ -79,6 +80,25 @@ def load_tool(relative_path: str):
             del sys.modules[name]
             raise
     return sys.modules[name]
+
+
+_experiments = itertools.count()
+
+
+def run_tool_here(tool: str, *argv):
+    """``python tools/<tool>.py ARGV`` in this process, as ``run_cli`` runs it (without the
+    ~10 s of imports of a process of its own): None when it ends well, else its exit code
+    (an ``error:`` line for a user error). A training or test gets an experiment name of its
+    own: mmengine's loggers, message hubs and visualizers are per experiment name, which is
+    the config's name and the second by default."""
+    argv = [str(a) for a in argv]
+    if tool in ('train', 'test'):
+        argv += ['--cfg-options', f'experiment_name=in_process_{next(_experiments)}']
+    try:
+        load_tool('tools/_cli.py').run_cli(load_tool(f'tools/{tool}.py').main, argv)
+    except SystemExit as exit_info:
+        return exit_info.code
+    return None
 
 
 @pytest.fixture(scope='module')
@@ -174,6 +194,26 @@ def pytest_terminal_summary(terminalreporter) -> None:
     rest = [s for s in _FILE_SECONDS.values() if s < 0.5]
     if rest:
         terminalreporter.write_line(f'{sum(rest):8.1f}  {len(rest)} files under 0.5 s each')
+
+
+# -- the longest test files start first (issue 26.6) ---------------------------------------
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        'markers', 'long_running(seconds): a test file that takes about this many seconds on '
+        'a busy 2-core machine; the longest start first')
+
+
+def _file_seconds(item) -> float:
+    mark = item.get_closest_marker('long_running')
+    return mark.kwargs['seconds'] if mark else 0.0
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Files marked ``long_running`` first, the longest first; the others after them in their
+    usual order. With xdist's loadfile (``make test``, with ``--no-loadscope-reorder``, else
+    xdist sorts the files by their number of tests) a long file started last keeps one worker
+    busy alone at the end; started first, the short files fill in beside it."""
+    items.sort(key=lambda item: -_file_seconds(item))  # stable: a file's tests stay in order
 
 
 def pytest_collection_finish(session) -> None:

@@ -44,6 +44,8 @@ from maple_mm.method_zoo import metafiles, method_folders, method_of, tuned_meth
 from .conftest import REPO_ROOT
 from .method_rows import declared_rows
 
+pytestmark = pytest.mark.long_running(seconds=24)
+
 #: The example method's folder: the shared tests' subject.
 EXAMPLE = 'maple'
 #: Where the example may be named besides its own files.

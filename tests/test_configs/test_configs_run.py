@@ -18,6 +18,8 @@ from ..method_rows import (epochs_by_shots, recipe, trained_folders, untrained_f
 from .tiny_runs import NUM_CLASSES, fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from .zoo import CONFIGS, DATASETS, METHODS
 
+pytestmark = pytest.mark.long_running(seconds=16)
+
 TOP1 = 'accuracy/top1'
 #: Every trained method once on base-to-novel, each on another dataset layout while they last.
 BASE2NOVEL = {folder: DATASETS[i % len(DATASETS)] for i, folder in enumerate(trained_folders())}

@@ -14,6 +14,8 @@ from maple_mm.errors import ConfigError
 from ..conftest import write_split_dataset
 from ..test_tools.test_train_test_e2e import tiny_config
 
+pytestmark = pytest.mark.long_running(seconds=26)
+
 _ids = itertools.count()
 
 

@@ -1,18 +1,23 @@
 """Nothing lost, nothing silent: saves that survive kills and full disks, resume, divergence, locks.
 
 Each case runs tools/train.py on the tiny CLIP, as a user would, and checks
-what is left in the work dir and the one ``error:`` line printed.
+what is left in the work dir and the one ``error:`` line printed. A kill, a
+Ctrl-C and a concurrent run need a process of their own; the other cases run
+the tool's ``main`` in this process, as ``run_cli`` runs it (seconds less each).
 """
 import json
 import os
 
 import pytest
 import torch
+from mmengine.fileio.backends.local_backend import LocalBackend
 
 from maple_mm.engine import WorkDirLock
 from maple_mm.run_layout import LOCK_FILE, POINTER_FILE, is_complete_checkpoint
-from ..conftest import load_tool, write_split_dataset
+from ..conftest import run_tool_here, write_split_dataset
 from ..test_tools.test_train_test_e2e import run_tool, tiny_config
+
+pytestmark = pytest.mark.long_running(seconds=60)
 
 
 @pytest.fixture(scope='module')
@@ -42,11 +47,24 @@ def last_line(proc) -> str:
     return proc.stderr.strip().splitlines()[-1]
 
 
+def train_here(*argv):
+    """tools/train.py run in this process (fast): None when it ends well, else its exit code."""
+    return run_tool_here('train', *argv)
+
+
 def train_error(*argv) -> str:
     """The ``error:`` line tools/train.py exits with, run in this process (fast)."""
-    with pytest.raises(SystemExit) as exit_info:
-        load_tool('tools/_cli.py').run_cli(load_tool('tools/train.py').main, [str(a) for a in argv])
-    return str(exit_info.value.code)
+    code = train_here(*argv)
+    assert isinstance(code, str), f'tools/train.py did not stop with an error line: {code!r}'
+    return code
+
+
+@pytest.fixture
+def fault(monkeypatch):
+    """Set MAPLE_FAULT for a run in this process; the hook's broken save is undone after."""
+    monkeypatch.setattr(LocalBackend, 'put', LocalBackend.put)
+    monkeypatch.setenv('MAPLE_FAULT_EPOCH', '2')
+    return lambda name: monkeypatch.setenv('MAPLE_FAULT', name)
 
 
 def test_kill_during_a_save_loses_nothing_and_resume_continues(setup):
@@ -71,12 +89,13 @@ def test_kill_during_a_save_loses_nothing_and_resume_continues(setup):
     assert 'Top-1 accuracy (%): Base' in log
 
 
-def test_full_disk_during_a_save_is_one_error_and_keeps_the_last_checkpoint(setup):
+def test_full_disk_during_a_save_is_one_error_and_keeps_the_last_checkpoint(setup, fault, capfd):
     tmp, config = setup
     work = tmp / 'full_disk'
-    proc = train(config, work, fault='enospc')
-    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
-    assert last_line(proc) == (
+    fault('enospc')
+    line = train_error(config, '--work-dir', work)  # exit code 1: an error line
+    assert 'Traceback' not in capfd.readouterr().err
+    assert line == (
         f'error: Could not save epoch_2.pth in {work}: the disk is full. The last complete '
         'checkpoint, epoch_1.pth, is kept. Free space or fix the folder, then rerun with '
         '--resume.')
@@ -120,13 +139,13 @@ def test_the_runner_itself_never_overwrites_a_run(setup):
     assert (work / 'epoch_1.pth').read_bytes() == b'a checkpoint of an earlier run'
 
 
-def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(setup):
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(setup, capfd):
     tmp, config = setup
     work = tmp / 'diverged'
     # Epoch 1 warms up at 1e-5 and saves; epoch 2 runs at lr 1e12.
-    proc = train(config, work, '--cfg-options', 'optim_wrapper.optimizer.lr=1e12')
-    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
-    line = last_line(proc)
+    line = train_error(config, '--work-dir', work, '--cfg-options',
+                       'optim_wrapper.optimizer.lr=1e12')  # exit code 1: an error line
+    assert 'Traceback' not in capfd.readouterr().err
     assert line.startswith('error: Training diverged at epoch 2, iteration 4 (lr 1e+12): '
                            'parameter prompt_learner.')
     assert 'beyond 1e+04 (DivergenceHook.max_abs)' in line
@@ -149,8 +168,8 @@ def test_a_second_training_on_the_same_work_dir_stops_at_once(setup):
     assert not list(work.glob('*.pth'))
     # A lock whose process is gone (a crashed run) is taken over.
     (work / LOCK_FILE).write_text('{"host": "%s", "pid": 999999999}' % os.uname().nodename)
-    proc = train(config, work, '--no-test', '--cfg-options', 'train_cfg.max_epochs=1')
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert train_here(config, '--work-dir', work, '--no-test', '--cfg-options',
+                      'train_cfg.max_epochs=1') is None
     assert not (work / LOCK_FILE).exists()
 
 

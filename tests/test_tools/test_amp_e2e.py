@@ -7,6 +7,8 @@ import pytest
 from ..conftest import write_split_dataset
 from .test_train_test_e2e import read_test_metrics, run_tool, tiny_config
 
+pytestmark = pytest.mark.long_running(seconds=17)
+
 
 @pytest.mark.parametrize('precision', ['fp32', 'bf16', 'fp16'])
 def test_tiny_run_trains_and_tests_without_nan(tmp_path, precision, request):

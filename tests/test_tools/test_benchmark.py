@@ -8,6 +8,8 @@ from ..method_rows import trained_folders, untrained_folders
 from ..test_configs.zoo import METHODS
 from .test_train_test_e2e import run_tool
 
+pytestmark = pytest.mark.long_running(seconds=35)
+
 
 def load_benchmark():
     return load_tool('tools/benchmark.py')

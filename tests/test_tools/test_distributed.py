@@ -6,7 +6,11 @@ The launches share one module fixture (each process start costs ~10 s of imports
 2. ``tools/dist_train.sh``, 2 processes x batch 2, same data, same seed;
 3. ``tools/dist_test.sh``, 2 processes testing the checkpoint of run 1;
 4. ``tools/slurm_train.sh`` (a stand-in srun on this machine), 2 processes
-   resuming run 2 from its first epoch.
+   resuming run 2 from its first epoch, then testing.
+
+Launches 2-4 run beside a CPU-bound process: three 2-process runs that must
+each exit 0 after their test on a busy machine. Stopping and killing a
+distributed run: ``test_torchrun.py``.
 
 Why 2 x 2 and 1 x 4 see the same batches: mmengine's DefaultSampler draws one
 permutation from ``seed + epoch`` on every rank (the config's seed, the same on
@@ -18,20 +22,18 @@ gradients of their mean losses, which is the gradient of the mean loss over the
 """
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmpretrain.registry import MODELS
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
 from ..conftest import REPO_ROOT, load_tool, write_split_dataset
+
+pytestmark = pytest.mark.long_running(seconds=100)
 
 TOOLS = REPO_ROOT / 'tools'
 FAKE_SLURM_BIN = Path(__file__).parent / 'dist_scripts' / 'bin'
@@ -136,41 +138,50 @@ def runs(tmp_path_factory) -> dict:
     # --auto-scale-lr: 1 x 4 and 2 x 2 are both the recipe's batch of 4, so lr x 1.
     single_log = launch(
         [sys.executable, TOOLS / 'train.py', config, '--work-dir', single, '--auto-scale-lr'], tmp)
-    dist_log = launch([
-        'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist, '--auto-scale-lr',
-        '--cfg-options', 'train_dataloader.batch_size=2'
-    ],
-                      tmp,
-                      PORT=str(free_port()))
-    launch([
-        'bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2, '--work-dir',
-        dist_test
-    ],
-           tmp,
-           PORT=str(free_port()))
-    # As if the 2-process run had died in its last epoch: resume it from epoch 1.
-    # One thread per process, as torchrun sets it: bitwise equality needs the
-    # same float reduction order as the uninterrupted run.
-    resumed.mkdir()
-    shutil.copy(dist / 'epoch_1.pth', resumed / 'epoch_1.pth')
-    (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
-    resume_log = launch([
-        'bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed, '--resume', '--no-test',
-        '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'
-    ],
-                        tmp,
-                        GPUS='2',
-                        MASTER_PORT=str(free_port()),
-                        OMP_NUM_THREADS='1',
-                        PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}')
+    # The 2-process launches run on a busy machine: a CPU-bound process beside them.
+    hog = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+    try:
+        dist_log = launch([
+            'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist, '--auto-scale-lr',
+            '--cfg-options', 'train_dataloader.batch_size=2'
+        ],
+                          tmp,
+                          PORT=str(free_port()))
+        dist_test_log = launch([
+            'bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2, '--work-dir',
+            dist_test
+        ],
+                               tmp,
+                               PORT=str(free_port()))
+        # As if the 2-process run had died in its last epoch: resume it from epoch 1.
+        # One thread per process, as torchrun sets it: bitwise equality needs the
+        # same float reduction order as the uninterrupted run.
+        resumed.mkdir()
+        shutil.copy(dist / 'epoch_1.pth', resumed / 'epoch_1.pth')
+        (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
+        resume_log = launch([
+            'bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed, '--resume',
+            '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'
+        ],
+                            tmp,
+                            GPUS='2',
+                            MASTER_PORT=str(free_port()),
+                            OMP_NUM_THREADS='1',
+                            PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}')
+        hog_ran_throughout = hog.poll() is None
+    finally:
+        hog.kill()
+        hog.wait()
     return dict(
         single=single,
         dist=dist,
         dist_test=dist_test,
         resumed=resumed,
+        hog_ran_throughout=hog_ran_throughout,
         single_log=single_log.stdout + single_log.stderr,
         dist_log=dist_log.stdout + dist_log.stderr,
-        resume_log=resume_log.stdout + resume_log.stderr)
+        dist_test_log=dist_test_log.stdout + dist_test_log.stderr,
+        resumed_log=resume_log.stdout + resume_log.stderr)
 
 
 def test_cpu_runs_use_gloo_and_mmengine_ddp(runs):
@@ -182,6 +193,18 @@ def test_cpu_runs_use_gloo_and_mmengine_ddp(runs):
             assert record['backend'] == 'gloo'
             assert record['model_wrapper'] == 'MMDistributedDataParallel'
     assert probe(runs['single'])['model_wrapper'] == 'MaPLe'  # one process: no wrapper
+
+
+def test_completed_runs_exit_0_under_load(runs):
+    """Ranks meet and close the process group before exiting, also on a busy machine.
+
+    A CPU-bound process ran beside the three 2-process launches (train, test,
+    resume); each ended with exit code 0 after its test (``launch`` checks the
+    code: a rank aborted at exit fails the launch).
+    """
+    assert runs['hog_ran_throughout']
+    for name in ('dist_log', 'dist_test_log', 'resumed_log'):
+        assert 'Top-1 accuracy (%): Base' in runs[name], name
 
 
 def test_auto_scale_lr_counts_the_batch_of_every_process(runs):
@@ -245,7 +268,7 @@ def test_checkpoints_are_written_by_rank_0_only(runs):
 
 
 def test_distributed_resume_gives_the_uninterrupted_result(runs):
-    assert 'resumed epoch: 1' in runs['resume_log']
+    assert 'resumed epoch: 1' in runs['resumed_log']
     assert probe(runs['resumed'], 0)['world_size'] == 2
     assert probe(runs['resumed'], 0)['saved_epochs'] == [2]
     assert probe(runs['resumed'], 1)['saved_epochs'] == []
@@ -359,29 +382,6 @@ def test_cpu_ddp_wrapper_gets_no_device_ids(monkeypatch, tmp_path):
         torch.distributed.destroy_process_group()
 
 
-def test_completed_runs_exit_0_under_load(tmp_path):
-    """Ranks meet and close the process group before exiting, also on a busy machine.
-
-    A CPU-bound process runs beside three 2-process launches; each must end
-    with exit code 0 after its test (a rank aborted at exit fails the launch).
-    """
-    config = tiny_config(tmp_path, write_split_dataset(tmp_path / 'toy'))
-    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])]
-    try:
-        for attempt in range(3):
-            proc = launch([
-                'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir',
-                tmp_path / f'run{attempt}', '--cfg-options', 'train_cfg.max_epochs=1',
-                'param_scheduler.T_max=1'
-            ],
-                          tmp_path,
-                          PORT=str(free_port()))
-            assert 'Top-1 accuracy (%): Base' in proc.stdout + proc.stderr
-    finally:
-        for hog in hogs:
-            hog.kill()
-
-
 def test_finish_distributed_closes_the_process_group(monkeypatch):
     finish_distributed = load_tool('tools/_cli.py').finish_distributed
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
@@ -390,99 +390,6 @@ def test_finish_distributed_closes_the_process_group(monkeypatch):
     finish_distributed(launched=False)
     assert not torch.distributed.is_initialized()
     finish_distributed(launched=False)  # nothing to close: a no-op
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def test_killing_the_launcher_stops_every_worker(tmp_path):
-    """torchrun starts each worker in a session of its own: a kill of dist_train.sh's process
-    group (SIGKILL: nothing can clean up) must not leave them training and saving."""
-    config = tiny_config(tmp_path, write_split_dataset(tmp_path / 'toy', train=4, test=1))
-    with open(config, 'a') as f:
-        f.write("custom_hooks = [dict(type='ClassNamesHook'), "
-                "dict(type='SlowTrainingProbeHook', seconds=2)]\n")
-    work = tmp_path / 'work'
-    env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
-    env.update(HF_HUB_OFFLINE='1', PYTHON=sys.executable, PORT=str(free_port()))
-    launcher = subprocess.Popen(
-        ['bash', str(TOOLS / 'dist_train.sh'),
-         str(config), '2', '--work-dir',
-         str(work)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / 'log', 'w'),
-        start_new_session=True)
-    pid_files = [work / f'pid_rank{rank}' for rank in (0, 1)]
-    deadline = time.time() + 300
-    while not all(p.exists() and p.read_text() for p in pid_files):
-        assert launcher.poll() is None and time.time() < deadline, \
-            (tmp_path / 'log').read_text()[-3000:]
-        time.sleep(0.5)
-    workers = [int(p.read_text()) for p in pid_files]
-    os.killpg(launcher.pid, signal.SIGKILL)
-    launcher.wait()
-    deadline = time.time() + 60
-    while any(map(_alive, workers)) and time.time() < deadline:
-        time.sleep(0.5)
-    assert not any(map(_alive, workers)), 'workers outlived their launcher'
-    assert not list(work.glob('*.pth')) and not list(work.glob('*/test_metrics.json'))
-
-
-@pytest.mark.parametrize('script,stop,code', [('dist_test.sh', signal.SIGTERM, 143),
-                                              ('dist_test.sh', signal.SIGINT, 130),
-                                              ('dist_train.sh', signal.SIGINT, 130)])
-def test_stopping_a_distributed_run_ends_with_one_line(tmp_path, script, stop, code):
-    """SIGTERM (kill) or SIGINT (Ctrl-C: the terminal signals the launcher's process group)
-    while the workers test or train: one line and the signal's exit code, not torch's
-    SignalException traceback and exit 1."""
-    config = tiny_config(tmp_path, write_split_dataset(tmp_path / 'toy', train=4, test=4))
-    with open(config, 'a') as f:
-        f.write("custom_hooks = [dict(type='ClassNamesHook'), "
-                "dict(type='SlowTrainingProbeHook', seconds=2)]\n")
-    work = tmp_path / 'work'
-    if script == 'dist_test.sh':
-        model = MODELS.build(Config.fromfile(config).model)
-        model.set_class_names(['red_square', 'green circle', 'blue'])
-        torch.save(dict(state_dict=model.state_dict()), tmp_path / 'prompts.pth')
-        args = [config, tmp_path / 'prompts.pth', '2']
-    else:
-        args = [config, '2']
-    env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
-    env.update(HF_HUB_OFFLINE='1', PYTHON=sys.executable, PORT=str(free_port()))
-    launcher = subprocess.Popen(
-        ['bash', str(TOOLS / script), *map(str, args), '--work-dir',
-         str(work)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True)
-    pid_files = [work / f'pid_rank{rank}' for rank in (0, 1)]
-    deadline = time.time() + 300
-    while not all(p.exists() and p.read_text() for p in pid_files):
-        assert launcher.poll() is None and time.time() < deadline, launcher.stderr.read()[-3000:]
-        time.sleep(0.5)
-    if stop == signal.SIGINT:
-        os.killpg(launcher.pid, stop)  # what Ctrl-C in the terminal does
-    else:
-        launcher.send_signal(stop)  # kill PID
-    err = launcher.communicate(timeout=120)[1]
-    assert launcher.returncode == code, err[-3000:]
-    assert 'Traceback' not in err and 'SignalException' not in err
-    last = err.strip().splitlines()[-1]
-    what = 'The test did not finish' if script == 'dist_test.sh' else \
-        f'No checkpoint was saved yet in {work}'
-    assert last.startswith(f'interrupted: stopped by {stop.name}; every process of the run was '
-                           f'stopped. {what}'), last
-    assert err.count('interrupted:') == 1  # the workers leave it to the launcher
 
 
 def test_scripts_use_the_environment_maple_mm_is_installed_in(tmp_path):

@@ -29,6 +29,8 @@ from maple_mm.errors import ClassNameError, MapleUserError
 from ..conftest import REPO_ROOT, load_tool, write_split_dataset
 from .test_train_test_e2e import tiny_config
 
+pytestmark = pytest.mark.long_running(seconds=31)
+
 TOOLS = REPO_ROOT / 'tools'
 
 

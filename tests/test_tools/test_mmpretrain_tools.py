@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import mmpretrain
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -19,6 +20,8 @@ from maple_mm.run_layout import checkpoint_files
 from maple_mm.smoke import cfg_option_strings, tiny_overrides
 from ..conftest import REPO_ROOT
 from ..miniature_datasets import write_miniature
+
+pytestmark = pytest.mark.long_running(seconds=24)
 
 CONFIG = REPO_ROOT / 'configs' / 'maple' / 'base2novel_dtd.py'
 MMPRETRAIN_TOOLS = Path(mmpretrain.__file__).parent / '.mim' / 'tools'

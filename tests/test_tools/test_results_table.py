@@ -29,6 +29,8 @@ from ..method_rows import trained_folders
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS, built
 
+pytestmark = pytest.mark.long_running(seconds=33)
+
 results_table = load_tool('tools/results_table.py')
 
 TOP1 = 'accuracy/top1'

@@ -31,6 +31,8 @@ from ..test_configs.tiny_runs import load, tiny
 results_table = load_tool('tools/results_table.py')
 run_sweep = load_tool('tools/run_sweep.py')
 
+pytestmark = pytest.mark.long_running(seconds=55)
+
 DATASETS = {'dtd': 'CoOpDTD', 'eurosat': 'CoOpEuroSAT'}
 SEEDS = ('1', '2')
 CONFIGS = REPO_ROOT / 'configs'

@@ -1,4 +1,8 @@
-"""tools/train.py and tools/test.py end to end on a tiny CLIP and a generated dataset."""
+"""tools/train.py and tools/test.py end to end on a tiny CLIP and a generated dataset.
+
+Trainings and tests run as processes of their own, as users run them; the cases that end
+with an ``error:`` line run the tool in this process (``run_tool_here``).
+"""
 import os
 import shutil
 import subprocess
@@ -9,7 +13,9 @@ import pytest
 import torch
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, run_tool_here
+
+pytestmark = pytest.mark.long_running(seconds=30)
 
 DEMO_CONFIG = REPO_ROOT / 'configs/maple/demo_base2novel_fashion_mnist.py'
 SIZE = 32  # the tiny CLIP's input size
@@ -93,24 +99,18 @@ def test_test_tool_reproduces_the_metrics_and_shows_progress_while_it_runs(train
     assert log.count('Epoch(test) [1/2]') == 2  # the base set, then the novel set
 
 
-def test_checkpoint_that_does_not_fit_the_config_is_refused_clearly(trained):
-    proc = run_tool(
-        'test.py',
-        trained['config'],
-        trained['work_dir'] / 'epoch_2.pth',
-        '--work-dir',
-        trained['work_dir'] / 'eval_n4',
-        '--cfg-options',
-        'model.prompt_learner.n_ctx=4',
-        check=False)
-    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
-    assert 'does not fit the MaPLe model built from this config (n_ctx=4' in proc.stderr
+def test_checkpoint_that_does_not_fit_the_config_is_refused_clearly(trained, capfd):
+    line = run_tool_here('test', trained['config'], trained['work_dir'] / 'epoch_2.pth',
+                         '--work-dir', trained['work_dir'] / 'eval_n4', '--cfg-options',
+                         'model.prompt_learner.n_ctx=4')
+    assert isinstance(line, str) and 'Traceback' not in capfd.readouterr().err  # exit code 1
+    assert 'does not fit the MaPLe model built from this config (n_ctx=4' in line
 
 
-def test_existing_run_is_not_overwritten(trained):
-    proc = run_tool('train.py', trained['config'], '--work-dir', trained['work_dir'], check=False)
-    assert proc.returncode != 0
-    assert 'already holds checkpoints' in proc.stderr and 'Traceback' not in proc.stderr
+def test_existing_run_is_not_overwritten(trained, capfd):
+    line = run_tool_here('train', trained['config'], '--work-dir', trained['work_dir'])
+    assert isinstance(line, str) and 'Traceback' not in capfd.readouterr().err  # exit code 1
+    assert 'already holds checkpoints' in line
 
 
 def test_resume_after_interruption_gives_the_uninterrupted_result(trained, tmp_path):
@@ -131,17 +131,11 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(trained, tmp_p
     assert read_test_metrics(work) == read_test_metrics(full)
 
 
-def test_missing_checkpoint_and_dataset_give_clear_errors(trained, tmp_path):
-    proc = run_tool('test.py', trained['config'], tmp_path / 'nope.pth', check=False)
-    assert proc.returncode != 0 and 'does not exist' in proc.stderr
-    assert 'Traceback' not in proc.stderr
-    proc = run_tool(
-        'train.py',
-        trained['config'],
-        '--work-dir',
-        tmp_path / 'w',
-        '--cfg-options',
-        f'train_dataloader.dataset.data_root={tmp_path / "missing"}',
-        check=False)
-    assert proc.returncode != 0 and 'not found' in proc.stderr
-    assert 'Traceback' not in proc.stderr
+def test_missing_checkpoint_and_dataset_give_clear_errors(trained, tmp_path, capfd):
+    line = run_tool_here('test', trained['config'], tmp_path / 'nope.pth')
+    assert isinstance(line, str) and 'does not exist' in line  # exit code 1
+    assert 'Traceback' not in capfd.readouterr().err
+    line = run_tool_here('train', trained['config'], '--work-dir', tmp_path / 'w', '--cfg-options',
+                         f'train_dataloader.dataset.data_root={tmp_path / "missing"}')
+    assert isinstance(line, str) and 'not found' in line
+    assert 'Traceback' not in capfd.readouterr().err

@@ -48,7 +48,7 @@ from tests.test_engine.test_run_record import record_of
 from tests.test_models.test_methods.successor_parity import CLASS_NAMES, TOL, build, images
 from tests.test_tools.test_train_test_e2e import read_test_metrics, run_tool
 
-pytestmark = pytest.mark.usefixtures('one_thread')
+pytestmark = [pytest.mark.usefixtures('one_thread'), pytest.mark.long_running(seconds=35)]
 PETS = PROGRAD_TEMPLATES['oxford_pets']  # 8 words, 9 tokens: one stays fixed text
 #: SGD of the recipes (momentum 0.9, weight decay 5e-4); a large lr so that the rules' steps
 #: differ far beyond the tolerance.
