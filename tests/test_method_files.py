@@ -331,8 +331,7 @@ from maple_mm.models import Scratch
 print(json.dumps(dict(
     folders=method_folders(), layouts=list(reference_layouts()), order=list(published.METHODS),
     published=sorted(published.BASE2NOVEL_AVERAGE))), flush=True)
-# Then, in the same process (its imports are most of either's cost), the config layout rules
-# (make lint) with the model index regenerated as make format does.
+# Then the config layout rules (make lint) with the model index regenerated as make format does.
 from tests.lint_repo import main
 sys.exit(main(['--fix']))
 '''
@@ -358,34 +357,31 @@ def test_a_scratch_method_needs_only_its_own_files(tmp_path):
     print(f'the scratch method took {len(written)} files: {written}')
 
     env = dict(os.environ, PYTHONPATH=str(root), HF_HUB_OFFLINE='1')
-    # The shared tests take it: its configs against its rows, its docs, the converter's
-    # choices and detection (its files are its base's, which auto-detection keeps naming),
-    # and no other file names it.
-    tests = subprocess.run([
-        sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider',
-        'tests/test_configs/test_recipes.py', 'tests/test_configs/test_reference_recipes.py',
-        'tests/test_configs/test_model_zoo_docs.py', 'tests/test_evaluation/test_published.py',
-        'tests/test_method_files.py', 'tests/test_tools/test_reference_to_mm.py', '-k',
+    # One process on the copy (its imports are most of the cost): the shared tests take the
+    # method (its configs against its rows, its docs, the converter's choices and detection,
+    # its files are its base's, which auto-detection keeps naming, and no other file names
+    # it); then what the package makes of it and the lint rules (SCRATCH_PROBE_AND_LINT).
+    shared_tests = [
+        '-q', '-x', '-p', 'no:cacheprovider', 'tests/test_configs/test_recipes.py',
+        'tests/test_configs/test_reference_recipes.py', 'tests/test_configs/test_model_zoo_docs.py',
+        'tests/test_evaluation/test_published.py', 'tests/test_method_files.py',
+        'tests/test_tools/test_reference_to_mm.py', '-k',
         f'({SCRATCH} or test_detection or test_method_choices or test_no_other_file or '
-        'test_methods_and_keys) and not '
-        'test_a_scratch_method'
-    ],
+        'test_methods_and_keys) and not test_a_scratch_method'
+    ]
+    script = (f'import pytest\nprint("pytest exit code", int(pytest.main({shared_tests!r})), '
+              f'flush=True)\n{SCRATCH_PROBE_AND_LINT}')
+    probe = subprocess.run([sys.executable, '-c', script],
                            cwd=root,
                            env=env,
                            capture_output=True,
                            text=True,
                            timeout=900)
-    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
-    summary = tests.stdout.strip().splitlines()[-1]
+    lines = probe.stdout.splitlines()
+    assert 'pytest exit code 0' in lines, probe.stdout[-3000:] + probe.stderr[-2000:]
+    summary = lines[lines.index('pytest exit code 0') - 1]
     print(f'the shared tests on the copy with the scratch method: {summary}')
     assert re.search(r'\b\d\d+ passed', summary) and 'failed' not in summary, summary
-    # What the package makes of it, then the lint rules, in one process (SCRATCH_PROBE_AND_LINT).
-    probe = subprocess.run([sys.executable, '-c', SCRATCH_PROBE_AND_LINT],
-                           cwd=root,
-                           env=env,
-                           capture_output=True,
-                           text=True,
-                           timeout=900)
     seen = [line for line in probe.stdout.splitlines() if line.startswith('{')]
     assert seen, probe.stdout[-3000:] + probe.stderr[-3000:]
     seen = json.loads(seen[0])

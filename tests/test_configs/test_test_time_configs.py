@@ -18,7 +18,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 from maple_mm.datasets.catalog import IMAGENET_VARIANTS
-from ..conftest import REPO_ROOT, load_tool, write_split_file
+from ..conftest import REPO_ROOT, load_tool, run_tool_here, write_split_file
 from .tiny_runs import fast_cpu_runs, load, tiny, write_miniatures  # noqa: F401
 from .zoo import CONFIGS, DATASETS
 
@@ -189,19 +189,28 @@ def run_tool(tool: str, *args) -> subprocess.CompletedProcess:
     return proc
 
 
+def run_here(capfd, tool: str, *args) -> subprocess.CompletedProcess:
+    """``run_tool`` in this process (the same path without a process start's imports)."""
+    code = run_tool_here(tool, *args)
+    out = capfd.readouterr()
+    return subprocess.CompletedProcess(tool, 0 if code is None else 1, out.out,
+                                       out.err + (f'{code}\n' if isinstance(code, str) else ''))
+
+
 def metrics_of(work_dir: Path) -> dict:
     (path, ) = work_dir.glob('*/test_metrics.json')
     return json.loads(path.read_text())
 
 
 @pytest.mark.parametrize('demo', ['tpt/demo_clip_fashion_mnist', 'tpt/demo_maple_fashion_mnist'])
-def test_tpt_demos_through_tools_test(demo, data_root, tmp_path):
-    """tools/test.py on the demos prints Base / Novel / HM and a progress line per image."""
+def test_tpt_demos_through_tools_test(demo, data_root, tmp_path, capfd):
+    """tools/test.py on the demos prints Base / Novel / HM and a progress line per image
+    (the MaPLe demo in a process of its own, the CLIP one in this process)."""
     config = tiny_config(CONFIGS / f'{demo}.py', data_root, tmp_path / 'work', 'demo')
     args = [config, '--work-dir', tmp_path / 'work']
     if 'maple' in demo:
         args.insert(1, write_checkpoint(Config.fromfile(config), tmp_path / 'maple.pth'))
-    proc = run_tool('test.py', *args)
+    proc = run_tool('test.py', *args) if 'maple' in demo else run_here(capfd, 'test', *args)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert re.search(r'Top-1 accuracy \(%\): Base [\d.]+ \| Novel [\d.]+ \| HM [\d.]+', out)
@@ -212,7 +221,9 @@ def test_tpt_demos_through_tools_test(demo, data_root, tmp_path):
         written['metrics']) == {f'base/{TOP1}', f'novel/{TOP1}', 'HM'}
 
 
-def test_promptalign_demo_reads_the_statistics_the_tool_writes(data_root, tmp_path):
+def test_promptalign_demo_reads_the_statistics_the_tool_writes(data_root, tmp_path, capfd):
+    """The statistics tool in a process of its own; its refusal to overwrite and the test
+    that reads the file in this process."""
     config = tiny_config(CONFIGS / 'promptalign' / 'demo_base2novel_fashion_mnist.py', data_root,
                          tmp_path / 'work', 'promptalign_demo')
     checkpoint = write_checkpoint(Config.fromfile(config), tmp_path / 'maple.pth')
@@ -225,11 +236,11 @@ def test_promptalign_demo_reads_the_statistics_the_tool_writes(data_root, tmp_pa
     content = torch.load(statistics, weights_only=True)
     assert content['format'] == 'maple_mm.source_statistics' and content['images'] == 12
     assert not list(statistics.parent.glob('.*.tmp'))
-    again = run_tool('source_statistics.py', config, checkpoint)
+    again = run_here(capfd, 'source_statistics', config, checkpoint)
     assert again.returncode == 1 and again.stderr.strip().splitlines()[-1] == (
         f'error: {statistics} already exists; pass --overwrite to replace it or --out another '
         'file.')
-    proc = run_tool('test.py', config, checkpoint, '--work-dir', tmp_path / 'work')
+    proc = run_here(capfd, 'test', config, checkpoint, '--work-dir', tmp_path / 'work')
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert 'x alignment of vision blocks [0, 1]' in out

@@ -89,8 +89,9 @@ def clip_of(path: Path) -> Optional[str]:
     return config_name(path.stem).clip
 
 
+@functools.lru_cache(maxsize=None)
 def base_files(path: Path) -> List[Path]:
-    """The ``_base_`` files a config names directly."""
+    """The ``_base_`` files a config names directly (read once per session; do not modify)."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', None) == '_base_':
             return [(path.parent / e.value).resolve() for e in node.value.elts]

@@ -228,8 +228,9 @@ def test_a_config_on_mmpretrain_runtime_trains_and_tests_its_checkpoint(base, tm
 
     On mmpretrain's ImageNet dataset config too, whose data_preprocessor has no type.
     """
+    from ..conftest import run_tool_here
     from ..test_apis.test_inference import run_tool_in_process
-    from ..test_tools.test_train_test_e2e import read_test_metrics, run_tool
+    from ..test_tools.test_train_test_e2e import read_test_metrics
     tmp, _ = base
     config = f'''
 _base_ = ['mmpretrain::_base_/datasets/imagenet_bs32.py',
@@ -266,7 +267,7 @@ train_cfg = dict(by_epoch=True, max_epochs=1)
     trained = read_test_metrics(tmp_path / 'train')
     assert set(trained) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
     checkpoint = tmp_path / 'train' / 'epoch_1.pth'
-    run_tool('test.py', hooked, checkpoint, '--work-dir', tmp_path / 'test')
+    assert run_tool_here('test', hooked, checkpoint, '--work-dir', tmp_path / 'test') is None
     assert read_test_metrics(tmp_path / 'test') == trained
     # Testing without the hook never scores the novel set with the checkpoint's base names.
     with pytest.raises(

@@ -1,12 +1,15 @@
-"""tools/benchmark.py on the tiny CLIP with small settings."""
+"""tools/benchmark.py on the tiny CLIP with small settings.
+
+The tool runs in this process (its start-up costs seconds); by default it measures each
+case in a fresh process of its own, which one test checks.
+"""
 import json
 
 import pytest
 
-from ..conftest import load_tool
+from ..conftest import load_tool, run_tool_here
 from ..method_rows import trained_folders, untrained_folders
 from ..test_configs.zoo import METHODS
-from .test_train_test_e2e import run_tool
 
 pytestmark = pytest.mark.long_running(seconds=35)
 
@@ -15,13 +18,20 @@ def load_benchmark():
     return load_tool('tools/benchmark.py')
 
 
-def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
+def run_here(capfd, *args) -> str:
+    """``tools/benchmark.py ARGS`` in this process; its standard output."""
+    code = run_tool_here('benchmark', *args)
+    out = capfd.readouterr()
+    assert code is None, out.err[-3000:]
+    return out.out
+
+
+def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path, capfd):
     out = tmp_path / 'bench.json'
     # A 0.1 GiB limit: the reference training at 300 classes is estimated, not run.
-    proc = run_tool('benchmark.py', '--model', 'tiny', '--classes', '4', '300', '--steps', '1',
-                    '--eval-batches', '1', '--eval-batch', '8', '--threads', '1',
-                    '--memory-limit-gib', '0.1', '--in-process', '--json', out)
-    table = proc.stdout
+    table = run_here(capfd, '--model', 'tiny', '--classes', '4', '300', '--steps', '1',
+                     '--eval-batches', '1', '--eval-batch', '8', '--threads', '1',
+                     '--memory-limit-gib', '0.1', '--in-process', '--json', out)
     for label in ('train step (s)', 'eval images/s', 'train memory', 'eval memory'):
         rows = [line for line in table.splitlines() if line.startswith(label)]
         assert len(rows) == 2, label
@@ -38,10 +48,10 @@ def test_small_run_prints_both_paths_ratios_and_the_logit_difference(tmp_path):
         assert compared['images_per_s'] > 0 and compared['text_s'] > 0
 
 
-def test_each_measurement_runs_in_a_fresh_process_by_default(tmp_path):
+def test_each_measurement_runs_in_a_fresh_process_by_default(tmp_path, capfd):
     out = tmp_path / 'fresh.json'
     untrained = (untrained_folders() or METHODS)[0]  # the quickest
-    run_tool('benchmark.py', '--model', 'tiny', '--method', untrained, '--classes', '3', '--paths',
+    run_here(capfd, '--model', 'tiny', '--method', untrained, '--classes', '3', '--paths',
              'efficient', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1', '--json',
              out)
     (result, ) = json.loads(out.read_text())
@@ -67,13 +77,13 @@ def test_out_of_memory_figures_are_extrapolated_linearly_in_classes():
                                           '.0f')) == 'ref OOM'
 
 
-def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
+def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path, capfd):
     out = tmp_path / 'methods.json'
-    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', 'all', '--classes', '5',
-                    '--steps', '1', '--eval-batches', '1', '--eval-batch', '4', '--threads', '1',
-                    '--in-process', '--json', out)
+    stdout = run_here(capfd, '--model', 'tiny', '--method', 'all', '--classes', '5', '--steps', '1',
+                      '--eval-batches', '1', '--eval-batch', '4', '--threads', '1', '--in-process',
+                      '--json', out)
     for method in METHODS:  # every method folder
-        assert f'\n{method} benchmark: tiny' in proc.stdout
+        assert f'\n{method} benchmark: tiny' in stdout
     results = json.loads(out.read_text())
     trained = {r['method'] for r in results if r['kind'] == 'train'}
     assert trained == set(trained_folders())
@@ -84,7 +94,7 @@ def test_every_method_is_measured_on_both_paths_with_equal_logits(tmp_path):
             if r['method'] == method and r['kind'] == 'train' and r['path'] == path
         ] for path in ('reference', 'efficient'))
         assert ref == pytest.approx(eff, rel=1e-5), method
-    assert 'training loss of the first step' in proc.stdout
+    assert 'training loss of the first step' in stdout
     compared = [r for r in results if 'max_logit_diff' in r]
     assert len(compared) == len(METHODS) and all(r['max_logit_diff'] < 1e-4 for r in compared)
     assert all(r['max_text_rel_diff'] < 1e-5 for r in compared)
@@ -101,16 +111,15 @@ def tpt_methods() -> list:
     return [untrained, text, 'maple']
 
 
-def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path):
+def test_tpt_images_per_second_on_both_paths_with_the_same_predictions(tmp_path, capfd):
     """--kinds tpt: TPT on a method with nothing learned (zero-shot CLIP's "a photo of a"), a
     text-prompting method and MaPLe: images/s on both paths, and the paths' predictions
     compared image by image."""
     out = tmp_path / 'tpt.json'
     methods = tpt_methods()
-    proc = run_tool('benchmark.py', '--model', 'tiny', '--method', *methods, '--kinds', 'tpt',
-                    '--classes', '5', '40', '--tpt-views', '7', '--tpt-images', '2', '--warmup',
-                    '0', '--threads', '1', '--in-process', '--json', out)
-    table = proc.stdout
+    table = run_here(capfd, '--model', 'tiny', '--method', *methods, '--kinds', 'tpt', '--classes',
+                     '5', '40', '--tpt-views', '7', '--tpt-images', '2', '--warmup', '0',
+                     '--threads', '1', '--in-process', '--json', out)
     assert len([line for line in table.splitlines() if line.startswith('TPT images/s')]) == 6
     assert 'train step' not in table and 'eval images/s' not in table
     assert table.count('TPT predictions equal on both paths for 2/2 images') == 6

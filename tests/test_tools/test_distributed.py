@@ -2,15 +2,16 @@
 
 The launches share one module fixture (each process start costs ~10 s of imports):
 
-1. ``tools/train.py``, 1 process x batch 4 (the reference);
+1. ``tools/train.py``, 1 process x batch 4 (the reference), run in this process;
 2. ``tools/dist_train.sh``, 2 processes x batch 2, same data, same seed;
 3. ``tools/dist_test.sh``, 2 processes testing the checkpoint of run 1;
 4. ``tools/slurm_train.sh`` (a stand-in srun on this machine), 2 processes
    resuming run 2 from its first epoch, then testing.
 
-Launches 2-4 run beside a CPU-bound process: three 2-process runs that must
-each exit 0 after their test on a busy machine. Stopping and killing a
-distributed run: ``test_torchrun.py``.
+Launches 2-4 must each exit 0 after their test on a busy machine: they run while
+the suite's other worker keeps the cores busy, and launch 3 (a rank of a complete
+2-process test was seen aborting in its teardown under load) beside a CPU-bound
+process too. Stopping and killing a distributed run: ``test_torchrun.py``.
 
 Why 2 x 2 and 1 x 4 see the same batches: mmengine's DefaultSampler draws one
 permutation from ``seed + epoch`` on every rank (the config's seed, the same on
@@ -20,6 +21,8 @@ and batch 2, step k of the two ranks together covers permutation positions
 gradients of their mean losses, which is the gradient of the mean loss over the
 4 images; the pipeline has no random augmentation. Only float rounding differs.
 """
+import contextlib
+import io
 import os
 import shutil
 import socket
@@ -31,7 +34,7 @@ import pytest
 import torch
 
 from maple_mm.evaluation.run_metrics import read_test_metrics as read_metrics_file
-from ..conftest import REPO_ROOT, load_tool, write_split_dataset
+from ..conftest import REPO_ROOT, load_tool, run_tool_here, write_split_dataset
 
 pytestmark = pytest.mark.long_running(seconds=100)
 
@@ -136,49 +139,51 @@ def runs(tmp_path_factory) -> dict:
     single, dist, dist_test, resumed = (
         tmp / name for name in ('single', 'dist', 'dist_test', 'resumed'))
     # --auto-scale-lr: 1 x 4 and 2 x 2 are both the recipe's batch of 4, so lr x 1.
-    single_log = launch(
-        [sys.executable, TOOLS / 'train.py', config, '--work-dir', single, '--auto-scale-lr'], tmp)
-    # The 2-process launches run on a busy machine: a CPU-bound process beside them.
+    single_log = io.StringIO()
+    with contextlib.redirect_stdout(single_log), contextlib.redirect_stderr(single_log):
+        code = run_tool_here('train', config, '--work-dir', single, '--auto-scale-lr')
+    assert code is None, single_log.getvalue()[-3000:]
+    dist_log = launch([
+        'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist, '--auto-scale-lr',
+        '--cfg-options', 'train_dataloader.batch_size=2'
+    ],
+                      tmp,
+                      PORT=str(free_port()))
+    # The test launch on a busier machine still: a CPU-bound process beside it.
     hog = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
     try:
-        dist_log = launch([
-            'bash', TOOLS / 'dist_train.sh', config, 2, '--work-dir', dist, '--auto-scale-lr',
-            '--cfg-options', 'train_dataloader.batch_size=2'
-        ],
-                          tmp,
-                          PORT=str(free_port()))
         dist_test_log = launch([
             'bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2, '--work-dir',
             dist_test
         ],
                                tmp,
                                PORT=str(free_port()))
-        # As if the 2-process run had died in its last epoch: resume it from epoch 1.
-        # One thread per process, as torchrun sets it: bitwise equality needs the
-        # same float reduction order as the uninterrupted run.
-        resumed.mkdir()
-        shutil.copy(dist / 'epoch_1.pth', resumed / 'epoch_1.pth')
-        (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
-        resume_log = launch([
-            'bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed, '--resume',
-            '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'
-        ],
-                            tmp,
-                            GPUS='2',
-                            MASTER_PORT=str(free_port()),
-                            OMP_NUM_THREADS='1',
-                            PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}')
         hog_ran_throughout = hog.poll() is None
     finally:
         hog.kill()
         hog.wait()
+    # As if the 2-process run had died in its last epoch: resume it from epoch 1.
+    # One thread per process, as torchrun sets it: bitwise equality needs the
+    # same float reduction order as the uninterrupted run.
+    resumed.mkdir()
+    shutil.copy(dist / 'epoch_1.pth', resumed / 'epoch_1.pth')
+    (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_1.pth'))
+    resume_log = launch([
+        'bash', TOOLS / 'slurm_train.sh', 'cpu', 'maple', config, resumed, '--resume',
+        '--auto-scale-lr', '--cfg-options', 'train_dataloader.batch_size=2'
+    ],
+                        tmp,
+                        GPUS='2',
+                        MASTER_PORT=str(free_port()),
+                        OMP_NUM_THREADS='1',
+                        PATH=f'{FAKE_SLURM_BIN}{os.pathsep}{os.environ["PATH"]}')
     return dict(
         single=single,
         dist=dist,
         dist_test=dist_test,
         resumed=resumed,
         hog_ran_throughout=hog_ran_throughout,
-        single_log=single_log.stdout + single_log.stderr,
+        single_log=single_log.getvalue(),
         dist_log=dist_log.stdout + dist_log.stderr,
         dist_test_log=dist_test_log.stdout + dist_test_log.stderr,
         resumed_log=resume_log.stdout + resume_log.stderr)
@@ -198,9 +203,9 @@ def test_cpu_runs_use_gloo_and_mmengine_ddp(runs):
 def test_completed_runs_exit_0_under_load(runs):
     """Ranks meet and close the process group before exiting, also on a busy machine.
 
-    A CPU-bound process ran beside the three 2-process launches (train, test,
-    resume); each ended with exit code 0 after its test (``launch`` checks the
-    code: a rank aborted at exit fails the launch).
+    The three 2-process launches (train, test, resume) ran beside the suite's other
+    worker, the test launch beside a CPU-bound process too; each ended with exit code
+    0 after its test (``launch`` checks the code: a rank aborted at exit fails the launch).
     """
     assert runs['hog_ran_throughout']
     for name in ('dist_log', 'dist_test_log', 'resumed_log'):

@@ -3,11 +3,15 @@ runtime's custom_imports and scoped runner_type) and give the numbers maple_mm's
 
 The config is configs/maple/base2novel_dtd.py; --cfg-options put it on the tiny CLIP and a
 miniature DTD (maple_mm.smoke.tiny_overrides), the same options for both tool sets.
+mmpretrain's training runs in a process of its own; its test, and maple_mm's training, in
+this process (as ``python <tool> ARGS`` runs them: sys.argv and ``__main__``).
 """
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import mmpretrain
 import pytest
@@ -18,7 +22,7 @@ from maple_mm.engine.runners.checkpoint_loader import load_checkpoint_file
 from maple_mm.evaluation.run_metrics import read_test_metrics
 from maple_mm.run_layout import checkpoint_files
 from maple_mm.smoke import cfg_option_strings, tiny_overrides
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, run_tool_here
 from ..miniature_datasets import write_miniature
 
 pytestmark = pytest.mark.long_running(seconds=24)
@@ -39,6 +43,12 @@ def run(script: Path, *args) -> str:
     return proc.stdout + proc.stderr
 
 
+def run_here(script: Path, *args) -> None:
+    """``python SCRIPT ARGS`` in this process."""
+    with mock.patch.object(sys, 'argv', [str(script), *map(str, args)]):
+        runpy.run_path(str(script), run_name='__main__')
+
+
 def metrics_of(work_dir: Path) -> dict:
     return read_test_metrics(next(work_dir.glob('*/test_metrics.json')))[2]
 
@@ -53,14 +63,14 @@ def test_mmpretrain_train_and_test_give_the_project_tools_numbers(tmp_path):
     options = cfg_option_strings(tiny_overrides(Config.fromfile(str(CONFIG)), str(data)))
 
     ours = tmp_path / 'ours'
-    run(REPO_ROOT / 'tools' / 'train.py', CONFIG, '--work-dir', ours, '--cfg-options', *options)
+    assert run_tool_here('train', CONFIG, '--work-dir', ours, '--cfg-options', *options) is None
     theirs = tmp_path / 'mmpretrain'
     log = run(MMPRETRAIN_TOOLS / 'train.py', CONFIG, '--work-dir', theirs, '--cfg-options',
               *options)
     assert 'MapleRunner' in log  # the config's runner, found by mmpretrain's tool
     checkpoint = checkpoint_files(theirs)[-1]
-    run(MMPRETRAIN_TOOLS / 'test.py', CONFIG, checkpoint, '--work-dir', theirs, '--cfg-options',
-        *options)
+    run_here(MMPRETRAIN_TOOLS / 'test.py', CONFIG, checkpoint, '--work-dir', theirs,
+             '--cfg-options', *options, 'experiment_name=mmpretrain_test')
 
     # The same training (the prompts, bit for bit) and the same Base / Novel / HM.
     ours_state, theirs_state = prompts_of(ours), prompts_of(theirs)

@@ -10,10 +10,7 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from mmpretrain.registry import RUNNERS
@@ -24,7 +21,7 @@ from maple_mm.evaluation.published import BASE2NOVEL, BASE2NOVEL_AVERAGE
 from maple_mm.evaluation.published import METHODS as TABLE_ORDER
 from maple_mm.evaluation.published import PER_SET_ROWS, per_set_rows
 from maple_mm.run_layout import newest_test_metrics, sweep_work_dir
-from ..conftest import REPO_ROOT, load_tool
+from ..conftest import load_tool, run_tool_here
 from ..method_rows import trained_folders
 from ..test_configs.tiny_runs import fast_cpu_runs, load, tiny, write_miniature  # noqa: F401
 from ..test_configs.zoo import CONFIGS, METHODS, built
@@ -449,18 +446,8 @@ def test_a_sweep_and_a_test_of_another_checkpoint_in_its_folder_lose_no_record(s
     dumped.parent.mkdir()
     cfg.dump(dumped)
     maple_seed1 = root / 'maple' / 'base2novel_dtd' / 'seed1'
-    proc = subprocess.run([
-        sys.executable,
-        str(REPO_ROOT / 'tools' / 'test.py'),
-        str(dumped),
-        str(tmp_path / 'other_seed3' / 'epoch_1.pth'), '--work-dir',
-        str(maple_seed1)
-    ],
-                          capture_output=True,
-                          text=True,
-                          timeout=600,
-                          env=dict(os.environ, HF_HUB_OFFLINE='1'))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert run_tool_here('test', dumped, tmp_path / 'other_seed3' / 'epoch_1.pth', '--work-dir',
+                         maple_seed1) is None
     found = collect_runs([root])
     seeds = {}
     for r in found.runs:

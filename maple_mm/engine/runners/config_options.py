@@ -5,6 +5,7 @@ A key that the class (and the parents its ``**kwargs`` reach) does not take woul
 otherwise end in a ``TypeError`` deep inside a build; here it is one
 :class:`~maple_mm.errors.ConfigError` naming the key, the class and its options.
 """
+import functools
 import inspect
 import re
 from typing import Iterator, List, Optional, Tuple
@@ -38,12 +39,14 @@ def _registered_classes(type_name: str) -> List[type]:
     return found
 
 
-def constructor_options(cls: type) -> Optional[List[str]]:
+@functools.lru_cache(maxsize=None)
+def constructor_options(cls: type) -> Optional[Tuple[str, ...]]:
     """The keyword arguments ``cls(...)`` takes, in signature order; None: any.
 
     A constructor whose ``**kwargs`` go on to ``super().__init__(..., **kwargs)`` takes its
     parent's arguments too; ``**kwargs`` used otherwise (e.g. mmengine's EMAHook passes
-    them to the averaged model) may take anything.
+    them to the averaged model) may take anything. Read once per class (reading the
+    constructors' source is most of the check's cost).
     """
     options: List[str] = []
     for klass in cls.__mro__:
@@ -51,7 +54,7 @@ def constructor_options(cls: type) -> Optional[List[str]]:
         if init is None:
             continue
         if klass is object:
-            return options
+            return tuple(options)
         try:
             parameters = list(inspect.signature(init).parameters.values())
             source = inspect.getsource(init)
@@ -64,7 +67,7 @@ def constructor_options(cls: type) -> Optional[List[str]]:
         ]
         var_keyword = next((p.name for p in parameters if p.kind is p.VAR_KEYWORD), None)
         if var_keyword is None:
-            return options
+            return tuple(options)
         passed_on = rf'super\([^)]*\)\.__init__\([^)]*\*\*{var_keyword}\b'
         if not re.search(passed_on, source):
             return None
@@ -83,7 +86,7 @@ def _typed_dicts(node) -> Iterator[dict]:
             yield from _typed_dicts(item)
 
 
-def unknown_option(cfg) -> Optional[Tuple[str, str, List[str]]]:
+def unknown_option(cfg) -> Optional[Tuple[str, str, Tuple[str, ...]]]:
     """The first ``(key, class name, its options)`` a class of the config does not take.
 
     Types that name no registered class, or several classes of which one takes the

@@ -7,7 +7,7 @@
   step computed by hand and by the transcription of the reference's update, on
   conflicting and on aligned gradients, and not where the sum or the
   cross-entropy alone would take it.
-- On 2 gloo processes (torchrun, ``MMDistributedDataParallel.train_step``), each
+- On 2 gloo processes (forked from the test's, ``MMDistributedDataParallel.train_step``), each
   on its own batch, both land on the projected step of the *averaged* gradients,
   not on the average of each process's projected gradient.
 - fp16 mixed precision on the CPU: the rule gets the unscaled gradients, an
@@ -15,15 +15,12 @@
   in fp32.
 - A shipped config through tools/train.py and tools/test.py logs ``loss_ce`` and
   ``loss_kd`` under their own keys.
-
-Run as a module, this file is the worker of the 2-process test (:func:`ddp_worker`).
 """
 import itertools
 import json
+import multiprocessing
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -34,7 +31,7 @@ from maple_mm.engine import load_run_config
 from maple_mm.errors import PromptConfigError
 from maple_mm.models import TINY_CLIP_CFG
 from maple_mm.models.methods.prograd import prompt_aligned_gradient
-from tests.conftest import REPO_ROOT, load_tool
+from tests.conftest import load_tool, run_tool_here
 from tests.method_rows import ClipRecipes, MethodRows, Recipe
 from tests.miniature_datasets import write_miniature
 from tests.reference_prograd import (PROGRAD_TEMPLATES, prograd_backward_and_update,
@@ -432,6 +429,17 @@ def ddp_worker(prompts: str, out: str, labels: str) -> None:
     dist.destroy_process_group()
 
 
+def forked_rank(rank: int, port: int, *args: str) -> None:
+    """:func:`ddp_worker` as rank ``rank`` of 2, in a process forked from the test's."""
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE='2',
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(port))
+    ddp_worker(*args)
+
+
 def samples(labels):
     return [DataSample().set_gt_label(int(y)) for y in labels]
 
@@ -473,21 +481,20 @@ def two_processes(converted, tmp_path_factory):
     labels, terms = chosen
     tmp = tmp_path_factory.mktemp('ddp')
     torch.save(converted[0], tmp / 'prompts.pth')
-    env = {k: v for k, v in os.environ.items() if k not in ('MASTER_ADDR', 'MASTER_PORT')}
-    env.update(HF_HUB_OFFLINE='1', OMP_NUM_THREADS='1', PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-        f'--master_port={free_port()}', '-m', 'tests.test_models.test_methods.test_prograd',
-        str(tmp / 'prompts.pth'),
-        str(tmp),
-        json.dumps(labels)
-    ],
-                          cwd=REPO_ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # Two processes forked from this one (its imports are done: a fresh interpreter per
+    # rank would repeat them), meeting over gloo as torchrun's workers do.
+    port, fork = free_port(), multiprocessing.get_context('fork')
+    ranks = [
+        fork.Process(
+            target=forked_rank,
+            args=(rank, port, str(tmp / 'prompts.pth'), str(tmp), json.dumps(labels)))
+        for rank in (0, 1)
+    ]
+    for process in ranks:
+        process.start()
+    for process in ranks:
+        process.join(timeout=600)
+    assert [p.exitcode for p in ranks] == [0, 0], 'a rank failed; its traceback is above'
     ranks = [torch.load(tmp / f'rank{r}.pt', weights_only=True) for r in (0, 1)]
     return dict(before=before, terms=terms, ranks=ranks)
 
@@ -632,8 +639,10 @@ def test_training_logs_each_term_and_their_sum(trained):
 
 
 def test_test_tool_reproduces_the_runs_metrics(trained):
+    """tools/test.py (in this process) of the run's checkpoint gives the run's metrics."""
     work = trained['work']
-    run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir', work / 'eval')
+    assert run_tool_here('test', trained['config'], work / 'epoch_2.pth', '--work-dir',
+                         work / 'eval') is None
     metrics = read_test_metrics(work / 'eval')
     assert set(metrics) == {'base/accuracy/top1', 'novel/accuracy/top1', 'HM'}
     assert metrics == read_test_metrics(work)
@@ -662,7 +671,3 @@ def test_a_value_the_user_set_beats_the_shots_table_and_names_the_variant():
         assert record_of(config, '--shots', shots)['variant'] == 'prograd/few_shot'
     assert record_of(config, '--shots', '4', '--cfg-options', 'model.lambda_=0.5')['variant'] \
         == 'prograd/few_shot [model.lambda_=0.5]'
-
-
-if __name__ == '__main__':
-    ddp_worker(*sys.argv[1:])
