@@ -3,6 +3,8 @@ import gc
 import itertools
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -23,6 +25,12 @@ from maple_mm.models import TINY_CLIP_CFG, MaPLe  # noqa: E402
 
 init_default_scope('mmpretrain')
 torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+# A test run started in the background of a script has Ctrl-C (SIGINT) ignored, which the tools
+# it starts inherit: the tests that stop them with SIGINT would see it ignored. A handler set
+# here is the default again in every program this process starts.
+if (signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        and threading.current_thread() is threading.main_thread()):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = ['red_square', 'green circle', 'blue', 'yellow', 'cyan', 'magenta']
