@@ -11,7 +11,8 @@ The launches share one module fixture (each process start costs ~10 s of imports
 Launches 2-4 must each exit 0 after their test on a busy machine: they run while
 the suite's other worker keeps the cores busy, and launch 3 (a rank of a complete
 2-process test was seen aborting in its teardown under load) beside a CPU-bound
-process too. Stopping and killing a distributed run: ``test_torchrun.py``.
+process too (at the lowest priority: it fills the moments the cores would idle). Stopping
+and killing a distributed run: ``test_torchrun.py``.
 
 Why 2 x 2 and 1 x 4 see the same batches: mmengine's DefaultSampler draws one
 permutation from ``seed + epoch`` on every rank (the config's seed, the same on
@@ -149,8 +150,10 @@ def runs(tmp_path_factory) -> dict:
     ],
                       tmp,
                       PORT=str(free_port()))
-    # The test launch on a busier machine still: a CPU-bound process beside it.
-    hog = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+    # The test launch on a busier machine still: a CPU-bound process beside it, at the lowest
+    # priority, so that it takes every moment the ranks leave the cores idle (waiting on each
+    # other, tearing down) and little of the suite's other worker.
+    hog = subprocess.Popen([sys.executable, '-c', 'import os; os.nice(19)\nwhile True: pass'])
     try:
         dist_test_log = launch([
             'bash', TOOLS / 'dist_test.sh', config, single / f'epoch_{EPOCHS}.pth', 2, '--work-dir',

@@ -1,7 +1,9 @@
 """tools/train.py and tools/test.py end to end on a tiny CLIP and a generated dataset.
 
-Trainings and tests run as processes of their own, as users run them; the cases that end
-with an ``error:`` line run the tool in this process (``run_tool_here``).
+The shared training (the ``trained`` fixture) runs as a process of its own, as users run
+it; the test of its checkpoint, its resume and the cases that end with an ``error:`` line
+run the tools in this process (``run_tool_here``; tools/test.py's own processes are tested
+in test_hostile_inputs.py, test_torchrun.py and the test-time demos).
 """
 import os
 import shutil
@@ -84,15 +86,17 @@ def test_checkpoint_holds_only_prompts_and_loads_weights_only(trained):
     assert ckpt['meta']['dataset_meta']['classes'] == ('red_square', 'green circle', 'blue')
 
 
-def test_test_tool_reproduces_the_metrics_and_shows_progress_while_it_runs(trained):
+def test_test_tool_reproduces_the_metrics_and_shows_progress_while_it_runs(trained, capfd):
     work = trained['work_dir']
     # Testing reads only the test sets: the training data may be gone.
     # interval_s=0: a progress line after every batch, as every 10 s of work by default.
-    proc = run_tool('test.py', trained['config'], work / 'epoch_2.pth', '--work-dir', work / 'eval',
-                    '--cfg-options', 'default_hooks.logger.interval_s=0',
-                    f'train_dataloader.dataset.data_root={work / "absent"}')
+    code = run_tool_here('test', trained['config'], work / 'epoch_2.pth', '--work-dir',
+                         work / 'eval', '--cfg-options', 'default_hooks.logger.interval_s=0',
+                         f'train_dataloader.dataset.data_root={work / "absent"}')
+    out = capfd.readouterr()
+    log = out.out + out.err
+    assert code is None, log[-3000:]
     assert read_test_metrics(work / 'eval') == read_test_metrics(work)
-    log = proc.stdout + proc.stderr
     # 15 base images in batches of 8: the first batch is reported before the set is done.
     first, result = log.index('Epoch(test) [1/2]'), log.index('Top-1 accuracy (%)')
     assert first < result and 'eta: ' in log[first:result]
@@ -113,7 +117,7 @@ def test_existing_run_is_not_overwritten(trained, capfd):
     assert 'already holds checkpoints' in line
 
 
-def test_resume_after_interruption_gives_the_uninterrupted_result(trained, tmp_path):
+def test_resume_after_interruption_gives_the_uninterrupted_result(trained, tmp_path, capfd):
     """As if the run had died in its last epoch: resume from its epoch 1, compare."""
     full, work = trained['work_dir'], tmp_path / 'resumed'
     work.mkdir()
@@ -121,8 +125,10 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(trained, tmp_p
     (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
     assert 'optimizer' in torch.load(work / 'epoch_1.pth', weights_only=True)
     keep_all = ['--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
-    proc = run_tool('train.py', trained['config'], '--work-dir', work, '--resume', *keep_all)
-    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    code = run_tool_here('train', trained['config'], '--work-dir', work, '--resume', *keep_all)
+    out = capfd.readouterr()
+    assert code is None, out.err[-3000:]
+    assert 'resumed epoch: 1' in out.out + out.err
     a = torch.load(full / 'epoch_2.pth', weights_only=True)['state_dict']
     b = torch.load(work / 'epoch_2.pth', weights_only=True)['state_dict']
     assert a.keys() == b.keys()
