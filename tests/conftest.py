@@ -109,6 +109,16 @@ def run_tool_here(tool: str, *argv):
     return None
 
 
+def run_tool_here_ok(capfd, tool: str, *argv):
+    """:func:`run_tool_here`, which must end well; what the tool printed (``.out``, ``.err``:
+    capfd's capture of this run alone)."""
+    capfd.readouterr()  # what came before is not this run's
+    code = run_tool_here(tool, *argv)
+    printed = capfd.readouterr()
+    assert code is None, f'tools/{tool}.py ended with {code!r}:\n{printed.err[-3000:]}'
+    return printed
+
+
 @pytest.fixture(scope='module')
 def one_thread():
     """The tiny CLIP's ops are too small to share between threads: a second thread
