@@ -147,8 +147,8 @@ def load_config(args):
     return cfg
 
 
-#: True while run_cli runs a tool as its process's command line (not called from other code).
-_OWN_PROCESS = []
+#: Set by run_cli when it runs a tool as its process's command line (not called from other code).
+_own_process = False
 
 
 def freeze_gc() -> None:
@@ -162,7 +162,7 @@ def freeze_gc() -> None:
     collected as before. A tool run from other code (a test, a notebook) freezes
     nothing: that process's uncollected garbage would be kept for good.
     """
-    if _OWN_PROCESS:
+    if _own_process:
         gc.freeze()
 
 
@@ -272,9 +272,10 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
     maple_mm's warnings print as one ``warning:`` line each. ``argv`` None: the
     process's own command line, the tool's process (see :func:`freeze_gc`).
     """
+    global _own_process
     got_sigint = []
     if argv is None:
-        _OWN_PROCESS.append(True)
+        _own_process = True
 
     def on_sigint(signum, frame):
         if got_sigint:  # the run is already winding down (a forwarded or repeated Ctrl-C)
